@@ -1,0 +1,156 @@
+/**
+ * The live WebSocket at /ws: a client subscribes to exchange + symbol + timeframe and receives candle
+ * updates, closes and corrections as they happen. Each event is serialized once for all its subscribers;
+ * a client that cannot keep up (send buffer over a bound) is disconnected rather than buffered forever.
+ *
+ * Client -> server: {"op":"subscribe"|"unsubscribe","exchange":"binance","symbol":"BTCUSDT","timeframe":"1m"}
+ * Server -> client: {"type":"subscribed"|"unsubscribed",...}, {"type":"candle","kind":"update"|"close"|"correction","candle":{...}},
+ *                   {"type":"error","error":{"code","message","parameter"?}}
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket } from 'ws';
+import type { Clock, Timer } from '../core/clock.js';
+import { BadParameterError } from '../core/errors.js';
+import type { CandleEvent } from '../core/types.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { Markets } from './markets.js';
+import { parseTimeframe } from './params.js';
+
+const MAX_SUBSCRIPTIONS = 200;
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+interface Client {
+  ws: WebSocket;
+  keys: Set<string>;
+  alive: boolean;
+}
+
+export class LiveHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  private readonly byKey = new Map<string, Set<Client>>();
+  private readonly clients = new Set<Client>();
+  private heartbeat: Timer | null = null;
+
+  constructor(private readonly o: { markets: Markets; metrics: Metrics; log: Logger; clock: Clock; pingEveryMs?: number }) {}
+
+  start(): void {
+    this.heartbeat = this.o.clock.setInterval(() => {
+      for (const c of this.clients) {
+        if (!c.alive) {
+          c.ws.terminate();
+          continue;
+        }
+        c.alive = false;
+        c.ws.ping();
+      }
+    }, this.o.pingEveryMs ?? 30_000);
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+  }
+
+  onCandle = (e: CandleEvent): void => {
+    const c = e.candle;
+    const subs = this.byKey.get(key(c.exchange, c.symbol, c.timeframe));
+    if (!subs || subs.size === 0) return;
+    const text = JSON.stringify({ type: 'candle', kind: e.kind, candle: c });
+    for (const client of subs) this.send(client, text, 'candle');
+  };
+
+  async close(): Promise<void> {
+    this.heartbeat?.cancel();
+    for (const c of this.clients) c.ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private accept(ws: WebSocket, req: IncomingMessage): void {
+    const client: Client = { ws, keys: new Set(), alive: true };
+    this.clients.add(client);
+    this.o.metrics.websocketClients.set(this.clients.size);
+    ws.on('pong', () => (client.alive = true));
+    ws.on('message', (data, isBinary) => this.onMessage(client, isBinary ? '' : data.toString()));
+    ws.on('close', () => this.remove(client));
+    ws.on('error', () => this.remove(client));
+    // Optional subscription in the URL: /ws?exchange=&symbol=&timeframe=
+    const params = new URL(req.url ?? '/ws', 'http://localhost').searchParams;
+    if (params.has('symbol')) this.subscribe(client, { exchange: params.get('exchange'), symbol: params.get('symbol'), timeframe: params.get('timeframe') });
+  }
+
+  private onMessage(client: Client, text: string): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return this.error(client, 'bad_message', 'messages must be JSON objects like {"op":"subscribe","exchange":"binance","symbol":"BTCUSDT","timeframe":"1m"}');
+    }
+    if (typeof msg !== 'object' || msg === null) return this.error(client, 'bad_message', 'messages must be JSON objects');
+    const m = msg as Record<string, unknown>;
+    const fields = { exchange: str(m.exchange), symbol: str(m.symbol), timeframe: str(m.timeframe) };
+    if (m.op === 'subscribe') return this.subscribe(client, fields);
+    if (m.op === 'unsubscribe') return this.unsubscribe(client, fields);
+    return this.error(client, 'bad_parameter', 'op: expected "subscribe" or "unsubscribe"', 'op');
+  }
+
+  private subscribe(client: Client, f: { exchange: string | null; symbol: string | null; timeframe: string | null }): void {
+    try {
+      const { exchange, symbol } = this.o.markets.resolve(f.exchange, f.symbol);
+      const timeframe = parseTimeframe(f.timeframe, '1m');
+      if (client.keys.size >= MAX_SUBSCRIPTIONS) throw new BadParameterError('op', `at most ${MAX_SUBSCRIPTIONS} subscriptions per connection`, 'subscribe');
+      const k = key(exchange, symbol, timeframe);
+      client.keys.add(k);
+      let set = this.byKey.get(k);
+      if (!set) this.byKey.set(k, (set = new Set()));
+      set.add(client);
+      this.send(client, JSON.stringify({ type: 'subscribed', exchange, symbol, timeframe }), 'control');
+    } catch (err) {
+      if (err instanceof BadParameterError) return this.error(client, err.code, err.message, err.parameter);
+      throw err;
+    }
+  }
+
+  private unsubscribe(client: Client, f: { exchange: string | null; symbol: string | null; timeframe: string | null }): void {
+    try {
+      const { exchange, symbol } = this.o.markets.resolve(f.exchange, f.symbol);
+      const timeframe = parseTimeframe(f.timeframe, '1m');
+      const k = key(exchange, symbol, timeframe);
+      client.keys.delete(k);
+      this.byKey.get(k)?.delete(client);
+      this.send(client, JSON.stringify({ type: 'unsubscribed', exchange, symbol, timeframe }), 'control');
+    } catch (err) {
+      if (err instanceof BadParameterError) return this.error(client, err.code, err.message, err.parameter);
+      throw err;
+    }
+  }
+
+  private error(client: Client, code: string, message: string, parameter?: string): void {
+    this.send(client, JSON.stringify({ type: 'error', error: parameter ? { code, message, parameter } : { code, message } }), 'error');
+  }
+
+  private send(client: Client, text: string, type: string): void {
+    if (client.ws.readyState !== WebSocket.OPEN) return;
+    if (client.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.o.log.warn({ subscriptions: client.keys.size }, 'live client too slow; disconnecting');
+      client.ws.terminate();
+      return;
+    }
+    client.ws.send(text);
+    this.o.metrics.websocketMessagesSent.labels(type).inc();
+  }
+
+  private remove(client: Client): void {
+    if (!this.clients.delete(client)) return;
+    for (const k of client.keys) this.byKey.get(k)?.delete(client);
+    this.o.metrics.websocketClients.set(this.clients.size);
+  }
+}
+
+function key(exchange: string, symbol: string, tf: string): string {
+  return `${exchange}\u0000${symbol}\u0000${tf}`;
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}

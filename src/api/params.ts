@@ -1,0 +1,37 @@
+/** Query-parameter parsing for the API: every bad value becomes a BadParameterError naming the parameter. */
+import { BadParameterError } from '../core/errors.js';
+import { TIMEFRAMES, isTimeframe, type Timeframe } from '../core/timeframe.js';
+
+export function rejectUnknown(params: URLSearchParams, allowed: readonly string[]): void {
+  for (const key of params.keys()) {
+    if (!allowed.includes(key)) throw new BadParameterError(key, `one of the parameters ${allowed.join(', ')}`, key);
+  }
+}
+
+/** Epoch milliseconds or an ISO-8601 date-time. */
+export function parseTime(name: string, value: string | null): number | undefined {
+  if (value === null || value === '') return undefined;
+  if (/^\d{1,16}$/.test(value)) return Number(value);
+  const t = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(t)) throw new BadParameterError(name, 'epoch milliseconds or an ISO-8601 date-time', value);
+  return t;
+}
+
+export function parseLimit(value: string | null, fallback: number, max: number): number {
+  if (value === null || value === '') return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > max) throw new BadParameterError('limit', `an integer from 1 to ${max}`, value);
+  return n;
+}
+
+export function parseTimeframe(value: string | null, fallback: Timeframe): Timeframe {
+  if (value === null || value === '') return fallback;
+  if (!isTimeframe(value)) throw new BadParameterError('timeframe', `one of ${TIMEFRAMES.join(', ')}`, value);
+  return value;
+}
+
+export function parseChoice(name: string, value: string | null, choices: readonly string[], fallback: string): string {
+  if (value === null || value === '') return fallback;
+  if (!choices.includes(value)) throw new BadParameterError(name, `one of ${choices.join(', ')}`, value);
+  return value;
+}

@@ -1,0 +1,163 @@
+/**
+ * The one HTTP server: REST API, live WebSocket (/ws), health endpoints and /metrics on one port.
+ * Every error is JSON: a bad parameter is a 400 naming it, an unknown route a 404.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../core/clock.js';
+import { BadParameterError } from '../core/errors.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { healthReport, readiness, type HealthSources } from './health.js';
+import { sendError, sendJson } from './http.js';
+import type { LiveHub } from './live-ws.js';
+import type { Markets } from './markets.js';
+import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
+
+export const MAX_CANDLES_LIMIT = 5000;
+const DEFAULT_CANDLES_LIMIT = 500;
+
+export interface ApiServerOptions {
+  host: string;
+  port: number;
+  store: Store;
+  markets: Markets;
+  health: HealthSources;
+  live: LiveHub;
+  registry: Registry;
+  metrics: Metrics;
+  clock: Clock;
+  log: Logger;
+  version: string;
+}
+
+type RouteHandler = (url: URL, res: ServerResponse) => Promise<void> | void;
+
+export class ApiServer {
+  private readonly server: Server;
+  private readonly routes: ReadonlyMap<string, RouteHandler>;
+
+  constructor(private readonly o: ApiServerOptions) {
+    this.routes = new Map<string, RouteHandler>([
+      ['/', (_u, res) => this.index(res)],
+      ['/api/candles', (u, res) => this.candles(u, res)],
+      ['/api/symbols', (_u, res) => this.symbols(res)],
+      ['/api/health', (_u, res) => sendJson(res, 200, this.report())],
+      ['/healthz', (_u, res) => sendJson(res, 200, { status: 'alive' })],
+      ['/readyz', (_u, res) => this.ready(res)],
+      ['/metrics', (_u, res) => this.metricsText(res)],
+    ]);
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.on('upgrade', (req, socket, head) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (path === '/ws') o.live.handleUpgrade(req, socket, head);
+      else socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+    });
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  /** Starts listening; resolves with the bound port (useful with port 0). Rejects with a clear message if it is taken. */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        reject(err.code === 'EADDRINUSE' ? new Error(`port ${this.o.port} on ${this.o.host} is already in use; choose another with --port`, { cause: err }) : err);
+      };
+      this.server.once('error', onError);
+      this.server.listen(this.o.port, this.o.host, () => {
+        this.server.off('error', onError);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.o.live.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const handler = this.routes.get(url.pathname);
+    const route = handler ? url.pathname : 'unknown';
+    const method = req.method ?? 'GET';
+    const stop = this.o.metrics.httpRequestDuration.startTimer({ method, route });
+    res.on('finish', () => {
+      stop();
+      this.o.metrics.httpRequests.labels(method, route, String(res.statusCode)).inc();
+    });
+    try {
+      if (!handler) return sendError(res, 404, 'not_found', `no route ${url.pathname}; see / for the list`);
+      if (method !== 'GET' && method !== 'HEAD') {
+        res.setHeader('allow', 'GET, HEAD');
+        return sendError(res, 405, 'method_not_allowed', `${method} is not allowed on ${url.pathname}; use GET`);
+      }
+      await handler(url, res);
+    } catch (err) {
+      if (err instanceof BadParameterError) return sendError(res, 400, err.code, err.message, err.parameter);
+      this.o.log.error({ err, path: url.pathname }, 'request failed');
+      if (!res.headersSent) sendError(res, 500, 'internal_error', 'internal error; see the server log');
+    }
+  }
+
+  private index(res: ServerResponse): void {
+    sendJson(res, 200, {
+      name: 'candlestack',
+      version: this.o.version,
+      endpoints: {
+        candles: '/api/candles?exchange=&symbol=&timeframe=&from=&to=&limit=',
+        symbols: '/api/symbols',
+        health: '/api/health',
+        live: 'ws: /ws then {"op":"subscribe","exchange":"binance","symbol":"BTCUSDT","timeframe":"1m"}',
+        liveness: '/healthz',
+        readiness: '/readyz',
+        metrics: '/metrics',
+      },
+    });
+  }
+
+  private async candles(url: URL, res: ServerResponse): Promise<void> {
+    const p = url.searchParams;
+    rejectUnknown(p, ['exchange', 'symbol', 'timeframe', 'from', 'to', 'limit']);
+    const { exchange, symbol } = this.o.markets.resolve(p.get('exchange'), p.get('symbol'));
+    const timeframe = parseTimeframe(p.get('timeframe'), this.o.markets.defaultTimeframe);
+    const from = parseTime('from', p.get('from'));
+    const to = parseTime('to', p.get('to'));
+    if (from !== undefined && to !== undefined && from > to) throw new BadParameterError('from', `a time not after to (${to})`, p.get('from'));
+    const limit = parseLimit(p.get('limit'), DEFAULT_CANDLES_LIMIT, MAX_CANDLES_LIMIT);
+    const candles = await this.o.store.query({ exchange, symbol, timeframe, from, to, limit });
+    sendJson(res, 200, { exchange, symbol, timeframe, count: candles.length, candles });
+  }
+
+  private async symbols(res: ServerResponse): Promise<void> {
+    const stored = await this.o.store.series();
+    sendJson(res, 200, {
+      symbols: this.o.markets.list.flatMap((m) =>
+        m.symbols.map((symbol) => ({
+          exchange: m.exchange,
+          symbol,
+          native: symbol,
+          timeframes: m.timeframes,
+          stored: Object.fromEntries(stored.filter((s) => s.exchange === m.exchange && s.symbol === symbol).map((s) => [s.timeframe, { candles: s.candles, firstOpenTime: s.firstOpenTime, lastOpenTime: s.lastOpenTime }])),
+        })),
+      ),
+    });
+  }
+
+  private report() {
+    return healthReport(this.o.health, this.o.clock.now());
+  }
+
+  private ready(res: ServerResponse): void {
+    const r = readiness(this.report());
+    sendJson(res, r.ready ? 200 : 503, r);
+  }
+
+  private async metricsText(res: ServerResponse): Promise<void> {
+    const body = await this.o.registry.metrics();
+    res.writeHead(200, { 'content-type': this.o.registry.contentType });
+    res.end(body);
+  }
+}

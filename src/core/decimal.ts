@@ -1,0 +1,191 @@
+/**
+ * Exact decimal arithmetic for prices and quantities, without allocating on the hot path.
+ *
+ * Exchanges send decimal strings ("43210.12000000"). Summing them as floats drifts, so a value is parsed
+ * into two integers: its whole part and its fraction in units of 1e-8 (every exchange we speak quotes at
+ * most 8 decimals; a 9th digit onward is rounded half-up). Both integers stay far below 2^53, so adding
+ * them is exact. Sums carry the fraction into the whole part on every add.
+ *
+ * Products (quote volume = Σ price × qty) add one more limb in units of 1e-16: the cross terms are exact,
+ * and the product of the two fractions (< 1e16) is exact to one unit of 1e-16, i.e. 1e-8 of the last
+ * printed digit. Results print with exactly 8 decimals, as Binance prints its kline volumes.
+ */
+
+export const SCALE = 100_000_000;
+
+/** A parsed decimal: value = int + frac / 1e8, both non-negative integers, 0 <= frac < 1e8. */
+export interface Fixed8 {
+  int: number;
+  frac: number;
+}
+
+export function fixed8(): Fixed8 {
+  return { int: 0, frac: 0 };
+}
+
+/**
+ * Parses a non-negative decimal string into `out`. Returns false (leaving `out` unspecified) when the text
+ * is not a plain non-negative decimal number ("12", "12.5", ".5", "1e-7" are accepted; "", "-1", "1.2.3",
+ * "abc" are not).
+ */
+export function parseFixed8(text: string, out: Fixed8): boolean {
+  const n = text.length;
+  if (n === 0) return false;
+  let int = 0;
+  let frac = 0;
+  let i = 0;
+  let digits = 0;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    int = int * 10 + c;
+    digits++;
+  }
+  if (i < n && text.charCodeAt(i) === 46 /* . */) {
+    i++;
+    let place = SCALE / 10;
+    let roundUp = false;
+    let fracDigits = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      fracDigits++;
+      if (place >= 1) {
+        frac += c * place;
+        place /= 10;
+      } else if (fracDigits === 9) {
+        roundUp = c >= 5;
+      }
+    }
+    digits += fracDigits;
+    if (roundUp) {
+      frac += 1;
+      if (frac === SCALE) {
+        frac = 0;
+        int += 1;
+      }
+    }
+  }
+  if (digits === 0) return false;
+  if (i === n) {
+    if (int > Number.MAX_SAFE_INTEGER) return false;
+    out.int = int;
+    out.frac = frac;
+    return true;
+  }
+  const c = text.charCodeAt(i);
+  if (c === 101 || c === 69) return parseExponent(text, out); // e / E: rare, e.g. "1e-7" from JSON numbers
+  return false;
+}
+
+function parseExponent(text: string, out: Fixed8): boolean {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || value > Number.MAX_SAFE_INTEGER) return false;
+  const fixed = value.toFixed(8);
+  const dot = fixed.indexOf('.');
+  out.int = Number(fixed.slice(0, dot));
+  out.frac = Number(fixed.slice(dot + 1));
+  return true;
+}
+
+/** Compares two parsed decimals: negative, zero or positive. */
+export function compareFixed8(aInt: number, aFrac: number, bInt: number, bFrac: number): number {
+  return aInt !== bInt ? aInt - bInt : aFrac - bFrac;
+}
+
+/** Formats whole + frac/1e8 with exactly 8 decimals. */
+export function formatFixed8(int: number, frac: number): string {
+  const f = String(frac);
+  return `${int}.${'00000000'.slice(f.length)}${f}`;
+}
+
+/** A float ratio (VWAP) printed with 8 decimals. */
+export function ratioToFixed8(x: number): string {
+  const int = Math.floor(x);
+  const frac = Math.round((x - int) * SCALE);
+  return frac >= SCALE ? formatFixed8(int + 1, 0) : formatFixed8(int, frac);
+}
+
+/** An exact running sum of decimals (and of decimal products), printed with 8 decimals. */
+export class DecimalSum {
+  /** Whole units. */
+  int = 0;
+  /** Units of 1e-8, kept in [0, 1e8). */
+  frac = 0;
+  /** Units of 1e-16 (products only), kept in [0, 1e8). */
+  sub = 0;
+
+  reset(): void {
+    this.int = 0;
+    this.frac = 0;
+    this.sub = 0;
+  }
+
+  isZero(): boolean {
+    return this.int === 0 && this.frac === 0 && this.sub === 0;
+  }
+
+  add(int: number, frac: number): void {
+    this.int += int;
+    const f = this.frac + frac;
+    if (f >= SCALE) {
+      this.int += 1;
+      this.frac = f - SCALE;
+    } else {
+      this.frac = f;
+    }
+  }
+
+  /** Adds (pInt + pFrac/1e8) × (qInt + qFrac/1e8). */
+  addProduct(pInt: number, pFrac: number, qInt: number, qFrac: number): void {
+    const sub = this.sub + pFrac * qFrac;
+    let carry = Math.floor(sub / SCALE);
+    this.sub = sub - carry * SCALE;
+    const frac = this.frac + pInt * qFrac + pFrac * qInt + carry;
+    carry = Math.floor(frac / SCALE);
+    this.frac = frac - carry * SCALE;
+    this.int += pInt * qInt + carry;
+  }
+
+  addSum(other: DecimalSum): void {
+    const sub = this.sub + other.sub;
+    let carry = sub >= SCALE ? 1 : 0;
+    this.sub = sub - carry * SCALE;
+    const frac = this.frac + other.frac + carry;
+    carry = frac >= SCALE ? 1 : 0;
+    this.frac = frac - carry * SCALE;
+    this.int += other.int + carry;
+  }
+
+  /** Sets the sum from a decimal string; returns false if the string is not a decimal. */
+  set(text: string, scratch: Fixed8): boolean {
+    if (!parseFixed8(text, scratch)) return false;
+    this.int = scratch.int;
+    this.frac = scratch.frac;
+    this.sub = 0;
+    return true;
+  }
+
+  /** The value as a float, for ratios such as VWAP. */
+  toNumber(): number {
+    return this.int + (this.frac + this.sub / SCALE) / SCALE;
+  }
+
+  /** Exactly 8 decimals, the sub-1e-8 limb rounded half-up. */
+  toString(): string {
+    let int = this.int;
+    let frac = this.frac + (this.sub * 2 >= SCALE ? 1 : 0);
+    if (frac === SCALE) {
+      frac = 0;
+      int += 1;
+    }
+    return formatFixed8(int, frac);
+  }
+}
+
+/** True when two decimal strings denote the same value (e.g. "1.50000000" and "1.5"). */
+export function sameDecimal(a: string, b: string, scratchA: Fixed8 = fixed8(), scratchB: Fixed8 = fixed8()): boolean {
+  if (a === b) return true;
+  if (!parseFixed8(a, scratchA) || !parseFixed8(b, scratchB)) return false;
+  return scratchA.int === scratchB.int && scratchA.frac === scratchB.frac;
+}

@@ -1,0 +1,34 @@
+/** Conversions between the exchange's klines and our candles. */
+import { DecimalSum, fixed8, ratioToFixed8 } from './decimal.js';
+import type { Candle, CandleSource, Kline } from './types.js';
+
+/** The exchange's kline as a closed candle of ours (REST backfill). */
+export function klineToCandle(k: Kline, source: CandleSource): Candle {
+  return {
+    exchange: k.exchange,
+    symbol: k.symbol,
+    timeframe: k.timeframe,
+    openTime: k.openTime,
+    open: k.open,
+    high: k.high,
+    low: k.low,
+    close: k.close,
+    volume: k.volume,
+    quoteVolume: k.quoteVolume,
+    takerBuyVolume: k.takerBuyVolume,
+    tradeCount: k.tradeCount,
+    vwap: vwapOf(k.quoteVolume, k.volume, k.close),
+    closed: k.closed,
+    source,
+    revision: 0,
+  };
+}
+
+/** quote / base with 8 decimals; `fallback` (the close) when the volume is zero or unparsable. */
+export function vwapOf(quoteVolume: string, volume: string, fallback: string): string {
+  const scratch = fixed8();
+  const q = new DecimalSum();
+  const v = new DecimalSum();
+  if (!q.set(quoteVolume, scratch) || !v.set(volume, scratch) || v.isZero()) return fallback;
+  return ratioToFixed8(q.toNumber() / v.toNumber());
+}

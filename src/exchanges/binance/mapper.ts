@@ -1,0 +1,101 @@
+/**
+ * Binance spot stream frames -> normalized events. Pure: no I/O, no clock. Accepts the combined-stream
+ * wrapper `{"stream","data"}` and raw single-stream events. Every field is checked at this edge; a frame
+ * that does not fit is rejected with a reason, never thrown.
+ */
+import type { EventSink, Mapper } from '../adapter.js';
+import { isTimeframe } from '../../core/timeframe.js';
+
+const EXCHANGE = 'binance';
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isDec = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+
+export const binanceMapper: Mapper = {
+  map(frame, receivedAt, sink) {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(frame);
+    } catch {
+      sink.reject('invalid_json', 'frame is not JSON', frame);
+      return;
+    }
+    if (!isObject(msg)) {
+      sink.reject('invalid_json', 'frame is not a JSON object', frame);
+      return;
+    }
+    // Combined streams wrap events in {"stream","data"}; Binance's WebSocket API wraps notices in {"event"}.
+    const data = isObject(msg.data) && typeof msg.stream === 'string' ? msg.data : isObject(msg.event) ? msg.event : msg;
+    switch (data.e) {
+      case 'trade':
+        return mapTrade(data, receivedAt, sink, frame, 't', false);
+      case 'aggTrade':
+        return mapTrade(data, receivedAt, sink, frame, 'a', true);
+      case 'kline':
+        return mapKline(data, receivedAt, sink, frame);
+      case 'serverShutdown':
+        return sink.reconnect('server_shutdown');
+      default:
+        if ('result' in data && 'id' in data) return; // SUBSCRIBE / UNSUBSCRIBE acknowledgement
+        if ('code' in data && 'msg' in data) return sink.reject('exchange_error', String(data.msg), frame);
+        return sink.reject('unknown_event', `unknown event ${JSON.stringify(data.e ?? null)}`, frame);
+    }
+  },
+};
+
+function mapTrade(d: Json, receivedAt: number, sink: EventSink, frame: string, idField: 't' | 'a', agg: boolean): void {
+  const id = d[idField];
+  const { s, p, q, T, m } = d;
+  if (typeof s !== 'string' || !isInt(id) || !isDec(p) || !isDec(q) || !isInt(T) || typeof m !== 'boolean') {
+    sink.reject('invalid_field', `${agg ? 'aggTrade' : 'trade'} with missing or mistyped field`, frame);
+    return;
+  }
+  let count = 1;
+  if (agg) {
+    const { f, l } = d;
+    if (!isInt(f) || !isInt(l) || l < f) {
+      sink.reject('invalid_field', 'aggTrade with invalid first/last trade ids', frame);
+      return;
+    }
+    count = l - f + 1;
+  }
+  sink.trade({ type: 'trade', exchange: EXCHANGE, symbol: s, id, price: p, qty: q, side: m ? 'sell' : 'buy', count, time: T, receivedAt });
+}
+
+function mapKline(d: Json, receivedAt: number, sink: EventSink, frame: string): void {
+  const k = d.k;
+  if (!isObject(k) || typeof d.s !== 'string' || !isInt(d.E)) {
+    sink.reject('invalid_field', 'kline without k/s/E', frame);
+    return;
+  }
+  const { t, i, o, h, l, c, v, q, V, n, x } = k;
+  if (!isTimeframe(i)) {
+    sink.reject('invalid_field', `kline interval ${JSON.stringify(i)} is not supported`, frame);
+    return;
+  }
+  if (!isInt(t) || !isDec(o) || !isDec(h) || !isDec(l) || !isDec(c) || !isDec(v) || !isDec(q) || !isDec(V) || !isInt(n) || typeof x !== 'boolean') {
+    sink.reject('invalid_field', 'kline with missing or mistyped field', frame);
+    return;
+  }
+  sink.kline({
+    type: 'kline',
+    exchange: EXCHANGE,
+    symbol: d.s,
+    timeframe: i,
+    openTime: t,
+    open: o,
+    high: h,
+    low: l,
+    close: c,
+    volume: v,
+    quoteVolume: q,
+    takerBuyVolume: V,
+    tradeCount: n,
+    closed: x,
+    time: d.E,
+    receivedAt,
+  });
+}

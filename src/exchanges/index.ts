@@ -1,0 +1,16 @@
+/** The exchange registry: every adapter candlestack can run. */
+import type { ExchangeAdapter } from './adapter.js';
+import { binance } from './binance/feed.js';
+
+export const EXCHANGE_IDS = ['binance'] as const;
+export type ExchangeId = (typeof EXCHANGE_IDS)[number];
+
+const ADAPTERS: Readonly<Record<ExchangeId, ExchangeAdapter>> = { binance };
+
+export function isExchangeId(value: unknown): value is ExchangeId {
+  return typeof value === 'string' && (EXCHANGE_IDS as readonly string[]).includes(value);
+}
+
+export function adapterFor(id: ExchangeId): ExchangeAdapter {
+  return ADAPTERS[id];
+}

@@ -1,0 +1,136 @@
+/**
+ * Gap backfill: every gap (reconnect, trade-id jump, restart) names the periods it touches; once such a
+ * period has closed (end + grace + settle), its kline is fetched from the exchange's REST API and replaces
+ * our candle (source `backfill`, published as a correction). A failed fetch is retried with backoff.
+ * Pending gaps live in memory: a restart raises its own `startup` gap instead.
+ */
+import type { Clock, Timer } from '../core/clock.js';
+import { klineToCandle } from '../core/kline.js';
+import { periodStart, sortTimeframes, timeframeMs, type Timeframe } from '../core/timeframe.js';
+import type { GapEvent } from '../core/types.js';
+import type { Endpoints, ExchangeAdapter } from '../exchanges/adapter.js';
+import { backoffDelay } from '../feed/backoff.js';
+import type { RestClient } from '../feed/rest-client.js';
+import type { CandleEngine } from '../pipeline/candle-engine.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { runJob } from './job.js';
+
+export interface BackfillSource {
+  adapter: ExchangeAdapter;
+  endpoints: Endpoints;
+  rest: RestClient;
+}
+
+export interface BackfillOptions {
+  sources: ReadonlyMap<string, BackfillSource>;
+  engine: CandleEngine;
+  timeframes: readonly Timeframe[];
+  graceMs: number;
+  /** Extra wait after a period's grace before asking the exchange, so its kline is final. Default 2 s. */
+  settleMs?: number;
+  /** How often pending gaps are checked. Default 1 s. */
+  checkEveryMs?: number;
+  clock: Clock;
+  metrics: Metrics;
+  log: Logger;
+}
+
+interface PendingWork {
+  exchange: string;
+  symbol: string;
+  timeframe: Timeframe;
+  /** First and last period start to fetch. */
+  first: number;
+  last: number;
+  readyAt: number;
+  attempts: number;
+}
+
+export class Backfiller {
+  private readonly work: PendingWork[] = [];
+  private timer: Timer | null = null;
+  private running = false;
+  private readonly timeframes: Timeframe[];
+  private readonly settleMs: number;
+
+  constructor(private readonly o: BackfillOptions) {
+    this.timeframes = sortTimeframes(o.timeframes);
+    this.settleMs = o.settleMs ?? 2_000;
+  }
+
+  start(): void {
+    this.timer = this.o.clock.setInterval(() => void this.runDue(), this.o.checkEveryMs ?? 1_000);
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+  }
+
+  get pending(): number {
+    return this.work.length;
+  }
+
+  onGap = (g: GapEvent): void => {
+    const source = this.o.sources.get(g.exchange);
+    if (!source) return;
+    for (const tf of this.timeframes) {
+      if (!source.adapter.klineTimeframes.includes(tf)) continue;
+      const ms = timeframeMs(tf);
+      const first = periodStart(g.from, ms);
+      const last = periodStart(g.to, ms);
+      const same = this.work.find((w) => w.exchange === g.exchange && w.symbol === g.symbol && w.timeframe === tf && w.attempts === 0 && first <= w.last + ms && last >= w.first - ms);
+      if (same) {
+        same.first = Math.min(same.first, first);
+        same.last = Math.max(same.last, last);
+        same.readyAt = same.last + ms + this.o.graceMs + this.settleMs;
+      } else {
+        this.work.push({ exchange: g.exchange, symbol: g.symbol, timeframe: tf, first, last, readyAt: last + ms + this.o.graceMs + this.settleMs, attempts: 0 });
+      }
+    }
+    this.o.metrics.backfillPending.labels(g.exchange).set(this.countFor(g.exchange));
+  };
+
+  /** Runs every piece of work whose periods have closed. Resolves when done (one run at a time). */
+  async runDue(now: number = this.o.clock.now()): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (const w of this.work.filter((x) => x.readyAt <= now)) {
+        await this.fill(w);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async fill(w: PendingWork): Promise<void> {
+    const source = this.o.sources.get(w.exchange)!;
+    const { metrics, log, engine } = this.o;
+    const ms = timeframeMs(w.timeframe);
+    const ok = await runJob('backfill', this.o, async () => {
+      const klines = await source.adapter.fetchKlines(source.rest, source.endpoints, w.symbol, w.timeframe, w.first, w.last + ms - 1);
+      let applied = 0;
+      for (const k of klines) {
+        if (k.openTime < w.first || k.openTime > w.last) continue;
+        if (engine.applyBackfill(klineToCandle({ ...k, closed: true }, 'backfill'))) applied++;
+      }
+      metrics.backfillCandles.labels(w.exchange, w.timeframe).inc(applied);
+      log.info({ exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, from: w.first, to: w.last, candles: applied }, 'gap backfilled');
+      return true;
+    });
+    if (ok) {
+      metrics.backfillRuns.labels(w.exchange, 'ok').inc();
+      this.work.splice(this.work.indexOf(w), 1);
+    } else {
+      metrics.backfillRuns.labels(w.exchange, 'error').inc();
+      metrics.collectorErrors.labels(w.exchange, 'backfill').inc();
+      w.readyAt = this.o.clock.now() + backoffDelay(w.attempts++, { initialMs: 5_000, maxMs: 300_000 });
+    }
+    metrics.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
+  }
+
+  private countFor(exchange: string): number {
+    return this.work.reduce((n, w) => n + (w.exchange === exchange ? 1 : 0), 0);
+  }
+}

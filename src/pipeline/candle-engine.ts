@@ -1,0 +1,323 @@
+/**
+ * The candle engine: trades in, candle events out, for every configured timeframe at once.
+ *
+ * - A trade is parsed once and applied to each timeframe's forming candle (no allocation per trade).
+ * - A period closes on the clock (`tick`), `graceMs` after its end, not on the next trade, so a quiet market
+ *   still gets its bar. A trade already in the next period moves the forming candle into a `closing` slot
+ *   where it can still take out-of-order trades until its grace ends.
+ * - A period without trades is open = high = low = close = previous close, volume 0 (Binance's rule).
+ * - A trade for a period that has closed is late: counted, then dropped or (policy `amend`) applied to the
+ *   closed candle, which is re-published as a `correction`.
+ * - Forming candles are published as `update` events at most once per tick, only when they changed.
+ */
+import { fixed8, parseFixed8, type Fixed8 } from '../core/decimal.js';
+import type { Clock } from '../core/clock.js';
+import type { Candle, CandleEvent, CandleEventKind, Trade } from '../core/types.js';
+import { periodStart, sortTimeframes, timeframeMs, type Timeframe } from '../core/timeframe.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { Logger } from '../telemetry/logger.js';
+import { CandleState } from './candle-state.js';
+
+export const LATE_POLICIES = ['drop', 'amend'] as const;
+export type LatePolicy = (typeof LATE_POLICIES)[number];
+
+export interface CandleEngineOptions {
+  timeframes: readonly Timeframe[];
+  graceMs: number;
+  latePolicy: LatePolicy;
+  clock: Clock;
+  metrics: Metrics;
+  log: Logger;
+  emit: (event: CandleEvent) => void;
+  /** Closed candles kept per timeframe for late amendments, backfill and reconciliation. Default 3. */
+  keepClosed?: number;
+}
+
+/** Empty periods filled in one step at most; a longer jump restarts the series instead (bad clock or data). */
+const MAX_EMPTY_FILL = 100_000;
+
+interface FrameState {
+  readonly tf: Timeframe;
+  readonly tfMs: number;
+  open: CandleState | null;
+  closing: CandleState | null;
+  /** Closed candles, oldest first. */
+  readonly recent: CandleState[];
+  readonly m: {
+    completed: { inc(): void };
+    latency: { observe(v: number): void };
+    lateDropped: { inc(): void };
+    lateAmended: { inc(): void };
+    lateTooOld: { inc(): void };
+    closePrice: { set(v: number): void };
+    volume: { set(v: number): void };
+  };
+}
+
+interface Book {
+  readonly exchange: string;
+  readonly symbol: string;
+  readonly frames: FrameState[];
+}
+
+export class CandleEngine {
+  private readonly books = new Map<string, Map<string, Book>>();
+  private readonly timeframes: Timeframe[];
+  private readonly keep: number;
+  private readonly price: Fixed8 = fixed8();
+  private readonly qty: Fixed8 = fixed8();
+  private readonly scratch: Fixed8 = fixed8();
+  private readonly rejected: { inc(): void };
+
+  constructor(private readonly o: CandleEngineOptions) {
+    this.timeframes = sortTimeframes(o.timeframes);
+    this.keep = Math.max(1, o.keepClosed ?? 3);
+    this.rejected = o.metrics.messagesRejected.labels('engine', 'invalid_decimal');
+  }
+
+  /** Applies one trade to every timeframe. Returns false (and counts it) if its price or qty is not a decimal. */
+  onTrade(t: Trade): boolean {
+    const p = this.price;
+    const q = this.qty;
+    if (!parseFixed8(t.price, p) || !parseFixed8(t.qty, q)) {
+      this.rejected.inc();
+      this.o.log.warn({ exchange: t.exchange, symbol: t.symbol, price: t.price, qty: t.qty }, 'trade with invalid decimal dropped');
+      return false;
+    }
+    const takerBuy = t.side === 'buy';
+    const book = this.book(t.exchange, t.symbol);
+    for (const frame of book.frames) {
+      const period = periodStart(t.time, frame.tfMs);
+      const open = frame.open;
+      if (open === null) {
+        const s = new CandleState(period, t.price, p.int, p.frac);
+        s.applyTrade(t.price, p.int, p.frac, q.int, q.frac, takerBuy, t.count);
+        frame.open = s;
+      } else if (period === open.openTime) {
+        open.applyTrade(t.price, p.int, p.frac, q.int, q.frac, takerBuy, t.count);
+      } else if (period > open.openTime) {
+        this.rollTo(book, frame, period);
+        frame.open!.applyTrade(t.price, p.int, p.frac, q.int, q.frac, takerBuy, t.count);
+      } else if (frame.closing !== null && period === frame.closing.openTime) {
+        frame.closing.applyTrade(t.price, p.int, p.frac, q.int, q.frac, takerBuy, t.count);
+      } else {
+        this.late(book, frame, period, t, takerBuy);
+      }
+    }
+    return true;
+  }
+
+  /** Closes every period whose end + grace has passed and publishes changed forming candles. */
+  tick(now: number = this.o.clock.now()): void {
+    const grace = this.o.graceMs;
+    for (const bySymbol of this.books.values()) {
+      for (const book of bySymbol.values()) {
+        for (const frame of book.frames) {
+          const closing = frame.closing;
+          if (closing !== null && now >= closing.openTime + frame.tfMs + grace) {
+            frame.closing = null;
+            this.close(book, frame, closing, now);
+          }
+          const open = frame.open;
+          if (open !== null && now >= open.openTime + frame.tfMs + grace) {
+            if (frame.closing !== null) {
+              this.close(book, frame, frame.closing, now);
+              frame.closing = null;
+            }
+            this.close(book, frame, open, now);
+            frame.open = this.fillEmpty(book, frame, open, periodStart(now - grace, frame.tfMs), now);
+          }
+          if (frame.closing?.dirty) this.publish('update', book, frame, frame.closing);
+          if (frame.open?.dirty) this.publish('update', book, frame, frame.open);
+        }
+      }
+    }
+  }
+
+  /** Closes every forming candle now (end of an offline replay). */
+  closeAll(now: number = this.o.clock.now()): void {
+    for (const bySymbol of this.books.values()) {
+      for (const book of bySymbol.values()) {
+        for (const frame of book.frames) {
+          if (frame.closing) this.close(book, frame, frame.closing, now);
+          if (frame.open) this.close(book, frame, frame.open, now);
+          frame.closing = null;
+          frame.open = null;
+        }
+      }
+    }
+  }
+
+  /** Marks every known candle overlapping [from, to] as incomplete (it will be backfilled, not reconciled). */
+  markGap(exchange: string, symbol: string, from: number, to: number): void {
+    const book = this.books.get(exchange)?.get(symbol);
+    if (!book) return;
+    for (const frame of book.frames) {
+      const first = periodStart(from, frame.tfMs);
+      for (const s of [...frame.recent, frame.closing, frame.open]) {
+        if (s && s.openTime >= first && s.openTime <= to) s.incomplete = true;
+      }
+    }
+  }
+
+  /**
+   * Replaces a closed candle with one from the exchange (REST backfill) and publishes it as a correction.
+   * Periods still forming here are left alone (returns false): backfill only asks for closed periods.
+   */
+  applyBackfill(candle: Candle): boolean {
+    const frame = this.books.get(candle.exchange)?.get(candle.symbol)?.frames.find((f) => f.tf === candle.timeframe);
+    if (frame && (frame.open?.openTime === candle.openTime || frame.closing?.openTime === candle.openTime)) return false;
+    const state = frame?.recent.find((s) => s.openTime === candle.openTime);
+    if (!frame || !state) {
+      this.o.emit({ type: 'candle', kind: 'correction', candle: { ...candle, closed: true, source: 'backfill' } });
+      return true;
+    }
+    if (!state.replaceWith({ ...candle, source: 'backfill' }, this.scratch)) return false;
+    state.revision += 1;
+    state.incomplete = false;
+    const book = this.book(candle.exchange, candle.symbol);
+    this.publish('correction', book, frame, state);
+    const open = frame.open;
+    if (open && open.tradeCount === 0 && state === frame.recent[frame.recent.length - 1]) {
+      open.oS = open.hS = open.lS = open.cS = state.cS;
+      open.oI = open.hI = open.lI = open.cI = state.cI;
+      open.oF = open.hF = open.lF = open.cF = state.cF;
+      open.dirty = true;
+    }
+    return true;
+  }
+
+  /**
+   * Restores state from stored candles (the latest per timeframe) after a restart, so the forming candle
+   * continues instead of starting from nothing. A stored forming candle whose period has ended is closed.
+   */
+  restore(candles: readonly Candle[], now: number = this.o.clock.now()): void {
+    for (const c of candles) {
+      const book = this.book(c.exchange, c.symbol);
+      const frame = book.frames.find((f) => f.tf === c.timeframe);
+      if (!frame || frame.open || frame.closing) continue;
+      const s = new CandleState(c.openTime, c.close, 0, 0);
+      if (!s.replaceWith(c, this.scratch)) continue;
+      s.revision = c.revision;
+      if (!c.closed && now < c.openTime + frame.tfMs + this.o.graceMs) {
+        frame.open = s;
+      } else if (!c.closed) {
+        s.incomplete = true;
+        this.close(book, frame, s, now);
+      } else {
+        s.closed = true;
+        s.dirty = false;
+        frame.recent.push(s);
+        frame.open = this.fillEmpty(book, frame, s, periodStart(now - this.o.graceMs, frame.tfMs), now);
+      }
+    }
+  }
+
+  /** A closed candle still held in memory, with whether it overlaps a gap. */
+  lookupClosed(exchange: string, symbol: string, tf: Timeframe, openTime: number): { candle: Candle; incomplete: boolean } | undefined {
+    const frame = this.books.get(exchange)?.get(symbol)?.frames.find((f) => f.tf === tf);
+    const s = frame?.recent.find((x) => x.openTime === openTime);
+    return s ? { candle: s.snapshot(exchange, symbol, tf), incomplete: s.incomplete } : undefined;
+  }
+
+  /** The forming candle of a timeframe, if any. */
+  forming(exchange: string, symbol: string, tf: Timeframe): Candle | undefined {
+    const frame = this.books.get(exchange)?.get(symbol)?.frames.find((f) => f.tf === tf);
+    return frame?.open?.snapshot(exchange, symbol, tf);
+  }
+
+  private rollTo(book: Book, frame: FrameState, period: number): void {
+    const open = frame.open!;
+    if (frame.closing !== null) {
+      this.close(book, frame, frame.closing, this.o.clock.now());
+      frame.closing = null;
+    }
+    if (period === open.openTime + frame.tfMs) {
+      frame.closing = open;
+      frame.open = new CandleState(period, open.cS, open.cI, open.cF);
+      return;
+    }
+    const now = this.o.clock.now();
+    this.close(book, frame, open, now);
+    frame.open = this.fillEmpty(book, frame, open, period, now);
+  }
+
+  /** Closes empty candles from after `last` up to (not including) `period`; returns the new forming one. */
+  private fillEmpty(book: Book, frame: FrameState, last: CandleState, period: number, now: number): CandleState {
+    const periods = (period - last.openTime) / frame.tfMs - 1;
+    if (periods > MAX_EMPTY_FILL) {
+      this.o.log.warn({ exchange: book.exchange, symbol: book.symbol, timeframe: frame.tf, periods }, 'time jumped too far to fill empty candles; series restarted');
+    } else {
+      for (let p = last.openTime + frame.tfMs; p < period; p += frame.tfMs) {
+        this.close(book, frame, new CandleState(p, last.cS, last.cI, last.cF), now);
+      }
+    }
+    return new CandleState(period, last.cS, last.cI, last.cF);
+  }
+
+  private close(book: Book, frame: FrameState, s: CandleState, now: number): void {
+    s.closed = true;
+    this.publish('close', book, frame, s);
+    const m = frame.m;
+    m.completed.inc();
+    m.latency.observe(Math.max(0, now - (s.openTime + frame.tfMs)) / 1000);
+    m.closePrice.set(s.cI + s.cF / 1e8);
+    m.volume.set(s.volume.toNumber());
+    frame.recent.push(s);
+    if (frame.recent.length > this.keep) frame.recent.shift();
+  }
+
+  private late(book: Book, frame: FrameState, period: number, t: Trade, takerBuy: boolean): void {
+    if (this.o.latePolicy === 'drop') {
+      frame.m.lateDropped.inc();
+      return;
+    }
+    const s = frame.recent.find((x) => x.openTime === period);
+    if (!s) {
+      frame.m.lateTooOld.inc();
+      return;
+    }
+    const p = this.price;
+    const q = this.qty;
+    s.applyTrade(t.price, p.int, p.frac, q.int, q.frac, takerBuy, t.count);
+    s.revision += 1;
+    frame.m.lateAmended.inc();
+    this.publish('correction', book, frame, s);
+  }
+
+  private publish(kind: CandleEventKind, book: Book, frame: FrameState, s: CandleState): void {
+    s.dirty = false;
+    this.o.emit({ type: 'candle', kind, candle: s.snapshot(book.exchange, book.symbol, frame.tf) });
+  }
+
+  private book(exchange: string, symbol: string): Book {
+    let bySymbol = this.books.get(exchange);
+    if (!bySymbol) this.books.set(exchange, (bySymbol = new Map()));
+    let book = bySymbol.get(symbol);
+    if (!book) {
+      const mt = this.o.metrics;
+      book = {
+        exchange,
+        symbol,
+        frames: this.timeframes.map((tf) => ({
+          tf,
+          tfMs: timeframeMs(tf),
+          open: null,
+          closing: null,
+          recent: [],
+          m: {
+            completed: mt.candlesCompleted.labels(exchange, tf),
+            latency: mt.candleCloseLatency.labels(tf),
+            lateDropped: mt.lateTrades.labels(exchange, tf, 'dropped'),
+            lateAmended: mt.lateTrades.labels(exchange, tf, 'amended'),
+            lateTooOld: mt.lateTrades.labels(exchange, tf, 'too_old'),
+            closePrice: mt.candleClosePrice.labels(exchange, symbol, tf),
+            volume: mt.candleVolume.labels(exchange, symbol, tf),
+          },
+        })),
+      };
+      bySymbol.set(symbol, book);
+    }
+    return book;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * One candle being built: mutable, allocation-free per trade. Prices keep the exchange's string for output
+ * and their parsed limbs for exact comparison; sums are exact DecimalSums (core/decimal.ts).
+ */
+import { DecimalSum, compareFixed8, parseFixed8, ratioToFixed8, type Fixed8 } from '../core/decimal.js';
+import type { Candle, CandleSource } from '../core/types.js';
+import type { Timeframe } from '../core/timeframe.js';
+
+export class CandleState {
+  openTime: number;
+  tradeCount = 0;
+  oS: string;
+  oI: number;
+  oF: number;
+  hS: string;
+  hI: number;
+  hF: number;
+  lS: string;
+  lI: number;
+  lF: number;
+  cS: string;
+  cI: number;
+  cF: number;
+  readonly volume = new DecimalSum();
+  readonly quoteVolume = new DecimalSum();
+  readonly takerBuyVolume = new DecimalSum();
+  closed = false;
+  source: CandleSource = 'trades';
+  revision = 0;
+  /** The period overlaps a known gap in the data: it will be backfilled, and is not reconciled. */
+  incomplete = false;
+  /** Changed since last published. */
+  dirty = true;
+
+  /** A period without trades so far: open = high = low = close = the previous close. */
+  constructor(openTime: number, prevS: string, prevI: number, prevF: number) {
+    this.openTime = openTime;
+    this.oS = this.hS = this.lS = this.cS = prevS;
+    this.oI = this.hI = this.lI = this.cI = prevI;
+    this.oF = this.hF = this.lF = this.cF = prevF;
+  }
+
+  applyTrade(pS: string, pI: number, pF: number, qI: number, qF: number, takerBuy: boolean, count: number): void {
+    if (this.tradeCount === 0) {
+      this.oS = this.hS = this.lS = pS;
+      this.oI = this.hI = this.lI = pI;
+      this.oF = this.hF = this.lF = pF;
+    } else {
+      if (compareFixed8(pI, pF, this.hI, this.hF) > 0) {
+        this.hS = pS;
+        this.hI = pI;
+        this.hF = pF;
+      }
+      if (compareFixed8(pI, pF, this.lI, this.lF) < 0) {
+        this.lS = pS;
+        this.lI = pI;
+        this.lF = pF;
+      }
+    }
+    this.cS = pS;
+    this.cI = pI;
+    this.cF = pF;
+    this.tradeCount += count;
+    this.volume.add(qI, qF);
+    this.quoteVolume.addProduct(pI, pF, qI, qF);
+    if (takerBuy) this.takerBuyVolume.add(qI, qF);
+    this.dirty = true;
+  }
+
+  /**
+   * Replaces the content with a candle from elsewhere (REST backfill, the store). Returns false when one of
+   * its decimal fields does not parse, leaving this state unchanged.
+   */
+  replaceWith(c: Candle, scratch: Fixed8): boolean {
+    const parsed: [number, number][] = [];
+    for (const text of [c.open, c.high, c.low, c.close]) {
+      if (!parseFixed8(text, scratch)) return false;
+      parsed.push([scratch.int, scratch.frac]);
+    }
+    const volume = new DecimalSum();
+    const quote = new DecimalSum();
+    const takerBuy = new DecimalSum();
+    if (!volume.set(c.volume, scratch) || !quote.set(c.quoteVolume, scratch) || !takerBuy.set(c.takerBuyVolume, scratch)) {
+      return false;
+    }
+    const [o, h, l, cl] = parsed as [[number, number], [number, number], [number, number], [number, number]];
+    this.oS = c.open;
+    [this.oI, this.oF] = o;
+    this.hS = c.high;
+    [this.hI, this.hF] = h;
+    this.lS = c.low;
+    [this.lI, this.lF] = l;
+    this.cS = c.close;
+    [this.cI, this.cF] = cl;
+    this.volume.reset();
+    this.volume.addSum(volume);
+    this.quoteVolume.reset();
+    this.quoteVolume.addSum(quote);
+    this.takerBuyVolume.reset();
+    this.takerBuyVolume.addSum(takerBuy);
+    this.tradeCount = c.tradeCount;
+    this.source = c.source;
+    this.dirty = true;
+    return true;
+  }
+
+  vwap(): string {
+    if (this.volume.isZero()) return this.cS;
+    return ratioToFixed8(this.quoteVolume.toNumber() / this.volume.toNumber());
+  }
+
+  snapshot(exchange: string, symbol: string, timeframe: Timeframe): Candle {
+    return {
+      exchange,
+      symbol,
+      timeframe,
+      openTime: this.openTime,
+      open: this.oS,
+      high: this.hS,
+      low: this.lS,
+      close: this.cS,
+      volume: this.volume.toString(),
+      quoteVolume: this.quoteVolume.toString(),
+      takerBuyVolume: this.takerBuyVolume.toString(),
+      tradeCount: this.tradeCount,
+      vwap: this.vwap(),
+      closed: this.closed,
+      source: this.source,
+      revision: this.revision,
+    };
+  }
+}

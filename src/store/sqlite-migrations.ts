@@ -1,0 +1,35 @@
+/** Versioned SQLite migrations: applied in order, each once, recorded in schema_migrations. Append only. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'candles',
+    sql: `
+      CREATE TABLE candles (
+        exchange         TEXT    NOT NULL,
+        symbol           TEXT    NOT NULL,
+        timeframe        TEXT    NOT NULL,
+        open_time        INTEGER NOT NULL,
+        open             TEXT    NOT NULL,
+        high             TEXT    NOT NULL,
+        low              TEXT    NOT NULL,
+        close            TEXT    NOT NULL,
+        volume           TEXT    NOT NULL,
+        quote_volume     TEXT    NOT NULL,
+        taker_buy_volume TEXT    NOT NULL,
+        trade_count      INTEGER NOT NULL,
+        vwap             TEXT    NOT NULL,
+        closed           INTEGER NOT NULL,
+        source           TEXT    NOT NULL,
+        revision         INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        PRIMARY KEY (exchange, symbol, timeframe, open_time)
+      ) WITHOUT ROWID;
+    `,
+  },
+];

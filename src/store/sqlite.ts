@@ -1,0 +1,140 @@
+/** SQLite store (better-sqlite3): WAL mode, versioned migrations, batched upserts in one transaction. */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Candle, CandleSource } from '../core/types.js';
+import type { Timeframe } from '../core/timeframe.js';
+import type { CandleQuery, Store, StoredSeries } from './store.js';
+import { SQLITE_MIGRATIONS, type Migration } from './sqlite-migrations.js';
+
+interface Row {
+  exchange: string;
+  symbol: string;
+  timeframe: string;
+  open_time: number;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  volume: string;
+  quote_volume: string;
+  taker_buy_volume: string;
+  trade_count: number;
+  vwap: string;
+  closed: number;
+  source: string;
+  revision: number;
+}
+
+const COLUMNS =
+  'exchange, symbol, timeframe, open_time, open, high, low, close, volume, quote_volume, taker_buy_volume, trade_count, vwap, closed, source, revision';
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly upsertStmt: Database.Statement;
+  private readonly upsertMany: (candles: readonly Candle[], now: number) => void;
+
+  /** Opens (creating if needed) the database at `path` (":memory:" for a private in-memory one). */
+  constructor(path: string, private readonly now: () => number = Date.now, migrations: readonly Migration[] = SQLITE_MIGRATIONS) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db, migrations, now);
+    this.upsertStmt = this.db.prepare(`
+      INSERT INTO candles (${COLUMNS}, updated_at)
+      VALUES (@exchange, @symbol, @timeframe, @openTime, @open, @high, @low, @close, @volume, @quoteVolume,
+              @takerBuyVolume, @tradeCount, @vwap, @closed, @source, @revision, @updatedAt)
+      ON CONFLICT (exchange, symbol, timeframe, open_time) DO UPDATE SET
+        open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+        volume = excluded.volume, quote_volume = excluded.quote_volume, taker_buy_volume = excluded.taker_buy_volume,
+        trade_count = excluded.trade_count, vwap = excluded.vwap, closed = excluded.closed, source = excluded.source,
+        revision = excluded.revision, updated_at = excluded.updated_at
+      WHERE NOT (candles.closed = 1 AND excluded.closed = 0)`);
+    this.upsertMany = this.db.transaction((candles: readonly Candle[], now: number) => {
+      for (const c of candles) {
+        this.upsertStmt.run({ ...c, closed: c.closed ? 1 : 0, updatedAt: now });
+      }
+    });
+  }
+
+  async upsert(candles: readonly Candle[]): Promise<void> {
+    if (candles.length > 0) this.upsertMany(candles, this.now());
+  }
+
+  async query(q: CandleQuery): Promise<Candle[]> {
+    const from = q.from ?? Number.MIN_SAFE_INTEGER;
+    const to = q.to ?? Number.MAX_SAFE_INTEGER;
+    const where = 'exchange = ? AND symbol = ? AND timeframe = ? AND open_time >= ? AND open_time <= ?';
+    if (q.from !== undefined) {
+      const rows = this.db.prepare(`SELECT ${COLUMNS} FROM candles WHERE ${where} ORDER BY open_time ASC LIMIT ?`).all(q.exchange, q.symbol, q.timeframe, from, to, q.limit) as Row[];
+      return rows.map(toCandle);
+    }
+    const rows = this.db.prepare(`SELECT ${COLUMNS} FROM candles WHERE ${where} ORDER BY open_time DESC LIMIT ?`).all(q.exchange, q.symbol, q.timeframe, from, to, q.limit) as Row[];
+    return rows.reverse().map(toCandle);
+  }
+
+  async latest(exchange: string, symbols: readonly string[]): Promise<Candle[]> {
+    const stmt = this.db.prepare(`
+      SELECT ${COLUMNS} FROM candles c
+      WHERE exchange = ? AND symbol = ? AND open_time = (
+        SELECT MAX(open_time) FROM candles WHERE exchange = c.exchange AND symbol = c.symbol AND timeframe = c.timeframe)`);
+    return symbols.flatMap((s) => (stmt.all(exchange, s) as Row[]).map(toCandle));
+  }
+
+  async series(): Promise<StoredSeries[]> {
+    const rows = this.db
+      .prepare(`SELECT exchange, symbol, timeframe, COUNT(*) AS candles, MIN(open_time) AS first, MAX(open_time) AS last
+                FROM candles GROUP BY exchange, symbol, timeframe ORDER BY exchange, symbol, timeframe`)
+      .all() as { exchange: string; symbol: string; timeframe: string; candles: number; first: number; last: number }[];
+    return rows.map((r) => ({ exchange: r.exchange, symbol: r.symbol, timeframe: r.timeframe as Timeframe, candles: r.candles, firstOpenTime: r.first, lastOpenTime: r.last }));
+  }
+
+  async prune(timeframe: Timeframe, before: number): Promise<number> {
+    return this.db.prepare('DELETE FROM candles WHERE timeframe = ? AND open_time < ?').run(timeframe, before).changes;
+  }
+
+  isOpen(): boolean {
+    return this.db.open;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function migrate(db: Database.Database, migrations: readonly Migration[], now: () => number): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.version, m.name, now());
+    })();
+  }
+}
+
+function toCandle(r: Row): Candle {
+  return {
+    exchange: r.exchange,
+    symbol: r.symbol,
+    timeframe: r.timeframe as Timeframe,
+    openTime: r.open_time,
+    open: r.open,
+    high: r.high,
+    low: r.low,
+    close: r.close,
+    volume: r.volume,
+    quoteVolume: r.quote_volume,
+    takerBuyVolume: r.taker_buy_volume,
+    tradeCount: r.trade_count,
+    vwap: r.vwap,
+    closed: r.closed === 1,
+    source: r.source as CandleSource,
+    revision: r.revision,
+  };
+}

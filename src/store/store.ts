@@ -1,0 +1,44 @@
+/**
+ * The Store interface: candles persisted by (exchange, symbol, timeframe, open_time). Writes are idempotent
+ * upserts, so replaying the same events leaves the same rows. SQLite (default) and, later, PostgreSQL
+ * implement it; the rest of candlestack only sees this interface.
+ */
+import type { Candle } from '../core/types.js';
+import type { Timeframe } from '../core/timeframe.js';
+
+export interface CandleQuery {
+  exchange: string;
+  symbol: string;
+  timeframe: Timeframe;
+  /** Inclusive open_time bounds, epoch ms. */
+  from?: number;
+  to?: number;
+  /** Maximum rows. Without `from`, the most recent `limit` candles are returned. Always oldest first. */
+  limit: number;
+}
+
+export interface StoredSeries {
+  exchange: string;
+  symbol: string;
+  timeframe: Timeframe;
+  candles: number;
+  firstOpenTime: number;
+  lastOpenTime: number;
+}
+
+export interface Store {
+  readonly kind: string;
+  /**
+   * Upserts candles. A forming candle (closed = false) never overwrites a closed one for the same period;
+   * everything else replaces the row.
+   */
+  upsert(candles: readonly Candle[]): Promise<void>;
+  query(q: CandleQuery): Promise<Candle[]>;
+  /** The latest stored candle of every series of these symbols (to resume after a restart). */
+  latest(exchange: string, symbols: readonly string[]): Promise<Candle[]>;
+  series(): Promise<StoredSeries[]>;
+  /** Deletes candles of `timeframe` that opened before `before`; returns how many. */
+  prune(timeframe: Timeframe, before: number): Promise<number>;
+  isOpen(): boolean;
+  close(): Promise<void>;
+}
