@@ -3,12 +3,12 @@
  *
  * Exchanges send decimal strings ("43210.12000000"). Summing them as floats drifts, so a value is parsed
  * into two integers: its whole part and its fraction in units of 1e-8 (every exchange we speak quotes at
- * most 8 decimals; a 9th digit onward is rounded half-up). Both integers stay far below 2^53, so adding
- * them is exact. Sums carry the fraction into the whole part on every add.
+ * most 8 decimals; a 9th digit onward is rounded half-up). Both stay far below 2^53, so adding them is
+ * exact; sums carry the fraction into the whole part on every add.
  *
- * Products (quote volume = Σ price × qty) add one more limb in units of 1e-16: the cross terms are exact,
- * and the product of the two fractions (< 1e16) is exact to one unit of 1e-16, i.e. 1e-8 of the last
- * printed digit. Results print with exactly 8 decimals, as Binance prints its kline volumes.
+ * Quote volume (Σ price × qty) follows Binance's rule, checked against its klines on recorded data: each
+ * product is truncated to 8 decimals before it is added (0.045 × 0.005773 = 0.000259785 adds 0.00025978).
+ * The product is computed exactly in integer limbs; results print with exactly 8 decimals.
  */
 
 export const SCALE = 100_000_000;
@@ -106,23 +106,20 @@ export function ratioToFixed8(x: number): string {
   return frac >= SCALE ? formatFixed8(int + 1, 0) : formatFixed8(int, frac);
 }
 
-/** An exact running sum of decimals (and of decimal products), printed with 8 decimals. */
+/** An exact running sum of decimals (and of truncated decimal products), printed with 8 decimals. */
 export class DecimalSum {
   /** Whole units. */
   int = 0;
   /** Units of 1e-8, kept in [0, 1e8). */
   frac = 0;
-  /** Units of 1e-16 (products only), kept in [0, 1e8). */
-  sub = 0;
 
   reset(): void {
     this.int = 0;
     this.frac = 0;
-    this.sub = 0;
   }
 
   isZero(): boolean {
-    return this.int === 0 && this.frac === 0 && this.sub === 0;
+    return this.int === 0 && this.frac === 0;
   }
 
   add(int: number, frac: number): void {
@@ -136,25 +133,20 @@ export class DecimalSum {
     }
   }
 
-  /** Adds (pInt + pFrac/1e8) × (qInt + qFrac/1e8). */
+  /** Adds (pInt + pFrac/1e8) × (qInt + qFrac/1e8), truncated to 8 decimals. */
   addProduct(pInt: number, pFrac: number, qInt: number, qFrac: number): void {
-    const sub = this.sub + pFrac * qFrac;
-    let carry = Math.floor(sub / SCALE);
-    this.sub = sub - carry * SCALE;
-    const frac = this.frac + pInt * qFrac + pFrac * qInt + carry;
-    carry = Math.floor(frac / SCALE);
+    // pFrac × qFrac can reach 1e16 (> 2^53), so it is split: pFrac = hi × 1e4 + lo, each product < 1e12.
+    const hi = Math.floor(pFrac / 10_000);
+    const lo = pFrac - hi * 10_000;
+    const fracProduct = Math.floor((hi * qFrac + Math.floor((lo * qFrac) / 10_000)) / 10_000);
+    const frac = this.frac + pInt * qFrac + pFrac * qInt + fracProduct;
+    const carry = Math.floor(frac / SCALE);
     this.frac = frac - carry * SCALE;
     this.int += pInt * qInt + carry;
   }
 
   addSum(other: DecimalSum): void {
-    const sub = this.sub + other.sub;
-    let carry = sub >= SCALE ? 1 : 0;
-    this.sub = sub - carry * SCALE;
-    const frac = this.frac + other.frac + carry;
-    carry = frac >= SCALE ? 1 : 0;
-    this.frac = frac - carry * SCALE;
-    this.int += other.int + carry;
+    this.add(other.int, other.frac);
   }
 
   /** Sets the sum from a decimal string; returns false if the string is not a decimal. */
@@ -162,27 +154,19 @@ export class DecimalSum {
     if (!parseFixed8(text, scratch)) return false;
     this.int = scratch.int;
     this.frac = scratch.frac;
-    this.sub = 0;
     return true;
   }
 
   /** The value as a float, for ratios such as VWAP. */
   toNumber(): number {
-    return this.int + (this.frac + this.sub / SCALE) / SCALE;
+    return this.int + this.frac / SCALE;
   }
 
-  /** Exactly 8 decimals, the sub-1e-8 limb rounded half-up. */
+  /** Exactly 8 decimals. */
   toString(): string {
-    let int = this.int;
-    let frac = this.frac + (this.sub * 2 >= SCALE ? 1 : 0);
-    if (frac === SCALE) {
-      frac = 0;
-      int += 1;
-    }
-    return formatFixed8(int, frac);
+    return formatFixed8(this.int, this.frac);
   }
 }
-
 /** True when two decimal strings denote the same value (e.g. "1.50000000" and "1.5"). */
 export function sameDecimal(a: string, b: string, scratchA: Fixed8 = fixed8(), scratchB: Fixed8 = fixed8()): boolean {
   if (a === b) return true;

@@ -61,7 +61,7 @@ export class RestClient {
       } catch (err) {
         metrics.restRequests.labels(exchange, 'error').inc();
         lastError = err;
-        log.warn({ exchange, url: redact(url), err: String(err), attempt }, 'REST request failed; retrying');
+        log.debug({ exchange, url: redact(url), err: String(err), attempt }, 'REST request failed; retrying');
         await sleep(clock, backoffDelay(attempt, this.o.backoff, this.o.random));
         continue;
       }

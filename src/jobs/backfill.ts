@@ -91,24 +91,41 @@ export class Backfiller {
     this.o.metrics.backfillPending.labels(g.exchange).set(this.countFor(g.exchange));
   };
 
-  /** Runs every piece of work whose periods have closed. Resolves when done (one run at a time). */
+  /**
+   * Runs every piece of work whose periods have closed, as one `backfill` job run. When an exchange fails,
+   * its remaining due work is postponed with the same backoff instead of failing once per item.
+   */
   async runDue(now: number = this.o.clock.now()): Promise<void> {
-    if (this.running) return;
+    const due = this.work.filter((x) => x.readyAt <= now);
+    if (this.running || due.length === 0) return;
     this.running = true;
     try {
-      for (const w of this.work.filter((x) => x.readyAt <= now)) {
-        await this.fill(w);
-      }
+      await runJob('backfill', this.o, async () => {
+        const failed = new Map<string, unknown>();
+        for (const w of due) {
+          const err = failed.get(w.exchange);
+          if (err !== undefined) this.postpone(w);
+          else {
+            const error = await this.fill(w);
+            if (error !== undefined) failed.set(w.exchange, error);
+          }
+        }
+        if (failed.size > 0) {
+          const [exchange, err] = [...failed][0]!;
+          throw new Error(`backfill from ${exchange} failed; will retry: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        }
+      });
     } finally {
       this.running = false;
     }
   }
 
-  private async fill(w: PendingWork): Promise<void> {
+  /** Fetches and applies one piece of work; returns the error if it failed (the work is then postponed). */
+  private async fill(w: PendingWork): Promise<unknown> {
     const source = this.o.sources.get(w.exchange)!;
     const { metrics, log, engine } = this.o;
     const ms = timeframeMs(w.timeframe);
-    const ok = await runJob('backfill', this.o, async () => {
+    try {
       const klines = await source.adapter.fetchKlines(source.rest, source.endpoints, w.symbol, w.timeframe, w.first, w.last + ms - 1);
       let applied = 0;
       for (const k of klines) {
@@ -116,18 +133,21 @@ export class Backfiller {
         if (engine.applyBackfill(klineToCandle({ ...k, closed: true }, 'backfill'))) applied++;
       }
       metrics.backfillCandles.labels(w.exchange, w.timeframe).inc(applied);
-      log.info({ exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, from: w.first, to: w.last, candles: applied }, 'gap backfilled');
-      return true;
-    });
-    if (ok) {
       metrics.backfillRuns.labels(w.exchange, 'ok').inc();
+      log.info({ exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, from: w.first, to: w.last, candles: applied }, 'gap backfilled');
       this.work.splice(this.work.indexOf(w), 1);
-    } else {
-      metrics.backfillRuns.labels(w.exchange, 'error').inc();
+      metrics.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
+      return undefined;
+    } catch (err) {
       metrics.collectorErrors.labels(w.exchange, 'backfill').inc();
-      w.readyAt = this.o.clock.now() + backoffDelay(w.attempts++, { initialMs: 5_000, maxMs: 300_000 });
+      this.postpone(w);
+      return err ?? new Error('unknown error');
     }
-    metrics.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
+  }
+
+  private postpone(w: PendingWork): void {
+    this.o.metrics.backfillRuns.labels(w.exchange, 'error').inc();
+    w.readyAt = this.o.clock.now() + backoffDelay(w.attempts++, { initialMs: 5_000, maxMs: 300_000 });
   }
 
   private countFor(exchange: string): number {

@@ -1,0 +1,165 @@
+/**
+ * Composition root of the embedded (all-in-one) role used by `candlestack run` and `candlestack demo`:
+ * collectors -> in-process bus -> candle engine (+ reconciliation, backfill) -> SQLite -> API, /ws, /metrics.
+ * Everything is built here and passed in; nothing reaches for a global.
+ */
+import type { Clock, Timer } from '../core/clock.js';
+import type { GapEvent } from '../core/types.js';
+import type { Config } from '../config/config.js';
+import { MemoryBus } from '../bus/memory.js';
+import { adapterFor } from '../exchanges/index.js';
+import { Collector } from '../feed/collector.js';
+import { RestClient } from '../feed/rest-client.js';
+import { CandleEngine } from '../pipeline/candle-engine.js';
+import { Reconciler } from '../pipeline/reconciler.js';
+import { Backfiller, type BackfillSource } from '../jobs/backfill.js';
+import { RetentionJob } from '../jobs/retention.js';
+import { CandleWriter } from '../store/candle-writer.js';
+import { openStore } from '../store/open.js';
+import { ApiServer } from '../api/server.js';
+import { LiveHub } from '../api/live-ws.js';
+import { Markets } from '../api/markets.js';
+import { createMetrics, createRegistry, type Metrics } from '../telemetry/metrics.js';
+import type { Logger } from '../telemetry/logger.js';
+
+export interface EmbeddedDeps {
+  clock: Clock;
+  log: Logger;
+  version: string;
+  role: string;
+  /** Added to the "cannot connect" log line (e.g. how to run offline). */
+  unreachableHint?: string;
+}
+
+export interface Embedded {
+  port: number;
+  metrics: Metrics;
+  collectors: Collector[];
+  engine: CandleEngine;
+  stop(): Promise<void>;
+}
+
+/** The longest outage a restart tries to backfill. */
+const MAX_STARTUP_GAP_MS = 7 * 86_400_000;
+
+export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise<Embedded> {
+  const { clock, log } = deps;
+  const startedAt = clock.now();
+  const registry = createRegistry();
+  const metrics = createMetrics(registry);
+  metrics.buildInfo.labels(deps.version, deps.role).set(1);
+
+  const bus = new MemoryBus(metrics, log.child({ component: 'bus' }));
+  const store = openStore(config.store.url, () => clock.now());
+  const writer = new CandleWriter({ store, clock, metrics, log: log.child({ component: 'store' }), flushMs: config.store.flushMs });
+  const engine = new CandleEngine({
+    timeframes: config.timeframes,
+    graceMs: config.candles.graceMs,
+    latePolicy: config.candles.latePolicy,
+    clock,
+    metrics,
+    log: log.child({ component: 'candles' }),
+    emit: (e) => bus.publish('candle', e),
+  });
+  const reconciler = new Reconciler({ engine, clock, metrics, log: log.child({ component: 'reconcile' }) });
+
+  const sources = new Map<string, BackfillSource>();
+  const collectors = config.exchanges.map((ex) => {
+    const adapter = adapterFor(ex.id);
+    const endpoints = { wsBaseUrl: ex.wsUrl, restBaseUrl: ex.restUrl };
+    const exLog = log.child({ component: 'collector' });
+    const rest = new RestClient({ exchange: ex.id, clock, metrics, log: exLog });
+    sources.set(ex.id, { adapter, endpoints, rest });
+    return new Collector({
+      adapter,
+      endpoints,
+      subscription: { symbols: ex.symbols, timeframes: config.timeframes.filter((tf) => adapter.klineTimeframes.includes(tf)), tradeStream: ex.tradeStream, klines: ex.klines },
+      staleAfterMs: config.feed.staleAfterMs,
+      backoff: { initialMs: config.feed.backoffInitialMs, maxMs: config.feed.backoffMaxMs },
+      bus,
+      clock,
+      metrics,
+      log: exLog,
+      unreachableHint: deps.unreachableHint,
+    });
+  });
+  const backfiller = new Backfiller({ sources, engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }) });
+  const retention = new RetentionJob({ store, maxAgeMs: config.retention, intervalMs: 3_600_000, clock, metrics, log: log.child({ component: 'retention' }) });
+
+  const markets = new Markets(config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols, timeframes: config.timeframes, normalizeSymbol: adapterFor(ex.id).normalizeSymbol })));
+  const live = new LiveHub({ markets, metrics, log: log.child({ component: 'ws' }), clock });
+
+  bus.subscribe('trade', (t) => void engine.onTrade(t));
+  bus.subscribe('candle', writer.onEvent);
+  bus.subscribe('candle', reconciler.onCandle);
+  bus.subscribe('candle', live.onCandle);
+  bus.subscribe('kline', reconciler.onKline);
+  bus.subscribe('gap', (g) => engine.markGap(g.exchange, g.symbol, g.from, g.to));
+  bus.subscribe('gap', backfiller.onGap);
+
+  // Resume after a restart: continue the stored forming candles, and backfill what happened while down.
+  for (const ex of config.exchanges) {
+    const latest = await store.latest(ex.id, ex.symbols);
+    engine.restore(latest);
+    for (const symbol of ex.symbols) {
+      const last = Math.max(...latest.filter((c) => c.symbol === symbol).map((c) => c.openTime), Number.NEGATIVE_INFINITY);
+      const now = clock.now();
+      const from = Number.isFinite(last) ? Math.max(last, now - MAX_STARTUP_GAP_MS) : now;
+      const gap: GapEvent = { type: 'gap', exchange: ex.id, symbol, from, to: now, cause: 'startup' };
+      bus.publish('gap', gap);
+    }
+  }
+
+  const api = new ApiServer({
+    host: config.http.host,
+    port: config.http.port,
+    store,
+    markets,
+    live,
+    registry,
+    metrics,
+    clock,
+    log: log.child({ component: 'api' }),
+    version: deps.version,
+    health: {
+      feeds: () => collectors.flatMap((c) => c.health()),
+      staleAfterMs: config.feed.staleAfterMs,
+      store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => writer.depth },
+      bus: { kind: bus.kind },
+      backfillPending: () => backfiller.pending,
+      startedAt,
+    },
+  });
+  const port = await api.listen();
+
+  const timers: Timer[] = [clock.setInterval(() => engine.tick(), config.candles.tickMs)];
+  writer.start();
+  reconciler.start();
+  backfiller.start();
+  retention.start();
+  live.start();
+  for (const c of collectors) c.start();
+  log.info({ component: 'app', port, host: config.http.host, exchanges: config.exchanges.map((e) => `${e.id}:${e.symbols.join(',')}`), timeframes: config.timeframes, store: config.store.url }, `candlestack ${deps.role} listening on http://${config.http.host}:${port}`);
+
+  let stopped = false;
+  return {
+    port,
+    metrics,
+    collectors,
+    engine,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const t of timers) t.cancel();
+      await Promise.all(collectors.map((c) => c.stop()));
+      backfiller.stop();
+      retention.stop();
+      reconciler.stop();
+      engine.tick();
+      await writer.stop();
+      await api.close();
+      await bus.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+/**
+ * The `candlestack` command line: parses flags, loads and validates config, and hands over to one
+ * composition root per role. Usage errors print one line naming the flag or field, and exit 2.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+import { systemClock } from '../core/clock.js';
+import { CandlestackError, ConfigError } from '../core/errors.js';
+import { SETTINGS, loadConfig, type Config } from '../config/config.js';
+import { startEmbedded, type Embedded } from '../app/embedded.js';
+import { startDemo } from '../demo/demo.js';
+import { createLogger } from '../telemetry/logger.js';
+import { CANDLES_HELP, candlesCommand, parseCandlesArgs } from './candles-command.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const MAIN_HELP = `candlestack ${VERSION}: real-time crypto market data -> OHLCV candles -> SQLite -> API, live WebSocket, /metrics
+
+Usage: candlestack <command> [flags]
+
+Commands:
+  run       collect live trades from exchanges, build candles, store and serve them (npm start)
+  demo      the same pipeline against a simulated exchange on loopback: fully offline (npm run demo)
+  candles   build candles offline from a trade dump file, CSV on stdout
+
+Flags:
+  -h, --help     show help (also after a command: candlestack run --help)
+  -v, --version  print the version
+
+Examples:
+  candlestack run --symbols BTCUSDT,ETHUSDT,SOLUSDT --port 9001
+  candlestack demo --rate 200
+  candlestack candles --input BTCUSDT-aggTrades-2024-01-01.csv --format binance-aggtrades-csv --symbol BTCUSDT --timeframe 1m
+`;
+
+function settingsHelp(): string {
+  const rows = [['--config FILE', 'YAML or JSON config file (env CANDLESTACK_CONFIG); flags and env override it'], ...SETTINGS.map((s) => [`--${s.flag} ${s.value}`, `${s.help} (env ${s.env})`])];
+  const width = Math.max(...rows.map(([a]) => a!.length)) + 2;
+  return rows.map(([a, b]) => `  ${a!.padEnd(width)}${b}`).join('\n');
+}
+
+const RUN_HELP = () => `Usage: candlestack run [flags]
+
+Collects trades (and the exchange's own klines, for reconciliation) from the configured exchanges, builds
+candles on every timeframe, stores them in SQLite and serves the API, the live WebSocket /ws and /metrics
+on one port. Without flags: Binance spot, BTCUSDT and ETHUSDT, 1m 5m 15m 1h 4h 1d, port ${9001}.
+
+Flags:
+${settingsHelp()}
+  -h, --help             show this help
+
+Precedence: defaults < --config file < CANDLESTACK_* environment < flags.
+`;
+
+const DEMO_HELP = () => `Usage: candlestack demo [flags]
+
+Starts a simulated Binance (WebSocket streams and REST klines, Binance's wire protocol) on loopback and runs
+the same pipeline as 'run' against it: no network needed. Prices follow a random walk with bursts and quiet
+spells. Takes every 'run' flag; --symbols picks simulated symbols (default BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT,XRPUSDT).
+The demo store (data/demo.db) starts empty on each run unless --store is given.
+
+Demo flags:
+  --rate N     simulated trades per second over all symbols (default 50)
+  --seed N     seed of the price process (default 1)
+  --chaos      inject a failure every 45 s (dropped connection, dropped messages, stall) to watch recovery
+
+Run flags:
+${settingsHelp()}
+  -h, --help   show this help
+`;
+
+type Role = 'run' | 'demo';
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(MAIN_HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '-v' || command === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (command === 'candles') {
+    const args = parseCandlesArgs(rest);
+    if (args.help) {
+      process.stdout.write(CANDLES_HELP);
+      return 0;
+    }
+    return (await candlesCommand(args, process)).exitCode;
+  }
+  if (command === 'run' || command === 'demo') return serve(command, rest);
+  throw new UsageError(`unknown command ${JSON.stringify(command)}; expected run, demo or candles (see candlestack --help)`);
+}
+
+async function serve(role: Role, argv: string[]): Promise<number> {
+  const options: ParseArgsOptionsConfig = {
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const s of SETTINGS) options[s.flag] = { type: 'string' };
+  if (role === 'demo') Object.assign(options, { rate: { type: 'string' }, seed: { type: 'string' }, chaos: { type: 'boolean' } });
+  const { values } = parseFlags(role, argv, options);
+  if (values.help) {
+    process.stdout.write(role === 'run' ? RUN_HELP() : DEMO_HELP());
+    return 0;
+  }
+  const flags = Object.fromEntries(SETTINGS.map((s) => [s.flag, values[s.flag] as string | undefined]));
+  const config: Config = loadConfig({ file: values.config as string | undefined, env: process.env, flags });
+  const log = createLogger({ level: config.log.level, format: config.log.format, base: { role } });
+  const clock = systemClock;
+
+  let app: Embedded;
+  if (role === 'demo') {
+    const rate = positiveNumber(values.rate as string | undefined, '--rate', 50, 100_000);
+    const seed = positiveNumber(values.seed as string | undefined, '--seed', 1, 2 ** 31);
+    const symbolsGiven = flags.symbols !== undefined || process.env.CANDLESTACK_SYMBOLS !== undefined;
+    const storeGiven = flags.store !== undefined || process.env.CANDLESTACK_STORE !== undefined;
+    app = await startDemo(config, { rate, seed, chaos: values.chaos === true, symbolsGiven, storeGiven }, { clock, log, version: VERSION });
+    log.info({ component: 'demo' }, `demo ready: http://${config.http.host}:${app.port}/api/candles?symbol=BTCUSDT&timeframe=1m  ·  /api/health  ·  /metrics`);
+  } else {
+    app = await startEmbedded(config, { clock, log, version: VERSION, role, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
+  }
+
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ component: 'app', signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+  await app.stop();
+  log.flush?.();
+  return 0;
+}
+
+function parseFlags(role: string, argv: string[], options: ParseArgsOptionsConfig) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (err) {
+    // node:util messages can run over several lines; keep the first sentence.
+    const message = (err as Error).message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/s, '');
+    throw new UsageError(`${message} (see candlestack ${role} --help)`);
+  }
+}
+
+function positiveNumber(raw: string | undefined, flag: string, fallback: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || n <= 0 || n > max) throw new ConfigError(flag, `a number above 0 and at most ${max}`, raw);
+  return n;
+}
+
+class UsageError extends CandlestackError {
+  override name = 'UsageError';
+  constructor(message: string) {
+    super('usage', message);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`candlestack: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`candlestack: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (process.env.CANDLESTACK_DEBUG) console.error(err);
+    process.exitCode = 1;
+  },
+);
