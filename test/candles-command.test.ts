@@ -77,8 +77,9 @@ function generate(): GenTrade[] {
   let cents = 4_200_000n; // 42000.00
   for (const minute of BUSY_MINUTES) {
     const n = 35 + Math.floor(rnd() * 20);
-    const offsets = Array.from({ length: n }, () => Math.floor(rnd() * MIN)).sort((a, b) => a - b);
-    if (minute === 1) offsets[0] = 17_000; // first trade at 00:01:17
+    const lo = minute === 1 ? 17_000 : 0; // the first trade at 00:01:17
+    const offsets = Array.from({ length: n }, () => lo + Math.floor(rnd() * (MIN - lo))).sort((a, b) => a - b);
+    offsets[0] = Math.min(offsets[0]!, lo);
     for (let i = 0; i < n; i++) {
       cents += BigInt(Math.floor(rnd() * 41) - 20);
       const count = rnd() < 0.2 ? 2 + Math.floor(rnd() * 3) : 1;
@@ -317,7 +318,7 @@ test('bad jsonl lines: malformed JSON and malformed trades are bad, other events
   assert.equal(r.exitCode, 0, r.stderr);
   assert.equal(r.badLines, 3, r.stderr);
   assert.equal(r.stdout, clean.stdout);
-  assert.match(r.stderr, /^line 6: /m);
+  assert.match(r.stderr, /^line 6: price "12x" is not a decimal$/m);
   assert.match(r.stderr, /^line 12: aggTrade with invalid first\/last trade ids$/m);
   assert.match(r.stderr, /^line 33: frame is not JSON$/m);
 });
@@ -333,29 +334,23 @@ test('more than 20 bad lines: the first 20 are printed, then a count', async () 
 });
 
 test('late, duplicate and skipped-id lines are counted and leave the candles alone', async () => {
-  const shifted = TRADES.map((t, i) => (i >= 150 ? { ...t, aggId: t.aggId + 4 } : t)); // one id jump of 4 missing ids
-  const clean = aggCsvLines(shifted);
-  const dirty = [...clean];
-  const late = shifted[160]!;
-  // A trade whose time is in an already closed minute, with the next id (so only the time is out of order).
-  dirty.splice(161, 0, `${late.aggId + 100},1.00000000,5.00000000,1,1,${BASE + 2 * MIN + 5},False,True`);
-  dirty.splice(100, 0, clean[99]!); // the previous line again: duplicate id
-  // Renumber the agg ids after the late line so that only the intended id jump remains.
-  const fixed = dirty.map((l, i) => {
-    if (i <= 162) return l;
-    const [id, ...rest] = l.split(',');
-    return [String(Number(id) + 1), ...rest].join(',');
-  });
-  fixed[162] = fixed[162]!.replace(/^\d+/, String(late.aggId + 1));
-  const expectClean = await run(args(write('ids-clean.csv', clean), 'binance-aggtrades-csv', '1m'));
-  const r = await run(args(write('ids-dirty.csv', fixed), 'binance-aggtrades-csv', '1m'));
+  // Ids with room for one inserted trade after index 159 and a real jump of 4 missing ids at index 150.
+  const ids = TRADES.map((t, i) => t.aggId + (i >= 150 ? 4 : 0) + (i >= 160 ? 1 : 0));
+  const cleanTrades = TRADES.map((t, i) => ({ ...t, aggId: ids[i]! }));
+  const dirtyTrades = [...cleanTrades];
+  // Next id, but its time is in minute 00:02, which closed long before: late, dropped.
+  dirtyTrades.splice(160, 0, { ...TRADES[0]!, aggId: ids[159]! + 1, price: E8, qty: 5n * E8, time: BASE + 2 * MIN + 5, buyerMaker: false });
+  dirtyTrades.splice(100, 0, cleanTrades[99]!); // the previous line again: a duplicate id
+  const clean = await run(args(write('ids-clean.csv', aggCsvLines(cleanTrades)), 'binance-aggtrades-csv', '1m'));
+  const r = await run(args(write('ids-dirty.csv', aggCsvLines(dirtyTrades)), 'binance-aggtrades-csv', '1m'));
   assert.equal(r.exitCode, 0, r.stderr);
-  assert.equal(r.stdout, expectClean.stdout);
+  assert.equal(r.stdout, clean.stdout);
+  assertCsv(r.stdout, expected(TRADES, MIN, aggCount), 'late/duplicate');
   assert.equal(r.trades, TRADES.length);
   assert.match(r.stderr, / 1 late trades, 1 out-of-order lines, 1 duplicate ids, 1 trade-id jumps \(4 ids missing\)/);
   assert.match(r.stderr, /^line 101: skipped: trade id \d+ is not above the previous id/m);
-  assert.match(r.stderr, /^line 163: out of order: time \d+ is before line 162's time/m);
-  assert.match(expectClean.stderr, / 0 late trades, 0 out-of-order lines, 0 duplicate ids, 1 trade-id jumps \(4 ids missing\)/);
+  assert.match(r.stderr, /^line 162: out of order: time \d+ is before line 161's time/m);
+  assert.match(clean.stderr, / 0 late trades, 0 out-of-order lines, 0 duplicate ids, 2 trade-id jumps \(5 ids missing\)/);
 });
 
 // ── (3) --from / --to ────────────────────────────────────────────────────────────────────────────────
@@ -386,7 +381,6 @@ test('--from is inclusive, --to is exclusive, as epoch ms or ISO-8601', async ()
   // One ms later on both ends: the boundary trade moves out of the range, the one at `to` stays out.
   const r2 = await run(args(input, 'binance-aggtrades-csv', '1m', { from: from + 1, to: to + 1 }));
   assert.equal(r2.trades, want.length);
-  assert.ok(!r2.stdout.includes(`,${dec(TRADES[a]!.price)},`) || r2.trades === want.length);
   const expect2 = TRADES.filter((t) => t.time >= from + 1 && t.time < to + 1);
   assertCsv(r2.stdout, expected(expect2, MIN, aggCount), 'range +1ms');
 });
@@ -470,7 +464,7 @@ test('real recording: the 20:04 BTCUSDT minute equals Binance kline snapshots bu
     assert.ok(aggs.some((a) => a.f === snap.k.f), `trade ${snap.k.f} recorded`);
     // The snapshot covers trades up to its last id L; later aggTrades share L's timestamp, so --to cannot
     // separate them: drop them from a copy of the file instead.
-    const kept = lines.filter((l, i) => frames[i]!.stream !== 'btcusdt@aggTrade' || (frames[i]!.data as { f: number }).f <= snap.k.L);
+    const kept = lines.filter((l, i) => frames[i]!.stream !== 'btcusdt@aggTrade' || (frames[i]!.data as { l: number }).l <= snap.k.L);
     const input = write(`fixture-upto-${snap.k.L}.jsonl`, kept);
     const r = await run(args(input, 'binance-ws-jsonl', '1m'));
     assert.equal(r.exitCode, 0, r.stderr);
@@ -492,4 +486,31 @@ test('real recording: a symbol with no trades in the file exits 1', async () => 
   const r = await run(args(FIXTURE, 'binance-ws-jsonl', '1m', { symbol: 'XRPUSDT' }));
   assert.equal(r.exitCode, 1);
   assert.equal(r.stdout, '');
+});
+
+// ── engine limits and stream mixing ──────────────────────────────────────────────────────────────────
+
+test('a jsonl file with both trade and aggTrade streams of the symbol uses the first one only', async () => {
+  const agg = wsLines(TRADES, { stream: 'aggTrade', wrapper: true });
+  const raw = wsLines(expandedTrades, { stream: 'trade', wrapper: true }).filter((l) => l.includes('"btcusdt@trade"'));
+  const mixed = [...agg];
+  mixed.splice(50, 0, ...raw.slice(0, 3));
+  const r = await run(args(write('ws-mixed.jsonl', mixed), 'binance-ws-jsonl', '1m'));
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.equal(r.trades, TRADES.length);
+  assertCsv(r.stdout, expected(TRADES, MIN, aggCount), 'mixed streams');
+  assert.match(r.stderr, /^line 51: skipped: a trade event while the file's BTCUSDT trades come from the aggTrade stream$/m);
+});
+
+test('engine limit: a quiet stretch longer than 100000 periods is reported, not filled', async () => {
+  // CandleEngine restarts the series instead of filling more than MAX_EMPTY_FILL (100 000) empty periods.
+  const t0 = BASE;
+  const t1 = BASE + 2 * 86_400_000; // two days of 1s periods = 172 800
+  const input = write('long-gap.csv', [`1,1.00000000,1.00000000,1,1,${t0},False,True`, `2,2.00000000,1.00000000,2,2,${t1},False,True`]);
+  const r = await run(args(input, 'binance-aggtrades-csv', '1s'));
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.rows, 2);
+  assert.match(r.stderr, /172799 periods missing \(time jump too long to fill\)/);
+  const r1m = await run(args(input, 'binance-aggtrades-csv', '1m'));
+  assert.equal(r1m.rows, 2 * 1440 + 1, 'within the limit every empty period is written');
 });

@@ -61,7 +61,8 @@ writes them as CSV to stdout; diagnostics and a one-line summary go to stderr.
 
 Options:
   --input FILE        the dump; read as a stream. A name ending in .gz is gunzipped on the fly.
-                      data.binance.vision dumps are .zip files: unzip them first.
+                      data.binance.vision dumps are .zip files: unzip them first, or stream one with
+                      unzip -p BTCUSDT-aggTrades-2024-03-01.zip | candlestack candles --input /dev/stdin ...
   --format FORMAT     one of:
                         binance-aggtrades-csv  agg id,price,qty,first id,last id,time,buyer-was-maker[,best-match]
                         binance-trades-csv     id,price,qty,quote qty,time,buyer-was-maker[,best-match]
@@ -89,7 +90,8 @@ Trades for a period that already closed (out of order in the file) are dropped a
 ids that do not increase are skipped as duplicates; id jumps are counted.
 
 Exit status: 0 candles written (even with bad lines), 1 no usable trade (or the input failed mid-way),
-2 usage error (bad or missing flag, unreadable input).`;
+2 usage error (bad or missing flag, unreadable input).
+`;
 
 const MAX_PRINTED = 20;
 const FLUSH_BYTES = 64 * 1024;
@@ -137,7 +139,7 @@ export async function candlesCommand(args: CandlesArgs, io: CandlesIo): Promise<
 
   try {
     const st = await stat(args.input);
-    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.isDirectory()) throw new Error('is a directory');
   } catch (e) {
     err(`candles: --input: cannot read ${JSON.stringify(args.input)}: ${(e as Error).message}`);
     return { exitCode: 2, rows: 0, trades: 0, badLines: 0 };
@@ -176,11 +178,21 @@ export async function candlesCommand(args: CandlesArgs, io: CandlesIo): Promise<
     out += `${c.openTime},${dec8(c.open)},${dec8(c.high)},${dec8(c.low)},${dec8(c.close)},${c.volume},${c.quoteVolume},${c.tradeCount},${c.takerBuyVolume},${dec8(c.vwap)}\n`;
     s.rows++;
   };
+  // A closed stdout (`| head`: EPIPE) stops the replay quietly; another write error fails it.
+  let outputError: (Error & { code?: string }) | null = null;
+  const onOutputError = (e: Error) => {
+    outputError ??= e;
+  };
+  io.stdout.on('error', onOutputError);
   const flush = async () => {
-    if (out === '') return;
+    if (out === '' || outputError) return;
     const chunk = out;
     out = '';
-    if (!io.stdout.write(chunk)) await once(io.stdout, 'drain');
+    try {
+      if (!io.stdout.write(chunk)) await once(io.stdout, 'drain');
+    } catch (e) {
+      onOutputError(e as Error);
+    }
   };
 
   const clock = new ReplayClock();
@@ -259,12 +271,20 @@ export async function candlesCommand(args: CandlesArgs, io: CandlesIo): Promise<
         engine.tick(clock.now());
       }
       if (out.length >= FLUSH_BYTES) await flush();
+      if (outputError) break;
     }
   } catch (e) {
     failure = e as Error;
+  } finally {
+    rl.close();
+    input.destroy();
+    file.destroy();
   }
-  engine.closeAll(clock.now());
-  await flush();
+  if (!outputError) {
+    engine.closeAll(clock.now());
+    await flush();
+  }
+  io.stdout.off('error', onOutputError);
   notes.finish();
 
   const late = (await metrics.lateTrades.get()).values
@@ -284,11 +304,15 @@ export async function candlesCommand(args: CandlesArgs, io: CandlesIo): Promise<
   if (args.from !== undefined || args.to !== undefined) parts.push(`${s.outOfRange} trades outside --from/--to`);
   if (s.missingPeriods > 0) parts.push(`${s.missingPeriods} periods missing (time jump too long to fill)`);
   parts.push(`${s.rows} rows written`);
+  const writeError = outputError as (Error & { code?: string }) | null; // set by the callbacks above
+  const closed = writeError?.code === 'EPIPE';
+  if (closed) parts.push('stopped early: stdout was closed');
+  else if (writeError) err(`candles: writing stdout failed: ${writeError.message}`);
   if (failure) err(`candles: reading ${JSON.stringify(args.input)} failed after line ${lineNo}: ${failure.message}`);
   err(`candles: ${symbol} ${timeframe}: ${parts.join(', ')}`);
-  if (!failure && trades === 0) err(`candles: no usable ${symbol} trade found in ${JSON.stringify(args.input)}`);
+  if (!failure && !writeError && trades === 0) err(`candles: no usable ${symbol} trade found in ${JSON.stringify(args.input)}`);
 
-  const exitCode = failure || trades === 0 ? 1 : 0;
+  const exitCode = closed ? 0 : failure || writeError || trades === 0 ? 1 : 0;
   return { exitCode, rows: s.rows, trades, badLines: s.bad };
 }
 

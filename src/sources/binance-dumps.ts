@@ -125,6 +125,8 @@ export function parseWsJsonLine(line: string, symbol: string): LineResult {
   const sink: EventSink = {
     trade(t) {
       if (t.symbol.toUpperCase() !== symbol) return;
+      if (!parseFixed8(t.price, scratch)) return void (result = { error: `price ${JSON.stringify(t.price)} is not a decimal` });
+      if (!parseFixed8(t.qty, scratch)) return void (result = { error: `quantity ${JSON.stringify(t.qty)} is not a decimal` });
       const time = eventTimeMs(t.time);
       result = time === t.time ? t : { ...t, time, receivedAt: time };
     },
