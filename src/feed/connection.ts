@@ -56,13 +56,12 @@ export class FeedConnection {
   private reconnectTimer: Timer | null = null;
   private readonly queue: string[] = [];
   private pongs: Buffer[] = [];
-  private tokens: number;
-  private lastRefill = 0;
+  /** Send times (epoch ms) of this connection's outgoing messages in the last second: a sliding-window limit. */
+  private sentAt: number[] = [];
   private drainTimer: Timer | null = null;
   private readonly m;
 
   constructor(private readonly o: ConnectionOptions) {
-    this.tokens = o.limits.maxOutgoingPerSecond;
     const { exchange, connection } = o;
     this.m = {
       status: o.metrics.collectorStatus.labels(exchange, connection),
@@ -136,6 +135,7 @@ export class FeedConnection {
       if (this.ws !== ws) return;
       this.pongs.push(payload);
       this.drain();
+      if (this.pongs.length > 0) this.m.delayed.inc();
     });
     ws.on('unexpected-response', (_req, res) => {
       if (this.ws !== ws) return;
@@ -174,6 +174,7 @@ export class FeedConnection {
     this.clearTimers();
     this.queue.length = 0;
     this.pongs = [];
+    this.sentAt = [];
     if (this.status === 'connected') {
       this.downSince ??= this.lastMessageAt ?? this.o.clock.now();
       this.reconnects++;
@@ -226,24 +227,25 @@ export class FeedConnection {
   send(message: string): void {
     this.queue.push(message);
     this.drain();
+    // FIFO: anything still queued includes this message, which is therefore held back.
+    if (this.queue.length > 0 && this.ws?.readyState === WebSocket.OPEN) this.m.delayed.inc();
   }
 
   private drain(): void {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
     const now = this.o.clock.now();
-    const rate = this.o.limits.maxOutgoingPerSecond;
-    this.tokens = Math.min(rate, this.tokens + ((now - this.lastRefill) / 1000) * rate);
-    this.lastRefill = now;
-    while (this.tokens >= 1 && (this.pongs.length > 0 || this.queue.length > 0)) {
-      this.tokens -= 1;
+    const rate = Math.max(1, Math.floor(this.o.limits.maxOutgoingPerSecond));
+    // At most `rate` messages in any 1 s window (a token bucket of `rate` would allow up to 2x in a second).
+    while (this.sentAt.length > 0 && this.sentAt[0]! <= now - 1000) this.sentAt.shift();
+    while (this.sentAt.length < rate && (this.pongs.length > 0 || this.queue.length > 0)) {
+      this.sentAt.push(now);
       const pong = this.pongs.shift();
       if (pong !== undefined) ws.pong(pong);
       else ws.send(this.queue.shift()!);
     }
     if ((this.pongs.length > 0 || this.queue.length > 0) && !this.drainTimer) {
-      this.m.delayed.inc(this.pongs.length + this.queue.length);
-      const wait = Math.ceil(((1 - this.tokens) / rate) * 1000);
+      const wait = Math.max(1, this.sentAt[0]! + 1000 - now + 1);
       this.drainTimer = this.o.clock.setTimeout(() => {
         this.drainTimer = null;
         this.drain();

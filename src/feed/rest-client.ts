@@ -27,6 +27,7 @@ export interface RestClientOptions {
 
 export class RestClient {
   private blockedUntil = 0;
+  private blockedBy = 429;
   private readonly o: Required<Omit<RestClientOptions, 'backoff'>> & { backoff: BackoffOptions };
 
   constructor(options: RestClientOptions) {
@@ -52,7 +53,7 @@ export class RestClient {
     for (let attempt = 0; attempt < this.o.attempts; attempt++) {
       const wait = this.blockedUntil - clock.now();
       if (wait > 0) {
-        if (wait > this.o.maxWaitMs) throw new ExchangeRequestError(`${exchange} REST is rate-limited for ${Math.ceil(wait / 1000)} s more`, 429);
+        if (wait > this.o.maxWaitMs) throw new ExchangeRequestError(`${exchange} REST is rate-limited for ${Math.ceil(wait / 1000)} s more`, this.blockedBy);
         await sleep(clock, wait);
       }
       let response: Response;
@@ -72,6 +73,7 @@ export class RestClient {
         const retryAfter = parseRetryAfter(response.headers.get('retry-after'), clock.now());
         const waitMs = retryAfter ?? this.o.defaultRetryAfterMs * (response.status === 418 ? 2 : 1);
         this.blockedUntil = Math.max(this.blockedUntil, clock.now() + waitMs);
+        this.blockedBy = response.status;
         metrics.restRateLimited.labels(exchange, String(response.status)).inc();
         log.warn({ exchange, status: response.status, retryAfterMs: waitMs }, 'REST rate limit hit; backing off for Retry-After');
         lastError = new ExchangeRequestError(`${exchange} REST answered ${response.status}: ${body.slice(0, 200)}`, response.status);
@@ -93,6 +95,7 @@ export function parseRetryAfter(value: string | null, now: number): number | und
   if (!value) return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  if (!/[a-z]/i.test(value)) return undefined; // not delta-seconds, and not an HTTP date either
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

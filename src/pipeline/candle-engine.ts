@@ -67,12 +67,10 @@ export class CandleEngine {
   private readonly price: Fixed8 = fixed8();
   private readonly qty: Fixed8 = fixed8();
   private readonly scratch: Fixed8 = fixed8();
-  private readonly rejected: { inc(): void };
 
   constructor(private readonly o: CandleEngineOptions) {
     this.timeframes = sortTimeframes(o.timeframes);
     this.keep = Math.max(1, o.keepClosed ?? 3);
-    this.rejected = o.metrics.messagesRejected.labels('engine', 'invalid_decimal');
   }
 
   /** Applies one trade to every timeframe. Returns false (and counts it) if its price or qty is not a decimal. */
@@ -80,28 +78,27 @@ export class CandleEngine {
     const p = this.price;
     const q = this.qty;
     if (!parseFixed8(t.price, p) || !parseFixed8(t.qty, q)) {
-      this.rejected.inc();
+      this.o.metrics.messagesRejected.labels(t.exchange, 'invalid_decimal').inc();
       this.o.log.warn({ exchange: t.exchange, symbol: t.symbol, price: t.price, qty: t.qty }, 'trade with invalid decimal dropped');
       return false;
     }
-    const takerBuy = t.side === 'buy';
     const book = this.book(t.exchange, t.symbol);
     for (const frame of book.frames) {
       const period = periodStart(t.time, frame.tfMs);
       const open = frame.open;
       if (open === null) {
         const s = new CandleState(period, t.price, p.int, p.frac);
-        s.applyTrade(t.price, p.int, p.frac, q.int, q.frac, takerBuy, t.count);
+        s.applyTrade(t, p, q);
         frame.open = s;
       } else if (period === open.openTime) {
-        open.applyTrade(t.price, p.int, p.frac, q.int, q.frac, takerBuy, t.count);
+        open.applyTrade(t, p, q);
       } else if (period > open.openTime) {
         this.rollTo(book, frame, period);
-        frame.open!.applyTrade(t.price, p.int, p.frac, q.int, q.frac, takerBuy, t.count);
+        frame.open!.applyTrade(t, p, q);
       } else if (frame.closing !== null && period === frame.closing.openTime) {
-        frame.closing.applyTrade(t.price, p.int, p.frac, q.int, q.frac, takerBuy, t.count);
+        frame.closing.applyTrade(t, p, q);
       } else {
-        this.late(book, frame, period, t, takerBuy);
+        this.late(book, frame, period, t);
       }
     }
     return true;
@@ -257,17 +254,19 @@ export class CandleEngine {
 
   private close(book: Book, frame: FrameState, s: CandleState, now: number): void {
     s.closed = true;
+    // Held before it is published: a synchronous listener (the reconciler) looks the closed candle up, e.g. for
+    // its gap (incomplete) flag, while handling the `close` event.
+    frame.recent.push(s);
+    if (frame.recent.length > this.keep) frame.recent.shift();
     this.publish('close', book, frame, s);
     const m = frame.m;
     m.completed.inc();
     m.latency.observe(Math.max(0, now - (s.openTime + frame.tfMs)) / 1000);
     m.closePrice.set(s.cI + s.cF / 1e8);
     m.volume.set(s.volume.toNumber());
-    frame.recent.push(s);
-    if (frame.recent.length > this.keep) frame.recent.shift();
   }
 
-  private late(book: Book, frame: FrameState, period: number, t: Trade, takerBuy: boolean): void {
+  private late(book: Book, frame: FrameState, period: number, t: Trade): void {
     if (this.o.latePolicy === 'drop') {
       frame.m.lateDropped.inc();
       return;
@@ -277,9 +276,7 @@ export class CandleEngine {
       frame.m.lateTooOld.inc();
       return;
     }
-    const p = this.price;
-    const q = this.qty;
-    s.applyTrade(t.price, p.int, p.frac, q.int, q.frac, takerBuy, t.count);
+    s.applyTrade(t, this.price, this.qty);
     s.revision += 1;
     frame.m.lateAmended.inc();
     this.publish('correction', book, frame, s);

@@ -3,7 +3,7 @@
  * and their parsed limbs for exact comparison; sums are exact DecimalSums (core/decimal.ts).
  */
 import { DecimalSum, compareFixed8, parseFixed8, ratioToFixed8, type Fixed8 } from '../core/decimal.js';
-import type { Candle, CandleSource } from '../core/types.js';
+import type { Candle, CandleSource, Trade } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
 
 export class CandleState {
@@ -21,6 +21,9 @@ export class CandleState {
   cS: string;
   cI: number;
   cF: number;
+  /** Exchange times of the trades that set open and close. */
+  openAt = 0;
+  closeAt = 0;
   readonly volume = new DecimalSum();
   readonly quoteVolume = new DecimalSum();
   readonly takerBuyVolume = new DecimalSum();
@@ -40,11 +43,20 @@ export class CandleState {
     this.oF = this.hF = this.lF = this.cF = prevF;
   }
 
-  applyTrade(pS: string, pI: number, pF: number, qI: number, qF: number, takerBuy: boolean, count: number): void {
+  /**
+   * Applies one trade. Open and close follow exchange time, not arrival order: an out-of-order trade
+   * (earlier timestamp) never becomes the close; trades with the same timestamp keep arrival order.
+   */
+  applyTrade(t: Trade, p: Fixed8, q: Fixed8): void {
+    const pS = t.price;
+    const pI = p.int;
+    const pF = p.frac;
+    const time = t.time;
     if (this.tradeCount === 0) {
-      this.oS = this.hS = this.lS = pS;
-      this.oI = this.hI = this.lI = pI;
-      this.oF = this.hF = this.lF = pF;
+      this.oS = this.hS = this.lS = this.cS = pS;
+      this.oI = this.hI = this.lI = this.cI = pI;
+      this.oF = this.hF = this.lF = this.cF = pF;
+      this.openAt = this.closeAt = time;
     } else {
       if (compareFixed8(pI, pF, this.hI, this.hF) > 0) {
         this.hS = pS;
@@ -56,14 +68,23 @@ export class CandleState {
         this.lI = pI;
         this.lF = pF;
       }
+      if (time >= this.closeAt) {
+        this.cS = pS;
+        this.cI = pI;
+        this.cF = pF;
+        this.closeAt = time;
+      }
+      if (time < this.openAt) {
+        this.oS = pS;
+        this.oI = pI;
+        this.oF = pF;
+        this.openAt = time;
+      }
     }
-    this.cS = pS;
-    this.cI = pI;
-    this.cF = pF;
-    this.tradeCount += count;
-    this.volume.add(qI, qF);
-    this.quoteVolume.addProduct(pI, pF, qI, qF);
-    if (takerBuy) this.takerBuyVolume.add(qI, qF);
+    this.tradeCount += t.count;
+    this.volume.add(q.int, q.frac);
+    this.quoteVolume.addProduct(pI, pF, q.int, q.frac);
+    if (t.side === 'buy') this.takerBuyVolume.add(q.int, q.frac);
     this.dirty = true;
   }
 
@@ -99,6 +120,7 @@ export class CandleState {
     this.takerBuyVolume.reset();
     this.takerBuyVolume.addSum(takerBuy);
     this.tradeCount = c.tradeCount;
+    this.openAt = this.closeAt = c.openTime;
     this.source = c.source;
     this.dirty = true;
     return true;

@@ -1,0 +1,338 @@
+import { describe, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../src/store/sqlite.js';
+import { SQLITE_MIGRATIONS } from '../src/store/sqlite-migrations.js';
+import { CandleWriter } from '../src/store/candle-writer.js';
+import type { Store } from '../src/store/store.js';
+import type { Candle, CandleEvent } from '../src/core/types.js';
+import { FakeClock } from './support/fake-clock.js';
+import { log, testMetrics } from './support/harness.js';
+
+const MIN = 60_000;
+const T0 = Date.UTC(2024, 0, 1, 0, 0);
+
+function candle(openTime: number, over: Partial<Candle> = {}): Candle {
+  return {
+    exchange: 'binance',
+    symbol: 'BTCUSDT',
+    timeframe: '1m',
+    openTime,
+    open: '100.00000000',
+    high: '101.50000000',
+    low: '99.25000000',
+    close: '100.75000000',
+    volume: '2.00000000',
+    quoteVolume: '201.00000000',
+    takerBuyVolume: '1.00000000',
+    tradeCount: 5,
+    vwap: '100.50000000',
+    closed: true,
+    source: 'trades',
+    revision: 0,
+    ...over,
+  };
+}
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'candlestack-sqlite-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function memoryStore(t: TestContext, now: () => number = () => 1): SqliteStore {
+  const store = new SqliteStore(':memory:', now);
+  t.after(() => store.close());
+  return store;
+}
+
+const q = (over: Partial<Parameters<SqliteStore['query']>[0]> = {}) => ({ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m' as const, limit: 1000, ...over });
+
+describe('SqliteStore: migrations', () => {
+  test('migrations are recorded in schema_migrations and not re-applied on reopen', async (t) => {
+    const path = join(tempDir(t), 'nested', 'dir', 'candles.db'); // parent folders are created
+    const first = new SqliteStore(path, () => 1_000);
+    await first.upsert([candle(T0)]);
+    await first.close();
+    assert.equal(first.isOpen(), false);
+
+    const second = new SqliteStore(path, () => 2_000); // reopen: must not fail on CREATE TABLE, must keep data
+    assert.equal((await second.query(q())).length, 1);
+    await second.close();
+
+    const db = new Database(path, { readonly: true });
+    t.after(() => db.close());
+    const rows = db.prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version').all() as { version: number; name: string; applied_at: number }[];
+    assert.deepEqual(
+      rows,
+      SQLITE_MIGRATIONS.map((m) => ({ version: m.version, name: m.name, applied_at: 1_000 })),
+    );
+  });
+
+  test('a new migration is applied once, in version order, and recorded', async (t) => {
+    const path = join(tempDir(t), 'candles.db');
+    await new SqliteStore(path, () => 1).close();
+    const extra = [
+      ...SQLITE_MIGRATIONS,
+      { version: 101, name: 'second', sql: 'CREATE TABLE extra_b (x INTEGER); INSERT INTO extra_b SELECT COUNT(*) FROM extra_a;' },
+      { version: 100, name: 'first', sql: 'CREATE TABLE extra_a (x INTEGER); INSERT INTO extra_a VALUES (1);' },
+    ];
+    await new SqliteStore(path, () => 2, extra).close();
+    await new SqliteStore(path, () => 3, extra).close(); // would throw "table extra_a already exists" if re-applied
+    const db = new Database(path, { readonly: true });
+    t.after(() => db.close());
+    const rows = db.prepare('SELECT version, applied_at FROM schema_migrations ORDER BY version').all();
+    assert.deepEqual(rows, [...SQLITE_MIGRATIONS.map((m) => ({ version: m.version, applied_at: 1 })), { version: 100, applied_at: 2 }, { version: 101, applied_at: 2 }]);
+    assert.deepEqual(db.prepare('SELECT x FROM extra_b').all(), [{ x: 1 }], 'version 100 ran before 101');
+  });
+
+  test('a file database uses WAL journal mode', async (t) => {
+    const path = join(tempDir(t), 'wal.db');
+    const store = new SqliteStore(path);
+    await store.upsert([candle(T0)]);
+    await store.close();
+    const db = new Database(path);
+    t.after(() => db.close());
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+  });
+});
+
+describe('SqliteStore: upserts', () => {
+  test('round-trips every field', async (t) => {
+    const store = memoryStore(t);
+    const c = candle(T0, { closed: false, source: 'backfill', revision: 3, tradeCount: 12345, vwap: '100.12345678' });
+    await store.upsert([c]);
+    assert.deepEqual(await store.query(q()), [c]);
+  });
+
+  test('is idempotent: the same candles twice leave the same rows', async (t) => {
+    const store = memoryStore(t);
+    const batch = [candle(T0), candle(T0 + MIN, { close: '101.00000000' }), candle(T0 + 2 * MIN, { closed: false })];
+    await store.upsert(batch);
+    const once = await store.query(q());
+    await store.upsert(batch);
+    const twice = await store.query(q());
+    assert.deepEqual(twice, once);
+    assert.equal(twice.length, 3);
+    assert.deepEqual(await store.series(), [{ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m', candles: 3, firstOpenTime: T0, lastOpenTime: T0 + 2 * MIN }]);
+  });
+
+  test('a forming candle does not overwrite a closed one; a correction and a close do', async (t) => {
+    const store = memoryStore(t);
+    await store.upsert([candle(T0, { closed: true, volume: '2.00000000' })]);
+    await store.upsert([candle(T0, { closed: false, volume: '1.00000000' })]);
+    let [row] = await store.query(q());
+    assert.equal(row?.closed, true);
+    assert.equal(row?.volume, '2.00000000');
+    await store.upsert([candle(T0, { closed: true, revision: 1, volume: '3.00000000' })]);
+    [row] = await store.query(q());
+    assert.equal(row?.revision, 1);
+    assert.equal(row?.volume, '3.00000000');
+    // forming then closing the same period
+    await store.upsert([candle(T0 + MIN, { closed: false, volume: '0.50000000' })]);
+    await store.upsert([candle(T0 + MIN, { closed: false, volume: '0.70000000' })]);
+    assert.equal((await store.query(q({ from: T0 + MIN })))[0]?.volume, '0.70000000');
+    await store.upsert([candle(T0 + MIN, { closed: true, volume: '0.90000000' })]);
+    const [closed] = await store.query(q({ from: T0 + MIN }));
+    assert.equal(closed?.closed, true);
+    assert.equal(closed?.volume, '0.90000000');
+  });
+});
+
+describe('SqliteStore: queries', () => {
+  async function seeded(t: TestContext): Promise<SqliteStore> {
+    const store = memoryStore(t);
+    // inserted out of order, plus other series that must not leak into the query
+    const times = [5, 0, 9, 3, 1, 8, 2, 7, 6, 4].map((i) => T0 + i * MIN);
+    await store.upsert(times.map((ot) => candle(ot, { tradeCount: (ot - T0) / MIN })));
+    await store.upsert([candle(T0, { symbol: 'ETHUSDT' }), candle(T0, { timeframe: '5m' }), candle(T0, { exchange: 'other' })]);
+    return store;
+  }
+  const minutes = (cs: Candle[]): number[] => cs.map((c) => (c.openTime - T0) / MIN);
+
+  test('ordered oldest first; from/to inclusive', async (t) => {
+    const store = await seeded(t);
+    assert.deepEqual(minutes(await store.query(q())), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(minutes(await store.query(q({ from: T0 + 2 * MIN, to: T0 + 5 * MIN }))), [2, 3, 4, 5]);
+    assert.deepEqual(minutes(await store.query(q({ from: T0 + 2 * MIN + 1, to: T0 + 5 * MIN - 1 }))), [3, 4]);
+    assert.deepEqual(minutes(await store.query(q({ from: T0 + 7 * MIN }))), [7, 8, 9]);
+    assert.deepEqual(await store.query(q({ from: T0 + 20 * MIN })), []);
+  });
+
+  test('limit with from returns the first N from `from`; without from the most recent N, oldest first', async (t) => {
+    const store = await seeded(t);
+    assert.deepEqual(minutes(await store.query(q({ from: T0 + 2 * MIN, limit: 3 }))), [2, 3, 4]);
+    assert.deepEqual(minutes(await store.query(q({ limit: 3 }))), [7, 8, 9]);
+    assert.deepEqual(minutes(await store.query(q({ to: T0 + 5 * MIN, limit: 2 }))), [4, 5]);
+    assert.deepEqual(minutes(await store.query(q({ limit: 1 }))), [9]);
+  });
+
+  test('latest() returns the newest candle of every series of the given symbols', async (t) => {
+    const store = await seeded(t);
+    await store.upsert([candle(T0 + 3 * MIN, { symbol: 'ETHUSDT' }), candle(T0 + 5 * MIN, { timeframe: '5m' })]);
+    const latest = await store.latest('binance', ['BTCUSDT', 'ETHUSDT', 'NOPE']);
+    const got = latest.map((c) => `${c.symbol} ${c.timeframe} ${(c.openTime - T0) / MIN}`).sort();
+    assert.deepEqual(got, ['BTCUSDT 1m 9', 'BTCUSDT 5m 5', 'ETHUSDT 1m 3']);
+    assert.deepEqual(await store.latest('binance', []), []);
+  });
+
+  test('prune() deletes only the timeframe before the cut-off (exclusive) and says how many', async (t) => {
+    const store = await seeded(t);
+    assert.equal(await store.prune('1m', T0 + 4 * MIN), 4 + 1 + 1); // BTCUSDT 0..3, ETHUSDT 0, exchange 'other' 0
+    assert.deepEqual(minutes(await store.query(q())), [4, 5, 6, 7, 8, 9]);
+    assert.equal((await store.query(q({ timeframe: '5m' }))).length, 1, '5m untouched');
+    assert.equal(await store.prune('1m', T0 + 4 * MIN), 0);
+  });
+});
+
+// ── CandleWriter ──────────────────────────────────────────────────────────────────────────────────────
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
+
+async function metricValue(metrics: ReturnType<typeof testMetrics>, name: string, labels: Record<string, string>): Promise<number> {
+  const data = await metrics.registry.getSingleMetric(name)!.get();
+  return data.values.find((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val))?.value ?? 0;
+}
+
+const ev = (c: Candle, kind: CandleEvent['kind'] = 'update'): CandleEvent => ({ type: 'candle', kind, candle: c });
+
+/** A store that counts upsert calls and fails the first `failures` of them. */
+class FlakyStore implements Store {
+  readonly kind = 'flaky';
+  calls: number[] = [];
+  constructor(private readonly inner: SqliteStore, private failures: number) {}
+  async upsert(candles: readonly Candle[]): Promise<void> {
+    this.calls.push(candles.length);
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('disk I/O error (simulated)');
+    }
+    return this.inner.upsert(candles);
+  }
+  query = (...a: Parameters<Store['query']>) => this.inner.query(...a);
+  latest = (...a: Parameters<Store['latest']>) => this.inner.latest(...a);
+  series = () => this.inner.series();
+  prune = (...a: Parameters<Store['prune']>) => this.inner.prune(...a);
+  isOpen = () => this.inner.isOpen();
+  close = () => this.inner.close();
+}
+
+describe('CandleWriter', () => {
+  test('coalesces events per candle and flushes on the interval', async (t) => {
+    const clock = new FakeClock(T0);
+    const metrics = testMetrics();
+    const inner = memoryStore(t);
+    const store = new FlakyStore(inner, 0);
+    const writer = new CandleWriter({ store, clock, metrics, log, flushMs: 1_000 });
+    writer.start();
+    t.after(() => writer.stop());
+    writer.onEvent(ev(candle(T0, { closed: false, volume: '1.00000000' })));
+    writer.onEvent(ev(candle(T0, { closed: false, volume: '2.00000000' })));
+    writer.onEvent(ev(candle(T0, { closed: true, volume: '3.00000000' }), 'close'));
+    writer.onEvent(ev(candle(T0 + MIN, { closed: false, volume: '0.10000000' })));
+    writer.onEvent(ev(candle(T0, { symbol: 'ETHUSDT', closed: false })));
+    assert.equal(writer.depth, 3);
+    clock.advance(999);
+    await settle();
+    assert.deepEqual(store.calls, [], 'nothing written before the interval');
+    assert.equal((await inner.query(q())).length, 0);
+    clock.advance(1);
+    await settle();
+    assert.deepEqual(store.calls, [3], 'one batch of the three distinct candles');
+    assert.equal(writer.depth, 0);
+    const rows = await inner.query(q());
+    assert.deepEqual(rows.map((r) => [r.openTime, r.volume, r.closed]), [
+      [T0, '3.00000000', true],
+      [T0 + MIN, '0.10000000', false],
+    ]);
+    assert.equal(await metricValue(metrics, 'candlestack_store_rows_written_total', { store: 'flaky' }), 3);
+    assert.equal(await metricValue(metrics, 'candlestack_store_queue_depth', { store: 'flaky' }), 0);
+    // an idle interval writes nothing
+    clock.advance(1_000);
+    await settle();
+    assert.deepEqual(store.calls, [3]);
+  });
+
+  test('a failed write is counted and its rows are kept for the next flush (newer events win)', async (t) => {
+    const clock = new FakeClock(T0);
+    const metrics = testMetrics();
+    const inner = memoryStore(t);
+    const store = new FlakyStore(inner, 1);
+    const writer = new CandleWriter({ store, clock, metrics, log, flushMs: 1_000 });
+    writer.start();
+    t.after(() => writer.stop());
+    writer.onEvent(ev(candle(T0, { closed: true, volume: '3.00000000' }), 'close'));
+    writer.onEvent(ev(candle(T0 + MIN, { closed: false, volume: '0.10000000' })));
+    clock.advance(1_000);
+    await settle();
+    assert.deepEqual(store.calls, [2]);
+    assert.equal(await metricValue(metrics, 'candlestack_store_errors_total', { store: 'flaky', operation: 'upsert' }), 1);
+    assert.equal(await metricValue(metrics, 'candlestack_store_rows_written_total', { store: 'flaky' }), 0);
+    assert.equal(writer.depth, 2, 'rows kept');
+    assert.equal(await metricValue(metrics, 'candlestack_store_queue_depth', { store: 'flaky' }), 2);
+    assert.equal((await inner.query(q())).length, 0);
+    // a newer event for a kept row replaces it
+    writer.onEvent(ev(candle(T0 + MIN, { closed: false, volume: '0.20000000' })));
+    assert.equal(writer.depth, 2);
+    clock.advance(1_000);
+    await settle();
+    assert.deepEqual(store.calls, [2, 2]);
+    assert.equal(writer.depth, 0);
+    const rows = await inner.query(q());
+    assert.deepEqual(rows.map((r) => [r.openTime, r.volume, r.closed]), [
+      [T0, '3.00000000', true],
+      [T0 + MIN, '0.20000000', false],
+    ]);
+    assert.equal(await metricValue(metrics, 'candlestack_store_rows_written_total', { store: 'flaky' }), 2);
+    assert.equal(await metricValue(metrics, 'candlestack_store_errors_total', { store: 'flaky', operation: 'upsert' }), 1);
+  });
+
+  test('an event arriving while the failing write is in flight is not overwritten by the kept rows', async (t) => {
+    const clock = new FakeClock(T0);
+    const metrics = testMetrics();
+    const inner = memoryStore(t);
+    let rejectWrite: (e: Error) => void = () => {};
+    let calls = 0;
+    const store: Store = {
+      kind: 'slow',
+      upsert: (cs) => {
+        calls++;
+        if (calls === 1) return new Promise<void>((_, reject) => (rejectWrite = reject));
+        return inner.upsert(cs);
+      },
+      query: (x) => inner.query(x),
+      latest: (e, s) => inner.latest(e, s),
+      series: () => inner.series(),
+      prune: (tf, b) => inner.prune(tf, b),
+      isOpen: () => inner.isOpen(),
+      close: () => inner.close(),
+    };
+    const writer = new CandleWriter({ store, clock, metrics, log, flushMs: 1_000 });
+    writer.onEvent(ev(candle(T0, { closed: false, volume: '1.00000000' })));
+    const first = writer.flush();
+    writer.onEvent(ev(candle(T0, { closed: true, volume: '9.00000000' }), 'close')); // newer, while the write is pending
+    rejectWrite(new Error('busy'));
+    await first;
+    assert.equal(writer.depth, 1);
+    await writer.flush();
+    const [row] = await inner.query(q());
+    assert.equal(row?.volume, '9.00000000');
+    assert.equal(row?.closed, true);
+  });
+
+  test('stop() flushes what is pending', async (t) => {
+    const clock = new FakeClock(T0);
+    const inner = memoryStore(t);
+    const writer = new CandleWriter({ store: inner, clock, metrics: testMetrics(), log, flushMs: 60_000 });
+    writer.start();
+    writer.onEvent(ev(candle(T0)));
+    await writer.stop();
+    assert.equal((await inner.query(q())).length, 1);
+    assert.equal(clock.pending(), 0, 'the interval timer is cancelled');
+  });
+});
