@@ -159,7 +159,7 @@ export class FeedConnection {
     if (!this.outage) {
       this.outage = true;
       if (wasConnected) log.warn(ctx, 'connection lost; reconnecting with backoff');
-      else log.error(ctx, `cannot connect to ${this.o.exchange}; retrying with backoff${this.o.unreachableHint ? `. ${this.o.unreachableHint}` : ''}`);
+      else log.error(ctx, `cannot connect to ${this.o.exchange} (${error}); retrying with backoff${this.o.unreachableHint ? `. ${this.o.unreachableHint}` : ''}`);
     } else {
       log.debug(ctx, 'connection attempt failed');
     }
