@@ -10,6 +10,9 @@ import { TIMEFRAMES, timeframeMs, type Timeframe } from '../../core/timeframe.js
 import { binanceMapper } from './mapper.js';
 
 const KLINE_LIMIT = 1000;
+/** Streams named in the connection URL (keeps the URL a few KB); the rest are subscribed by message. */
+const URL_STREAMS = 200;
+const SUBSCRIBE_BATCH = 200;
 
 export const binance: ExchangeAdapter = {
   id: 'binance',
@@ -36,8 +39,17 @@ export const binance: ExchangeAdapter = {
     return out;
   },
 
+  /**
+   * The first streams go in the URL (`/stream?streams=a/b/c`); past URL_STREAMS the rest are added with
+   * SUBSCRIBE messages, which the connection manager sends within the 5 messages/s limit.
+   */
   connection(streams: readonly StreamRef[], endpoints: Endpoints) {
-    return { url: `${endpoints.wsBaseUrl}/stream?streams=${streams.map((s) => s.name).join('/')}`, subscribeMessages: [] };
+    const names = streams.map((s) => s.name);
+    const subscribeMessages: string[] = [];
+    for (let i = URL_STREAMS, id = 1; i < names.length; i += SUBSCRIBE_BATCH, id++) {
+      subscribeMessages.push(JSON.stringify({ method: 'SUBSCRIBE', params: names.slice(i, i + SUBSCRIBE_BATCH), id }));
+    }
+    return { url: `${endpoints.wsBaseUrl}/stream?streams=${names.slice(0, URL_STREAMS).join('/')}`, subscribeMessages };
   },
 
   async fetchKlines(rest: RestClient, endpoints: Endpoints, symbol: string, tf: Timeframe, startTime: number, endTime: number): Promise<Kline[]> {

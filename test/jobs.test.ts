@@ -1,0 +1,50 @@
+/** Batch jobs: retention prunes by timeframe age, and every run records its health metrics. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Candle } from '../src/core/types.js';
+import { SqliteStore } from '../src/store/sqlite.js';
+import { RetentionJob } from '../src/jobs/retention.js';
+import { FakeClock } from './support/fake-clock.js';
+import { log, testMetrics } from './support/harness.js';
+
+const DAY = 86_400_000;
+
+function candle(timeframe: Candle['timeframe'], openTime: number): Candle {
+  return { exchange: 'binance', symbol: 'BTCUSDT', timeframe, openTime, open: '1', high: '1', low: '1', close: '1', volume: '0.00000000', quoteVolume: '0.00000000', takerBuyVolume: '0.00000000', tradeCount: 0, vwap: '1', closed: true, source: 'trades', revision: 0 };
+}
+
+async function value(metrics: ReturnType<typeof testMetrics>, name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const m = await metrics.registry.getSingleMetric(name)!.get();
+  return m.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value;
+}
+
+test('retention deletes candles older than the age configured for their timeframe only', async () => {
+  const clock = new FakeClock(Date.UTC(2024, 5, 1));
+  const now = clock.now();
+  const store = new SqliteStore(':memory:', () => clock.now());
+  await store.upsert([candle('1m', now - 40 * DAY), candle('1m', now - 10 * DAY), candle('1h', now - 400 * DAY)]);
+  const metrics = testMetrics();
+  const job = new RetentionJob({ store, maxAgeMs: { '1m': 30 * DAY }, intervalMs: 3_600_000, clock, metrics, log });
+  assert.equal(await job.run(), 1);
+  assert.deepEqual((await store.query({ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m', limit: 10 })).map((c) => c.openTime), [now - 10 * DAY]);
+  assert.equal((await store.query({ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1h', limit: 10 })).length, 1, '1h is kept forever');
+  assert.equal(await value(metrics, 'candlestack_job_last_run_status', { job: 'retention' }), 1);
+  assert.equal(await value(metrics, 'candlestack_job_last_success_timestamp_seconds', { job: 'retention' }), now / 1000);
+  assert.equal(await value(metrics, 'candlestack_job_runs_total', { job: 'retention', result: 'success' }), 1);
+  await store.close();
+});
+
+test('a failing job run is recorded as status 0 and keeps the last success time', async () => {
+  const clock = new FakeClock(Date.UTC(2024, 5, 1));
+  const store = new SqliteStore(':memory:', () => clock.now());
+  const metrics = testMetrics();
+  const job = new RetentionJob({ store, maxAgeMs: { '1m': DAY }, intervalMs: 3_600_000, clock, metrics, log });
+  await job.run();
+  const firstSuccess = clock.now() / 1000;
+  clock.advance(3_600_000);
+  await store.close(); // the next run's prune fails: the database is closed
+  assert.equal(await job.run(), undefined);
+  assert.equal(await value(metrics, 'candlestack_job_last_run_status', { job: 'retention' }), 0);
+  assert.equal(await value(metrics, 'candlestack_job_runs_total', { job: 'retention', result: 'failure' }), 1);
+  assert.equal(await value(metrics, 'candlestack_job_last_success_timestamp_seconds', { job: 'retention' }), firstSuccess);
+});
