@@ -88,6 +88,7 @@ async function startServer(t: TestContext, onConnection?: (c: Accepted) => void)
   };
   http.on('upgrade', (req: IncomingMessage, socket, head) => {
     s.upgrades.push({ at: Date.now(), url: req.url ?? '' });
+    socket.on('error', () => undefined); // a client that gives up resets the socket: not a test failure
     if (s.refuse) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
