@@ -20,8 +20,8 @@ export class MemoryBus implements Bus {
         t,
         {
           handlers: [],
-          published: metrics.busPublished.labels('memory', t),
-          consumed: metrics.busConsumed.labels('memory', t),
+          published: metrics.hot.busPublished.counter(metrics.busPublished, 'memory', t),
+          consumed: metrics.hot.busConsumed.counter(metrics.busConsumed, 'memory', t),
           errors: metrics.busHandlerErrors.labels('memory', t),
         },
       ]),

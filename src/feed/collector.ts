@@ -57,6 +57,7 @@ interface Shard {
   readonly streams: StreamRef[];
   readonly symbols: string[];
   readonly conn: FeedConnection;
+  readonly sink: EventSink;
 }
 
 export class Collector {
@@ -85,6 +86,16 @@ export class Collector {
   /** Forces every connection to reconnect (tests, operator action). */
   reconnectAll(reason: string): void {
     for (const s of this.shards) s.conn.reconnect(reason);
+  }
+
+  /**
+   * Handles one raw frame as if shard `shard` had received it: the exact path of a live frame (mapping,
+   * validation, id continuity, metrics, bus). Used for replay and benchmarks.
+   */
+  handleFrame(frame: string, receivedAt: number, shard = 0): void {
+    const s = this.shards[shard];
+    if (!s) throw new RangeError(`no connection shard ${shard}`);
+    this.o.adapter.mapper.map(frame, receivedAt, s.sink);
   }
 
   health(now: number = this.o.clock.now()): FeedHealth[] {
@@ -148,7 +159,7 @@ export class Collector {
         }
       },
     });
-    return { name, streams, symbols, conn };
+    return { name, streams, symbols, conn, sink };
   }
 
   private onTrade(t: Trade): void {
@@ -195,8 +206,8 @@ export class Collector {
         lastTime: 0,
         gaps: 0,
         afterReconnect: false,
-        trades: this.o.metrics.tradesReceived.labels(this.exchange, symbol),
-        lastTrade: this.o.metrics.lastTradeTimestamp.labels(this.exchange, symbol),
+        trades: this.o.metrics.hot.tradesReceived.counter(this.o.metrics.tradesReceived, this.exchange, symbol),
+        lastTrade: this.o.metrics.hot.lastTradeTimestamp.gauge(this.o.metrics.lastTradeTimestamp, this.exchange, symbol),
       };
       this.symbols.set(symbol, s);
     }

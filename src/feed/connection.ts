@@ -65,7 +65,7 @@ export class FeedConnection {
     const { exchange, connection } = o;
     this.m = {
       status: o.metrics.collectorStatus.labels(exchange, connection),
-      frames: o.metrics.wsMessagesReceived.labels(exchange, connection),
+      frames: o.metrics.hot.wsMessagesReceived.counter(o.metrics.wsMessagesReceived, exchange, connection),
       lastMessage: o.metrics.lastMessageTimestamp.labels(exchange, connection),
       stale: o.metrics.staleFeeds.labels(exchange, connection),
       delayed: o.metrics.outgoingMessagesDelayed.labels(exchange),

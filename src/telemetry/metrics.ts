@@ -7,6 +7,7 @@
  * own. Hot paths cache label children (`counter.labels(...)` once per symbol), never per message.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotSeries } from './hot.js';
 
 const P = 'candlestack_';
 
@@ -18,8 +19,17 @@ export function createRegistry(options: { defaults?: boolean } = {}): Registry {
 
 export function createMetrics(registry: Registry) {
   const r = [registry];
+  /** Per-message series (see hot.ts): bumped as plain numbers, handed to prom-client at scrape time. */
+  const hot = {
+    tradesReceived: new HotSeries(),
+    lastTradeTimestamp: new HotSeries(),
+    wsMessagesReceived: new HotSeries(),
+    busPublished: new HotSeries(),
+    busConsumed: new HotSeries(),
+  };
   return {
     registry,
+    hot,
 
     // ── collector ────────────────────────────────────────────────────────────────────────────────
     tradesReceived: new Counter({
@@ -27,6 +37,7 @@ export function createMetrics(registry: Registry) {
       help: 'Trades received from exchange streams.',
       labelNames: ['exchange', 'symbol'] as const,
       registers: r,
+      collect: hot.tradesReceived.collect,
     }),
     klinesReceived: new Counter({
       name: `${P}klines_received_total`,
@@ -39,6 +50,7 @@ export function createMetrics(registry: Registry) {
       help: 'WebSocket frames received from exchanges, per connection shard.',
       labelNames: ['exchange', 'connection'] as const,
       registers: r,
+      collect: hot.wsMessagesReceived.collect,
     }),
     messagesRejected: new Counter({
       name: `${P}messages_rejected_total`,
@@ -81,6 +93,7 @@ export function createMetrics(registry: Registry) {
       help: 'Exchange timestamp of the last trade received.',
       labelNames: ['exchange', 'symbol'] as const,
       registers: r,
+      collect: hot.lastTradeTimestamp.collect,
     }),
     tradeIdGaps: new Counter({
       name: `${P}trade_id_gaps_total`,
@@ -182,12 +195,14 @@ export function createMetrics(registry: Registry) {
       help: 'Messages published on the bus.',
       labelNames: ['bus', 'topic'] as const,
       registers: r,
+      collect: hot.busPublished.collect,
     }),
     busConsumed: new Counter({
       name: `${P}bus_messages_consumed_total`,
       help: 'Messages delivered to bus subscribers.',
       labelNames: ['bus', 'topic'] as const,
       registers: r,
+      collect: hot.busConsumed.collect,
     }),
     busHandlerErrors: new Counter({
       name: `${P}bus_handler_errors_total`,
