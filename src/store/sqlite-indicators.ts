@@ -9,21 +9,25 @@ import type { Timeframe } from '../core/timeframe.js';
 import type { IndicatorPoint, IndicatorQuery, IndicatorRow } from './store.js';
 
 export class SqliteIndicators {
-  private readonly upsertMany: (rows: readonly IndicatorRow[], now: number) => void;
+  private upsertMany: ((rows: readonly IndicatorRow[], now: number) => void) | null = null;
 
-  constructor(private readonly db: Database.Database) {
+  /** Statements are prepared on first use, so a database opened without migration 2 still serves candles. */
+  constructor(private readonly db: Database.Database) {}
+
+  private prepare(): (rows: readonly IndicatorRow[], now: number) => void {
+    const db = this.db;
     const stmt = db.prepare(`
       INSERT INTO indicators (exchange, symbol, timeframe, open_time, name, value_json, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (exchange, symbol, timeframe, open_time, name) DO UPDATE SET
         value_json = excluded.value_json, updated_at = excluded.updated_at`);
-    this.upsertMany = db.transaction((rows: readonly IndicatorRow[], now: number) => {
+    return db.transaction((rows: readonly IndicatorRow[], now: number) => {
       for (const r of rows) stmt.run(r.exchange, r.symbol, r.timeframe, r.openTime, r.name, JSON.stringify(r.values), now);
     });
   }
 
   upsert(rows: readonly IndicatorRow[], now: number): void {
-    if (rows.length > 0) this.upsertMany(rows, now);
+    if (rows.length > 0) (this.upsertMany ??= this.prepare())(rows, now);
   }
 
   query(q: IndicatorQuery): IndicatorPoint[] {
@@ -52,6 +56,8 @@ export class SqliteIndicators {
   }
 
   prune(timeframe: Timeframe, before: number): number {
+    const exists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'indicators'").get();
+    if (!exists) return 0;
     return this.db.prepare('DELETE FROM indicators WHERE timeframe = ? AND open_time < ?').run(timeframe, before).changes;
   }
 }

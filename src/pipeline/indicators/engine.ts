@@ -75,12 +75,12 @@ export class IndicatorEngine {
   onCandle = (e: CandleEvent): void => {
     const c = e.candle;
     const s = this.get(c);
+    if (e.kind === 'correction') return this.correct(s, c);
+    // A pending replay (corrections just before) runs first, so values stay in candle order.
     if (s.replayFrom !== null) this.replay(s);
     if (e.kind === 'close') {
       if (c.openTime > s.last) this.commit(s, toBar(c), 'close');
       else this.correct(s, c);
-    } else if (e.kind === 'correction') {
-      this.correct(s, c);
     } else if (this.o.forming && c.openTime > s.last) {
       this.publish(s, 'update', c.openTime, this.compute(s.indicators, toBar(c), true, true));
     }
