@@ -34,6 +34,8 @@ const FAMILIES = [
   'candlestack_websocket_clients',
   'candlestack_websocket_messages_sent_total',
   'candlestack_job_last_success_timestamp_seconds',
+  'candlestack_indicator_calculation_duration_seconds',
+  'candlestack_features_calculated_total',
   'process_cpu_seconds_total',
   'process_resident_memory_bytes',
   'nodejs_eventloop_lag_seconds',

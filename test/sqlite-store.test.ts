@@ -220,6 +220,8 @@ class FlakyStore implements Store {
   prune = (...a: Parameters<Store['prune']>) => this.inner.prune(...a);
   isOpen = () => this.inner.isOpen();
   close = () => this.inner.close();
+  upsertIndicators = (...a: Parameters<Store['upsertIndicators']>) => this.inner.upsertIndicators(...a);
+  queryIndicators = (...a: Parameters<Store['queryIndicators']>) => this.inner.queryIndicators(...a);
 }
 
 describe('CandleWriter', () => {
@@ -311,6 +313,8 @@ describe('CandleWriter', () => {
       prune: (tf, b) => inner.prune(tf, b),
       isOpen: () => inner.isOpen(),
       close: () => inner.close(),
+      upsertIndicators: (rows) => inner.upsertIndicators(rows),
+      queryIndicators: (q) => inner.queryIndicators(q),
     };
     const writer = new CandleWriter({ store, clock, metrics, log, flushMs: 1_000 });
     writer.onEvent(ev(candle(T0, { closed: false, volume: '1.00000000' })));

@@ -5,6 +5,7 @@
  *
  * Client -> server: {"op":"subscribe"|"unsubscribe","exchange":"binance","symbol":"BTCUSDT","timeframe":"1m"}
  * Server -> client: {"type":"subscribed"|"unsubscribed",...}, {"type":"candle","kind":"update"|"close"|"correction","candle":{...}},
+ *                   {"type":"indicator","kind":"update"|"close"|"correction","exchange","symbol","timeframe","openTime","values":{...}},
  *                   {"type":"error","error":{"code","message","parameter"?}}
  */
 import type { IncomingMessage } from 'node:http';
@@ -12,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { Clock, Timer } from '../core/clock.js';
 import { BadParameterError } from '../core/errors.js';
-import type { CandleEvent } from '../core/types.js';
+import type { CandleEvent, IndicatorEvent } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Markets } from './markets.js';
@@ -58,6 +59,14 @@ export class LiveHub {
     if (!subs || subs.size === 0) return;
     const text = JSON.stringify({ type: 'candle', kind: e.kind, candle: c });
     for (const client of subs) this.send(client, text, 'candle');
+  };
+
+  /** Indicator values go to the clients subscribed to the same exchange/symbol/timeframe as the candles. */
+  onIndicator = (e: IndicatorEvent): void => {
+    const subs = this.byKey.get(key(e.exchange, e.symbol, e.timeframe));
+    if (!subs || subs.size === 0) return;
+    const text = JSON.stringify({ type: 'indicator', kind: e.kind, exchange: e.exchange, symbol: e.symbol, timeframe: e.timeframe, openTime: e.openTime, values: e.values });
+    for (const client of subs) this.send(client, text, 'indicator');
   };
 
   async close(): Promise<void> {

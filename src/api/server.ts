@@ -15,6 +15,7 @@ import { sendError, sendJson } from './http.js';
 import type { LiveHub } from './live-ws.js';
 import type { Markets } from './markets.js';
 import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
+import { indicatorsRoute } from './indicators-route.js';
 
 export const MAX_CANDLES_LIMIT = 5000;
 const DEFAULT_CANDLES_LIMIT = 500;
@@ -31,6 +32,8 @@ export interface ApiServerOptions {
   clock: Clock;
   log: Logger;
   version: string;
+  /** Configured indicator names, served by /api/indicators (none when absent). */
+  indicatorNames?: readonly string[];
 }
 
 type RouteHandler = (url: URL, res: ServerResponse) => Promise<void> | void;
@@ -48,6 +51,7 @@ export class ApiServer {
       ['/healthz', (_u, res) => sendJson(res, 200, { status: 'alive' })],
       ['/readyz', (_u, res) => this.ready(res)],
       ['/metrics', (_u, res) => this.metricsText(res)],
+      ['/api/indicators', (u, res) => indicatorsRoute({ store: o.store, markets: o.markets, names: o.indicatorNames ?? [] }, u, res)],
     ]);
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.on('upgrade', (req, socket, head) => {
@@ -114,6 +118,7 @@ export class ApiServer {
         liveness: '/healthz',
         readiness: '/readyz',
         metrics: '/metrics',
+        indicators: '/api/indicators?exchange=&symbol=&timeframe=&names=&from=&to=&limit=',
       },
     });
   }

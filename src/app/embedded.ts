@@ -18,6 +18,7 @@ import { CandleWriter } from '../store/candle-writer.js';
 import { openStore } from '../store/open.js';
 import { ApiServer } from '../api/server.js';
 import { LiveHub } from '../api/live-ws.js';
+import { setupIndicators } from './indicators.js';
 import { Markets } from '../api/markets.js';
 import { createMetrics, createRegistry, type Metrics } from '../telemetry/metrics.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -88,6 +89,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
 
   const markets = new Markets(config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols, timeframes: config.timeframes, normalizeSymbol: adapterFor(ex.id).normalizeSymbol })));
   const live = new LiveHub({ markets, metrics, log: log.child({ component: 'ws' }), clock });
+  const indicators = await setupIndicators({ config, store, bus, live, clock, metrics, log });
 
   bus.subscribe('trade', (t) => void engine.onTrade(t));
   bus.subscribe('candle', writer.onEvent);
@@ -121,6 +123,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     clock,
     log: log.child({ component: 'api' }),
     version: deps.version,
+    indicatorNames: indicators.names,
     health: {
       feeds: () => collectors.flatMap((c) => c.health()),
       staleAfterMs: config.feed.staleAfterMs,
@@ -134,6 +137,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
 
   const timers: Timer[] = [clock.setInterval(() => engine.tick(), config.candles.tickMs)];
   writer.start();
+  indicators.start();
   reconciler.start();
   backfiller.start();
   retention.start();
@@ -157,6 +161,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       reconciler.stop();
       engine.tick();
       await writer.stop();
+      await indicators.stop();
       await api.close();
       await bus.close();
       await store.close();

@@ -3,17 +3,18 @@
  * synchronously, a broker-backed one (Kafka, later) buffers and delivers asynchronously. Publishers never
  * wait: `publish` returns at once and an implementation that can fill up says so through its metrics.
  */
-import type { CandleEvent, GapEvent, Kline, Trade } from '../core/types.js';
+import type { CandleEvent, GapEvent, IndicatorEvent, Kline, Trade } from '../core/types.js';
 
 export interface BusTopics {
   trade: Trade;
   kline: Kline;
   candle: CandleEvent;
   gap: GapEvent;
+  indicator: IndicatorEvent;
 }
 
 export type Topic = keyof BusTopics;
-export const TOPICS = ['trade', 'kline', 'candle', 'gap'] as const satisfies readonly Topic[];
+export const TOPICS = ['trade', 'kline', 'candle', 'gap', 'indicator'] as const satisfies readonly Topic[];
 
 export type Handler<T extends Topic> = (message: BusTopics[T]) => void;
 

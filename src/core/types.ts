@@ -100,3 +100,25 @@ export interface GapEvent {
   /** Number of missing trade ids, when known. */
   readonly missing?: number;
 }
+
+/** Values of one indicator at one candle: `{ value }` for single-line indicators, named lines otherwise
+ * (`{ macd, signal, histogram }`, `{ middle, upper, lower }`); null while a line is still warming up. */
+export type IndicatorValues = Readonly<Record<string, number | null>>;
+
+export const INDICATOR_EVENT_KINDS = ['update', 'close', 'correction'] as const;
+export type IndicatorEventKind = (typeof INDICATOR_EVENT_KINDS)[number];
+
+/**
+ * Every configured indicator of one series at one candle. close: computed on a closed candle (stored);
+ * update: over the forming candle, not committed (not stored); correction: recomputed after a candle correction.
+ */
+export interface IndicatorEvent {
+  readonly type: 'indicator';
+  readonly kind: IndicatorEventKind;
+  readonly exchange: string;
+  readonly symbol: string;
+  readonly timeframe: Timeframe;
+  readonly openTime: number;
+  /** Indicator name (`sma20`, `macd12_26_9`, ...) -> values; indicators still warming up are absent. */
+  readonly values: Readonly<Record<string, IndicatorValues>>;
+}

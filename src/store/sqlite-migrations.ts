@@ -32,4 +32,20 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'indicators',
+    sql: `
+      CREATE TABLE indicators (
+        exchange   TEXT    NOT NULL,
+        symbol     TEXT    NOT NULL,
+        timeframe  TEXT    NOT NULL,
+        open_time  INTEGER NOT NULL,
+        name       TEXT    NOT NULL,
+        value_json TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (exchange, symbol, timeframe, open_time, name)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -4,7 +4,8 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Candle, CandleSource } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
-import type { CandleQuery, Store, StoredSeries } from './store.js';
+import type { CandleQuery, IndicatorPoint, IndicatorQuery, IndicatorRow, Store, StoredSeries } from './store.js';
+import { SqliteIndicators } from './sqlite-indicators.js';
 import { SQLITE_MIGRATIONS, type Migration } from './sqlite-migrations.js';
 
 interface Row {
@@ -34,6 +35,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly upsertStmt: Database.Statement;
   private readonly upsertMany: (candles: readonly Candle[], now: number) => void;
+  private readonly indicators: SqliteIndicators;
 
   /** Opens (creating if needed) the database at `path` (":memory:" for a private in-memory one). */
   constructor(path: string, private readonly now: () => number = Date.now, migrations: readonly Migration[] = SQLITE_MIGRATIONS) {
@@ -43,6 +45,7 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db, migrations, now);
+    this.indicators = new SqliteIndicators(this.db);
     this.upsertStmt = this.db.prepare(`
       INSERT INTO candles (${COLUMNS}, updated_at)
       VALUES (@exchange, @symbol, @timeframe, @openTime, @open, @high, @low, @close, @volume, @quoteVolume,
@@ -93,7 +96,16 @@ export class SqliteStore implements Store {
   }
 
   async prune(timeframe: Timeframe, before: number): Promise<number> {
+    this.indicators.prune(timeframe, before);
     return this.db.prepare('DELETE FROM candles WHERE timeframe = ? AND open_time < ?').run(timeframe, before).changes;
+  }
+
+  async upsertIndicators(rows: readonly IndicatorRow[]): Promise<void> {
+    this.indicators.upsert(rows, this.now());
+  }
+
+  async queryIndicators(q: IndicatorQuery): Promise<IndicatorPoint[]> {
+    return this.indicators.query(q);
   }
 
   isOpen(): boolean {

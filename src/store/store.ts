@@ -3,7 +3,7 @@
  * upserts, so replaying the same events leaves the same rows. SQLite (default) and, later, PostgreSQL
  * implement it; the rest of candlestack only sees this interface.
  */
-import type { Candle } from '../core/types.js';
+import type { Candle, IndicatorValues } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
 
 export interface CandleQuery {
@@ -41,4 +41,28 @@ export interface Store {
   prune(timeframe: Timeframe, before: number): Promise<number>;
   isOpen(): boolean;
   close(): Promise<void>;
+  /** Upserts indicator values of closed candles, keyed by (exchange, symbol, timeframe, open_time, name). */
+  upsertIndicators(rows: readonly IndicatorRow[]): Promise<void>;
+  /** Indicator values grouped per candle, oldest first; `limit` counts candles (open times), like `query`. */
+  queryIndicators(q: IndicatorQuery): Promise<IndicatorPoint[]>;
+}
+
+export interface IndicatorRow {
+  exchange: string;
+  symbol: string;
+  timeframe: Timeframe;
+  openTime: number;
+  /** Indicator series name (`sma20`, `macd12_26_9`, ...). */
+  name: string;
+  values: IndicatorValues;
+}
+
+export interface IndicatorQuery extends CandleQuery {
+  /** Series names to return; all stored ones when empty. */
+  names: readonly string[];
+}
+
+export interface IndicatorPoint {
+  openTime: number;
+  values: Record<string, IndicatorValues>;
 }

@@ -1,0 +1,44 @@
+/**
+ * GET /api/indicators?exchange=&symbol=&timeframe=&names=&from=&to=&limit=
+ * Stored indicator values of closed candles, grouped per candle, oldest first. `names` is a comma-separated
+ * subset of the configured indicators (default all); `limit` counts candles (default 500, at most 5000), the
+ * most recent ones without `from`. Parameters follow /api/candles; a bad one is a 400 naming it.
+ */
+import type { ServerResponse } from 'node:http';
+import { BadParameterError } from '../core/errors.js';
+import type { Store } from '../store/store.js';
+import { sendJson } from './http.js';
+import type { Markets } from './markets.js';
+import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
+
+export const MAX_INDICATOR_CANDLES = 5000;
+const DEFAULT_INDICATOR_CANDLES = 500;
+
+export interface IndicatorsRouteDeps {
+  store: Pick<Store, 'queryIndicators'>;
+  markets: Markets;
+  /** Configured indicator names, in configuration order. */
+  names: readonly string[];
+}
+
+export async function indicatorsRoute(deps: IndicatorsRouteDeps, url: URL, res: ServerResponse): Promise<void> {
+  const p = url.searchParams;
+  rejectUnknown(p, ['exchange', 'symbol', 'timeframe', 'names', 'from', 'to', 'limit']);
+  const { exchange, symbol } = deps.markets.resolve(p.get('exchange'), p.get('symbol'));
+  const timeframe = parseTimeframe(p.get('timeframe'), deps.markets.defaultTimeframe);
+  const names = parseNames(p.get('names'), deps.names);
+  const from = parseTime('from', p.get('from'));
+  const to = parseTime('to', p.get('to'));
+  if (from !== undefined && to !== undefined && from > to) throw new BadParameterError('from', `a time not after to (${to})`, p.get('from'));
+  const limit = parseLimit(p.get('limit'), DEFAULT_INDICATOR_CANDLES, MAX_INDICATOR_CANDLES);
+  const points = names.length === 0 ? [] : await deps.store.queryIndicators({ exchange, symbol, timeframe, names, from, to, limit });
+  sendJson(res, 200, { exchange, symbol, timeframe, names, count: points.length, indicators: points });
+}
+
+function parseNames(value: string | null, configured: readonly string[]): string[] {
+  if (value === null || value === '') return [...configured];
+  const names = [...new Set(value.split(',').map((s) => s.trim()))];
+  const expected = configured.length > 0 ? `a comma-separated list of ${configured.join(', ')}` : 'nothing: no indicators are configured';
+  if (names.some((n) => !configured.includes(n))) throw new BadParameterError('names', expected, value);
+  return names;
+}

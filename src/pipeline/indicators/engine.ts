@@ -1,0 +1,195 @@
+/**
+ * The indicator engine: every configured indicator for every exchange/symbol/timeframe series, fed by candle
+ * events and publishing `indicator` events.
+ *
+ * - `close`: each indicator commits the candle (O(1)); one `close` event carries all of the series' values.
+ * - `update` (forming candle, when `forming` is on): each indicator peeks, nothing is committed; `update` event.
+ * - `correction` (a late trade or a REST backfill amended a closed candle): the candle is replaced in the series'
+ *   history of the last `history` closed candles and the indicators are rebuilt by replaying that history; every
+ *   value from the corrected candle on is re-published as a `correction`. Corrections arriving together (a
+ *   backfill batch) are replayed once. A correction older than the history is counted (`too_old`) and ignored.
+ * - Warm-up: after a restart `warmUp` replays the last `history` stored closed candles of each series without
+ *   publishing, so values continue where they stopped.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Candle, CandleEvent, IndicatorEvent, IndicatorEventKind, IndicatorValues } from '../../core/types.js';
+import type { Timeframe } from '../../core/timeframe.js';
+import type { CandleQuery } from '../../store/store.js';
+import type { Logger } from '../../telemetry/logger.js';
+import type { Metrics } from '../../telemetry/metrics.js';
+import { toBar, type Bar, type IndicatorKind, type StreamingIndicator } from './indicator.js';
+import { createIndicators, type IndicatorSpec } from './specs.js';
+
+export interface IndicatorEngineOptions {
+  specs: readonly IndicatorSpec[];
+  /** Publish values over the forming candle too. */
+  forming: boolean;
+  /** Closed candles kept per series for warm-up and correction replay. */
+  history: number;
+  metrics: Metrics;
+  log: Logger;
+  emit: (event: IndicatorEvent) => void;
+}
+
+export interface SeriesKey {
+  exchange: string;
+  symbol: string;
+  timeframe: Timeframe;
+}
+
+interface Series extends SeriesKey {
+  indicators: StreamingIndicator[];
+  /** Closed candles, oldest first, at most `history`. */
+  bars: Bar[];
+  last: number;
+  /** Earliest corrected open time waiting for a replay. */
+  replayFrom: number | null;
+}
+
+interface KindMetrics {
+  duration: { observe(v: number): void };
+  features: { inc(): void };
+}
+
+export class IndicatorEngine {
+  private readonly series = new Map<string, Series>();
+  private readonly pending = new Set<Series>();
+  private scheduled = false;
+  private readonly m: Map<IndicatorKind, KindMetrics>;
+  private readonly replayed;
+  private readonly tooOld;
+
+  constructor(private readonly o: IndicatorEngineOptions) {
+    this.m = new Map(
+      o.specs.map((s) => [s.kind, { duration: o.metrics.indicatorCalculationDuration.labels(s.kind), features: o.metrics.featuresCalculated.labels(s.kind) }]),
+    );
+    this.replayed = o.metrics.indicatorRecalculations.labels('replayed');
+    this.tooOld = o.metrics.indicatorRecalculations.labels('too_old');
+  }
+
+  /** Indicator names, in configuration order. */
+  get names(): string[] {
+    return createIndicators(this.o.specs).map((i) => i.name);
+  }
+
+  onCandle = (e: CandleEvent): void => {
+    const c = e.candle;
+    const s = this.get(c);
+    if (e.kind === 'correction') return this.correct(s, c);
+    // A pending replay (corrections just before) runs first, so values stay in candle order.
+    if (s.replayFrom !== null) this.replay(s);
+    if (e.kind === 'close') {
+      if (c.openTime > s.last) this.commit(s, toBar(c), 'close');
+      else this.correct(s, c);
+    } else if (this.o.forming && c.openTime > s.last) {
+      this.publish(s, 'update', c.openTime, this.compute(s.indicators, toBar(c), true, true));
+    }
+  };
+
+  /**
+   * Seeds series from stored candles (oldest first, closed ones only) without publishing anything.
+   * Call before live candles flow. Returns the number of candles replayed.
+   */
+  async warmUp(store: { query(q: CandleQuery): Promise<Candle[]> }, keys: readonly SeriesKey[], now: number): Promise<number> {
+    let total = 0;
+    for (const k of keys) {
+      const candles = (await store.query({ ...k, to: now, limit: this.o.history })).filter((c) => c.closed);
+      const s = this.get(k);
+      for (const c of candles) {
+        if (c.openTime <= s.last) continue;
+        const bar = toBar(c);
+        this.remember(s, bar);
+        this.compute(s.indicators, bar, false, false);
+        s.last = c.openTime;
+      }
+      total += candles.length;
+    }
+    if (total > 0) this.o.log.info({ candles: total, series: keys.length }, 'indicators warmed up from stored candles');
+    return total;
+  }
+
+  /** Runs pending correction replays now (they otherwise run in a microtask, or before the series' next event). */
+  flush(): void {
+    this.scheduled = false;
+    for (const s of this.pending) if (s.replayFrom !== null) this.replay(s);
+    this.pending.clear();
+  }
+
+  private commit(s: Series, bar: Bar, kind: IndicatorEventKind): void {
+    this.remember(s, bar);
+    s.last = bar.openTime;
+    this.publish(s, kind, bar.openTime, this.compute(s.indicators, bar, false, true));
+  }
+
+  private correct(s: Series, c: Candle): void {
+    const bar = toBar(c);
+    const bars = s.bars;
+    if (bars.length === 0 || c.openTime > s.last) return this.commit(s, bar, 'close');
+    if (c.openTime < bars[0]!.openTime && bars.length >= this.o.history) {
+      this.tooOld.inc();
+      this.o.log.debug({ exchange: s.exchange, symbol: s.symbol, timeframe: s.timeframe, openTime: c.openTime }, 'correction older than the indicator history ignored');
+      return;
+    }
+    let i = bars.length - 1;
+    while (i >= 0 && bars[i]!.openTime > c.openTime) i--;
+    if (i >= 0 && bars[i]!.openTime === c.openTime) bars[i] = bar;
+    else bars.splice(i + 1, 0, bar);
+    if (bars.length > this.o.history) bars.shift();
+    s.replayFrom = Math.min(s.replayFrom ?? Number.POSITIVE_INFINITY, c.openTime);
+    this.pending.add(s);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  private replay(s: Series): void {
+    const from = s.replayFrom!;
+    s.replayFrom = null;
+    this.pending.delete(s);
+    const fresh = createIndicators(this.o.specs);
+    for (const bar of s.bars) {
+      const values = this.compute(fresh, bar, false, false);
+      if (bar.openTime >= from) this.publish(s, 'correction', bar.openTime, values);
+    }
+    s.indicators = fresh;
+    this.replayed.inc();
+  }
+
+  private compute(indicators: readonly StreamingIndicator[], bar: Bar, peek: boolean, measure: boolean): Record<string, IndicatorValues> {
+    const values: Record<string, IndicatorValues> = {};
+    for (const ind of indicators) {
+      const m = this.m.get(ind.kind)!;
+      const t0 = measure ? performance.now() : 0;
+      const v = peek ? ind.peek(bar) : ind.next(bar);
+      if (measure && !peek) m.duration.observe((performance.now() - t0) / 1000);
+      if (v !== null) {
+        values[ind.name] = v;
+        if (measure) m.features.inc();
+      }
+    }
+    return values;
+  }
+
+  private publish(s: Series, kind: IndicatorEventKind, openTime: number, values: Record<string, IndicatorValues>): void {
+    for (const _ in values) {
+      this.o.emit({ type: 'indicator', kind, exchange: s.exchange, symbol: s.symbol, timeframe: s.timeframe, openTime, values });
+      return;
+    }
+  }
+
+  private remember(s: Series, bar: Bar): void {
+    s.bars.push(bar);
+    if (s.bars.length > this.o.history) s.bars.shift();
+  }
+
+  private get(k: SeriesKey): Series {
+    const key = `${k.exchange}\u0000${k.symbol}\u0000${k.timeframe}`;
+    let s = this.series.get(key);
+    if (!s) {
+      s = { exchange: k.exchange, symbol: k.symbol, timeframe: k.timeframe, indicators: createIndicators(this.o.specs), bars: [], last: Number.NEGATIVE_INFINITY, replayFrom: null };
+      this.series.set(key, s);
+    }
+    return s;
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The streaming indicator contract. Every indicator is O(1) per update: `next(bar)` commits a closed candle and
+ * returns the value at that candle (null while warming up); `peek(bar)` returns the value the indicator would
+ * have if `bar` (the forming candle) closed now, without changing any state.
+ */
+import type { Candle, IndicatorValues } from '../../core/types.js';
+
+export const INDICATOR_KINDS = ['sma', 'ema', 'rsi', 'macd', 'bollinger', 'atr', 'vwap'] as const;
+export type IndicatorKind = (typeof INDICATOR_KINDS)[number];
+
+/** A candle as indicators see it: prices as numbers, plus the exact close text for exact window sums. */
+export interface Bar {
+  readonly openTime: number;
+  readonly open: number;
+  readonly high: number;
+  readonly low: number;
+  readonly close: number;
+  readonly volume: number;
+  readonly closeText: string;
+}
+
+export interface StreamingIndicator {
+  readonly kind: IndicatorKind;
+  /** Series name, unique per configuration: `sma20`, `macd12_26_9`, `bb20_2`, `vwap`. */
+  readonly name: string;
+  /** Closed candles needed before the first value. */
+  readonly warmup: number;
+  next(bar: Bar): IndicatorValues | null;
+  peek(bar: Bar): IndicatorValues | null;
+}
+
+export function toBar(c: Pick<Candle, 'openTime' | 'open' | 'high' | 'low' | 'close' | 'volume'>): Bar {
+  return { openTime: c.openTime, open: Number(c.open), high: Number(c.high), low: Number(c.low), close: Number(c.close), volume: Number(c.volume), closeText: c.close };
+}

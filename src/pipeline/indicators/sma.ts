@@ -1,0 +1,27 @@
+/** Simple moving average of the last `period` closes (exact window sum, see exact-window.ts). */
+import type { IndicatorValues } from '../../core/types.js';
+import { ExactWindow, meanOf, toScaled } from './exact-window.js';
+import type { Bar, StreamingIndicator } from './indicator.js';
+
+export class Sma implements StreamingIndicator {
+  readonly kind = 'sma';
+  readonly name: string;
+  readonly warmup: number;
+  private readonly window: ExactWindow;
+
+  constructor(readonly period: number) {
+    this.name = `sma${period}`;
+    this.warmup = period;
+    this.window = new ExactWindow(period);
+  }
+
+  next(bar: Bar): IndicatorValues | null {
+    const s = this.window.push(toScaled(bar.closeText, bar.close));
+    return s.count === this.period ? { value: meanOf(s) } : null;
+  }
+
+  peek(bar: Bar): IndicatorValues | null {
+    const s = this.window.peek(toScaled(bar.closeText, bar.close));
+    return s.count === this.period ? { value: meanOf(s) } : null;
+  }
+}
