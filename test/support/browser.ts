@@ -25,7 +25,8 @@ export class PageWatch {
   readonly foreignRequests: string[] = [];
   readonly requests: string[] = [];
 
-  constructor(page: Page, origin: string) {
+  /** blockForeign: abort requests to other origins (note: Playwright routing turns the HTTP cache off). */
+  constructor(page: Page, origin: string, options: { blockForeign?: boolean } = {}) {
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') this.consoleErrors.push(`${m.type()}: ${m.text()}`);
     });
@@ -37,7 +38,7 @@ export class PageWatch {
       if (url.origin !== origin && url.protocol !== 'data:') this.foreignRequests.push(r.url());
     });
     // Nothing may leave the machine: requests elsewhere are refused (and recorded above).
-    void page.route((url) => url.origin !== origin && url.protocol !== 'data:', (route) => route.abort('blockedbyclient'));
+    if (options.blockForeign !== false) void page.route((url) => url.origin !== origin && url.protocol !== 'data:', (route) => route.abort('blockedbyclient'));
   }
 
   /** Everything that went wrong, one line each (empty when the page behaved). */

@@ -5,7 +5,7 @@
  */
 import type { CandleEvent, MarketKey } from './api.js';
 
-export type LiveStatus = 'connecting' | 'live' | 'reconnecting';
+export type LiveStatus = 'connecting' | 'live' | 'reconnecting' | 'refused';
 
 export interface LiveFeedOptions {
   onEvent: (event: CandleEvent) => void;
@@ -68,7 +68,7 @@ export class LiveFeed {
     }
     if (msg.type === 'candle') this.o.onEvent(msg as CandleEvent);
     else if (msg.type === 'subscribed') this.o.onStatus('live', 'receiving live candles');
-    else if (msg.type === 'error') this.o.onStatus('reconnecting', `live subscription refused: ${msg.error?.message ?? 'unknown error'}`);
+    else if (msg.type === 'error') this.o.onStatus('refused', `live subscription refused: ${msg.error?.message ?? 'unknown error'}`);
   }
 
   private send(msg: unknown): void {
