@@ -5,13 +5,22 @@
  * exceptions, failed requests, and any request leaving candlestack's origin (the dashboard must work offline).
  */
 import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** CHROMIUM_PATH, else the first `chromium` on the PATH (Debian's package installs one); '' when there is none. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? findOnPath('chromium');
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export function chromiumAvailable(): boolean {
-  return existsSync(CHROMIUM_PATH);
+  return CHROMIUM_PATH !== '' && existsSync(CHROMIUM_PATH);
+}
+
+function findOnPath(name: string): string {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return '';
 }
 
 export function launchChromium(): Promise<Browser> {
