@@ -291,8 +291,8 @@ describe('ApiServer', () => {
     assert.match(res.headers.get('allow') ?? '', /GET/);
   });
 
-  test('/ lists the endpoints', async () => {
-    const { status, body } = await getJson('/');
+  test('/api lists the endpoints', async () => {
+    const { status, body } = await getJson('/api');
     assert.equal(status, 200);
     assert.equal(body.name, 'candlestack');
     assert.equal(body.endpoints.candles.startsWith('/api/candles'), true);

@@ -173,7 +173,7 @@ describe('GET /api/indicators and /ws', () => {
     const last = await get('/api/indicators?limit=2&to=2024-01-01T00:05:00Z');
     assert.deepEqual(last.body.indicators.map((p: { openTime: number }) => p.openTime), [T0 + 4 * MIN, T0 + 5 * MIN]);
     assert.equal((await get('/api/indicators?symbol=ETHUSDT')).body.count, 0);
-    assert.match((await get('/')).body.endpoints.indicators, /^\/api\/indicators\?/);
+    assert.match((await get('/api')).body.endpoints.indicators, /^\/api\/indicators\?/);
   });
 
   const bad: [string, string][] = [

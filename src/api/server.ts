@@ -14,6 +14,8 @@ import { healthReport, readiness, type HealthSources } from './health.js';
 import { sendError, sendJson } from './http.js';
 import type { LiveHub } from './live-ws.js';
 import type { Markets } from './markets.js';
+import type { HealthDetails } from './health-details.js';
+import { ASSETS_PREFIX, type WebAssets } from './web-assets.js';
 import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
 import { indicatorsRoute } from './indicators-route.js';
 
@@ -34,9 +36,13 @@ export interface ApiServerOptions {
   version: string;
   /** Configured indicator names, served by /api/indicators (none when absent). */
   indicatorNames?: readonly string[];
+  /** The web dashboard served at `/` (assets under /assets/); without it `/` answers 503. */
+  web?: WebAssets;
+  /** Adds the health view's detail (message counts, reconciliation, store and bus counters, levels) to /api/health. */
+  healthDetails?: HealthDetails;
 }
 
-type RouteHandler = (url: URL, res: ServerResponse) => Promise<void> | void;
+type RouteHandler = (url: URL, res: ServerResponse, req: IncomingMessage) => Promise<void> | void;
 
 export class ApiServer {
   private readonly server: Server;
@@ -44,10 +50,11 @@ export class ApiServer {
 
   constructor(private readonly o: ApiServerOptions) {
     this.routes = new Map<string, RouteHandler>([
-      ['/', (_u, res) => this.index(res)],
+      ['/', (u, res, req) => (o.web ? o.web.servePage(u, res, req) : sendError(res, 503, 'dashboard_not_built', 'no dashboard is configured; the JSON API is listed at /api'))],
+      ['/api', (_u, res) => this.index(res)],
       ['/api/candles', (u, res) => this.candles(u, res)],
       ['/api/symbols', (_u, res) => this.symbols(res)],
-      ['/api/health', (_u, res) => sendJson(res, 200, this.report())],
+      ['/api/health', async (_u, res) => sendJson(res, 200, o.healthDetails ? await o.healthDetails.extend(this.report()) : this.report())],
       ['/healthz', (_u, res) => sendJson(res, 200, { status: 'alive' })],
       ['/readyz', (_u, res) => this.ready(res)],
       ['/metrics', (_u, res) => this.metricsText(res)],
@@ -84,8 +91,9 @@ export class ApiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const handler = this.routes.get(url.pathname);
-    const route = handler ? url.pathname : 'unknown';
+    const asset = url.pathname.startsWith(ASSETS_PREFIX) ? this.o.web?.assetHandler(url.pathname) : undefined;
+    const handler = this.routes.get(url.pathname) ?? asset;
+    const route = asset ? ASSETS_PREFIX : handler ? url.pathname : 'unknown';
     const method = req.method ?? 'GET';
     const stop = this.o.metrics.httpRequestDuration.startTimer({ method, route });
     res.on('finish', () => {
@@ -93,12 +101,12 @@ export class ApiServer {
       this.o.metrics.httpRequests.labels(method, route, String(res.statusCode)).inc();
     });
     try {
-      if (!handler) return sendError(res, 404, 'not_found', `no route ${url.pathname}; see / for the list`);
+      if (!handler) return sendError(res, 404, 'not_found', `no route ${url.pathname}; see /api for the list`);
       if (method !== 'GET' && method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         return sendError(res, 405, 'method_not_allowed', `${method} is not allowed on ${url.pathname}; use GET`);
       }
-      await handler(url, res);
+      await handler(url, res, req);
     } catch (err) {
       if (err instanceof BadParameterError) return sendError(res, 400, err.code, err.message, err.parameter);
       this.o.log.error({ err, path: url.pathname }, 'request failed');
@@ -111,6 +119,7 @@ export class ApiServer {
       name: 'candlestack',
       version: this.o.version,
       endpoints: {
+        dashboard: '/',
         candles: '/api/candles?exchange=&symbol=&timeframe=&from=&to=&limit=',
         symbols: '/api/symbols',
         health: '/api/health',

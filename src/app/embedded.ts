@@ -20,6 +20,8 @@ import { ApiServer } from '../api/server.js';
 import { LiveHub } from '../api/live-ws.js';
 import { setupIndicators } from './indicators.js';
 import { Markets } from '../api/markets.js';
+import { HealthDetails } from '../api/health-details.js';
+import { DEFAULT_WEB_DIR, WebAssets } from '../api/web-assets.js';
 import { createMetrics, createRegistry, type Metrics } from '../telemetry/metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -132,6 +134,8 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       backfillPending: () => backfiller.pending,
       startedAt,
     },
+    web: WebAssets.load(DEFAULT_WEB_DIR, log.child({ component: 'api' })),
+    healthDetails: new HealthDetails({ metrics, clock, staleAfterMs: config.feed.staleAfterMs }),
   });
   const port = await api.listen();
 

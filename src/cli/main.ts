@@ -45,8 +45,9 @@ function settingsHelp(): string {
 const RUN_HELP = () => `Usage: candlestack run [flags]
 
 Collects trades (and the exchange's own klines, for reconciliation) from the configured exchanges, builds
-candles on every timeframe, stores them in SQLite and serves the API, the live WebSocket /ws and /metrics
-on one port. Without flags: Binance spot, BTCUSDT and ETHUSDT, 1m 5m 15m 1h 4h 1d, port ${9001}.
+candles on every timeframe, stores them in SQLite and serves the web dashboard (/), the API, the live
+WebSocket /ws and /metrics on one port. Without flags: Binance spot, BTCUSDT and ETHUSDT, 1m 5m 15m 1h
+4h 1d, port ${9001}.
 
 Flags:
 ${settingsHelp()}

@@ -1,0 +1,123 @@
+/** The JSON API as the dashboard uses it: typed responses and one error type for every failure. */
+import type { Candle } from '../../src/core/types.js';
+import type { Timeframe } from '../../src/core/timeframe.js';
+
+export type { Candle, CandleEvent } from '../../src/core/types.js';
+export type { Timeframe } from '../../src/core/timeframe.js';
+
+export interface SymbolInfo {
+  exchange: string;
+  symbol: string;
+  timeframes: Timeframe[];
+}
+
+export interface CandlesResponse {
+  exchange: string;
+  symbol: string;
+  timeframe: Timeframe;
+  count: number;
+  candles: Candle[];
+}
+
+export type Level = 'ok' | 'warn' | 'critical';
+
+export interface FeedRow {
+  exchange: string;
+  connection: string;
+  status: string;
+  state: 'up' | 'stale' | 'down';
+  level: Level;
+  symbols: string[];
+  streams: number;
+  lastMessageAgeMs: number | null;
+  connectedSince: number | null;
+  reconnects: number;
+  tradeIdGaps: number;
+  messagesReceived: number;
+  lastError: string | null;
+}
+
+export interface SymbolRow {
+  exchange: string;
+  symbol: string;
+  tradesReceived: number;
+  lastTradeAgeMs: number | null;
+  tradeIdGaps: number;
+  tradeIdsMissing: number;
+  level: Level;
+}
+
+export interface ReconciliationCounts {
+  match: number;
+  mismatch: number;
+  skipped: number;
+  unmatched: number;
+}
+
+/** /api/health as served by `candlestack run` / `demo` (the detailed report). */
+export interface Health {
+  status: 'ok' | 'degraded' | 'down';
+  level: Level;
+  uptimeSeconds: number;
+  staleAfterMs: number;
+  feeds: FeedRow[];
+  symbols: SymbolRow[];
+  reconciliation: { total: ReconciliationCounts; recent: ReconciliationCounts; mismatchedFields: Record<string, number>; windowSeconds: number; level: Level };
+  rejected: { total: number; reasons: Record<string, number> };
+  store: { kind: string; open: boolean; queueDepth: number; rowsWritten: number; errors: number; recentErrors: number; level: Level };
+  bus: { kind: string; published: number; consumed: number; handlerErrors: number; recentHandlerErrors: number; level: Level };
+  backfill: { pending: number; candles: number; runsOk: number; runsFailed: number; recentFailures: number; level: Level };
+}
+
+export interface ApiIndex {
+  name: string;
+  version: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/** GET a JSON endpoint; a non-2xx answer becomes an ApiError carrying the server's own message. */
+export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, { signal, headers: { accept: 'application/json' } });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new ApiError(`candlestack is not reachable (${(err as Error).message})`, 0);
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ApiError(`${path}: HTTP ${res.status}, not JSON`, res.status);
+  }
+  if (!res.ok) {
+    const message = (body as { error?: { message?: string } }).error?.message ?? `HTTP ${res.status}`;
+    throw new ApiError(`${path.split('?')[0]}: ${message}`, res.status);
+  }
+  return body as T;
+}
+
+export interface MarketKey {
+  exchange: string;
+  symbol: string;
+  timeframe: Timeframe;
+}
+
+export function candlesPath(key: MarketKey, extra: Record<string, string | number> = {}): string {
+  const q = new URLSearchParams({ exchange: key.exchange, symbol: key.symbol, timeframe: key.timeframe });
+  for (const [k, v] of Object.entries(extra)) q.set(k, String(v));
+  return `/api/candles?${q}`;
+}
+
+export function sameKey(a: MarketKey | null, b: MarketKey | null): boolean {
+  return a !== null && b !== null && a.exchange === b.exchange && a.symbol === b.symbol && a.timeframe === b.timeframe;
+}
