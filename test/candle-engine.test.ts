@@ -540,3 +540,17 @@ describe('CandleEngine: invalid input', () => {
     assert.equal(engine.forming('binance', 'BTCUSDT', '1m')?.volume, '1.00000000');
   });
 });
+
+describe('CandleEngine: gaps known before the first trade', () => {
+  test('a startup gap marks the first candles incomplete, later ones not', () => {
+    const { engine, feed, tickAt } = setup({ timeframes: ['1m', '5m'] });
+    engine.markGap('binance', 'BTCUSDT', T0 + 10_000, T0 + 10_000); // raised at start, before any trade
+    feed(trade(T0 + 20_000, '100', '1'));
+    feed(trade(T0 + MIN + 5_000, '101', '1'));
+    tickAt(T0 + 2 * MIN + GRACE);
+    assert.equal(engine.lookupClosed('binance', 'BTCUSDT', '1m', T0)?.incomplete, true, 'the minute the gap touched');
+    assert.equal(engine.lookupClosed('binance', 'BTCUSDT', '1m', T0 + MIN)?.incomplete, false, 'the next minute is whole');
+    tickAt(T0 + 5 * MIN + GRACE);
+    assert.equal(engine.lookupClosed('binance', 'BTCUSDT', '5m', T0)?.incomplete, true, 'the 5m period containing it');
+  });
+});

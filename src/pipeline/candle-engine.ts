@@ -58,7 +58,12 @@ interface Book {
   readonly exchange: string;
   readonly symbol: string;
   readonly frames: FrameState[];
+  /** Recent gaps [from, to]: a candle created later for a period touching one starts out incomplete. */
+  readonly gaps: { from: number; to: number }[];
 }
+
+/** Gaps remembered per symbol for candles not created yet (e.g. the startup gap, before the first trade). */
+const MAX_GAPS = 16;
 
 export class CandleEngine {
   private readonly books = new Map<string, Map<string, Book>>();
@@ -87,7 +92,7 @@ export class CandleEngine {
       const period = periodStart(t.time, frame.tfMs);
       const open = frame.open;
       if (open === null) {
-        const s = new CandleState(period, t.price, p.int, p.frac);
+        const s = this.create(book, frame, period, t.price, p.int, p.frac);
         s.applyTrade(t, p, q);
         frame.open = s;
       } else if (period === open.openTime) {
@@ -147,8 +152,9 @@ export class CandleEngine {
 
   /** Marks every known candle overlapping [from, to] as incomplete (it will be backfilled, not reconciled). */
   markGap(exchange: string, symbol: string, from: number, to: number): void {
-    const book = this.books.get(exchange)?.get(symbol);
-    if (!book) return;
+    const book = this.book(exchange, symbol);
+    book.gaps.push({ from, to });
+    if (book.gaps.length > MAX_GAPS) book.gaps.shift();
     for (const frame of book.frames) {
       const first = periodStart(from, frame.tfMs);
       for (const s of [...frame.recent, frame.closing, frame.open]) {
@@ -231,7 +237,7 @@ export class CandleEngine {
     }
     if (period === open.openTime + frame.tfMs) {
       frame.closing = open;
-      frame.open = new CandleState(period, open.cS, open.cI, open.cF);
+      frame.open = this.create(book, frame, period, open.cS, open.cI, open.cF);
       return;
     }
     const now = this.o.clock.now();
@@ -246,10 +252,23 @@ export class CandleEngine {
       this.o.log.warn({ exchange: book.exchange, symbol: book.symbol, timeframe: frame.tf, periods }, 'time jumped too far to fill empty candles; series restarted');
     } else {
       for (let p = last.openTime + frame.tfMs; p < period; p += frame.tfMs) {
-        this.close(book, frame, new CandleState(p, last.cS, last.cI, last.cF), now);
+        this.close(book, frame, this.create(book, frame, p, last.cS, last.cI, last.cF), now);
       }
     }
-    return new CandleState(period, last.cS, last.cI, last.cF);
+    return this.create(book, frame, period, last.cS, last.cI, last.cF);
+  }
+
+  /** A new candle for `period`; incomplete when the period touches a gap this symbol already had. */
+  private create(book: Book, frame: FrameState, period: number, prevS: string, prevI: number, prevF: number): CandleState {
+    const s = new CandleState(period, prevS, prevI, prevF);
+    const end = period + frame.tfMs;
+    for (const g of book.gaps) {
+      if (g.from < end && g.to >= period) {
+        s.incomplete = true;
+        break;
+      }
+    }
+    return s;
   }
 
   private close(book: Book, frame: FrameState, s: CandleState, now: number): void {
@@ -296,6 +315,7 @@ export class CandleEngine {
       book = {
         exchange,
         symbol,
+        gaps: [],
         frames: this.timeframes.map((tf) => ({
           tf,
           tfMs: timeframeMs(tf),
