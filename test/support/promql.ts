@@ -104,7 +104,8 @@ export function labelValuesQuery(query: string): string {
 }
 
 /** The range selectors ([...]) inside every rate(), irate() and increase() call of an expression. */
-export function rateWindows(expr: string): string[] {
+export function rateWindows(text: string): string[] {
+  const expr = text.replace(/"(?:[^"\\]|\\.)*"/g, '""');
   const windows: string[] = [];
   for (const m of expr.matchAll(/\b(rate|irate|increase)\s*\(/g)) {
     let depth = 1;
