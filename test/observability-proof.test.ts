@@ -247,13 +247,17 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
     const allowedEmpty = new Map<string, string[]>();
     let proven = 0;
     let parseOnly = 0;
+    const crossed: string[] = [];
     for (const q of queries) {
       const r = await promQuery(promUrl, q.expr);
       if (!r.ok) {
         parseErrors.push(`${q.source}: ${r.error}\n    ${q.expr}`);
         continue;
       }
-      if (r.series > 0) proven++;
+      if (r.series > 0) {
+        proven++;
+        if (q.parseOnly) crossed.push(q.source);
+      }
       else if (q.parseOnly) parseOnly++;
       else {
         const reasons = emptyReasons(q.expr, recorded);
@@ -263,6 +267,7 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
     }
     t.diagnostic(`${queries.length} PromQL expressions run on Prometheus: all parse; ${proven} returned data; ${parseOnly} alert expressions below their threshold (their signals are proven); ${allowedEmpty.size} allowed empty:`);
     for (const [source, reasons] of allowedEmpty) t.diagnostic(`  empty, allowed: ${source} -- ${reasons.join('; ')}`);
+    if (crossed.length > 0) t.diagnostic(`alert expressions past their threshold during this run (the injected failures): ${crossed.join(', ')}`);
     t.diagnostic(`scrape jobs without a target here: ${Object.entries(targets).filter(([, v]) => v.length === 0).map(([k]) => k).join(', ')}`);
     assert.deepEqual(parseErrors, [], 'every expression parses');
     assert.deepEqual(missingData, [], 'every expression over metrics that exist here returns data');
