@@ -10,6 +10,7 @@ import { BadParameterError } from '../core/errors.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { AlertReceiver } from './alerts-webhook.js';
 import { healthReport, readiness, type HealthSources } from './health.js';
 import { sendError, sendJson } from './http.js';
 import type { LiveHub } from './live-ws.js';
@@ -43,10 +44,13 @@ export interface ApiServerOptions {
 }
 
 type RouteHandler = (url: URL, res: ServerResponse, req: IncomingMessage) => Promise<void> | void;
+/** Routes that take a request body (POST). */
+type BodyRouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 export class ApiServer {
   private readonly server: Server;
   private readonly routes: ReadonlyMap<string, RouteHandler>;
+  private readonly postRoutes: ReadonlyMap<string, BodyRouteHandler>;
 
   constructor(private readonly o: ApiServerOptions) {
     this.routes = new Map<string, RouteHandler>([
@@ -60,6 +64,7 @@ export class ApiServer {
       ['/metrics', (_u, res) => this.metricsText(res)],
       ['/api/indicators', (u, res) => indicatorsRoute({ store: o.store, markets: o.markets, names: o.indicatorNames ?? [] }, u, res)],
     ]);
+    this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log }).handle]]);
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '').split('?')[0];
@@ -93,7 +98,8 @@ export class ApiServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const asset = url.pathname.startsWith(ASSETS_PREFIX) ? this.o.web?.assetHandler(url.pathname) : undefined;
     const handler = this.routes.get(url.pathname) ?? asset;
-    const route = asset ? ASSETS_PREFIX : handler ? url.pathname : 'unknown';
+    const postHandler = this.postRoutes.get(url.pathname);
+    const route = asset ? ASSETS_PREFIX : handler || postHandler ? url.pathname : 'unknown';
     const method = req.method ?? 'GET';
     const stop = this.o.metrics.httpRequestDuration.startTimer({ method, route });
     res.on('finish', () => {
@@ -101,7 +107,12 @@ export class ApiServer {
       this.o.metrics.httpRequests.labels(method, route, String(res.statusCode)).inc();
     });
     try {
-      if (!handler) return sendError(res, 404, 'not_found', `no route ${url.pathname}; see /api for the list`);
+      if (!handler && !postHandler) return sendError(res, 404, 'not_found', `no route ${url.pathname}; see /api for the list`);
+      if (postHandler && method === 'POST') return await postHandler(req, res);
+      if (!handler) {
+        res.setHeader('allow', 'POST');
+        return sendError(res, 405, 'method_not_allowed', `${method} is not allowed on ${url.pathname}; use POST`);
+      }
       if (method !== 'GET' && method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         return sendError(res, 405, 'method_not_allowed', `${method} is not allowed on ${url.pathname}; use GET`);
@@ -128,6 +139,7 @@ export class ApiServer {
         readiness: '/readyz',
         metrics: '/metrics',
         indicators: '/api/indicators?exchange=&symbol=&timeframe=&names=&from=&to=&limit=',
+        alerts: 'POST /api/alerts (Alertmanager webhook, payload version 4)',
       },
     });
   }

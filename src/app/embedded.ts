@@ -24,6 +24,7 @@ import { HealthDetails } from '../api/health-details.js';
 import { DEFAULT_WEB_DIR, WebAssets } from '../api/web-assets.js';
 import { createMetrics, createRegistry, type Metrics } from '../telemetry/metrics.js';
 import type { Logger } from '../telemetry/logger.js';
+import { initializeSeries } from '../telemetry/initial-series.js';
 
 export interface EmbeddedDeps {
   clock: Clock;
@@ -54,6 +55,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
 
   const bus = new MemoryBus(metrics, log.child({ component: 'bus' }));
   const store = openStore(config.store.url, () => clock.now());
+  initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, store: store.kind, bus: bus.kind });
   const writer = new CandleWriter({ store, clock, metrics, log: log.child({ component: 'store' }), flushMs: config.store.flushMs });
   const engine = new CandleEngine({
     timeframes: config.timeframes,

@@ -291,6 +291,14 @@ export function createMetrics(registry: Registry) {
       registers: r,
     }),
 
+    // ── alerts (POST /api/alerts, the Alertmanager webhook receiver) ─────────────────────────────────
+    alertsReceived: new Counter({
+      name: `${P}alerts_received_total`,
+      help: 'Alerts received from Alertmanager by status (firing, resolved) and severity (critical, warning, info, none, other).',
+      labelNames: ['status', 'severity'] as const,
+      registers: r,
+    }),
+
     // ── build ────────────────────────────────────────────────────────────────────────────────────
     buildInfo: new Gauge({
       name: `${P}build_info`,

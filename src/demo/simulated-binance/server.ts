@@ -141,6 +141,11 @@ export class SimulatedBinance {
     this.hub.broadcast({ e: 'serverShutdown', E: this.now() });
   }
 
+  /** Sends an event type Binance may add and the collector does not know ({"e":type,"E":<ms>}) on every connection. */
+  sendUnknownEvent(type = 'newEventType'): void {
+    this.hub.broadcast({ e: type, E: this.now() });
+  }
+
   /** n trades of symbol happen now but are not sent: the next trade id a client sees jumps by n. */
   skipTradeIds(symbol: string, n: number): void {
     const sym = this.known(symbol);

@@ -1,0 +1,117 @@
+/** 5. Storage and cache: write and query latency, queue, errors, cache hit rate, PostgreSQL pool. */
+import { above, below, informational, type DashboardSpec } from '../builder.js';
+
+export const storage: DashboardSpec = {
+  uid: 'candlestack-storage',
+  title: 'candlestack / Storage and cache',
+  description: 'Candle writes and reads: latency, throughput, backlog, errors; the cache; the PostgreSQL connection pool.',
+  tags: ['storage'],
+  variables: [],
+  rows: [
+    {
+      title: 'Writes',
+      panels: [
+        {
+          title: 'Write latency',
+          description: 'Duration of one batched upsert, p50 and p99 over 5 min: orange from 100 ms, red from 500 ms.',
+          unit: 's',
+          thresholds: above(0.1, 0.5),
+          targets: [{ expr: 'store:candlestack_store_write_duration_seconds:quantile_rate5m', legend: 'p{{quantile}} {{store}}' }],
+        },
+        {
+          title: 'Rows and batches written',
+          description: 'Candle rows upserted per second, and batches (transactions) per second.',
+          unit: 'ops',
+          thresholds: informational,
+          targets: [
+            { expr: 'sum by (store) (rate(candlestack_store_rows_written_total[$__rate_interval]))', legend: 'rows {{store}}' },
+            { expr: 'sum by (store) (rate(candlestack_store_write_duration_seconds_count[$__rate_interval]))', legend: 'batches {{store}}' },
+          ],
+        },
+        {
+          title: 'Write queue depth',
+          description: 'Rows waiting for the next batched write: orange from 1000, red from 5000 (the writer flushes early at 5000).',
+          unit: 'short',
+          thresholds: above(1000, 5000),
+          targets: [{ expr: 'candlestack_store_queue_depth', legend: '{{store}}' }],
+        },
+        {
+          title: 'Store errors',
+          description: 'Failed store operations: any is red (StoreWriteErrors). Rows of a failed write are kept and retried.',
+          unit: 'short',
+          thresholds: above(0.5, 1),
+          bars: true,
+          targets: [{ expr: 'sum by (store, operation) (increase(candlestack_store_errors_total[$__rate_interval]))', legend: '{{store}} {{operation}}' }],
+        },
+      ],
+    },
+    {
+      title: 'Reads',
+      panels: [
+        {
+          title: 'API latency p95 by route',
+          description: 'Request duration per route over 5 min (/metrics excluded): orange from 250 ms, red from 500 ms (the SLA, ApiLatencyHigh).',
+          unit: 's',
+          thresholds: above(0.25, 0.5),
+          w: 12,
+          targets: [{ expr: 'route:candlestack_http_request_duration_seconds:quantile_rate5m', legend: '{{route}}' }],
+        },
+        {
+          title: 'Candle query latency',
+          description: 'GET /api/candles (a store query per request): p50, p95, p99.',
+          unit: 's',
+          thresholds: above(0.25, 0.5),
+          w: 12,
+          targets: [0.5, 0.95, 0.99].map((q) => ({
+            expr: `histogram_quantile(${q}, sum by (le) (rate(candlestack_http_request_duration_seconds_bucket{route="/api/candles"}[$__rate_interval])))`,
+            legend: `p${q}`,
+          })),
+        },
+        {
+          title: 'Cache hit rate',
+          description: 'hits / (hits + misses) per cache: red below 50%, orange below 80%.',
+          unit: 'percentunit',
+          thresholds: below(0.5, 0.8),
+          min: 0,
+          max: 1,
+          targets: [
+            {
+              expr: 'sum by (cache) (rate(candlestack_cache_hits_total[$__rate_interval])) / (sum by (cache) (rate(candlestack_cache_hits_total[$__rate_interval])) + sum by (cache) (rate(candlestack_cache_misses_total[$__rate_interval])))',
+              legend: '{{cache}}',
+            },
+          ],
+        },
+      ],
+    },
+    {
+      title: 'PostgreSQL (postgres-exporter)',
+      panels: [
+        {
+          title: 'Connection pool',
+          description: 'Connections by database and state, against max_connections.',
+          unit: 'short',
+          thresholds: informational,
+          targets: [
+            { expr: 'sum by (datname, state) (pg_stat_activity_count)', legend: '{{datname}} {{state}}' },
+            { expr: 'max(pg_settings_max_connections)', legend: 'max_connections' },
+          ],
+        },
+        {
+          title: 'Pool usage',
+          description: 'Connections in use / max_connections: orange from 70%, red from 90%.',
+          type: 'stat',
+          unit: 'percentunit',
+          thresholds: above(0.7, 0.9),
+          targets: [{ expr: 'sum(pg_stat_activity_count) / max(pg_settings_max_connections)', legend: 'used' }],
+        },
+        {
+          title: 'Database size',
+          description: 'Size of each database.',
+          unit: 'bytes',
+          thresholds: informational,
+          targets: [{ expr: 'pg_database_size_bytes', legend: '{{datname}}' }],
+        },
+      ],
+    },
+  ],
+};

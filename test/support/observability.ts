@@ -1,0 +1,207 @@
+/**
+ * Shared by the observability tests: the deploy/ files (rules, rule tests, dashboards), the metric names
+ * they may use, the metrics that cannot have data here (listed with the reason), and helpers to run the
+ * real Prometheus, Alertmanager and node-exporter binaries on free loopback ports.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { createMetrics, createRegistry } from '../../src/telemetry/metrics.js';
+
+/** The repository root (this file runs from dist/test/support/). */
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const path = (p: string) => REPO + p;
+
+export const PROMETHEUS_CONFIG = 'deploy/prometheus/prometheus.yml';
+export const RULES_DIR = 'deploy/prometheus/rules';
+export const RULE_TESTS_DIR = 'deploy/prometheus/tests';
+export const ALERTMANAGER_CONFIG = 'deploy/alertmanager/alertmanager.yml';
+export const DASHBOARDS_DIR = 'deploy/grafana/dashboards';
+
+export const yamlFiles = (dir: string) => readdirSync(path(dir)).filter((f) => f.endsWith('.yml')).sort().map((f) => `${dir}/${f}`);
+export const readYaml = (file: string): any => parseYaml(readFileSync(path(file), 'utf8'));
+
+export interface Rule {
+  file: string;
+  group: string;
+  kind: 'record' | 'alert';
+  name: string;
+  expr: string;
+  for?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export function loadRules(): Rule[] {
+  return yamlFiles(RULES_DIR).flatMap((file) =>
+    (readYaml(file).groups as any[]).flatMap((g) =>
+      (g.rules as any[]).map((r): Rule => ({
+        file,
+        group: g.name,
+        kind: r.alert ? 'alert' : 'record',
+        name: r.alert ?? r.record,
+        expr: String(r.expr).trim(),
+        for: r.for,
+        labels: r.labels ?? {},
+        annotations: r.annotations ?? {},
+      })),
+    ),
+  );
+}
+
+export interface DashboardQuery {
+  dashboard: string;
+  panel: string;
+  expr: string;
+}
+
+export function loadDashboards(): { file: string; json: any }[] {
+  return readdirSync(path(DASHBOARDS_DIR))
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((file) => ({ file, json: JSON.parse(readFileSync(path(`${DASHBOARDS_DIR}/${file}`), 'utf8')) }));
+}
+
+export const dataPanels = (dashboard: any): any[] => (dashboard.panels as any[]).filter((p) => p.type !== 'row');
+
+export function dashboardQueries(): DashboardQuery[] {
+  return loadDashboards().flatMap(({ json }) => dataPanels(json).flatMap((p) => (p.targets as any[]).map((t) => ({ dashboard: json.uid, panel: p.title, expr: t.expr as string }))));
+}
+
+/**
+ * Contract metrics of work not merged yet (names and labels agreed with the lead): the rules and panels
+ * over them must parse, and may be empty until then. When the work is merged, remove its entries here.
+ */
+export const PENDING_METRICS: Record<string, { labels: string[]; reason: string }> = {
+  candlestack_data_quality_score: { labels: ['exchange', 'symbol'], reason: 'issue 7 (data quality)' },
+  candlestack_data_quality_checks_total: { labels: ['exchange', 'check', 'result'], reason: 'issue 7 (data quality)' },
+  candlestack_data_anomalies_detected_total: { labels: ['exchange', 'type'], reason: 'issue 7 (data quality)' },
+  candlestack_circuit_breaker_state: { labels: ['component'], reason: 'issue 7 (circuit breakers)' },
+  candlestack_circuit_breaker_transitions_total: { labels: ['component', 'from', 'to'], reason: 'issue 7 (circuit breakers)' },
+  candlestack_circuit_breaker_failures_total: { labels: ['component'], reason: 'issue 7 (circuit breakers)' },
+  candlestack_kafka_consumer_lag: { labels: ['topic', 'partition'], reason: 'issue 4 (Kafka bus)' },
+  candlestack_kafka_messages_produced_total: { labels: ['topic'], reason: 'issue 4 (Kafka bus)' },
+  candlestack_kafka_messages_consumed_total: { labels: ['topic'], reason: 'issue 4 (Kafka bus)' },
+  candlestack_cache_hits_total: { labels: ['cache'], reason: 'the cache (a later issue)' },
+  candlestack_cache_misses_total: { labels: ['cache'], reason: 'the cache (a later issue)' },
+};
+
+/** Exporters the stack scrapes that cannot run on a CI machine: their metrics may be empty in the proof. */
+export const UNAVAILABLE_EXPORTERS: { prefix: string; reason: string }[] = [
+  { prefix: 'container_', reason: 'cAdvisor (needs the Docker daemon and the host cgroups)' },
+  { prefix: 'pg_', reason: 'postgres-exporter (needs a PostgreSQL server; candlestack stores in SQLite today)' },
+  { prefix: 'kafka_', reason: 'kafka-exporter (needs a Kafka broker; the Kafka bus is issue 4)' },
+];
+
+/** Exporters whose metrics the rules and dashboards may read: node-exporter runs in the proof, the others above. */
+const EXPORTER_PREFIXES = ['node_', 'container_', 'pg_', 'kafka_'];
+
+const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];
+
+/** Metric families candlestack exposes, with their label names (the catalogue plus prom-client defaults). */
+export function catalogue(): Map<string, string[]> {
+  const families = new Map<string, string[]>();
+  const add = (registry: ReturnType<typeof createRegistry>) => {
+    for (const m of registry.getMetricsAsArray() as any[]) {
+      const labels: string[] = m.labelNames ?? [];
+      families.set(m.name, labels);
+      if (m.constructor?.name === 'Histogram') for (const s of HISTOGRAM_SUFFIXES) families.set(m.name + s, labels.concat(s === '_bucket' ? ['le'] : []));
+    }
+  };
+  add(createMetrics(createRegistry({ defaults: false })).registry);
+  add(createRegistry());
+  for (const [name, { labels }] of Object.entries(PENDING_METRICS)) {
+    families.set(name, labels);
+    for (const s of HISTOGRAM_SUFFIXES) families.set(name + s, labels.concat(s === '_bucket' ? ['le'] : []));
+  }
+  return families;
+}
+
+/** The labels a recording rule keeps, from its level prefix (exchange_symbol:... -> exchange, symbol). */
+export function recordingLevelLabels(name: string): string[] {
+  const level = name.split(':')[0]!;
+  return level === 'candlestack' ? [] : level.split('_').reduce<string[]>((acc, part) => (part === 'job' && acc.at(-1) === 'exported' ? [...acc.slice(0, -1), 'exported_job'] : [...acc, part]), []);
+}
+
+/** Why a metric name is unknown (undefined when it is known). */
+export function unknownMetric(name: string, families: Map<string, string[]>, recorded: Set<string>): string | undefined {
+  if (families.has(name) || recorded.has(name) || name === 'up') return undefined;
+  if (EXPORTER_PREFIXES.some((p) => name.startsWith(p))) return undefined;
+  return `${name} is neither in src/telemetry/metrics.ts, the prom-client defaults, PENDING_METRICS, a recording rule, nor an exporter's`;
+}
+
+export function toolAvailable(command: string): boolean {
+  return spawnSync(command, ['--version'], { encoding: 'utf8' }).status === 0;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A child process with its output kept (the tail goes into assertion messages) and a clean stop. */
+export class Service {
+  private output = '';
+  readonly proc: ChildProcess;
+  private exited = false;
+
+  constructor(
+    readonly name: string,
+    command: string,
+    args: string[],
+  ) {
+    this.proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (b: Buffer) => {
+      this.output = (this.output + b.toString()).slice(-20_000);
+    };
+    this.proc.stdout!.on('data', keep);
+    this.proc.stderr!.on('data', keep);
+    this.proc.on('exit', () => (this.exited = true));
+  }
+
+  tail(lines = 30): string {
+    return this.output.split('\n').slice(-lines).join('\n');
+  }
+
+  /** Polls url until it answers 2xx; fails with the process output if it exits or times out. */
+  async waitReady(url: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.exited) throw new Error(`${this.name} exited (code ${this.proc.exitCode}):\n${this.tail()}`);
+      try {
+        if ((await fetch(url)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`${this.name} not ready at ${url} after ${timeoutMs} ms:\n${this.tail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const done = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()));
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
+    await done;
+    clearTimeout(timer);
+  }
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, pollMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
