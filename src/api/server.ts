@@ -15,6 +15,7 @@ import { sendError, sendJson } from './http.js';
 import type { LiveHub } from './live-ws.js';
 import type { Markets } from './markets.js';
 import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
+import { sendQuality, type QualitySource } from './quality-route.js';
 
 export const MAX_CANDLES_LIMIT = 5000;
 const DEFAULT_CANDLES_LIMIT = 500;
@@ -31,6 +32,8 @@ export interface ApiServerOptions {
   clock: Clock;
   log: Logger;
   version: string;
+  /** Data-quality scores and explanations for /api/quality. */
+  quality?: QualitySource;
 }
 
 type RouteHandler = (url: URL, res: ServerResponse) => Promise<void> | void;
@@ -48,6 +51,7 @@ export class ApiServer {
       ['/healthz', (_u, res) => sendJson(res, 200, { status: 'alive' })],
       ['/readyz', (_u, res) => this.ready(res)],
       ['/metrics', (_u, res) => this.metricsText(res)],
+      ['/api/quality', (u, res) => sendQuality(u, res, o.markets, o.quality)],
     ]);
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.on('upgrade', (req, socket, head) => {
@@ -114,6 +118,7 @@ export class ApiServer {
         liveness: '/healthz',
         readiness: '/readyz',
         metrics: '/metrics',
+        quality: '/api/quality?exchange=&symbol=',
       },
     });
   }

@@ -12,6 +12,8 @@ import type { TradeStream } from '../exchanges/adapter.js';
 import { LATE_POLICIES, type LatePolicy } from '../pipeline/candle-engine.js';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.js';
 import { parseDuration } from './duration.js';
+import { applyBreakersFile, applyQualityFile, defaultBreakersConfig, defaultQualitySettings, type BreakersConfig } from './quality-config.js';
+import type { QualitySettings } from '../quality/settings.js';
 
 export interface ExchangeConfig {
   id: ExchangeId;
@@ -34,6 +36,10 @@ export interface Config {
   retention: Partial<Record<Timeframe, number>>;
   http: { host: string; port: number };
   log: { level: LogLevel; format: 'json' | 'pretty' | 'auto' };
+  /** Data-quality checks and score (src/quality/). */
+  quality: QualitySettings;
+  /** Circuit breakers around REST backfill, store writes and bus produce. */
+  breakers: BreakersConfig;
 }
 
 export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
@@ -61,6 +67,8 @@ export function defaultConfig(): Config {
     retention: { '1s': 86_400_000, '1m': 90 * 86_400_000 },
     http: { host: '127.0.0.1', port: DEFAULT_PORT },
     log: { level: 'info', format: 'auto' },
+    quality: defaultQualitySettings(),
+    breakers: defaultBreakersConfig(),
   };
 }
 
@@ -245,7 +253,7 @@ function fields(v: unknown, field: string, allowed: readonly string[]): Obj {
 
 function applyFile(c: Config, raw: unknown): void {
   if (raw === null || raw === undefined) return;
-  const top = fields(raw, '', ['exchanges', 'timeframes', 'candles', 'feed', 'bus', 'store', 'retention', 'http', 'log']);
+  const top = fields(raw, '', ['exchanges', 'timeframes', 'candles', 'feed', 'bus', 'store', 'retention', 'http', 'log', 'quality', 'breakers']);
   if (top.exchanges !== undefined) {
     if (!Array.isArray(top.exchanges) || top.exchanges.length === 0) throw new ConfigError('exchanges', 'a non-empty list of exchanges', top.exchanges);
     c.exchanges = top.exchanges.map((e, i) => exchangeFromFile(e, `exchanges[${i}]`));
@@ -288,6 +296,8 @@ function applyFile(c: Config, raw: unknown): void {
     if (o.level !== undefined) c.log.level = oneOf(o.level, LOG_LEVELS, 'log.level');
     if (o.format !== undefined) c.log.format = oneOf(o.format, ['json', 'pretty', 'auto'] as const, 'log.format');
   }
+  if (top.quality !== undefined) applyQualityFile(c.quality, top.quality);
+  if (top.breakers !== undefined) applyBreakersFile(c.breakers, top.breakers);
 }
 
 function exchangeFromFile(v: unknown, field: string): ExchangeConfig {

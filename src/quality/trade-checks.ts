@@ -1,0 +1,137 @@
+/**
+ * The per-trade checks of one exchange/symbol: out-of-order trades, price outliers and volume sanity.
+ * O(1) and allocation-free when a trade passes (the common case): prices and quantities are read as
+ * doubles, results go into plain counters, and the robust scales (median and MAD of recent log returns,
+ * median of recent quantities) are recomputed every `recomputeEvery` trades, not per trade.
+ *
+ * Price outlier: r = ln(price / reference), the reference being the last accepted price. The trade is an
+ * outlier when |r| >= minJump and |r - median(r)| > k · 1.4826 · MAD(r) over the last `window` returns.
+ * An outlier does not move the reference (so the trade after a lone spike is judged against the level
+ * before it); `confirmTrades` outliers in a row are a real level shift: the reference moves to the new price.
+ * After a quiet spell longer than `resetAfterMs` the reference restarts from the next trade.
+ */
+import type { Trade } from '../core/types.js';
+import type { CheckRecord } from './check-record.js';
+import type { AnomalyType, FailureNote } from './checks.js';
+import { RollingWindow } from './rolling-window.js';
+
+export interface TradeCheckSettings {
+  /** Outlier when the jump exceeds k robust standard deviations of recent log returns. */
+  outlierK: number;
+  /** ...and is at least this relative move (0.005 = 0.5 %), so a flat market (MAD 0) does not flag ticks. */
+  outlierMinJump: number;
+  /** Recent log returns (and quantities) kept for the robust scales. */
+  outlierWindow: number;
+  /** A trade larger than this multiple of the recent median quantity is absurd. */
+  volumeMaxMultiple: number;
+  recomputeEvery?: number;
+  confirmTrades?: number;
+  resetAfterMs?: number;
+}
+
+/** 1.4826 × MAD estimates σ for normally distributed data. */
+const MAD_TO_SIGMA = 1.4826;
+
+export type FailSink = (record: CheckRecord, anomaly: AnomalyType, message: string, values: Record<string, unknown>, at: number) => void;
+
+export class TradeChecks {
+  private lastTime = Number.NEGATIVE_INFINITY;
+  private lastId = -1;
+  private reference = Number.NaN;
+  private referenceTime = 0;
+  private outlierRun = 0;
+  private readonly returns: RollingWindow;
+  private readonly qtys: RollingWindow;
+  private center = 0;
+  private sigma = 0;
+  private medianQty = Number.NaN;
+  private sinceRecompute = 0;
+  private readonly recomputeEvery: number;
+  private readonly confirm: number;
+  private readonly resetAfterMs: number;
+
+  constructor(
+    private readonly s: TradeCheckSettings,
+    private readonly records: { outOfOrder: CheckRecord; outlier: CheckRecord; volume: CheckRecord },
+    private readonly fail: FailSink,
+  ) {
+    this.returns = new RollingWindow(s.outlierWindow);
+    this.qtys = new RollingWindow(s.outlierWindow);
+    this.recomputeEvery = s.recomputeEvery ?? 32;
+    this.confirm = s.confirmTrades ?? 3;
+    this.resetAfterMs = s.resetAfterMs ?? 60_000;
+  }
+
+  /** The last accepted price (a lone outlier does not move it); NaN before the first trade. */
+  get referencePrice(): number {
+    return this.reference;
+  }
+
+  check(t: Trade, now: number): void {
+    const r = this.records;
+    if (t.time < this.lastTime) {
+      this.fail(r.outOfOrder, 'out_of_order_trade', `trade ${t.id} at ${iso(t.time)} is ${this.lastTime - t.time} ms older than trade ${this.lastId} before it`, { id: t.id, time: t.time, previousId: this.lastId, previousTime: this.lastTime }, now);
+    } else {
+      r.outOfOrder.pass(now);
+      this.lastTime = t.time;
+    }
+    this.lastId = t.id;
+
+    const price = Number(t.price);
+    const qty = Number(t.qty);
+    if (!(price > 0) || !(qty > 0)) {
+      this.fail(r.volume, 'invalid_trade', `trade ${t.id} has price ${t.price} and quantity ${t.qty}; both must be positive`, { id: t.id, price: t.price, qty: t.qty }, now);
+      return; // no price to judge
+    }
+    const median = this.medianQty;
+    if (median > 0 && qty > this.s.volumeMaxMultiple * median) {
+      this.fail(r.volume, 'absurd_size', `trade ${t.id} of ${t.qty} is ${Math.round(qty / median)}× the recent median quantity ${median}`, { id: t.id, qty: t.qty, medianQty: median, multiple: qty / median, maxMultiple: this.s.volumeMaxMultiple }, now);
+    } else {
+      r.volume.pass(now);
+      this.qtys.push(qty);
+    }
+
+    this.checkPrice(t, price, now);
+    if (++this.sinceRecompute >= this.recomputeEvery) this.recompute();
+  }
+
+  private checkPrice(t: Trade, price: number, now: number): void {
+    if (!(this.reference > 0) || t.time - this.referenceTime > this.resetAfterMs) {
+      this.reference = price; // nothing recent to compare with: this trade becomes the reference
+      this.referenceTime = t.time;
+      this.outlierRun = 0;
+      return;
+    }
+    const ret = Math.log(price / this.reference);
+    const jump = Math.abs(ret);
+    const deviation = Math.abs(ret - this.center);
+    if (jump >= this.s.outlierMinJump && deviation > this.s.outlierK * this.sigma) {
+      const values = { id: t.id, price: t.price, reference: this.reference, logReturn: ret, robustSigma: this.sigma, k: this.s.outlierK, threshold: Math.max(this.s.outlierMinJump, this.s.outlierK * this.sigma) };
+      this.fail(this.records.outlier, 'price_outlier', `trade ${t.id} at ${t.price} jumped ${(ret * 100).toFixed(3)}% from ${this.reference} (robust σ ${this.sigma.toExponential(2)}, k ${this.s.outlierK})`, values, now);
+      if (++this.outlierRun >= this.confirm) {
+        this.reference = price; // the market moved to a new level
+        this.referenceTime = t.time;
+        this.outlierRun = 0;
+      }
+      return;
+    }
+    this.records.outlier.pass(now);
+    this.outlierRun = 0;
+    this.returns.push(ret);
+    this.reference = price;
+    this.referenceTime = t.time;
+  }
+
+  private recompute(): void {
+    this.sinceRecompute = 0;
+    if (this.returns.count >= 3) {
+      this.center = this.returns.median();
+      this.sigma = MAD_TO_SIGMA * this.returns.mad(this.center);
+    }
+    if (this.qtys.count >= 3) this.medianQty = this.qtys.median();
+  }
+}
+
+function iso(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
+}
