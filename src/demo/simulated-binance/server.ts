@@ -171,6 +171,11 @@ export class SimulatedBinance {
     this.rest.rateLimit(count, status, retryAfterSeconds);
   }
 
+  /** The next `count` REST calls fail with 503 (an exchange-side outage); 0 ends it. */
+  failRest(count: number): void {
+    this.rest.fail(count);
+  }
+
   /** Refuses new WebSocket connections (HTTP 503 on upgrade) and drops existing ones, until resumeFeed(). */
   stopFeed(): void {
     this.hub.refusing = true;
