@@ -47,7 +47,7 @@ export class QualityMonitor {
   private candleCheck: Promise<void> | null = null;
 
   constructor(private readonly o: QualityMonitorOptions) {
-    this.lastEvaluateAt = o.clock.now();
+    this.lastEvaluateAt = Number.NEGATIVE_INFINITY;
     for (const m of o.markets) for (const s of m.symbols) this.state(m.exchange, s);
   }
 

@@ -32,6 +32,13 @@ export class RollingWindow {
     return middle(s, this.n);
   }
 
+  /** Interquartile range Q3 − Q1, linear interpolation (NaN when empty). Divide by 1.349 for a normal σ estimate. */
+  iqr(): number {
+    if (this.n === 0) return Number.NaN;
+    const s = this.sorted((v) => v);
+    return quantile(s, this.n, 0.75) - quantile(s, this.n, 0.25);
+  }
+
   /** Median absolute deviation from `center` (NaN when empty). Multiply by 1.4826 for a normal σ estimate. */
   mad(center: number): number {
     if (this.n === 0) return Number.NaN;
@@ -48,6 +55,13 @@ export class RollingWindow {
     view.sort();
     return view;
   }
+}
+
+function quantile(s: Float64Array, n: number, q: number): number {
+  const pos = (n - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(n - 1, lo + 1);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
 }
 
 function middle(s: Float64Array, n: number): number {

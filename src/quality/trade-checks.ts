@@ -5,10 +5,14 @@
  * median of recent quantities) are recomputed every `recomputeEvery` trades, not per trade.
  *
  * Price outlier: r = ln(price / reference), the reference being the last accepted price. The trade is an
- * outlier when |r| >= minJump and |r - median(r)| > k · 1.4826 · MAD(r) over the last `window` returns.
+ * outlier when |r| >= minJump and |r - median(r)| > k · σ̂ over the last `window` returns, with the robust
+ * σ̂ = max(1.4826 · MAD(r), IQR(r) / 1.349). (The MAD alone collapses to 0 on two-valued returns such as a
+ * bid-ask bounce, where more than half the returns sit at the median; the IQR does not.)
  * An outlier does not move the reference (so the trade after a lone spike is judged against the level
  * before it); `confirmTrades` outliers in a row are a real level shift: the reference moves to the new price.
- * After a quiet spell longer than `resetAfterMs` the reference restarts from the next trade.
+ * Every return goes into the window (the median and MAD shrug off a few outliers, and a market that turns
+ * volatile is learnt rather than flagged forever). The check judges only once the window holds
+ * `MIN_SAMPLES` returns (warm-up); after a quiet spell longer than `resetAfterMs` the reference restarts.
  */
 import type { Trade } from '../core/types.js';
 import type { CheckRecord } from './check-record.js';
@@ -29,8 +33,11 @@ export interface TradeCheckSettings {
   resetAfterMs?: number;
 }
 
-/** 1.4826 × MAD estimates σ for normally distributed data. */
+/** 1.4826 × MAD and IQR / 1.349 estimate σ for normally distributed data. */
 const MAD_TO_SIGMA = 1.4826;
+const IQR_TO_SIGMA = 1 / 1.349;
+/** Returns needed before the robust scale is trusted. */
+const MIN_SAMPLES = 16;
 
 export type FailSink = (record: CheckRecord, anomaly: AnomalyType, message: string, values: Record<string, unknown>, at: number) => void;
 
@@ -44,6 +51,7 @@ export class TradeChecks {
   private readonly qtys: RollingWindow;
   private center = 0;
   private sigma = 0;
+  private warm = false;
   private medianQty = Number.NaN;
   private sinceRecompute = 0;
   private readonly recomputeEvery: number;
@@ -103,6 +111,12 @@ export class TradeChecks {
       return;
     }
     const ret = Math.log(price / this.reference);
+    this.returns.push(ret);
+    if (!this.warm) {
+      this.reference = price;
+      this.referenceTime = t.time;
+      return;
+    }
     const jump = Math.abs(ret);
     const deviation = Math.abs(ret - this.center);
     if (jump >= this.s.outlierMinJump && deviation > this.s.outlierK * this.sigma) {
@@ -117,16 +131,16 @@ export class TradeChecks {
     }
     this.records.outlier.pass(now);
     this.outlierRun = 0;
-    this.returns.push(ret);
     this.reference = price;
     this.referenceTime = t.time;
   }
 
   private recompute(): void {
     this.sinceRecompute = 0;
-    if (this.returns.count >= 3) {
+    if (this.returns.count >= MIN_SAMPLES) {
       this.center = this.returns.median();
-      this.sigma = MAD_TO_SIGMA * this.returns.mad(this.center);
+      this.sigma = Math.max(MAD_TO_SIGMA * this.returns.mad(this.center), IQR_TO_SIGMA * this.returns.iqr());
+      this.warm = true;
     }
     if (this.qtys.count >= 3) this.medianQty = this.qtys.median();
   }
