@@ -19,7 +19,8 @@ export interface DecaySettings {
 export class CheckRecord {
   runs = 0;
   failures = 0;
-  lastRunAt: number | null = null;
+  /** Epoch ms of the last run; -Infinity before the first (a number, so the hot path stores it unboxed). */
+  lastRunAt = Number.NEGATIVE_INFINITY;
   lastResult: 'pass' | 'fail' | null = null;
   lastFailureAt: number | null = null;
   /** The check is in a failing episode (state checks count one anomaly per episode). */
@@ -65,7 +66,7 @@ export class CheckRecord {
 
   /** Ran within the score window (or failed within it): the check weighs in the score. */
   active(now: number, windowMs: number): boolean {
-    return this.lastRunAt !== null && now - this.lastRunAt <= windowMs;
+    return now - this.lastRunAt <= windowMs;
   }
 
   private decayed(now: number, halfLifeMs: number): number {

@@ -64,7 +64,7 @@ export class QualityMonitor {
 
   /** Bus `trade` subscriber: the per-trade checks (O(1), allocation-free when they pass). */
   onTrade = (t: Trade): void => {
-    this.state(t.exchange, t.symbol).onTrade(t, t.receivedAt);
+    this.state(t.exchange, t.symbol).onTrade(t);
   };
 
   /** Bus `gap` subscriber: a jump in trade ids (on a live stream or across a reconnect) is a failure. */
@@ -91,7 +91,7 @@ export class QualityMonitor {
   evaluate(now: number = this.o.clock.now()): void {
     const s = this.o.settings;
     for (const sq of this.all()) {
-      const last = sq.lastReceivedAt;
+      const last = Number.isFinite(sq.lastReceivedAt) ? sq.lastReceivedAt : null;
       const age = now - (last ?? sq.since);
       const stale = sq.record('staleness');
       if (age <= s.staleAfterMs) stale.pass(now);
@@ -160,7 +160,7 @@ export class QualityMonitor {
 
   private checkDivergence(group: readonly SymbolQuality[], now: number): void {
     const s = this.o.settings;
-    const fresh = (sq: SymbolQuality) => sq.lastReceivedAt !== null && now - sq.lastReceivedAt <= s.staleAfterMs;
+    const fresh = (sq: SymbolQuality) => now - sq.lastReceivedAt <= s.staleAfterMs;
     for (const d of divergences(group.map((sq) => ({ exchange: sq.exchange, price: sq.price, fresh: fresh(sq) })))) {
       const sq = group.find((x) => x.exchange === d.exchange)!;
       const rec = sq.record('cross_exchange');
@@ -186,18 +186,20 @@ export class QualityMonitor {
     this.o.log.warn({ exchange: sq.exchange, symbol: sq.symbol, check: rec.check, anomaly, ...values, similarSinceLastLog: seen?.suppressed ?? 0 }, `data quality: ${message}`);
   }
 
+  /** Hot path (per trade): two map lookups. No closure here, so a call allocates no context. */
   private state(exchange: string, symbol: string): SymbolQuality {
+    return this.states.get(exchange)?.get(symbol) ?? this.create(exchange, symbol);
+  }
+
+  private create(exchange: string, symbol: string): SymbolQuality {
     let bySymbol = this.states.get(exchange);
     if (!bySymbol) this.states.set(exchange, (bySymbol = new Map()));
-    let sq = bySymbol.get(symbol);
-    if (!sq) {
-      const canonical = (this.o.canonical ?? ((_e: string, s: string) => canonicalSymbol(s)))(exchange, symbol);
-      sq = new SymbolQuality(exchange, symbol, canonical, this.o.clock.now(), this.o.settings, this.o.metrics, (rec, anomaly, message, values, at) => this.fail(sq!, rec, anomaly, message, values, at));
-      bySymbol.set(symbol, sq);
-      const group = this.byCanonical.get(canonical);
-      if (group) group.push(sq);
-      else this.byCanonical.set(canonical, [sq]);
-    }
+    const canonical = (this.o.canonical ?? ((_e: string, s: string) => canonicalSymbol(s)))(exchange, symbol);
+    const sq: SymbolQuality = new SymbolQuality(exchange, symbol, canonical, this.o.clock.now(), this.o.settings, this.o.metrics, (rec, anomaly, message, values, at) => this.fail(sq, rec, anomaly, message, values, at));
+    bySymbol.set(symbol, sq);
+    const group = this.byCanonical.get(canonical);
+    if (group) group.push(sq);
+    else this.byCanonical.set(canonical, [sq]);
     return sq;
   }
 

@@ -69,7 +69,7 @@ export function explainSymbol(sq: SymbolQuality, now: number, s: QualitySettings
         health: round(p.health),
         runs: r.runs,
         failures: r.failures,
-        lastRun: r.lastRunAt,
+        lastRun: Number.isFinite(r.lastRunAt) ? r.lastRunAt : null,
         lastResult: r.lastResult,
         recentFailures: [...r.recent].reverse().map((f) => ({ at: f.at, time: new Date(f.at).toISOString(), anomaly: f.anomaly, message: f.message, values: f.values })),
       };

@@ -1,7 +1,7 @@
 /**
- * A fixed-size ring of recent numbers with robust statistics (median, median absolute deviation) computed
- * on demand into a preallocated scratch array: `push` is O(1) and allocation-free; `median`/`mad` sort the
- * window (O(n log n)) and are meant to be called periodically, not per value.
+ * A fixed-size ring of recent numbers with robust statistics (median, quantiles, median absolute deviation)
+ * computed on demand by selection (quickselect, O(n)) in a preallocated scratch array: `push` is O(1) and
+ * allocation-free, and so are the statistics; they are still meant to be called periodically, not per value.
  */
 export class RollingWindow {
   private readonly values: Float64Array;
@@ -27,44 +27,73 @@ export class RollingWindow {
 
   /** Median of the window (NaN when empty). */
   median(): number {
-    if (this.n === 0) return Number.NaN;
-    const s = this.sorted((v) => v);
-    return middle(s, this.n);
+    return this.quantile(0.5);
   }
 
-  /** Interquartile range Q3 − Q1, linear interpolation (NaN when empty). Divide by 1.349 for a normal σ estimate. */
+  /** The q-quantile (0..1) with linear interpolation between order statistics (NaN when empty). */
+  quantile(q: number): number {
+    const n = this.n;
+    if (n === 0) return Number.NaN;
+    const s = this.scratch;
+    for (let i = 0; i < n; i++) s[i] = this.values[i]!;
+    return quantileOf(s, n, q);
+  }
+
+  /** Interquartile range Q3 − Q1 (NaN when empty). Divide by 1.349 for a normal σ estimate. */
   iqr(): number {
-    if (this.n === 0) return Number.NaN;
-    const s = this.sorted((v) => v);
-    return quantile(s, this.n, 0.75) - quantile(s, this.n, 0.25);
+    const q1 = this.quantile(0.25);
+    return quantileOf(this.scratch, this.n, 0.75) - q1; // the scratch still holds the window (reordered)
   }
 
   /** Median absolute deviation from `center` (NaN when empty). Multiply by 1.4826 for a normal σ estimate. */
   mad(center: number): number {
-    if (this.n === 0) return Number.NaN;
-    const s = this.sorted((v) => Math.abs(v - center));
-    return middle(s, this.n);
-  }
-
-  private sorted(f: (v: number) => number): Float64Array {
-    const s = this.scratch;
     const n = this.n;
-    for (let i = 0; i < n; i++) s[i] = f(this.values[i]!);
-    // a full window sorts in place without a view; only a warming-up window needs one
-    const view = n === this.size ? s : s.subarray(0, n);
-    view.sort();
-    return view;
+    if (n === 0) return Number.NaN;
+    const s = this.scratch;
+    for (let i = 0; i < n; i++) s[i] = Math.abs(this.values[i]! - center);
+    return quantileOf(s, n, 0.5);
   }
 }
 
-function quantile(s: Float64Array, n: number, q: number): number {
+/** Quantile of the first n values of s (reordered in place). */
+function quantileOf(s: Float64Array, n: number, q: number): number {
   const pos = (n - 1) * q;
   const lo = Math.floor(pos);
-  const hi = Math.min(n - 1, lo + 1);
-  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+  const a = select(s, n, lo);
+  if (pos === lo) return a;
+  // after selection everything right of `lo` is >= s[lo]: the next order statistic is their minimum
+  let b = Number.POSITIVE_INFINITY;
+  for (let i = lo + 1; i < n; i++) if (s[i]! < b) b = s[i]!;
+  return a + (b - a) * (pos - lo);
 }
 
-function middle(s: Float64Array, n: number): number {
-  const h = n >> 1;
-  return n % 2 === 1 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+/** Hoare's quickselect: reorders s[0..n) so that s[k] is the k-th smallest, and returns it. */
+function select(s: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >> 1;
+    // median of three as the pivot
+    const x = s[lo]!;
+    const y = s[mid]!;
+    const z = s[hi]!;
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (s[i]! < pivot) i++;
+      while (s[j]! > pivot) j--;
+      if (i <= j) {
+        const t = s[i]!;
+        s[i] = s[j]!;
+        s[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return s[k]!;
+  }
+  return s[k]!;
 }

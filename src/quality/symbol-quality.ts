@@ -16,8 +16,8 @@ export interface CheckCounters {
 export class SymbolQuality {
   readonly records: ReadonlyMap<QualityCheck, CheckRecord>;
   readonly trades: TradeChecks;
-  /** Local receive time of the last trade (epoch ms), or null before the first. */
-  lastReceivedAt: number | null = null;
+  /** Local receive time of the last trade (epoch ms); -Infinity before the first (a number: stored unboxed per trade). */
+  lastReceivedAt = Number.NEGATIVE_INFINITY;
   firstTradeTime: number | null = null;
   /** When the monitor started watching this symbol: staleness counts from here before the first trade. */
   readonly since: number;
@@ -47,11 +47,11 @@ export class SymbolQuality {
     return this.records.get(check)!;
   }
 
-  /** Hot path: called for every trade of this symbol. */
-  onTrade(t: Trade, now: number): void {
+  /** Hot path: called for every trade of this symbol; its receive time is the time of the checks. */
+  onTrade(t: Trade): void {
     if (this.firstTradeTime === null) this.firstTradeTime = t.time;
     this.lastReceivedAt = t.receivedAt;
-    this.trades.check(t, now);
+    this.trades.check(t);
   }
 
   /** The last accepted price (outliers excluded), NaN before the first trade. */

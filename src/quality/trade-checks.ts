@@ -1,8 +1,9 @@
 /**
  * The per-trade checks of one exchange/symbol: out-of-order trades, price outliers and volume sanity.
- * O(1) and allocation-free when a trade passes (the common case): prices and quantities are read as
- * doubles, results go into plain counters, and the robust scales (median and MAD of recent log returns,
- * median of recent quantities) are recomputed every `recomputeEvery` trades, not per trade.
+ * O(1) and allocation-free when a trade passes (the common case): prices and quantities are parsed with
+ * the engine's allocation-free decimal parser into doubles, results go into plain counters, and the robust
+ * scales (of recent log returns, and the median of recent quantities) are recomputed every
+ * `recomputeEvery` trades by O(n) selection, not per trade.
  *
  * Price outlier: r = ln(price / reference), the reference being the last accepted price. The trade is an
  * outlier when |r| >= minJump and |r - median(r)| > k · σ̂ over the last `window` returns, with the robust
@@ -14,6 +15,7 @@
  * volatile is learnt rather than flagged forever). The check judges only once the window holds
  * `MIN_SAMPLES` returns (warm-up); after a quiet spell longer than `resetAfterMs` the reference restarts.
  */
+import { fixed8, parseFixed8 } from '../core/decimal.js';
 import type { Trade } from '../core/types.js';
 import type { CheckRecord } from './check-record.js';
 import type { AnomalyType, FailureNote } from './checks.js';
@@ -57,6 +59,9 @@ export class TradeChecks {
   private readonly recomputeEvery: number;
   private readonly confirm: number;
   private readonly resetAfterMs: number;
+  private readonly scratch = fixed8();
+  /** The price being checked; a field, not an argument, so the double is not boxed on the call. */
+  private price = Number.NaN;
 
   constructor(
     private readonly s: TradeCheckSettings,
@@ -65,7 +70,7 @@ export class TradeChecks {
   ) {
     this.returns = new RollingWindow(s.outlierWindow);
     this.qtys = new RollingWindow(s.outlierWindow);
-    this.recomputeEvery = s.recomputeEvery ?? 32;
+    this.recomputeEvery = s.recomputeEvery ?? 64;
     this.confirm = s.confirmTrades ?? 3;
     this.resetAfterMs = s.resetAfterMs ?? 60_000;
   }
@@ -75,7 +80,10 @@ export class TradeChecks {
     return this.reference;
   }
 
-  check(t: Trade, now: number): void {
+  /** Checks one trade at its local receive time. (Times are read from the trade, not passed as arguments: an
+   * epoch-ms double passed to a call that is not inlined is boxed, i.e. allocated.) */
+  check(t: Trade): void {
+    const now = t.receivedAt;
     const r = this.records;
     if (t.time < this.lastTime) {
       this.fail(r.outOfOrder, 'out_of_order_trade', `trade ${t.id} at ${iso(t.time)} is ${this.lastTime - t.time} ms older than trade ${this.lastId} before it`, { id: t.id, time: t.time, previousId: this.lastId, previousTime: this.lastTime }, now);
@@ -85,10 +93,11 @@ export class TradeChecks {
     }
     this.lastId = t.id;
 
-    const price = Number(t.price);
-    const qty = Number(t.qty);
+    const d = this.scratch;
+    const price = parseFixed8(t.price, d) ? d.int + d.frac / 1e8 : Number.NaN;
+    const qty = parseFixed8(t.qty, d) ? d.int + d.frac / 1e8 : Number.NaN;
     if (!(price > 0) || !(qty > 0)) {
-      this.fail(r.volume, 'invalid_trade', `trade ${t.id} has price ${t.price} and quantity ${t.qty}; both must be positive`, { id: t.id, price: t.price, qty: t.qty }, now);
+      this.fail(r.volume, 'invalid_trade', `trade ${t.id} has price ${t.price} and quantity ${t.qty}; both must be positive decimals`, { id: t.id, price: t.price, qty: t.qty }, now);
       return; // no price to judge
     }
     const median = this.medianQty;
@@ -99,11 +108,15 @@ export class TradeChecks {
       this.qtys.push(qty);
     }
 
-    this.checkPrice(t, price, now);
-    if (++this.sinceRecompute >= this.recomputeEvery) this.recompute();
+    this.price = price;
+    this.checkPrice(t);
+    // warming up: the scale is computed as soon as there are enough returns, then every recomputeEvery trades
+    if (++this.sinceRecompute >= this.recomputeEvery || (!this.warm && this.returns.count >= MIN_SAMPLES)) this.recompute();
   }
 
-  private checkPrice(t: Trade, price: number, now: number): void {
+  private checkPrice(t: Trade): void {
+    const price = this.price;
+    const now = t.receivedAt;
     if (!(this.reference > 0) || t.time - this.referenceTime > this.resetAfterMs) {
       this.reference = price; // nothing recent to compare with: this trade becomes the reference
       this.referenceTime = t.time;
