@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { Candle, CandleEvent } from '../src/core/types.js';
-import type { CandleQuery, Store } from '../src/store/store.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import { CandleWriter } from '../src/store/candle-writer.js';
 import { instrumentedBreaker } from '../src/telemetry/breaker-metrics.js';
@@ -18,33 +17,16 @@ import { log, testMetrics } from './support/harness.js';
 const T0 = Date.UTC(2024, 0, 1);
 
 /** The real SQLite store, failing every write while `down` (as a full disk or a locked database would). */
-class FlakyStore implements Store {
-  readonly kind = 'sqlite';
+class FlakyStore extends SqliteStore {
   down = false;
   upserts = 0;
-  constructor(readonly inner = new SqliteStore(':memory:', () => T0)) {}
-  async upsert(candles: readonly Candle[]): Promise<void> {
+  constructor() {
+    super(':memory:', () => T0);
+  }
+  override async upsert(candles: readonly Candle[]): Promise<void> {
     this.upserts++;
     if (this.down) throw new Error('SQLITE_FULL: database or disk is full');
-    return this.inner.upsert(candles);
-  }
-  query(q: CandleQuery) {
-    return this.inner.query(q);
-  }
-  latest(exchange: string, symbols: readonly string[]) {
-    return this.inner.latest(exchange, symbols);
-  }
-  series() {
-    return this.inner.series();
-  }
-  prune(...args: Parameters<Store['prune']>) {
-    return this.inner.prune(...args);
-  }
-  isOpen() {
-    return this.inner.isOpen();
-  }
-  close() {
-    return this.inner.close();
+    return super.upsert(candles);
   }
 }
 
@@ -66,7 +48,7 @@ function setup(maxBufferedRows = 100_000) {
     const m = await metrics.registry.getSingleMetric(name)!.get();
     return m.values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((n, v) => n + v.value, 0);
   };
-  const stored = async (symbol: string) => (await store.inner.query({ exchange: 'binance', symbol, timeframe: '1s', limit: 5000 })).map((c) => [c.openTime - T0, c.closed]);
+  const stored = async (symbol: string) => (await store.query({ exchange: 'binance', symbol, timeframe: '1s', limit: 5000 })).map((c) => [c.openTime - T0, c.closed]);
   return { clock, metrics, lines, store, breaker, writer, value, stored };
 }
 
@@ -164,7 +146,7 @@ test('a forming update never replaces a buffered closed candle of the same perio
   writer.onEvent(event('BTCUSDT', T0, false, '999.00000000'));
   await writer.flush();
   assert.equal(store.upserts, 1);
-  const [c] = await store.inner.query({ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1s', limit: 10 });
+  const [c] = await store.query({ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1s', limit: 10 });
   assert.equal(c?.close, '105.00000000');
   assert.deepEqual(await stored('BTCUSDT'), [[0, true]]);
 });
