@@ -1,5 +1,6 @@
 /** The health model behind /api/health and /readyz. */
 import type { FeedHealth } from '../feed/collector.js';
+import type { BreakerStatus } from '../core/circuit-breaker.js';
 
 export interface HealthSources {
   feeds: () => FeedHealth[];
@@ -9,6 +10,8 @@ export interface HealthSources {
   bus: { kind: string };
   backfillPending: () => number;
   startedAt: number;
+  /** Circuit breakers; one that is not closed makes the status `degraded`. */
+  breakers?: () => BreakerStatus[];
 }
 
 export type FeedState = 'up' | 'stale' | 'down';
@@ -20,13 +23,16 @@ export interface HealthReport {
   store: { kind: string; open: boolean; queueDepth: number };
   bus: { kind: string };
   backfill: { pending: number };
+  breakers?: BreakerStatus[];
 }
 
 export function healthReport(s: HealthSources, now: number): HealthReport {
   const feeds = s.feeds().map((f) => ({ ...f, state: feedState(f, s.staleAfterMs) }));
   const storeOpen = s.store.isOpen();
   const up = feeds.filter((f) => f.state === 'up').length;
-  const status = !storeOpen || (feeds.length > 0 && up === 0) ? 'down' : up < feeds.length ? 'degraded' : 'ok';
+  const breakers = s.breakers?.();
+  const tripped = breakers?.some((b) => b.state !== 'closed') ?? false;
+  const status = !storeOpen || (feeds.length > 0 && up === 0) ? 'down' : up < feeds.length || tripped ? 'degraded' : 'ok';
   return {
     status,
     uptimeSeconds: Math.round((now - s.startedAt) / 1000),
@@ -34,6 +40,7 @@ export function healthReport(s: HealthSources, now: number): HealthReport {
     store: { kind: s.store.kind, open: storeOpen, queueDepth: s.store.queueDepth() },
     bus: { kind: s.bus.kind },
     backfill: { pending: s.backfillPending() },
+    ...(breakers ? { breakers } : {}),
   };
 }
 

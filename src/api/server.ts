@@ -19,6 +19,7 @@ import type { HealthDetails } from './health-details.js';
 import { ASSETS_PREFIX, type WebAssets } from './web-assets.js';
 import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
 import { indicatorsRoute } from './indicators-route.js';
+import { sendQuality, type QualitySource } from './quality-route.js';
 
 export const MAX_CANDLES_LIMIT = 5000;
 const DEFAULT_CANDLES_LIMIT = 500;
@@ -41,6 +42,8 @@ export interface ApiServerOptions {
   web?: WebAssets;
   /** Adds the health view's detail (message counts, reconciliation, store and bus counters, levels) to /api/health. */
   healthDetails?: HealthDetails;
+  /** Data-quality scores and explanations for /api/quality. */
+  quality?: QualitySource;
 }
 
 type RouteHandler = (url: URL, res: ServerResponse, req: IncomingMessage) => Promise<void> | void;
@@ -63,6 +66,7 @@ export class ApiServer {
       ['/readyz', (_u, res) => this.ready(res)],
       ['/metrics', (_u, res) => this.metricsText(res)],
       ['/api/indicators', (u, res) => indicatorsRoute({ store: o.store, markets: o.markets, names: o.indicatorNames ?? [] }, u, res)],
+      ['/api/quality', (u, res) => sendQuality(u, res, o.markets, o.quality)],
     ]);
     this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log }).handle]]);
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -140,6 +144,7 @@ export class ApiServer {
         metrics: '/metrics',
         indicators: '/api/indicators?exchange=&symbol=&timeframe=&names=&from=&to=&limit=',
         alerts: 'POST /api/alerts (Alertmanager webhook, payload version 4)',
+        quality: '/api/quality?exchange=&symbol=',
       },
     });
   }

@@ -25,6 +25,9 @@ import { DEFAULT_WEB_DIR, WebAssets } from '../api/web-assets.js';
 import { createMetrics, createRegistry, type Metrics } from '../telemetry/metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import { initializeSeries } from '../telemetry/initial-series.js';
+import { instrumentedBreaker } from '../telemetry/breaker-metrics.js';
+import { breakerSettings, resolveCandleTimeframe } from '../config/quality-config.js';
+import { QualityMonitor } from '../quality/monitor.js';
 
 export interface EmbeddedDeps {
   clock: Clock;
@@ -40,6 +43,7 @@ export interface Embedded {
   metrics: Metrics;
   collectors: Collector[];
   engine: CandleEngine;
+  quality: QualityMonitor;
   stop(): Promise<void>;
 }
 
@@ -53,10 +57,26 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const metrics = createMetrics(registry);
   metrics.buildInfo.labels(deps.version, deps.role).set(1);
 
+  const qualityTimeframe = resolveCandleTimeframe(config.quality, config.timeframes);
+  const breakerDeps = { clock, metrics, log: log.child({ component: 'breaker' }) };
+  const breakers = {
+    storeWrite: instrumentedBreaker('store_write', breakerSettings(config.breakers, 'store_write'), breakerDeps),
+    backfillRest: instrumentedBreaker('backfill_rest', breakerSettings(config.breakers, 'backfill_rest'), breakerDeps),
+  };
   const bus = new MemoryBus(metrics, log.child({ component: 'bus' }));
   const store = openStore(config.store.url, () => clock.now());
   initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, store: store.kind, bus: bus.kind });
-  const writer = new CandleWriter({ store, clock, metrics, log: log.child({ component: 'store' }), flushMs: config.store.flushMs });
+  const writer = new CandleWriter({ store, clock, metrics, log: log.child({ component: 'store' }), flushMs: config.store.flushMs, breaker: breakers.storeWrite, maxBufferedRows: config.breakers.storeBufferRows });
+  const quality = new QualityMonitor({
+    settings: config.quality,
+    markets: config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols })),
+    candleTimeframe: qualityTimeframe,
+    candleSettleMs: config.candles.graceMs + 2 * config.store.flushMs + 1_000,
+    store,
+    clock,
+    metrics,
+    log: log.child({ component: 'quality' }),
+  });
   const engine = new CandleEngine({
     timeframes: config.timeframes,
     graceMs: config.candles.graceMs,
@@ -66,7 +86,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     log: log.child({ component: 'candles' }),
     emit: (e) => bus.publish('candle', e),
   });
-  const reconciler = new Reconciler({ engine, clock, metrics, log: log.child({ component: 'reconcile' }) });
+  const reconciler = new Reconciler({ engine, clock, metrics, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
 
   const sources = new Map<string, BackfillSource>();
   const collectors = config.exchanges.map((ex) => {
@@ -88,7 +108,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       unreachableHint: deps.unreachableHint,
     });
   });
-  const backfiller = new Backfiller({ sources, engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }) });
+  const backfiller = new Backfiller({ sources, engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }), breaker: breakers.backfillRest });
   const retention = new RetentionJob({ store, maxAgeMs: config.retention, intervalMs: 3_600_000, clock, metrics, log: log.child({ component: 'retention' }) });
 
   const markets = new Markets(config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols, timeframes: config.timeframes, normalizeSymbol: adapterFor(ex.id).normalizeSymbol })));
@@ -102,6 +122,8 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   bus.subscribe('kline', reconciler.onKline);
   bus.subscribe('gap', (g) => engine.markGap(g.exchange, g.symbol, g.from, g.to));
   bus.subscribe('gap', backfiller.onGap);
+  bus.subscribe('trade', quality.onTrade);
+  bus.subscribe('gap', quality.onGap);
 
   // Resume after a restart: continue the stored forming candles, and backfill what happened while down.
   for (const ex of config.exchanges) {
@@ -128,6 +150,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     log: log.child({ component: 'api' }),
     version: deps.version,
     indicatorNames: indicators.names,
+    quality,
     health: {
       feeds: () => collectors.flatMap((c) => c.health()),
       staleAfterMs: config.feed.staleAfterMs,
@@ -135,6 +158,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       bus: { kind: bus.kind },
       backfillPending: () => backfiller.pending,
       startedAt,
+      breakers: () => [breakers.storeWrite.status(), breakers.backfillRest.status()],
     },
     web: WebAssets.load(DEFAULT_WEB_DIR, log.child({ component: 'api' })),
     healthDetails: new HealthDetails({ metrics, clock, staleAfterMs: config.feed.staleAfterMs }),
@@ -148,6 +172,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   backfiller.start();
   retention.start();
   live.start();
+  quality.start();
   for (const c of collectors) c.start();
   log.info({ component: 'app', port, host: config.http.host, exchanges: config.exchanges.map((e) => `${e.id}:${e.symbols.join(',')}`), timeframes: config.timeframes, store: config.store.url }, `candlestack ${deps.role} listening on http://${config.http.host}:${port}`);
 
@@ -157,6 +182,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     metrics,
     collectors,
     engine,
+    quality,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -165,6 +191,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       backfiller.stop();
       retention.stop();
       reconciler.stop();
+      await quality.stop();
       engine.tick();
       await writer.stop();
       await indicators.stop();

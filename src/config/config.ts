@@ -14,6 +14,8 @@ import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.js';
 import { parseDuration } from './duration.js';
 import { indicatorsFromFile } from './indicators-config.js';
 import { defaultIndicatorsConfig, type IndicatorsConfig } from '../pipeline/indicators/specs.js';
+import { applyBreakersFile, applyQualityFile, defaultBreakersConfig, defaultQualitySettings, type BreakersConfig } from './quality-config.js';
+import type { QualitySettings } from '../quality/settings.js';
 
 export interface ExchangeConfig {
   id: ExchangeId;
@@ -38,6 +40,10 @@ export interface Config {
   log: { level: LogLevel; format: 'json' | 'pretty' | 'auto' };
   /** Streaming indicators (src/pipeline/indicators/); the file's `indicators:` section. */
   indicators: IndicatorsConfig;
+  /** Data-quality checks and score (src/quality/). */
+  quality: QualitySettings;
+  /** Circuit breakers around REST backfill, store writes and bus produce. */
+  breakers: BreakersConfig;
 }
 
 export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
@@ -66,6 +72,8 @@ export function defaultConfig(): Config {
     http: { host: '127.0.0.1', port: DEFAULT_PORT },
     log: { level: 'info', format: 'auto' },
     indicators: defaultIndicatorsConfig(),
+    quality: defaultQualitySettings(),
+    breakers: defaultBreakersConfig(),
   };
 }
 
@@ -250,7 +258,7 @@ function fields(v: unknown, field: string, allowed: readonly string[]): Obj {
 
 function applyFile(c: Config, raw: unknown): void {
   if (raw === null || raw === undefined) return;
-  const top = fields(raw, '', ['exchanges', 'timeframes', 'candles', 'feed', 'bus', 'store', 'retention', 'http', 'log', 'indicators']);
+  const top = fields(raw, '', ['exchanges', 'timeframes', 'candles', 'feed', 'bus', 'store', 'retention', 'http', 'log', 'indicators', 'quality', 'breakers']);
   if (top.exchanges !== undefined) {
     if (!Array.isArray(top.exchanges) || top.exchanges.length === 0) throw new ConfigError('exchanges', 'a non-empty list of exchanges', top.exchanges);
     c.exchanges = top.exchanges.map((e, i) => exchangeFromFile(e, `exchanges[${i}]`));
@@ -294,6 +302,8 @@ function applyFile(c: Config, raw: unknown): void {
     if (o.format !== undefined) c.log.format = oneOf(o.format, ['json', 'pretty', 'auto'] as const, 'log.format');
   }
   if (top.indicators !== undefined) c.indicators = indicatorsFromFile(top.indicators, 'indicators');
+  if (top.quality !== undefined) applyQualityFile(c.quality, top.quality);
+  if (top.breakers !== undefined) applyBreakersFile(c.breakers, top.breakers);
 }
 
 function exchangeFromFile(v: unknown, field: string): ExchangeConfig {

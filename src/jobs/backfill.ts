@@ -3,7 +3,11 @@
  * period has closed (end + grace + settle), its kline is fetched from the exchange's REST API and replaces
  * our candle (source `backfill`, published as a correction). A failed fetch is retried with backoff.
  * Pending gaps live in memory: a restart raises its own `startup` gap instead.
+ *
+ * REST calls go through the `backfill_rest` circuit breaker when one is given. While it is open no request
+ * is made: due work waits (nothing is dropped) until the breaker lets a probe through, then runs again.
  */
+import type { CircuitBreaker } from '../core/circuit-breaker.js';
 import type { Clock, Timer } from '../core/clock.js';
 import { klineToCandle } from '../core/kline.js';
 import { periodStart, sortTimeframes, timeframeMs, type Timeframe } from '../core/timeframe.js';
@@ -34,6 +38,8 @@ export interface BackfillOptions {
   clock: Clock;
   metrics: Metrics;
   log: Logger;
+  /** The `backfill_rest` breaker around every REST fetch. */
+  breaker?: CircuitBreaker;
 }
 
 interface PendingWork {
@@ -98,6 +104,11 @@ export class Backfiller {
   async runDue(now: number = this.o.clock.now()): Promise<void> {
     const due = this.work.filter((x) => x.readyAt <= now);
     if (this.running || due.length === 0) return;
+    const breaker = this.o.breaker;
+    if (breaker && breaker.state === 'open' && !breaker.tryAcquire()) {
+      this.holdWhileOpen(due, breaker);
+      return;
+    }
     this.running = true;
     try {
       await runJob('backfill', this.o, async () => {
@@ -105,7 +116,9 @@ export class Backfiller {
         for (const w of due) {
           const err = failed.get(w.exchange);
           if (err !== undefined) this.postpone(w);
-          else {
+          else if (breaker && !breaker.tryAcquire()) {
+            if (breaker.state === 'open') w.readyAt = breaker.retryAt; // else half-open: retried on the next check
+          } else {
             const error = await this.fill(w);
             if (error !== undefined) failed.set(w.exchange, error);
           }
@@ -132,6 +145,7 @@ export class Backfiller {
         if (k.openTime < w.first || k.openTime > w.last) continue;
         if (engine.applyBackfill(klineToCandle({ ...k, closed: true }, 'backfill'))) applied++;
       }
+      this.o.breaker?.success();
       metrics.backfillCandles.labels(w.exchange, w.timeframe).inc(applied);
       metrics.backfillRuns.labels(w.exchange, 'ok').inc();
       log.info({ exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, from: w.first, to: w.last, candles: applied }, 'gap backfilled');
@@ -139,10 +153,18 @@ export class Backfiller {
       metrics.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
       return undefined;
     } catch (err) {
+      this.o.breaker?.failure(err);
       metrics.collectorErrors.labels(w.exchange, 'backfill').inc();
       this.postpone(w);
       return err ?? new Error('unknown error');
     }
+  }
+
+  /** The breaker is open: no request is made; the due work waits for the end of the open period. */
+  private holdWhileOpen(due: PendingWork[], breaker: CircuitBreaker): void {
+    const retryAt = breaker.retryAt;
+    for (const w of due) w.readyAt = Math.max(w.readyAt, retryAt);
+    this.o.log.warn({ pending: this.work.length, held: due.length, retryAt: new Date(retryAt).toISOString() }, 'backfill paused: the backfill_rest circuit is open; pending work waits and is retried when it half-opens');
   }
 
   private postpone(w: PendingWork): void {

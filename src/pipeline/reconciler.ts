@@ -20,6 +20,20 @@ export interface ReconcilerOptions {
   log: Logger;
   /** How long an exchange kline waits for our candle before it is counted `unmatched`. Default 5 min. */
   holdMs?: number;
+  /** Told every result (the data-quality monitor uses it). */
+  onResult?: (r: ReconcileResult) => void;
+}
+
+/** One reconciliation outcome: `fields` (with both sides' values) only for a mismatch. */
+export interface ReconcileResult {
+  exchange: string;
+  symbol: string;
+  timeframe: Kline['timeframe'];
+  openTime: number;
+  result: 'match' | 'mismatch' | 'skipped' | 'unmatched';
+  fields?: ReconciledField[];
+  ours?: Partial<Record<ReconciledField, string | number>>;
+  theirs?: Partial<Record<ReconciledField, string | number>>;
 }
 
 /** Fields of `ours` that differ from `theirs`. Decimals compare by value; quote volume to within 1e-8. */
@@ -83,6 +97,7 @@ export class Reconciler {
       if (now - kline.receivedAt > this.holdMs) {
         this.waiting.delete(k);
         this.o.metrics.reconciliations.labels(kline.exchange, kline.timeframe, 'unmatched').inc();
+        this.o.onResult?.(result(kline, 'unmatched'));
       }
     }
   }
@@ -91,28 +106,29 @@ export class Reconciler {
     const m = this.o.metrics;
     if (incomplete || ours.source !== 'trades') {
       m.reconciliations.labels(theirs.exchange, theirs.timeframe, 'skipped').inc();
+      this.o.onResult?.(result(theirs, 'skipped'));
       return;
     }
     const fields = diffCandle(ours, theirs);
     if (fields.length === 0) {
       m.reconciliations.labels(theirs.exchange, theirs.timeframe, 'match').inc();
+      this.o.onResult?.(result(theirs, 'match'));
       return;
     }
     m.reconciliations.labels(theirs.exchange, theirs.timeframe, 'mismatch').inc();
     for (const f of fields) m.reconciliationMismatches.labels(theirs.exchange, theirs.timeframe, f).inc();
-    this.o.log.warn(
-      {
-        exchange: theirs.exchange,
-        symbol: theirs.symbol,
-        timeframe: theirs.timeframe,
-        openTime: theirs.openTime,
-        fields,
-        ours: Object.fromEntries(fields.map((f) => [f, ours[f]])),
-        theirs: Object.fromEntries(fields.map((f) => [f, theirs[f]])),
-      },
-      'candle differs from the exchange kline',
-    );
+    const detail = {
+      fields,
+      ours: Object.fromEntries(fields.map((f) => [f, ours[f]])),
+      theirs: Object.fromEntries(fields.map((f) => [f, theirs[f]])),
+    };
+    this.o.log.warn({ exchange: theirs.exchange, symbol: theirs.symbol, timeframe: theirs.timeframe, openTime: theirs.openTime, ...detail }, 'candle differs from the exchange kline');
+    this.o.onResult?.({ ...result(theirs, 'mismatch'), ...detail });
   }
+}
+
+function result(k: Kline, r: ReconcileResult['result']): ReconcileResult {
+  return { exchange: k.exchange, symbol: k.symbol, timeframe: k.timeframe, openTime: k.openTime, result: r };
 }
 
 function key(exchange: string, symbol: string, tf: string, openTime: number): string {

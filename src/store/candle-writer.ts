@@ -3,7 +3,14 @@
  * every `flushMs` in one upsert, so a busy market costs one transaction per interval, not one per event.
  * A failed write is counted and logged, and its rows are kept for the next flush (merged under newer
  * events), so nothing is lost to a transient error.
+ *
+ * Writes go through the `store_write` circuit breaker when one is given. While it is open no write is
+ * attempted: rows stay buffered. The buffer is bounded (`maxBufferedRows`): beyond the bound the OLDEST
+ * forming-candle updates are dropped first (the candle's next update or its close supersedes them anyway);
+ * closed candles are never dropped, even past the bound (they are logged as over the bound instead).
+ * Every dropped row is counted (`candlestack_store_rows_dropped_total`) and logged.
  */
+import type { CircuitBreaker } from '../core/circuit-breaker.js';
 import type { Clock, Timer } from '../core/clock.js';
 import type { Candle, CandleEvent } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -18,25 +25,42 @@ export interface CandleWriterOptions {
   flushMs?: number;
   /** Flush early when this many rows are waiting. */
   maxBatch?: number;
+  /** The `store_write` breaker; without one every flush tries the store. */
+  breaker?: CircuitBreaker;
+  /** Rows held while the store cannot be written before forming-candle updates are dropped. Default 100 000. */
+  maxBufferedRows?: number;
 }
 
+/** How often (at most) the writer logs about dropping rows or holding closed rows past the bound. */
+const DROP_LOG_EVERY_MS = 10_000;
+
 export class CandleWriter {
-  private pending = new Map<string, Candle>();
+  /** Closed candles (and corrections) waiting, in arrival order. */
+  private closedRows = new Map<string, Candle>();
+  /** Forming-candle updates waiting, least recently updated first. */
+  private formingRows = new Map<string, Candle>();
   private timer: Timer | null = null;
   private flushing: Promise<void> | null = null;
   private readonly flushMs: number;
   private readonly maxBatch: number;
+  private readonly maxBuffered: number;
+  private droppedSinceLog = 0;
+  private lastDropLogAt = Number.NEGATIVE_INFINITY;
+  private refusedSinceOpen = false;
   private readonly m;
 
   constructor(private readonly o: CandleWriterOptions) {
     this.flushMs = o.flushMs ?? 1000;
     this.maxBatch = o.maxBatch ?? 5000;
+    this.maxBuffered = Math.max(1, o.maxBufferedRows ?? 100_000);
     const kind = o.store.kind;
     this.m = {
       duration: o.metrics.storeWriteDuration.labels(kind),
       rows: o.metrics.storeRowsWritten.labels(kind),
       errors: o.metrics.storeErrors.labels(kind, 'upsert'),
       depth: o.metrics.storeQueueDepth.labels(kind),
+      droppedFull: o.metrics.storeRowsDropped.labels(kind, 'buffer_full'),
+      droppedShutdown: o.metrics.storeRowsDropped.labels(kind, 'shutdown'),
     };
   }
 
@@ -46,45 +70,115 @@ export class CandleWriter {
 
   onEvent = (e: CandleEvent): void => {
     const c = e.candle;
-    this.pending.set(`${c.exchange}\u0000${c.symbol}\u0000${c.timeframe}\u0000${c.openTime}`, c);
-    if (this.pending.size >= this.maxBatch) void this.flush();
+    const key = `${c.exchange}\u0000${c.symbol}\u0000${c.timeframe}\u0000${c.openTime}`;
+    if (c.closed) {
+      this.formingRows.delete(key);
+      this.closedRows.set(key, c);
+    } else if (!this.closedRows.has(key)) {
+      // delete + set moves the key to the end: the map stays ordered by last update, oldest first
+      this.formingRows.delete(key);
+      this.formingRows.set(key, c);
+    }
+    const depth = this.depth;
+    if (depth > this.maxBuffered) this.shed();
+    else if (depth >= this.maxBatch && this.o.breaker?.state !== 'open') void this.flush();
   };
 
   get depth(): number {
-    return this.pending.size;
+    return this.closedRows.size + this.formingRows.size;
   }
 
-  /** Writes everything pending; resolves when written (or failed and kept for the next flush). */
-  async flush(): Promise<void> {
+  /** Writes everything pending; resolves when written (or failed, or refused by the breaker, and kept). */
+  async flush(force = false): Promise<void> {
     if (this.flushing) await this.flushing;
-    if (this.pending.size === 0) {
+    if (this.depth === 0) {
       this.m.depth.set(0);
       return;
     }
-    const batch = this.pending;
-    this.pending = new Map();
+    const breaker = this.o.breaker;
+    if (breaker && !force && !breaker.tryAcquire()) {
+      this.m.depth.set(this.depth);
+      if (!this.refusedSinceOpen) {
+        this.refusedSinceOpen = true;
+        this.o.log.warn({ rows: this.depth, retryAt: new Date(breaker.retryAt).toISOString(), bound: this.maxBuffered }, 'store writes paused while the store_write circuit is open; rows stay buffered');
+      }
+      return;
+    }
+    this.refusedSinceOpen = false;
+    const closed = this.closedRows;
+    const forming = this.formingRows;
+    this.closedRows = new Map();
+    this.formingRows = new Map();
+    const rows = [...closed.values(), ...forming.values()];
     const stop = this.m.duration.startTimer();
     this.flushing = this.o.store
-      .upsert([...batch.values()])
+      .upsert(rows)
       .then(() => {
         stop();
-        this.m.rows.inc(batch.size);
+        breaker?.success();
+        this.m.rows.inc(rows.length);
+        if (this.droppedSinceLog > 0) this.logDrops();
       })
       .catch((err: unknown) => {
+        breaker?.failure(err);
         this.m.errors.inc();
-        this.o.log.error({ err, rows: batch.size }, 'store write failed; rows kept for the next flush');
-        for (const [k, v] of batch) if (!this.pending.has(k)) this.pending.set(k, v);
+        this.o.log.error({ err, rows: rows.length }, 'store write failed; rows kept for the next flush');
+        this.requeue(closed, forming);
       })
       .finally(() => {
         this.flushing = null;
-        this.m.depth.set(this.pending.size);
+        this.m.depth.set(this.depth);
       });
     await this.flushing;
   }
 
+  /** Stops the timer and writes what is left (even with the breaker open); what cannot be written is counted. */
   async stop(): Promise<void> {
     this.timer?.cancel();
     this.timer = null;
-    await this.flush();
+    await this.flush(true);
+    const left = this.depth;
+    if (left > 0) {
+      this.m.droppedShutdown.inc(left);
+      this.o.log.error({ rows: left, closed: this.closedRows.size, forming: this.formingRows.size }, 'store unavailable at shutdown: candle rows not written (the next start backfills from the last stored candle)');
+      this.closedRows.clear();
+      this.formingRows.clear();
+      this.m.depth.set(0);
+    }
+  }
+
+  /** Puts a failed batch back under anything newer that arrived meanwhile, oldest first, then enforces the bound. */
+  private requeue(closed: Map<string, Candle>, forming: Map<string, Candle>): void {
+    const newerClosed = this.closedRows;
+    const newerForming = this.formingRows;
+    this.closedRows = new Map([...closed].filter(([k]) => !newerClosed.has(k)));
+    for (const [k, v] of newerClosed) this.closedRows.set(k, v);
+    this.formingRows = new Map([...forming].filter(([k]) => !newerForming.has(k) && !this.closedRows.has(k)));
+    for (const [k, v] of newerForming) this.formingRows.set(k, v);
+    if (this.depth > this.maxBuffered) this.shed();
+  }
+
+  /** Over the bound: drops the least recently updated forming-candle rows; never closed ones. */
+  private shed(): void {
+    let dropped = 0;
+    for (const k of this.formingRows.keys()) {
+      if (this.depth <= this.maxBuffered) break;
+      this.formingRows.delete(k);
+      dropped++;
+    }
+    if (dropped > 0) {
+      this.m.droppedFull.inc(dropped);
+      this.droppedSinceLog += dropped;
+    }
+    if (this.o.clock.now() - this.lastDropLogAt < DROP_LOG_EVERY_MS) return;
+    if (this.droppedSinceLog > 0 || this.depth > this.maxBuffered) this.logDrops();
+  }
+
+  private logDrops(): void {
+    this.lastDropLogAt = this.o.clock.now();
+    const ctx = { bound: this.maxBuffered, rows: this.depth, closedRows: this.closedRows.size, droppedFormingUpdates: this.droppedSinceLog };
+    if (this.depth > this.maxBuffered) this.o.log.error(ctx, 'store write buffer holds more closed candles than its bound; they are kept (never dropped)');
+    else this.o.log.warn(ctx, 'store write buffer full: dropped the oldest forming-candle updates (their candles are written when they close)');
+    this.droppedSinceLog = 0;
   }
 }

@@ -327,6 +327,64 @@ export function createMetrics(registry: Registry) {
       labelNames: ['result'] as const,
       registers: r,
     }),
+
+    // ── data quality (src/quality/) ──────────────────────────────────────────────────────────────
+    dataQualityScore: new Gauge({
+      name: `${P}data_quality_score`,
+      help: 'Data quality score from 0 (bad) to 1 (every check passing); see ARCHITECTURE.md for the weights.',
+      labelNames: ['exchange', 'symbol'] as const,
+      registers: r,
+    }),
+    dataQualityChecks: new Counter({
+      name: `${P}data_quality_checks_total`,
+      help: 'Data quality check runs by check and result (pass, fail).',
+      labelNames: ['exchange', 'check', 'result'] as const,
+      registers: r,
+    }),
+    dataAnomalies: new Counter({
+      name: `${P}data_anomalies_detected_total`,
+      help: 'Data anomalies detected, by type (stale_feed, trade_id_gap, price_outlier, ...).',
+      labelNames: ['exchange', 'type'] as const,
+      registers: r,
+    }),
+
+    // ── circuit breakers (src/core/circuit-breaker.ts) ───────────────────────────────────────────
+    circuitBreakerState: new Gauge({
+      name: `${P}circuit_breaker_state`,
+      help: 'Circuit breaker state: 0 closed, 1 open, 2 half-open.',
+      labelNames: ['component'] as const,
+      registers: r,
+    }),
+    circuitBreakerTransitions: new Counter({
+      name: `${P}circuit_breaker_transitions_total`,
+      help: 'Circuit breaker state changes.',
+      labelNames: ['component', 'from', 'to'] as const,
+      registers: r,
+    }),
+    circuitBreakerFailures: new Counter({
+      name: `${P}circuit_breaker_failures_total`,
+      help: 'Failed calls seen by the circuit breaker.',
+      labelNames: ['component'] as const,
+      registers: r,
+    }),
+    circuitBreakerRejected: new Counter({
+      name: `${P}circuit_breaker_rejected_total`,
+      help: 'Calls refused because the circuit breaker was open (the work waits; see ARCHITECTURE.md).',
+      labelNames: ['component'] as const,
+      registers: r,
+    }),
+    storeRowsDropped: new Counter({
+      name: `${P}store_rows_dropped_total`,
+      help: 'Candle rows dropped by the store writer: forming-candle updates beyond the buffer bound, or rows unwritten at shutdown.',
+      labelNames: ['store', 'reason'] as const,
+      registers: r,
+    }),
+    busMessagesDropped: new Counter({
+      name: `${P}bus_messages_dropped_total`,
+      help: 'Messages dropped from a bus produce buffer that was full while the broker was unreachable.',
+      labelNames: ['bus', 'topic'] as const,
+      registers: r,
+    }),
   };
 }
 

@@ -75,12 +75,6 @@ export function dashboardQueries(): DashboardQuery[] {
  * over them must parse, and may be empty until then. When the work is merged, remove its entries here.
  */
 export const PENDING_METRICS: Record<string, { labels: string[]; reason: string }> = {
-  candlestack_data_quality_score: { labels: ['exchange', 'symbol'], reason: 'issue 7 (data quality)' },
-  candlestack_data_quality_checks_total: { labels: ['exchange', 'check', 'result'], reason: 'issue 7 (data quality)' },
-  candlestack_data_anomalies_detected_total: { labels: ['exchange', 'type'], reason: 'issue 7 (data quality)' },
-  candlestack_circuit_breaker_state: { labels: ['component'], reason: 'issue 7 (circuit breakers)' },
-  candlestack_circuit_breaker_transitions_total: { labels: ['component', 'from', 'to'], reason: 'issue 7 (circuit breakers)' },
-  candlestack_circuit_breaker_failures_total: { labels: ['component'], reason: 'issue 7 (circuit breakers)' },
   candlestack_kafka_consumer_lag: { labels: ['topic', 'partition'], reason: 'issue 4 (Kafka bus)' },
   candlestack_kafka_messages_produced_total: { labels: ['topic'], reason: 'issue 4 (Kafka bus)' },
   candlestack_kafka_messages_consumed_total: { labels: ['topic'], reason: 'issue 4 (Kafka bus)' },

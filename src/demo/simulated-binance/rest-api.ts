@@ -51,6 +51,7 @@ class HttpError extends Error {
 
 export class RestApi {
   private forced: { left: number; status: 429 | 418; retryAfter: number } | null = null;
+  private failing = 0;
   private weightMinute = -1;
   private weightUsed = 0;
 
@@ -59,6 +60,11 @@ export class RestApi {
   /** The next `count` requests answer `status` with Retry-After and Binance's -1003 error. */
   rateLimit(count: number, status: 429 | 418 = 429, retryAfterSeconds = 1): void {
     this.forced = count > 0 ? { left: count, status, retryAfter: retryAfterSeconds } : null;
+  }
+
+  /** The next `count` requests fail with 503 and Binance's -1001 "internal error" (an exchange outage). */
+  fail(count: number): void {
+    this.failing = Math.max(0, count);
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -81,6 +87,12 @@ export class RestApi {
           : `Too much request weight used; current limit is ${WEIGHT_LIMIT_1M} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.`;
       res.writeHead(f.status, { ...headers, 'Retry-After': String(f.retryAfter) });
       res.end(JSON.stringify({ code: -1003, msg }));
+      return;
+    }
+    if (this.failing > 0) {
+      this.failing--;
+      res.writeHead(503, headers);
+      res.end(JSON.stringify({ code: -1001, msg: 'Internal error; unable to process your request. Please try again.' }));
       return;
     }
     try {

@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KlineBook, klineStreamObject } from './kline-book.js';
 import type { KlineBar } from './kline-book.js';
-import { DEFAULT_SYMBOLS, MarketGenerator } from './price-process.js';
+import { DEFAULT_SYMBOLS, MarketGenerator, formatUnits, parseUnits } from './price-process.js';
 import type { SymbolSpec, TradeDraft } from './price-process.js';
 import { RestApi } from './rest-api.js';
 import type { SimTrade } from './rest-api.js';
@@ -153,6 +153,19 @@ export class SimulatedBinance {
     for (const d of this.generator.forceTrades(sym, n)) this.record(d, t, false);
   }
 
+  /**
+   * One trade of symbol happens now at `factor` × the current price (a fat-finger print) and is sent like any
+   * other (it is in the exchange's klines too); the price process carries on from where it was.
+   */
+  injectOutlier(symbol: string, factor: number): void {
+    if (!(factor > 0) || !Number.isFinite(factor)) throw new RangeError(`factor must be a positive number, got ${factor}`);
+    const sym = this.known(symbol);
+    const draft = this.generator.forceTrades(sym, 1)[0]!;
+    const tick = parseUnits(this.specs.find((s) => s.symbol === sym)!.tickSize);
+    const priceUnits = BigInt(Math.max(1, Math.round((Number(draft.priceUnits) * factor) / Number(tick)))) * tick;
+    this.record({ ...draft, priceUnits, price: formatUnits(priceUnits) }, this.now(), true);
+  }
+
   /** No trades at all for symbol during ms. */
   haltSymbol(symbol: string, ms: number): void {
     this.haltedUntil.set(this.known(symbol), this.clock() + ms);
@@ -161,6 +174,11 @@ export class SimulatedBinance {
   /** The next `count` REST calls answer `status` with Retry-After and {"code":-1003,...}. */
   rateLimitRest(count: number, status: 429 | 418 = 429, retryAfterSeconds = 1): void {
     this.rest.rateLimit(count, status, retryAfterSeconds);
+  }
+
+  /** The next `count` REST calls fail with 503 (an exchange-side outage); 0 ends it. */
+  failRest(count: number): void {
+    this.rest.fail(count);
   }
 
   /** Refuses new WebSocket connections (HTTP 503 on upgrade) and drops existing ones, until resumeFeed(). */
