@@ -28,9 +28,9 @@ test('retention deletes candles older than the age configured for their timefram
   assert.equal(await job.run(), 1);
   assert.deepEqual((await store.query({ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m', limit: 10 })).map((c) => c.openTime), [now - 10 * DAY]);
   assert.equal((await store.query({ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1h', limit: 10 })).length, 1, '1h is kept forever');
-  assert.equal(await value(metrics, 'candlestack_job_last_run_status', { job: 'retention' }), 1);
-  assert.equal(await value(metrics, 'candlestack_job_last_success_timestamp_seconds', { job: 'retention' }), now / 1000);
-  assert.equal(await value(metrics, 'candlestack_job_runs_total', { job: 'retention', result: 'success' }), 1);
+  assert.equal(await value(metrics, 'candlestack_job_last_run_status', { task: 'retention' }), 1);
+  assert.equal(await value(metrics, 'candlestack_job_last_success_timestamp_seconds', { task: 'retention' }), now / 1000);
+  assert.equal(await value(metrics, 'candlestack_job_runs_total', { task: 'retention', result: 'success' }), 1);
   await store.close();
 });
 
@@ -44,7 +44,7 @@ test('a failing job run is recorded as status 0 and keeps the last success time'
   clock.advance(3_600_000);
   await store.close(); // the next run's prune fails: the database is closed
   assert.equal(await job.run(), undefined);
-  assert.equal(await value(metrics, 'candlestack_job_last_run_status', { job: 'retention' }), 0);
-  assert.equal(await value(metrics, 'candlestack_job_runs_total', { job: 'retention', result: 'failure' }), 1);
-  assert.equal(await value(metrics, 'candlestack_job_last_success_timestamp_seconds', { job: 'retention' }), firstSuccess);
+  assert.equal(await value(metrics, 'candlestack_job_last_run_status', { task: 'retention' }), 0);
+  assert.equal(await value(metrics, 'candlestack_job_runs_total', { task: 'retention', result: 'failure' }), 1);
+  assert.equal(await value(metrics, 'candlestack_job_last_success_timestamp_seconds', { task: 'retention' }), firstSuccess);
 });

@@ -116,7 +116,7 @@ export function catalogue(): Map<string, string[]> {
 /** The labels a recording rule keeps, from its level prefix (exchange_symbol:... -> exchange, symbol). */
 export function recordingLevelLabels(name: string): string[] {
   const level = name.split(':')[0]!;
-  return level === 'candlestack' ? [] : level.split('_').reduce<string[]>((acc, part) => (part === 'job' && acc.at(-1) === 'exported' ? [...acc.slice(0, -1), 'exported_job'] : [...acc, part]), []);
+  return level === 'candlestack' ? [] : level.split('_');
 }
 
 /** Why a metric name is unknown (undefined when it is known). */

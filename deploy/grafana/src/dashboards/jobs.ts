@@ -1,15 +1,15 @@
 /** 6. Jobs: seed 004's CRON panels (last success, last status, duration) and seed 001's Airflow panels (runs, success rate) mapped onto backfill and retention. */
 import { above, below, informational, upDown, vars, type DashboardSpec } from '../builder.js';
 
-// The metrics' `job` label collides with the scrape job: Prometheus keeps it as `exported_job`.
-const J = 'exported_job=~"$batch_job"';
+// The metrics' `job` label collides with the scrape job: Prometheus keeps it as `task`.
+const J = 'task=~"$batch_job"';
 
 export const jobs: DashboardSpec = {
   uid: 'candlestack-jobs',
   title: 'candlestack / Jobs',
   description: 'Batch jobs (backfill after gaps, hourly retention): did they run, did they succeed, how long did they take.',
   tags: ['jobs'],
-  variables: [{ name: 'batch_job', label: 'Job', query: 'label_values(candlestack_job_runs_total, exported_job)', multi: true }, vars.exchange()],
+  variables: [{ name: 'batch_job', label: 'Job', query: 'label_values(candlestack_job_runs_total, task)', multi: true }, vars.exchange()],
   rows: [
     {
       title: 'Health',
@@ -20,7 +20,7 @@ export const jobs: DashboardSpec = {
           type: 'bargauge',
           unit: 's',
           thresholds: above(7200, 10800),
-          targets: [{ expr: `exported_job:candlestack_job_last_success_age:seconds{${J}}`, legend: '{{exported_job}}' }],
+          targets: [{ expr: `task:candlestack_job_last_success_age:seconds{${J}}`, legend: '{{task}}' }],
         },
         {
           title: 'Last run',
@@ -32,7 +32,7 @@ export const jobs: DashboardSpec = {
             { value: 0, text: 'FAILED', color: 'red' },
             { value: 1, text: 'OK', color: 'green' },
           ],
-          targets: [{ expr: `candlestack_job_last_run_status{${J}}`, legend: '{{exported_job}}' }],
+          targets: [{ expr: `candlestack_job_last_run_status{${J}}`, legend: '{{task}}' }],
         },
         {
           title: 'Success rate',
@@ -43,8 +43,8 @@ export const jobs: DashboardSpec = {
           max: 1,
           targets: [
             {
-              expr: `sum by (exported_job) (rate(candlestack_job_runs_total{${J},result="success"}[$__rate_interval])) / sum by (exported_job) (rate(candlestack_job_runs_total{${J}}[$__rate_interval]))`,
-              legend: '{{exported_job}}',
+              expr: `sum by (task) (rate(candlestack_job_runs_total{${J},result="success"}[$__rate_interval])) / sum by (task) (rate(candlestack_job_runs_total{${J}}[$__rate_interval]))`,
+              legend: '{{task}}',
             },
           ],
         },
@@ -59,7 +59,7 @@ export const jobs: DashboardSpec = {
           unit: 'short',
           thresholds: informational,
           bars: true,
-          targets: [{ expr: `sum by (exported_job, result) (increase(candlestack_job_runs_total{${J}}[$__rate_interval]))`, legend: '{{exported_job}} {{result}}' }],
+          targets: [{ expr: `sum by (task, result) (increase(candlestack_job_runs_total{${J}}[$__rate_interval]))`, legend: '{{task}} {{result}}' }],
         },
         {
           title: 'Duration',
@@ -67,8 +67,8 @@ export const jobs: DashboardSpec = {
           unit: 's',
           thresholds: informational,
           targets: [
-            { expr: `histogram_quantile(0.95, sum by (exported_job, le) (rate(candlestack_job_duration_seconds_bucket{${J}}[$__rate_interval])))`, legend: 'p95 {{exported_job}}' },
-            { expr: `sum by (exported_job) (rate(candlestack_job_duration_seconds_sum{${J}}[$__rate_interval])) / sum by (exported_job) (rate(candlestack_job_duration_seconds_count{${J}}[$__rate_interval]))`, legend: 'avg {{exported_job}}' },
+            { expr: `histogram_quantile(0.95, sum by (task, le) (rate(candlestack_job_duration_seconds_bucket{${J}}[$__rate_interval])))`, legend: 'p95 {{task}}' },
+            { expr: `sum by (task) (rate(candlestack_job_duration_seconds_sum{${J}}[$__rate_interval])) / sum by (task) (rate(candlestack_job_duration_seconds_count{${J}}[$__rate_interval]))`, legend: 'avg {{task}}' },
           ],
         },
         {
