@@ -147,7 +147,7 @@ export class IndicatorLayer {
       ...this.specs.map((spec) => {
         const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
         swatch.style.background = spec.lines.find((l) => l.style !== 'histogram')?.color ?? '';
-        const button = h('button', { type: 'button', class: 'toggle', 'data-indicator': spec.name, 'aria-pressed': 'false' }, swatch, spec.label);
+        const button = h('button', { type: 'button', id: `overlay-${spec.name}`, class: 'toggle', 'data-indicator': spec.name, 'aria-pressed': 'false' }, swatch, spec.label);
         button.addEventListener('click', () => this.toggle(spec.name));
         return button;
       }),
