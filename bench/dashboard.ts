@@ -5,8 +5,9 @@
  *
  *   node dist/bench/dashboard.js [--loads 5] [--warmup 20] [--screenshots docs]
  *
- * --warmup: seconds the demo runs first (the 1s chart fills with candles); --screenshots DIR: writes
- * DIR/dashboard-market.png and DIR/dashboard-health.png at 1280x800. Numbers depend on the machine.
+ * --warmup: seconds the demo runs first (the 1s chart fills with candles; the indicator overlays need 20 to 35
+ * closed candles, so 60 for screenshots); --screenshots DIR: writes DIR/dashboard-market.png (default
+ * overlays on) and DIR/dashboard-health.png at 1280x800. Numbers depend on the machine.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -85,6 +86,7 @@ try {
     const page = await context.newPage();
     await page.goto(`${base}/${MARKET}`);
     await page.waitForSelector('#chart[data-ready="true"]');
+    await page.waitForFunction(() => (globalThis as any).candlestackDashboard.indicatorState().loading === false);
     await page.waitForTimeout(1_500);
     await page.screenshot({ path: join(values.screenshots, 'dashboard-market.png') });
     await page.click('#tab-health');

@@ -276,16 +276,16 @@ describe('web dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     assert.ok(Number(await page.textContent(`${row} td:nth-of-type(5)`)) >= 1, 'the reconnect is counted');
   });
 
-  test('keyboard: the tabs, pickers and chart are reachable with Tab, and the tabs follow the arrow keys', async () => {
+  test('keyboard: the tabs, pickers, overlay toggles and chart are reachable with Tab, and the tabs follow the arrow keys', async () => {
     await page.goto(`${base}/#/market/binance/BTCUSDT/1m`);
     await page.waitForSelector(ready('binance/BTCUSDT/1m'));
     const order: string[] = [];
     await page.focus('#tab-market');
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 16; i++) {
       order.push(await page.evaluate(() => (globalThis as any).document.activeElement?.id ?? ''));
       await page.keyboard.press('Tab');
     }
-    for (const id of ['tab-market', 'pick-exchange', 'pick-symbol', 'pick-timeframe', 'latest', 'chart']) assert.ok(order.includes(id), `${id} is in the tab order: ${order.join(', ')}`);
+    for (const id of ['tab-market', 'pick-exchange', 'pick-symbol', 'pick-timeframe', 'latest', 'overlay-sma20', 'chart']) assert.ok(order.includes(id), `${id} is in the tab order: ${order.join(', ')}`);
     await page.focus('#tab-market');
     await page.keyboard.press('ArrowRight');
     await until('the health tab', async () => page.url().endsWith('#/health'));

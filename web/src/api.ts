@@ -1,8 +1,8 @@
 /** The JSON API as the dashboard uses it: typed responses and one error type for every failure. */
-import type { Candle } from '../../src/core/types.js';
+import type { Candle, IndicatorValues } from '../../src/core/types.js';
 import type { Timeframe } from '../../src/core/timeframe.js';
 
-export type { Candle, CandleEvent } from '../../src/core/types.js';
+export type { Candle, CandleEvent, IndicatorEvent, IndicatorValues } from '../../src/core/types.js';
 export type { Timeframe } from '../../src/core/timeframe.js';
 
 export interface SymbolInfo {
@@ -17,6 +17,22 @@ export interface CandlesResponse {
   timeframe: Timeframe;
   count: number;
   candles: Candle[];
+}
+
+/** One candle's stored indicator values (closed candles only), as /api/indicators serves them. */
+export interface IndicatorPoint {
+  openTime: number;
+  values: Record<string, IndicatorValues>;
+}
+
+export interface IndicatorsResponse {
+  exchange: string;
+  symbol: string;
+  timeframe: Timeframe;
+  /** The indicators this server computes (configuration order). */
+  names: string[];
+  count: number;
+  indicators: IndicatorPoint[];
 }
 
 export type Level = 'ok' | 'warn' | 'critical';
@@ -116,6 +132,10 @@ export function candlesPath(key: MarketKey, extra: Record<string, string | numbe
   const q = new URLSearchParams({ exchange: key.exchange, symbol: key.symbol, timeframe: key.timeframe });
   for (const [k, v] of Object.entries(extra)) q.set(k, String(v));
   return `/api/candles?${q}`;
+}
+
+export function indicatorsPath(key: MarketKey, extra: Record<string, string | number> = {}): string {
+  return candlesPath(key, extra).replace('/api/candles?', '/api/indicators?');
 }
 
 export function sameKey(a: MarketKey | null, b: MarketKey | null): boolean {

@@ -84,6 +84,11 @@ export class CandleChart {
     this.describe(all);
   }
 
+  /** The chart itself, for layers drawn over it (indicator overlays). */
+  get api(): IChartApi {
+    return this.chart;
+  }
+
   scrollToLatest(): void {
     this.chart.timeScale().scrollToRealTime();
   }

@@ -1,14 +1,16 @@
 /**
- * The dashboard's one WebSocket to /ws: subscribes to the market on screen, forwards its candle events,
+ * The dashboard's one WebSocket to /ws: subscribes to the market on screen, forwards its candle and indicator events,
  * and reconnects with capped backoff when the connection drops (then asks the view to resync, since
  * events sent while it was down are gone).
  */
-import type { CandleEvent, MarketKey } from './api.js';
+import type { CandleEvent, IndicatorEvent, MarketKey } from './api.js';
 
 export type LiveStatus = 'connecting' | 'live' | 'reconnecting' | 'refused';
 
 export interface LiveFeedOptions {
   onEvent: (event: CandleEvent) => void;
+  /** Indicator values of the subscribed series (forming updates, closes, corrections). */
+  onIndicator: (event: IndicatorEvent) => void;
   onStatus: (status: LiveStatus, detail: string) => void;
   /** The connection came back after a drop: candles may have been missed. */
   onResync: () => void;
@@ -67,6 +69,7 @@ export class LiveFeed {
       return;
     }
     if (msg.type === 'candle') this.o.onEvent(msg as CandleEvent);
+    else if (msg.type === 'indicator') this.o.onIndicator(msg as unknown as IndicatorEvent);
     else if (msg.type === 'subscribed') this.o.onStatus('live', 'receiving live candles');
     else if (msg.type === 'error') this.o.onStatus('refused', `live subscription refused: ${msg.error?.message ?? 'unknown error'}`);
   }

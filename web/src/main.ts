@@ -53,6 +53,7 @@ async function start(): Promise<void> {
   const liveEl = byId('live');
   const live = new LiveFeed({
     onEvent: (e) => market.onEvent(e),
+    onIndicator: (e) => market.onIndicator(e),
     onStatus: (status, detail) => {
       liveEl.dataset.status = status;
       liveEl.textContent = status;
@@ -114,7 +115,9 @@ async function start(): Promise<void> {
   window.setInterval(() => health.tick(performance.now()), 200);
 
   // For tests and the curious: what the chart holds right now.
-  Object.defineProperty(window, 'candlestackDashboard', { value: Object.freeze({ chartData: () => market.chartData() }) });
+  Object.defineProperty(window, 'candlestackDashboard', {
+    value: Object.freeze({ chartData: () => market.chartData(), indicatorSeries: (name: string) => market.indicatorSeries(name), indicatorState: () => market.indicatorState() }),
+  });
 }
 
 void start();

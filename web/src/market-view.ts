@@ -3,8 +3,10 @@
  * by /api/candles (history, paged backwards as the user scrolls) and /ws (the forming candle and closes).
  */
 import { candlesPath, getJson, sameKey } from './api.js';
-import type { Candle, CandleEvent, CandlesResponse, MarketKey, SymbolInfo } from './api.js';
+import type { Candle, CandleEvent, CandlesResponse, IndicatorEvent, MarketKey, SymbolInfo } from './api.js';
 import { CandleChart } from './candle-chart.js';
+import { IndicatorLayer } from './indicator-layer.js';
+import { IndicatorOverlays } from './indicator-overlays.js';
 import { byId, h } from './dom.js';
 import * as fmt from './format.js';
 import { TIMEFRAMES, timeframeMs } from '../../src/core/timeframe.js';
@@ -24,6 +26,8 @@ function newer(a: Candle, b: Candle): boolean {
 
 export class MarketView {
   private readonly chart: CandleChart;
+  private readonly overlays: IndicatorOverlays;
+  private readonly indicators: IndicatorLayer;
   private key: MarketKey | null = null;
   /** Bumped on every switch: answers for an older selection are dropped. */
   private generation = 0;
@@ -43,6 +47,8 @@ export class MarketView {
     private readonly report: (message: string | null) => void,
   ) {
     this.chart = new CandleChart(byId('chart'), () => void this.loadOlder());
+    this.overlays = new IndicatorOverlays(this.chart.api);
+    this.indicators = new IndicatorLayer(this.overlays, report);
     for (const id of ['pick-exchange', 'pick-symbol', 'pick-timeframe']) {
       byId<HTMLSelectElement>(id).addEventListener('change', () => this.onPick(id));
     }
@@ -74,6 +80,7 @@ export class MarketView {
     this.loading = true;
     this.exhausted = false;
     this.reference = null;
+    this.indicators.reset(key);
     this.renderStats();
     byId('chart').dataset.ready = 'false';
     byId('chart').setAttribute('aria-label', `Candlestick chart of ${key.symbol} on ${key.exchange}, ${key.timeframe} candles. Arrow keys scroll, plus and minus zoom, Home loads older candles, End returns to the latest.`);
@@ -91,12 +98,17 @@ export class MarketView {
     else this.apply(c);
   }
 
+  onIndicator(e: IndicatorEvent): void {
+    this.indicators.onEvent(e);
+  }
+
   /** After the live connection came back: fetch what was missed while it was down. */
   resync(): void {
     const key = this.key;
     const last = this.candles[this.candles.length - 1];
     if (!key || this.loading || !last) return;
     const gen = this.generation;
+    void this.indicators.resync(last.openTime);
     void getJson<CandlesResponse>(candlesPath(key, { from: last.openTime, limit: 5000 })).then(
       (r) => {
         if (gen === this.generation) for (const c of r.candles) this.apply(c);
@@ -110,6 +122,15 @@ export class MarketView {
     return { key: this.key, bars: this.chart.data(), volumes: this.chart.volumes() };
   }
 
+  /** For tests: what is drawn of indicator `name` (null when not drawn), and the indicators on offer. */
+  indicatorSeries(name: string) {
+    return this.overlays.series(name);
+  }
+
+  indicatorState() {
+    return { ...this.indicators.state(), panes: this.overlays.paneCount(), key: this.key };
+  }
+
   private async loadLatest(gen: number, key: MarketKey): Promise<void> {
     try {
       const r = await getJson<CandlesResponse>(candlesPath(key, { limit: PAGE }));
@@ -118,6 +139,8 @@ export class MarketView {
       this.exhausted = r.candles.length < PAGE;
       this.precision = precisionOf(r.candles);
       this.chart.setCandles(this.candles, this.precision, key.timeframe.endsWith('s'));
+      this.indicators.setPrecision(this.precision);
+      void this.indicators.loadFrom(this.candles[0]?.openTime ?? null);
       this.loading = false;
       for (const c of this.buffered) this.apply(c);
       this.buffered = [];
@@ -147,6 +170,7 @@ export class MarketView {
       if (older.length > 0) {
         this.candles = [...older, ...this.candles];
         this.chart.setCandles(this.candles, this.precision, key.timeframe.endsWith('s'));
+        await this.indicators.loadOlder(older[0]!.openTime, first.openTime);
       }
       byId('history').textContent = this.exhausted ? `history starts ${fmt.utcTime(this.candles[0]!.openTime)}` : '';
     } catch (err) {
