@@ -16,6 +16,7 @@ import { Backfiller, type BackfillSource } from '../jobs/backfill.js';
 import { RetentionJob } from '../jobs/retention.js';
 import { CandleWriter } from '../store/candle-writer.js';
 import { openStore } from '../store/open.js';
+import { redactUrl } from '../store/postgres-url.js';
 import { ApiServer } from '../api/server.js';
 import { LiveHub } from '../api/live-ws.js';
 import { Markets } from '../api/markets.js';
@@ -50,7 +51,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   metrics.buildInfo.labels(deps.version, deps.role).set(1);
 
   const bus = new MemoryBus(metrics, log.child({ component: 'bus' }));
-  const store = openStore(config.store.url, () => clock.now());
+  const store = await openStore(config.store.url, () => clock.now(), { metrics, log: log.child({ component: 'store' }) });
   const writer = new CandleWriter({ store, clock, metrics, log: log.child({ component: 'store' }), flushMs: config.store.flushMs });
   const engine = new CandleEngine({
     timeframes: config.timeframes,
@@ -139,7 +140,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   retention.start();
   live.start();
   for (const c of collectors) c.start();
-  log.info({ component: 'app', port, host: config.http.host, exchanges: config.exchanges.map((e) => `${e.id}:${e.symbols.join(',')}`), timeframes: config.timeframes, store: config.store.url }, `candlestack ${deps.role} listening on http://${config.http.host}:${port}`);
+  log.info({ component: 'app', port, host: config.http.host, exchanges: config.exchanges.map((e) => `${e.id}:${e.symbols.join(',')}`), timeframes: config.timeframes, store: redactUrl(config.store.url) }, `candlestack ${deps.role} listening on http://${config.http.host}:${port}`);
 
   let stopped = false;
   return {

@@ -12,6 +12,7 @@ import type { TradeStream } from '../exchanges/adapter.js';
 import { LATE_POLICIES, type LatePolicy } from '../pipeline/candle-engine.js';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.js';
 import { parseDuration } from './duration.js';
+import { POSTGRES_URL_EXPECTED, isPostgresUrl, parsePostgresUrl, redactUrl } from '../store/postgres-url.js';
 
 export interface ExchangeConfig {
   id: ExchangeId;
@@ -162,7 +163,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'store',
     env: 'CANDLESTACK_STORE',
     value: 'URL',
-    help: 'candle store: sqlite:PATH or sqlite::memory: (default sqlite:data/candlestack.db)',
+    help: 'candle store: sqlite:PATH, sqlite::memory: or postgres://USER@HOST:PORT/DB[?schema=NAME&pool_size=N] (default sqlite:data/candlestack.db)',
     apply: (c, raw, field) => (c.store.url = storeUrl(raw, field)),
   },
   {
@@ -364,6 +365,10 @@ function url(v: unknown, field: string, protocols: string[]): string {
 }
 
 function storeUrl(v: unknown, field: string): string {
-  if (typeof v !== 'string' || !/^sqlite:.+/.test(v)) throw new ConfigError(field, 'sqlite:PATH (e.g. sqlite:data/candlestack.db) or sqlite::memory:', v);
+  if (typeof v === 'string' && isPostgresUrl(v)) {
+    parsePostgresUrl(v, field); // throws a ConfigError naming the field
+    return v;
+  }
+  if (typeof v !== 'string' || !/^sqlite:.+/.test(v)) throw new ConfigError(field, `sqlite:PATH (e.g. sqlite:data/candlestack.db), sqlite::memory: or ${POSTGRES_URL_EXPECTED}`, typeof v === 'string' ? redactUrl(v) : v);
   return v;
 }

@@ -1,0 +1,81 @@
+/**
+ * Versioned PostgreSQL migrations: applied in version order, each once and in its own transaction,
+ * recorded in schema_migrations. Append only. `migrate` holds a session advisory lock for the whole run,
+ * so several processes starting at once (e.g. `process` instances) apply each migration exactly once: the
+ * others wait, then find it recorded.
+ *
+ * Decimals are NUMERIC without a declared scale: PostgreSQL keeps each value's own scale, so the exchange's
+ * strings come back exactly as written ("43210.12000000" stays "43210.12000000", as in SQLite's TEXT), and
+ * SQL can still aggregate them (sum(volume), max(high)) for ad-hoc queries and dashboards.
+ */
+import type { PoolClient } from 'pg';
+
+export interface PgMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    name: 'candles',
+    sql: `
+      CREATE TABLE candles (
+        exchange         text    NOT NULL,
+        symbol           text    NOT NULL,
+        timeframe        text    NOT NULL,
+        open_time        bigint  NOT NULL,
+        open             numeric NOT NULL,
+        high             numeric NOT NULL,
+        low              numeric NOT NULL,
+        close            numeric NOT NULL,
+        volume           numeric NOT NULL,
+        quote_volume     numeric NOT NULL,
+        taker_buy_volume numeric NOT NULL,
+        trade_count      bigint  NOT NULL,
+        vwap             numeric NOT NULL,
+        closed           boolean NOT NULL,
+        source           text    NOT NULL,
+        revision         integer NOT NULL,
+        updated_at       bigint  NOT NULL,
+        PRIMARY KEY (exchange, symbol, timeframe, open_time)
+      );
+      -- The primary key serves /api/candles (one series, an open_time range, either direction) and latest()
+      -- (one index probe per series). Retention deletes by timeframe and age across all series:
+      CREATE INDEX candles_timeframe_open_time ON candles (timeframe, open_time);
+    `,
+  },
+];
+
+/** Applies what is missing. `lockName` scopes the advisory lock (one per schema). */
+export async function migrate(
+  client: PoolClient,
+  opts: { migrations: readonly PgMigration[]; now: () => number; lockName: string; schema: string | null; afterMigrations?: (client: PoolClient) => Promise<void> },
+): Promise<number[]> {
+  await client.query('SELECT pg_advisory_lock(hashtext($1))', [opts.lockName]);
+  try {
+    if (opts.schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`);
+    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)');
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(rows.map((r) => r.version));
+    const ran: number[] = [];
+    for (const m of [...opts.migrations].sort((a, b) => a.version - b.version)) {
+      if (applied.has(m.version)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, opts.now()]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw new Error(`PostgreSQL migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
+      }
+      ran.push(m.version);
+    }
+    await opts.afterMigrations?.(client);
+    return ran;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [opts.lockName]).catch(() => undefined);
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * PostgreSQL store (node-postgres, pooled): the same semantics as the SQLite store. Candles are upserted in
+ * batches by one statement over arrays (`INSERT ... SELECT FROM unnest($1::text[], ...) ON CONFLICT DO
+ * UPDATE`): 17 parameters whatever the batch size, so no 65,535-parameter chunking, one parse per batch,
+ * and a batch is atomic. A forming candle never overwrites a closed one. Decimals are NUMERIC, returned
+ * exactly as written (see postgres-migrations.ts).
+ *
+ * Connections: a connection lost to a restart, a failover or pg_terminate_backend is dropped from the pool;
+ * an operation that failed on it with a connection error is retried once on a fresh connection (every
+ * operation is idempotent). A failure that persists is thrown: the CandleWriter counts it and keeps the rows.
+ */
+import pg from 'pg';
+import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
+import type { Candle, CandleSource } from '../core/types.js';
+import { TIMEFRAMES, type Timeframe } from '../core/timeframe.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { CandleQuery, Store, StoredSeries } from './store.js';
+import { POSTGRES_MIGRATIONS, migrate, type PgMigration } from './postgres-migrations.js';
+import { parsePostgresUrl, type PostgresTarget } from './postgres-url.js';
+import { enableTimescale } from './timescale.js';
+
+export interface PostgresStoreOptions {
+  /** postgres://... (see postgres-url.ts). */
+  url: string;
+  now: () => number;
+  metrics: Metrics;
+  log: Logger;
+  migrations?: readonly PgMigration[];
+  /** Use TimescaleDB when the server has it (default true). */
+  timescale?: boolean;
+  /** Give up connecting after this long (default 10 s). */
+  connectTimeoutMs?: number;
+}
+
+type Operation = 'upsert' | 'query' | 'latest' | 'series' | 'prune' | 'migrate';
+
+interface Row {
+  exchange: string;
+  symbol: string;
+  timeframe: string;
+  open_time: number;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  volume: string;
+  quote_volume: string;
+  taker_buy_volume: string;
+  trade_count: number;
+  vwap: string;
+  closed: boolean;
+  source: string;
+  revision: number;
+}
+
+const COLUMNS =
+  'exchange, symbol, timeframe, open_time, open, high, low, close, volume, quote_volume, taker_buy_volume, trade_count, vwap, closed, source, revision';
+
+const UPSERT = `
+  INSERT INTO candles AS k (${COLUMNS}, updated_at)
+  SELECT u.*, $17::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::numeric[], $6::numeric[],
+    $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::bigint[], $13::numeric[],
+    $14::boolean[], $15::text[], $16::integer[]) AS u
+  ON CONFLICT (exchange, symbol, timeframe, open_time) DO UPDATE SET
+    open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+    volume = excluded.volume, quote_volume = excluded.quote_volume, taker_buy_volume = excluded.taker_buy_volume,
+    trade_count = excluded.trade_count, vwap = excluded.vwap, closed = excluded.closed, source = excluded.source,
+    revision = excluded.revision, updated_at = excluded.updated_at
+  WHERE NOT (k.closed AND NOT excluded.closed)`;
+
+const RANGE = 'exchange = $1 AND symbol = $2 AND timeframe = $3 AND open_time >= $4 AND open_time <= $5';
+const QUERY_ASC = `SELECT ${COLUMNS} FROM candles WHERE ${RANGE} ORDER BY open_time ASC LIMIT $6`;
+const QUERY_DESC = `SELECT ${COLUMNS} FROM candles WHERE ${RANGE} ORDER BY open_time DESC LIMIT $6`;
+// One primary-key probe per (symbol, timeframe): cheap however long the history.
+const LATEST = `
+  SELECT k.* FROM unnest($2::text[]) AS s(symbol) CROSS JOIN unnest($3::text[]) AS t(timeframe)
+  CROSS JOIN LATERAL (
+    SELECT ${COLUMNS} FROM candles c WHERE c.exchange = $1 AND c.symbol = s.symbol AND c.timeframe = t.timeframe
+    ORDER BY c.open_time DESC LIMIT 1) AS k`;
+// COLLATE "C": byte order, as SQLite sorts.
+const SERIES = `
+  SELECT exchange, symbol, timeframe, count(*) AS candles, min(open_time) AS first, max(open_time) AS last
+  FROM candles GROUP BY exchange, symbol, timeframe
+  ORDER BY exchange COLLATE "C", symbol COLLATE "C", timeframe COLLATE "C"`;
+
+/** int8 (bigint, count(*)) as a JS number: open times and counts stay far below 2^53. */
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres';
+  private open = true;
+  private layout: 'hypertable' | 'plain' = 'plain';
+  private readonly m;
+  private gaugesQueued = false;
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly target: PostgresTarget,
+    private readonly o: PostgresStoreOptions,
+  ) {
+    const op = (operation: Operation) => ({
+      queries: o.metrics.dbQueries.labels(this.kind, operation),
+      duration: o.metrics.dbQueryDuration.labels(this.kind, operation),
+      // Failed upserts are counted by their caller (the CandleWriter keeps and retries the rows).
+      errors: operation === 'upsert' ? null : o.metrics.storeErrors.labels(this.kind, operation),
+    });
+    this.m = {
+      ops: { upsert: op('upsert'), query: op('query'), latest: op('latest'), series: op('series'), prune: op('prune'), migrate: op('migrate') } as Record<Operation, ReturnType<typeof op>>,
+      lost: o.metrics.storeErrors.labels(this.kind, 'connection'),
+      poolSize: o.metrics.dbConnectionPoolSize.labels(this.kind),
+      available: o.metrics.dbConnectionsAvailable.labels(this.kind),
+      waiting: o.metrics.dbConnectionsWaiting.labels(this.kind),
+    };
+    this.m.poolSize.set(target.poolSize);
+    for (const event of ['connect', 'acquire', 'release', 'remove'] as const) pool.on(event, this.poolChanged);
+    this.poolChanged();
+    // An idle connection that dies (server restart, pg_terminate_backend) is removed by the pool; without
+    // this listener node-postgres would crash the process.
+    pool.on('error', (err) => {
+      this.m.lost.inc();
+      o.log.warn({ err: describeError(err), store: target.display }, 'PostgreSQL connection lost; the pool replaces it');
+    });
+  }
+
+  /** Connects, runs the migrations (and the TimescaleDB step) and returns the open store. */
+  static async open(o: PostgresStoreOptions): Promise<PostgresStore> {
+    const target = parsePostgresUrl(o.url);
+    const pool = new pg.Pool({
+      connectionString: target.connectionString,
+      options: target.options,
+      max: target.poolSize,
+      connectionTimeoutMillis: o.connectTimeoutMs ?? 10_000,
+      idleTimeoutMillis: 30_000,
+      allowExitOnIdle: true, // idle connections do not keep a finished CLI alive
+      application_name: 'candlestack',
+      types,
+    });
+    const store = new PostgresStore(pool, target, o);
+    try {
+      await store.run('migrate', async () => {
+        const client = await pool.connect().catch((err: unknown) => {
+          throw new Error(`cannot connect to PostgreSQL at ${target.display}: ${describeError(err)}`, { cause: err });
+        });
+        let broken: Error | undefined;
+        try {
+          await migrate(client, {
+            migrations: o.migrations ?? POSTGRES_MIGRATIONS,
+            now: o.now,
+            lockName: `candlestack:migrate:${target.schema ?? ''}`,
+            schema: target.schema,
+            afterMigrations: async (c) => {
+              if (o.timescale !== false) store.layout = await enableTimescale(c, o.log);
+            },
+          });
+        } catch (err) {
+          broken = err as Error;
+          throw err;
+        } finally {
+          client.release(broken);
+        }
+      }, false);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      store.open = false;
+      throw err;
+    }
+    o.log.info({ store: target.display, schema: target.schema ?? 'default', layout: store.layout, poolSize: target.poolSize }, 'PostgreSQL store open');
+    return store;
+  }
+
+  /** `hypertable` when TimescaleDB partitions the candles table, else `plain`. */
+  get tableLayout(): 'hypertable' | 'plain' {
+    return this.layout;
+  }
+
+  async upsert(candles: readonly Candle[]): Promise<void> {
+    if (candles.length === 0) return;
+    const rows = coalesce(candles);
+    const n = rows.length;
+    const cols: unknown[][] = Array.from({ length: 16 }, () => new Array<unknown>(n));
+    for (let i = 0; i < n; i++) {
+      const c = rows[i]!;
+      const v = [c.exchange, c.symbol, c.timeframe, c.openTime, c.open, c.high, c.low, c.close, c.volume, c.quoteVolume, c.takerBuyVolume, c.tradeCount, c.vwap, c.closed, c.source, c.revision];
+      for (let j = 0; j < 16; j++) cols[j]![i] = v[j];
+    }
+    const values = [...cols, this.o.now()];
+    await this.run('upsert', () => this.pool.query({ name: 'candlestack_upsert', text: UPSERT, values }));
+  }
+
+  async query(q: CandleQuery): Promise<Candle[]> {
+    const values = [q.exchange, q.symbol, q.timeframe, q.from ?? Number.MIN_SAFE_INTEGER, q.to ?? Number.MAX_SAFE_INTEGER, q.limit];
+    if (q.from !== undefined) return (await this.rows<Row>('query', { name: 'candlestack_query_asc', text: QUERY_ASC, values })).map(toCandle);
+    return (await this.rows<Row>('query', { name: 'candlestack_query_desc', text: QUERY_DESC, values })).reverse().map(toCandle);
+  }
+
+  async latest(exchange: string, symbols: readonly string[]): Promise<Candle[]> {
+    if (symbols.length === 0) return [];
+    const rows = await this.rows<Row>('latest', { name: 'candlestack_latest', text: LATEST, values: [exchange, symbols, TIMEFRAMES] });
+    return rows.map(toCandle);
+  }
+
+  async series(): Promise<StoredSeries[]> {
+    const rows = await this.rows<{ exchange: string; symbol: string; timeframe: string; candles: number; first: number; last: number }>('series', { text: SERIES });
+    return rows.map((r) => ({ exchange: r.exchange, symbol: r.symbol, timeframe: r.timeframe as Timeframe, candles: r.candles, firstOpenTime: r.first, lastOpenTime: r.last }));
+  }
+
+  async prune(timeframe: Timeframe, before: number): Promise<number> {
+    const res = await this.run('prune', () => this.pool.query({ name: 'candlestack_prune', text: 'DELETE FROM candles WHERE timeframe = $1 AND open_time < $2', values: [timeframe, before] }));
+    return res.rowCount ?? 0;
+  }
+
+  isOpen(): boolean {
+    return this.open;
+  }
+
+  async close(): Promise<void> {
+    if (!this.open) return;
+    this.open = false;
+    await this.pool.end();
+  }
+
+  private async rows<R extends QueryResultRow>(operation: Operation, config: QueryConfig): Promise<R[]> {
+    return (await this.run(operation, () => this.pool.query<R>(config))).rows;
+  }
+
+  /** Times and counts one operation; retries it once when it failed on a lost connection. */
+  private async run<T>(operation: Operation, fn: () => Promise<T>, retry = true): Promise<T> {
+    if (!this.open && operation !== 'migrate') throw new Error(`PostgreSQL store ${this.target.display} is closed`);
+    const m = this.m.ops[operation];
+    m.queries.inc();
+    const stop = m.duration.startTimer();
+    try {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!retry || !isConnectionError(err)) throw err;
+        this.o.log.warn({ err: describeError(err), operation }, 'PostgreSQL connection lost during an operation; retrying once on a fresh connection');
+        return await fn();
+      }
+    } catch (err) {
+      m.errors?.inc();
+      throw err;
+    } finally {
+      stop();
+    }
+  }
+
+  /** Pool gauges, refreshed once per burst of pool events (after the pool has updated its counts). */
+  private readonly poolChanged = (): void => {
+    if (this.gaugesQueued) return;
+    this.gaugesQueued = true;
+    queueMicrotask(() => {
+      this.gaugesQueued = false;
+      const busy = this.pool.totalCount - this.pool.idleCount;
+      this.m.available.set(Math.max(0, this.target.poolSize - busy));
+      this.m.waiting.set(this.pool.waitingCount);
+    });
+  };
+}
+
+/**
+ * One row per key, as if the batch were applied in order: a later row replaces an earlier one unless the
+ * earlier is closed and the later is forming. (One INSERT ... ON CONFLICT cannot touch a row twice.)
+ */
+export function coalesce(candles: readonly Candle[]): Candle[] {
+  const byKey = new Map<string, Candle>();
+  for (const c of candles) {
+    const key = `${c.exchange}\u0000${c.symbol}\u0000${c.timeframe}\u0000${c.openTime}`;
+    const prev = byKey.get(key);
+    if (prev === undefined || !(prev.closed && !c.closed)) byKey.set(key, c);
+  }
+  return byKey.size === candles.length ? (candles as Candle[]) : [...byKey.values()];
+}
+
+/** Errors after which the connection is gone (and the pool has dropped it), not errors in the SQL. */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  if (['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
+  return typeof e?.message === 'string' && /Connection terminated|connection is closed|Client has encountered a connection error/i.test(e.message);
+}
+
+function describeError(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown } | null;
+  // ECONNREFUSED to a host with several addresses is an AggregateError with an empty message.
+  if (Array.isArray(e?.errors) && e.errors.length > 0) return describeError(e.errors[0]);
+  const message = typeof e?.message === 'string' && e.message !== '' ? e.message : String(err);
+  return typeof e?.code === 'string' && !message.includes(e.code) ? `${message} (${e.code})` : message;
+}
+
+function toCandle(r: Row): Candle {
+  return {
+    exchange: r.exchange,
+    symbol: r.symbol,
+    timeframe: r.timeframe as Timeframe,
+    openTime: r.open_time,
+    open: r.open,
+    high: r.high,
+    low: r.low,
+    close: r.close,
+    volume: r.volume,
+    quoteVolume: r.quote_volume,
+    takerBuyVolume: r.taker_buy_volume,
+    tradeCount: r.trade_count,
+    vwap: r.vwap,
+    closed: r.closed,
+    source: r.source as CandleSource,
+    revision: r.revision,
+  };
+}
