@@ -65,9 +65,9 @@ describe('PostgresStore: migrations', { skip }, () => {
     const types = await admin.query<{ column_name: string; data_type: string }>(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'candles' AND column_name IN ('open', 'vwap', 'open_time', 'closed')  ORDER BY column_name`, [schema.name]);
     assert.deepEqual(types.rows, [
       { column_name: 'closed', data_type: 'boolean' },
-      { column_name: 'open', data_type: 'numeric' },
+      { column_name: 'open', data_type: 'text' },
       { column_name: 'open_time', data_type: 'bigint' },
-      { column_name: 'vwap', data_type: 'numeric' },
+      { column_name: 'vwap', data_type: 'text' },
     ]);
   });
 

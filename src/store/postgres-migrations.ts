@@ -4,9 +4,10 @@
  * so several processes starting at once (e.g. `process` instances) apply each migration exactly once: the
  * others wait, then find it recorded.
  *
- * Decimals are NUMERIC without a declared scale: PostgreSQL keeps each value's own scale, so the exchange's
- * strings come back exactly as written ("43210.12000000" stays "43210.12000000", as in SQLite's TEXT), and
- * SQL can still aggregate them (sum(volume), max(high)) for ad-hoc queries and dashboards.
+ * Decimals are TEXT, as in SQLite, deliberately: the store must hand back exactly the exchange's strings
+ * ("43210.12000000"), whatever their form. NUMERIC would keep the scale of plain decimals but rewrite others
+ * (".5" -> "0.5", "1e-7" -> "0.0000001"), and SQLite would not: the two stores would disagree. Ad-hoc SQL
+ * aggregates with a cast (sum(volume::numeric)); the candle engine does the arithmetic, exactly.
  */
 import type { PoolClient } from 'pg';
 
@@ -26,15 +27,15 @@ export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
         symbol           text    NOT NULL,
         timeframe        text    NOT NULL,
         open_time        bigint  NOT NULL,
-        open             numeric NOT NULL,
-        high             numeric NOT NULL,
-        low              numeric NOT NULL,
-        close            numeric NOT NULL,
-        volume           numeric NOT NULL,
-        quote_volume     numeric NOT NULL,
-        taker_buy_volume numeric NOT NULL,
+        open             text    NOT NULL,
+        high             text    NOT NULL,
+        low              text    NOT NULL,
+        close            text    NOT NULL,
+        volume           text    NOT NULL,
+        quote_volume     text    NOT NULL,
+        taker_buy_volume text    NOT NULL,
         trade_count      bigint  NOT NULL,
-        vwap             numeric NOT NULL,
+        vwap             text    NOT NULL,
         closed           boolean NOT NULL,
         source           text    NOT NULL,
         revision         integer NOT NULL,

@@ -1,9 +1,9 @@
 /**
  * PostgreSQL store (node-postgres, pooled): the same semantics as the SQLite store. Candles are upserted in
- * batches by one statement over arrays (`INSERT ... SELECT FROM unnest($1::text[], ...) ON CONFLICT DO
- * UPDATE`): 17 parameters whatever the batch size, so no 65,535-parameter chunking, one parse per batch,
- * and a batch is atomic. A forming candle never overwrites a closed one. Decimals are NUMERIC, returned
- * exactly as written (see postgres-migrations.ts).
+ * batches by one statement over column arrays (`INSERT ... SELECT FROM unnest($1::text[], ...) ON CONFLICT
+ * DO UPDATE`, postgres-sql.ts; arrays built in postgres-arrays.ts): 17 parameters whatever the batch size,
+ * so no 65,535-parameter chunking, one parse per batch, and a batch is atomic. A forming candle never
+ * overwrites a closed one. Decimals are TEXT, returned exactly as written (see postgres-migrations.ts).
  *
  * Connections: a connection lost to a restart, a failover or pg_terminate_backend is dropped from the pool;
  * an operation that failed on it with a connection error is retried once on a fresh connection (every
@@ -11,7 +11,7 @@
  */
 import pg from 'pg';
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
-import type { Candle, CandleSource } from '../core/types.js';
+import type { Candle } from '../core/types.js';
 import { TIMEFRAMES, type Timeframe } from '../core/timeframe.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -19,6 +19,9 @@ import type { CandleQuery, Store, StoredSeries } from './store.js';
 import { POSTGRES_MIGRATIONS, migrate, type PgMigration } from './postgres-migrations.js';
 import { parsePostgresUrl, type PostgresTarget } from './postgres-url.js';
 import { enableTimescale } from './timescale.js';
+import { coalesce, upsertColumns } from './postgres-arrays.js';
+import { describeError, isConnectionError } from './postgres-errors.js';
+import { LATEST, QUERY_ASC, QUERY_DESC, SERIES, UPSERT, toCandle, type Row } from './postgres-sql.js';
 
 export interface PostgresStoreOptions {
   /** postgres://... (see postgres-url.ts). */
@@ -34,55 +37,6 @@ export interface PostgresStoreOptions {
 }
 
 type Operation = 'upsert' | 'query' | 'latest' | 'series' | 'prune' | 'migrate';
-
-interface Row {
-  exchange: string;
-  symbol: string;
-  timeframe: string;
-  open_time: number;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-  volume: string;
-  quote_volume: string;
-  taker_buy_volume: string;
-  trade_count: number;
-  vwap: string;
-  closed: boolean;
-  source: string;
-  revision: number;
-}
-
-const COLUMNS =
-  'exchange, symbol, timeframe, open_time, open, high, low, close, volume, quote_volume, taker_buy_volume, trade_count, vwap, closed, source, revision';
-
-const UPSERT = `
-  INSERT INTO candles AS k (${COLUMNS}, updated_at)
-  SELECT u.*, $17::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::numeric[], $6::numeric[],
-    $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::bigint[], $13::numeric[],
-    $14::boolean[], $15::text[], $16::integer[]) AS u
-  ON CONFLICT (exchange, symbol, timeframe, open_time) DO UPDATE SET
-    open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
-    volume = excluded.volume, quote_volume = excluded.quote_volume, taker_buy_volume = excluded.taker_buy_volume,
-    trade_count = excluded.trade_count, vwap = excluded.vwap, closed = excluded.closed, source = excluded.source,
-    revision = excluded.revision, updated_at = excluded.updated_at
-  WHERE NOT (k.closed AND NOT excluded.closed)`;
-
-const RANGE = 'exchange = $1 AND symbol = $2 AND timeframe = $3 AND open_time >= $4 AND open_time <= $5';
-const QUERY_ASC = `SELECT ${COLUMNS} FROM candles WHERE ${RANGE} ORDER BY open_time ASC LIMIT $6`;
-const QUERY_DESC = `SELECT ${COLUMNS} FROM candles WHERE ${RANGE} ORDER BY open_time DESC LIMIT $6`;
-// One primary-key probe per (symbol, timeframe): cheap however long the history.
-const LATEST = `
-  SELECT k.* FROM unnest($2::text[]) AS s(symbol) CROSS JOIN unnest($3::text[]) AS t(timeframe)
-  CROSS JOIN LATERAL (
-    SELECT ${COLUMNS} FROM candles c WHERE c.exchange = $1 AND c.symbol = s.symbol AND c.timeframe = t.timeframe
-    ORDER BY c.open_time DESC LIMIT 1) AS k`;
-// COLLATE "C": byte order, as SQLite sorts.
-const SERIES = `
-  SELECT exchange, symbol, timeframe, count(*) AS candles, min(open_time) AS first, max(open_time) AS last
-  FROM candles GROUP BY exchange, symbol, timeframe
-  ORDER BY exchange COLLATE "C", symbol COLLATE "C", timeframe COLLATE "C"`;
 
 /** int8 (bigint, count(*)) as a JS number: open times and counts stay far below 2^53. */
 const INT8_OID = 20;
@@ -180,15 +134,7 @@ export class PostgresStore implements Store {
 
   async upsert(candles: readonly Candle[]): Promise<void> {
     if (candles.length === 0) return;
-    const rows = coalesce(candles);
-    const n = rows.length;
-    const cols: unknown[][] = Array.from({ length: 16 }, () => new Array<unknown>(n));
-    for (let i = 0; i < n; i++) {
-      const c = rows[i]!;
-      const v = [c.exchange, c.symbol, c.timeframe, c.openTime, c.open, c.high, c.low, c.close, c.volume, c.quoteVolume, c.takerBuyVolume, c.tradeCount, c.vwap, c.closed, c.source, c.revision];
-      for (let j = 0; j < 16; j++) cols[j]![i] = v[j];
-    }
-    const values = [...cols, this.o.now()];
+    const values = [...upsertColumns(coalesce(candles)), this.o.now()];
     await this.run('upsert', () => this.pool.query({ name: 'candlestack_upsert', text: UPSERT, values }));
   }
 
@@ -260,57 +206,5 @@ export class PostgresStore implements Store {
       this.m.available.set(Math.max(0, this.target.poolSize - busy));
       this.m.waiting.set(this.pool.waitingCount);
     });
-  };
-}
-
-/**
- * One row per key, as if the batch were applied in order: a later row replaces an earlier one unless the
- * earlier is closed and the later is forming. (One INSERT ... ON CONFLICT cannot touch a row twice.)
- */
-export function coalesce(candles: readonly Candle[]): Candle[] {
-  const byKey = new Map<string, Candle>();
-  for (const c of candles) {
-    const key = `${c.exchange}\u0000${c.symbol}\u0000${c.timeframe}\u0000${c.openTime}`;
-    const prev = byKey.get(key);
-    if (prev === undefined || !(prev.closed && !c.closed)) byKey.set(key, c);
-  }
-  return byKey.size === candles.length ? (candles as Candle[]) : [...byKey.values()];
-}
-
-/** Errors after which the connection is gone (and the pool has dropped it), not errors in the SQL. */
-export function isConnectionError(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown } | null;
-  const code = typeof e?.code === 'string' ? e.code : '';
-  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
-  if (['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
-  return typeof e?.message === 'string' && /Connection terminated|connection is closed|Client has encountered a connection error/i.test(e.message);
-}
-
-function describeError(err: unknown): string {
-  const e = err as { code?: unknown; message?: unknown; errors?: unknown } | null;
-  // ECONNREFUSED to a host with several addresses is an AggregateError with an empty message.
-  if (Array.isArray(e?.errors) && e.errors.length > 0) return describeError(e.errors[0]);
-  const message = typeof e?.message === 'string' && e.message !== '' ? e.message : String(err);
-  return typeof e?.code === 'string' && !message.includes(e.code) ? `${message} (${e.code})` : message;
-}
-
-function toCandle(r: Row): Candle {
-  return {
-    exchange: r.exchange,
-    symbol: r.symbol,
-    timeframe: r.timeframe as Timeframe,
-    openTime: r.open_time,
-    open: r.open,
-    high: r.high,
-    low: r.low,
-    close: r.close,
-    volume: r.volume,
-    quoteVolume: r.quote_volume,
-    takerBuyVolume: r.taker_buy_volume,
-    tradeCount: r.trade_count,
-    vwap: r.vwap,
-    closed: r.closed,
-    source: r.source as CandleSource,
-    revision: r.revision,
   };
 }

@@ -52,10 +52,19 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
 
     test('decimal strings come back exactly as written, whatever their scale', async (t) => {
       const store = await make(t);
-      const values = ['43210.12000000', '0.00000000', '0.00000001', '123456789012.12345678', '1.10', '7', '0.1000', '99999999999999999999.999999999999'];
+      // Binance's fixed 8 decimals, other scales, and forms a numeric type would rewrite ('.5' -> '0.5').
+      const values = ['43210.12000000', '0.00000000', '0.00000001', '123456789012.12345678', '1.10', '7', '0.1000', '99999999999999999999.999999999999', '.5', '1e-7', '0012.50'];
       const cs = values.map((v, i) => candle(T0 + i * MIN, { open: v, high: v, low: v, close: v, volume: v, quoteVolume: v, takerBuyVolume: v, vwap: v }));
       await store.upsert(cs);
       assert.deepEqual(await store.query(q()), cs);
+    });
+
+    test('awkward strings survive: quotes, backslashes, commas, braces, spaces, unicode, a symbol spelled NULL', async (t) => {
+      const store = await make(t);
+      const symbols = ['NULL', 'A"B', 'C\\D', 'E,F', '{G}', 'H I', 'ÄÖ€', ''];
+      const cs = symbols.map((symbol) => candle(T0, { symbol }));
+      await store.upsert(cs);
+      for (const c of cs) assert.deepEqual(await store.query(q({ symbol: c.symbol })), [c], JSON.stringify(c.symbol));
     });
 
     test('is idempotent: the same candles twice leave the same rows', async (t) => {
