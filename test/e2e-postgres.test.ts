@@ -2,10 +2,11 @@
  * End to end on PostgreSQL: the simulated Binance -> the real collector -> bus -> engine -> PostgreSQL ->
  * API, through `startEmbedded` with `store: postgres://...`. The candles the API serves from PostgreSQL must
  * equal the offline builder's from every trade the exchange made, across a forced disconnect (whose gap is
- * repaired by REST backfill: closed candles corrected in place). The password in the URL appears in no log line.
+ * repaired by REST backfill: closed candles corrected in place). The password in the URL appears in no log line; /metrics (with the db_* families) passes promtool.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { createLogger } from '../src/telemetry/logger.js';
 import { offlineCandles } from './support/offline-candles.js';
 import { adminPool, pgSkip, testSchema } from './support/postgres.js';
 
+const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' }); // required under CI by metrics-exposition.test
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const skip = await pgSkip();
 const admin = adminPool();
@@ -72,6 +74,11 @@ test('API candles served from PostgreSQL equal offline candles from every exchan
     assert.match(metrics, /^candlestack_db_queries_total\{store="postgres",operation="upsert"\} [1-9]/m);
     assert.match(metrics, /^candlestack_db_connection_pool_size\{store="postgres"\} 10$/m);
     assert.match(metrics, /^candlestack_store_rows_written_total\{store="postgres"\} [1-9]/m);
+    if (promtool.status === 0) {
+      const ours = metrics.split('\n').filter((l) => !/nodejs_active_(handles|requests|resources)_total/.test(l)).join('\n');
+      const check = spawnSync('promtool', ['check', 'metrics'], { input: ours, encoding: 'utf8' });
+      assert.equal(check.status, 0, `promtool check metrics: ${check.stdout}${check.stderr}`);
+    }
 
     for (const symbol of ['BTCUSDT', 'ETHUSDT']) {
       const body = (await (await fetch(`${api}/api/candles?symbol=${symbol}&timeframe=1s&limit=5000`)).json()) as { candles: ApiCandle[] };
