@@ -1,8 +1,9 @@
 /**
  * Store write throughput: candle rows/s upserted in CandleWriter-sized batches (5,000 rows) into SQLite (a
  * file, WAL, as `run` uses it) and into PostgreSQL (the local server, a scratch schema dropped afterwards),
- * on the same candles. Two phases: new rows (INSERT), then the same keys again with new values (the ON
- * CONFLICT DO UPDATE path a forming candle takes every flush). Prints both and the ratio; asserts nothing.
+ * on the same candles. Three phases: new rows (insert), the same keys again with new values (update), and
+ * the live pattern of forming candles rewritten every flush until they close (forming). Prints both stores
+ * and the ratio; asserts nothing.
  *
  *   node dist/bench/store-write.js [rows]        (CANDLESTACK_BENCH_PG_URL overrides the server URL)
  */
@@ -57,13 +58,43 @@ async function rowsPerSecond(store: Store, data: Candle[]): Promise<number> {
   return data.length / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
-async function measure(store: Store, rows: number): Promise<{ insert: number; update: number }> {
-  const insert = await rowsPerSecond(store, candles(rows, 0));
-  const update = await rowsPerSecond(store, candles(rows, 1));
-  return { insert, update };
+/**
+ * The live pattern: every flush rewrites the forming candle of each of 500 series (one batch of 500), 10
+ * times per period, the last write closing it; 40 periods.
+ */
+async function formingRowsPerSecond(store: Store): Promise<number> {
+  const series = 500;
+  const t0 = Date.UTC(2025, 0, 1);
+  let written = 0;
+  const start = process.hrtime.bigint();
+  for (let period = 0; period < 40; period++) {
+    for (let k = 1; k <= 10; k++) {
+      const batch: Candle[] = new Array(series);
+      for (let s = 0; s < series; s++) {
+        const p = (1000 + s + k / 100).toFixed(8);
+        batch[s] = { exchange: 'binance', symbol: `F${s}USDT`, timeframe: '1m', openTime: t0 + period * 60_000, open: p, high: p, low: p, close: p, volume: (k * 1.5).toFixed(8), quoteVolume: (k * 1500).toFixed(8), takerBuyVolume: (k * 0.5).toFixed(8), tradeCount: k * 7, vwap: p, closed: k === 10, source: 'trades', revision: 0 };
+      }
+      await store.upsert(batch);
+      written += series;
+    }
+  }
+  return written / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
-export async function benchStoreWrite(rows = 200_000): Promise<{ sqlite: { insert: number; update: number }; postgres: { insert: number; update: number } }> {
+interface Rates {
+  insert: number;
+  update: number;
+  forming: number;
+}
+
+async function measure(store: Store, rows: number): Promise<Rates> {
+  const insert = await rowsPerSecond(store, candles(rows, 0));
+  const update = await rowsPerSecond(store, candles(rows, 1));
+  const forming = await formingRowsPerSecond(store);
+  return { insert, update, forming };
+}
+
+export async function benchStoreWrite(rows = 200_000): Promise<{ sqlite: Rates; postgres: Rates }> {
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-bench-store-'));
   const sqlite = new SqliteStore(join(dir, 'bench.db'));
   let sqliteRates;
@@ -97,7 +128,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const rows = Number(process.argv[2] ?? 200_000);
   console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}; ${fmt(rows)} candle rows in batches of ${fmt(BATCH)}`);
   const r = await benchStoreWrite(rows);
-  for (const phase of ['insert', 'update'] as const) {
-    console.log(`${phase.padEnd(6)}  SQLite ${fmt(r.sqlite[phase]).padStart(9)} rows/s   PostgreSQL ${fmt(r.postgres[phase]).padStart(9)} rows/s   PostgreSQL/SQLite ${(r.postgres[phase] / r.sqlite[phase]).toFixed(2)}`);
+  for (const phase of ['insert', 'update', 'forming'] as const) {
+    console.log(`${phase.padEnd(7)}  SQLite ${fmt(r.sqlite[phase]).padStart(9)} rows/s   PostgreSQL ${fmt(r.postgres[phase]).padStart(9)} rows/s   PostgreSQL/SQLite ${(r.postgres[phase] / r.sqlite[phase]).toFixed(2)}`);
   }
 }

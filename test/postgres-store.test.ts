@@ -62,6 +62,8 @@ describe('PostgresStore: migrations', { skip }, () => {
       indexes.rows.map((r) => r.indexdef.replace(`${schema.name}.`, '')),
       ['CREATE UNIQUE INDEX candles_pkey ON candles USING btree (exchange, symbol, timeframe, open_time)', 'CREATE INDEX candles_timeframe_open_time ON candles USING btree (timeframe, open_time)'],
     );
+    const table = await admin.query(`SELECT reloptions FROM pg_class WHERE oid = to_regclass($1)`, [`${schema.name}.candles`]);
+    assert.deepEqual(table.rows[0].reloptions, ['fillfactor=80'], 'room for in-place (HOT) rewrites of forming candles');
     const types = await admin.query<{ column_name: string; data_type: string }>(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'candles' AND column_name IN ('open', 'vwap', 'open_time', 'closed')  ORDER BY column_name`, [schema.name]);
     assert.deepEqual(types.rows, [
       { column_name: 'closed', data_type: 'boolean' },

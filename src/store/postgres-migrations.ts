@@ -41,7 +41,10 @@ export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
         revision         integer NOT NULL,
         updated_at       bigint  NOT NULL,
         PRIMARY KEY (exchange, symbol, timeframe, open_time)
-      );
+      ) WITH (fillfactor = 80);
+      -- fillfactor 80: a forming candle is rewritten every flush until it closes; free room on its page lets
+      -- PostgreSQL update it in place (HOT, no index writes). Measured on 500 series x 60 periods x 11
+      -- writes: 75% HOT updates and a 30 MB table+indexes, against 6% and 66 MB at the default 100.
       -- The primary key serves /api/candles (one series, an open_time range, either direction) and latest()
       -- (one index probe per series). Retention deletes by timeframe and age across all series:
       CREATE INDEX candles_timeframe_open_time ON candles (timeframe, open_time);
