@@ -109,6 +109,22 @@ describe('PostgresStore: migrations', { skip }, () => {
   });
 });
 
+describe('PostgresStore: concurrent writers', { skip }, () => {
+  test('two processes upserting the same candles in opposite orders neither deadlock nor lose a write', async (t) => {
+    const schema = testSchema(t, admin);
+    const a = await open(t, schema);
+    const b = await open(t, schema);
+    for (let round = 0; round < 20; round++) {
+      const batch = Array.from({ length: 400 }, (_, i) => candle(T0 + i * MIN, { symbol: `S${i % 4}USDT`, tradeCount: round }));
+      await Promise.all([a.upsert(batch), b.upsert([...batch].reverse()), a.upsert(batch.slice(100).reverse()), b.upsert(batch.slice(0, 300))]);
+    }
+    const series = await a.series();
+    assert.deepEqual(series.map((s) => s.candles), [100, 100, 100, 100]);
+    const rows = await b.query(q({ symbol: 'S1USDT' }));
+    assert.ok(rows.every((r) => r.tradeCount === 19), 'the last round is what is stored');
+  });
+});
+
 describe('PostgresStore: metrics', { skip }, () => {
   test('queries and durations by operation, pool size and available connections', async (t) => {
     const metrics = testMetrics();

@@ -68,7 +68,9 @@ export function upsertColumns(rows: readonly Candle[]): string[] {
 
 /**
  * One row per key, as if the batch were applied in order: a later row replaces an earlier one unless the
- * earlier is closed and the later is forming. (One INSERT ... ON CONFLICT cannot touch a row twice.)
+ * earlier is closed and the later is forming (one INSERT ... ON CONFLICT cannot touch a row twice). Sorted
+ * by key, so concurrent writers (several `process` instances, a rebalance) lock rows in the same order and
+ * cannot deadlock each other.
  */
 export function coalesce(candles: readonly Candle[]): Candle[] {
   const byKey = new Map<string, Candle>();
@@ -77,5 +79,12 @@ export function coalesce(candles: readonly Candle[]): Candle[] {
     const prev = byKey.get(key);
     if (prev === undefined || !(prev.closed && !c.closed)) byKey.set(key, c);
   }
-  return byKey.size === candles.length ? (candles as Candle[]) : [...byKey.values()];
+  return [...byKey.values()].sort(compareKeys);
+}
+
+function compareKeys(a: Candle, b: Candle): number {
+  if (a.exchange !== b.exchange) return a.exchange < b.exchange ? -1 : 1;
+  if (a.symbol !== b.symbol) return a.symbol < b.symbol ? -1 : 1;
+  if (a.timeframe !== b.timeframe) return a.timeframe < b.timeframe ? -1 : 1;
+  return a.openTime - b.openTime;
 }

@@ -9,6 +9,12 @@ export function isConnectionError(err: unknown): boolean {
   return typeof e?.message === 'string' && /Connection terminated|connection is closed|Client has encountered a connection error/i.test(e.message);
 }
 
+/** Worth one immediate retry: a lost connection, or a deadlock / serialization failure (the transaction was rolled back). */
+export function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001' || isConnectionError(err);
+}
+
 export function describeError(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown; errors?: unknown } | null;
   // ECONNREFUSED to a host with several addresses is an AggregateError with an empty message.

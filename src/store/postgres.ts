@@ -6,11 +6,11 @@
  * overwrites a closed one. Decimals are TEXT, returned exactly as written (see postgres-migrations.ts).
  *
  * Connections: a connection lost to a restart, a failover or pg_terminate_backend is dropped from the pool;
- * an operation that failed on it with a connection error is retried once on a fresh connection (every
- * operation is idempotent). A failure that persists is thrown: the CandleWriter counts it and keeps the rows.
+ * an operation that failed on it with a connection error (or on a deadlock) is retried once on a fresh
+ * connection (every operation is idempotent). A failure that persists is thrown: the CandleWriter counts it and keeps the rows.
  */
 import pg from 'pg';
-import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
+import type { Pool, QueryConfig, QueryResultRow } from 'pg';
 import type { Candle } from '../core/types.js';
 import { TIMEFRAMES, type Timeframe } from '../core/timeframe.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -20,7 +20,7 @@ import { POSTGRES_MIGRATIONS, migrate, type PgMigration } from './postgres-migra
 import { parsePostgresUrl, type PostgresTarget } from './postgres-url.js';
 import { enableTimescale } from './timescale.js';
 import { coalesce, upsertColumns } from './postgres-arrays.js';
-import { describeError, isConnectionError } from './postgres-errors.js';
+import { describeError, isTransient } from './postgres-errors.js';
 import { LATEST, QUERY_ASC, QUERY_DESC, SERIES, UPSERT, toCandle, type Row } from './postgres-sql.js';
 
 export interface PostgresStoreOptions {
@@ -174,7 +174,7 @@ export class PostgresStore implements Store {
     return (await this.run(operation, () => this.pool.query<R>(config))).rows;
   }
 
-  /** Times and counts one operation; retries it once when it failed on a lost connection. */
+  /** Times and counts one operation; retries it once when it failed on a lost connection or a deadlock. */
   private async run<T>(operation: Operation, fn: () => Promise<T>, retry = true): Promise<T> {
     if (!this.open && operation !== 'migrate') throw new Error(`PostgreSQL store ${this.target.display} is closed`);
     const m = this.m.ops[operation];
@@ -184,8 +184,8 @@ export class PostgresStore implements Store {
       try {
         return await fn();
       } catch (err) {
-        if (!retry || !isConnectionError(err)) throw err;
-        this.o.log.warn({ err: describeError(err), operation }, 'PostgreSQL connection lost during an operation; retrying once on a fresh connection');
+        if (!retry || !isTransient(err)) throw err;
+        this.o.log.warn({ err: describeError(err), operation }, 'PostgreSQL operation failed on a lost connection or a deadlock; retrying it once');
         return await fn();
       }
     } catch (err) {
