@@ -56,31 +56,7 @@ describe('SqliteStore: indicators', () => {
     t.after(() => db.close());
     assert.deepEqual(db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all(), [{ version: 1, name: 'candles' }, { version: 2, name: 'indicators' }]);
   });
-
-  test('upsert is idempotent; query groups per candle, filters names, honours from/to/limit; prune', async (t) => {
-    const store = new SqliteStore(':memory:', () => 1);
-    t.after(() => store.close());
-    for (let i = 9; i >= 0; i--) await store.upsertIndicators(rows(i));
-    await store.upsertIndicators(rows(3)); // replay
-    await store.upsertIndicators([{ ...key, openTime: T0 + 3 * MIN, name: 'sma20', values: { value: 42 } }]); // correction wins
-    await store.upsertIndicators([{ ...key, timeframe: '5m', openTime: T0, name: 'sma20', values: { value: 7 } }]);
-
-    const all = await store.queryIndicators({ ...key, names: [], limit: 100 });
-    assert.deepEqual(all.map((p) => p.openTime), Array.from({ length: 10 }, (_, i) => T0 + i * MIN));
-    assert.deepEqual(all[3]!.values, { macd12_26_9: { macd: 1.5, signal: 0.75, histogram: 0.75 }, sma20: { value: 42 } });
-    assert.deepEqual(all[0]!.values.macd12_26_9, { macd: 0, signal: null, histogram: null });
-    assert.equal(all[7]!.values.sma20!.value, 107.1, 'doubles round-trip exactly');
-
-    const latest = await store.queryIndicators({ ...key, names: ['sma20'], limit: 3 });
-    assert.deepEqual(latest.map((p) => [p.openTime, Object.keys(p.values)]), [7, 8, 9].map((i) => [T0 + i * MIN, ['sma20']]));
-    const window = await store.queryIndicators({ ...key, names: ['macd12_26_9'], from: T0 + 2 * MIN, to: T0 + 5 * MIN, limit: 2 });
-    assert.deepEqual(window.map((p) => p.openTime), [T0 + 2 * MIN, T0 + 3 * MIN]);
-    assert.deepEqual(await store.queryIndicators({ ...key, names: ['rsi14'], limit: 5 }), []);
-
-    await store.prune('1m', T0 + 5 * MIN);
-    assert.equal((await store.queryIndicators({ ...key, names: [], limit: 100 })).length, 5);
-    assert.equal((await store.queryIndicators({ ...key, timeframe: '5m', names: [], limit: 100 })).length, 1, 'other timeframes untouched');
-  });
+  // Upserts, grouping, name filters, from/to/limit and prune: the shared store contract (test/support/store-contract.ts).
 });
 
 describe('IndicatorWriter', () => {

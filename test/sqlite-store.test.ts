@@ -12,31 +12,7 @@ import type { Store } from '../src/store/store.js';
 import type { Candle, CandleEvent } from '../src/core/types.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
-
-const MIN = 60_000;
-const T0 = Date.UTC(2024, 0, 1, 0, 0);
-
-function candle(openTime: number, over: Partial<Candle> = {}): Candle {
-  return {
-    exchange: 'binance',
-    symbol: 'BTCUSDT',
-    timeframe: '1m',
-    openTime,
-    open: '100.00000000',
-    high: '101.50000000',
-    low: '99.25000000',
-    close: '100.75000000',
-    volume: '2.00000000',
-    quoteVolume: '201.00000000',
-    takerBuyVolume: '1.00000000',
-    tradeCount: 5,
-    vwap: '100.50000000',
-    closed: true,
-    source: 'trades',
-    revision: 0,
-    ...over,
-  };
-}
+import { MIN, T0, candle, q, storeContract } from './support/store-contract.js';
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-sqlite-test-'));
@@ -49,8 +25,6 @@ function memoryStore(t: TestContext, now: () => number = () => 1): SqliteStore {
   t.after(() => store.close());
   return store;
 }
-
-const q = (over: Partial<Parameters<SqliteStore['query']>[0]> = {}) => ({ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m' as const, limit: 1000, ...over });
 
 describe('SqliteStore: migrations', () => {
   test('migrations are recorded in schema_migrations and not re-applied on reopen', async (t) => {
@@ -101,93 +75,7 @@ describe('SqliteStore: migrations', () => {
   });
 });
 
-describe('SqliteStore: upserts', () => {
-  test('round-trips every field', async (t) => {
-    const store = memoryStore(t);
-    const c = candle(T0, { closed: false, source: 'backfill', revision: 3, tradeCount: 12345, vwap: '100.12345678' });
-    await store.upsert([c]);
-    assert.deepEqual(await store.query(q()), [c]);
-  });
-
-  test('is idempotent: the same candles twice leave the same rows', async (t) => {
-    const store = memoryStore(t);
-    const batch = [candle(T0), candle(T0 + MIN, { close: '101.00000000' }), candle(T0 + 2 * MIN, { closed: false })];
-    await store.upsert(batch);
-    const once = await store.query(q());
-    await store.upsert(batch);
-    const twice = await store.query(q());
-    assert.deepEqual(twice, once);
-    assert.equal(twice.length, 3);
-    assert.deepEqual(await store.series(), [{ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m', candles: 3, firstOpenTime: T0, lastOpenTime: T0 + 2 * MIN }]);
-  });
-
-  test('a forming candle does not overwrite a closed one; a correction and a close do', async (t) => {
-    const store = memoryStore(t);
-    await store.upsert([candle(T0, { closed: true, volume: '2.00000000' })]);
-    await store.upsert([candle(T0, { closed: false, volume: '1.00000000' })]);
-    let [row] = await store.query(q());
-    assert.equal(row?.closed, true);
-    assert.equal(row?.volume, '2.00000000');
-    await store.upsert([candle(T0, { closed: true, revision: 1, volume: '3.00000000' })]);
-    [row] = await store.query(q());
-    assert.equal(row?.revision, 1);
-    assert.equal(row?.volume, '3.00000000');
-    // forming then closing the same period
-    await store.upsert([candle(T0 + MIN, { closed: false, volume: '0.50000000' })]);
-    await store.upsert([candle(T0 + MIN, { closed: false, volume: '0.70000000' })]);
-    assert.equal((await store.query(q({ from: T0 + MIN })))[0]?.volume, '0.70000000');
-    await store.upsert([candle(T0 + MIN, { closed: true, volume: '0.90000000' })]);
-    const [closed] = await store.query(q({ from: T0 + MIN }));
-    assert.equal(closed?.closed, true);
-    assert.equal(closed?.volume, '0.90000000');
-  });
-});
-
-describe('SqliteStore: queries', () => {
-  async function seeded(t: TestContext): Promise<SqliteStore> {
-    const store = memoryStore(t);
-    // inserted out of order, plus other series that must not leak into the query
-    const times = [5, 0, 9, 3, 1, 8, 2, 7, 6, 4].map((i) => T0 + i * MIN);
-    await store.upsert(times.map((ot) => candle(ot, { tradeCount: (ot - T0) / MIN })));
-    await store.upsert([candle(T0, { symbol: 'ETHUSDT' }), candle(T0, { timeframe: '5m' }), candle(T0, { exchange: 'other' })]);
-    return store;
-  }
-  const minutes = (cs: Candle[]): number[] => cs.map((c) => (c.openTime - T0) / MIN);
-
-  test('ordered oldest first; from/to inclusive', async (t) => {
-    const store = await seeded(t);
-    assert.deepEqual(minutes(await store.query(q())), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    assert.deepEqual(minutes(await store.query(q({ from: T0 + 2 * MIN, to: T0 + 5 * MIN }))), [2, 3, 4, 5]);
-    assert.deepEqual(minutes(await store.query(q({ from: T0 + 2 * MIN + 1, to: T0 + 5 * MIN - 1 }))), [3, 4]);
-    assert.deepEqual(minutes(await store.query(q({ from: T0 + 7 * MIN }))), [7, 8, 9]);
-    assert.deepEqual(await store.query(q({ from: T0 + 20 * MIN })), []);
-  });
-
-  test('limit with from returns the first N from `from`; without from the most recent N, oldest first', async (t) => {
-    const store = await seeded(t);
-    assert.deepEqual(minutes(await store.query(q({ from: T0 + 2 * MIN, limit: 3 }))), [2, 3, 4]);
-    assert.deepEqual(minutes(await store.query(q({ limit: 3 }))), [7, 8, 9]);
-    assert.deepEqual(minutes(await store.query(q({ to: T0 + 5 * MIN, limit: 2 }))), [4, 5]);
-    assert.deepEqual(minutes(await store.query(q({ limit: 1 }))), [9]);
-  });
-
-  test('latest() returns the newest candle of every series of the given symbols', async (t) => {
-    const store = await seeded(t);
-    await store.upsert([candle(T0 + 3 * MIN, { symbol: 'ETHUSDT' }), candle(T0 + 5 * MIN, { timeframe: '5m' })]);
-    const latest = await store.latest('binance', ['BTCUSDT', 'ETHUSDT', 'NOPE']);
-    const got = latest.map((c) => `${c.symbol} ${c.timeframe} ${(c.openTime - T0) / MIN}`).sort();
-    assert.deepEqual(got, ['BTCUSDT 1m 9', 'BTCUSDT 5m 5', 'ETHUSDT 1m 3']);
-    assert.deepEqual(await store.latest('binance', []), []);
-  });
-
-  test('prune() deletes only the timeframe before the cut-off (exclusive) and says how many', async (t) => {
-    const store = await seeded(t);
-    assert.equal(await store.prune('1m', T0 + 4 * MIN), 4 + 1 + 1); // BTCUSDT 0..3, ETHUSDT 0, exchange 'other' 0
-    assert.deepEqual(minutes(await store.query(q())), [4, 5, 6, 7, 8, 9]);
-    assert.equal((await store.query(q({ timeframe: '5m' }))).length, 1, '5m untouched');
-    assert.equal(await store.prune('1m', T0 + 4 * MIN), 0);
-  });
-});
+storeContract('SqliteStore', async (t, now) => memoryStore(t, now));
 
 // ── CandleWriter ──────────────────────────────────────────────────────────────────────────────────────
 const settle = async (): Promise<void> => {

@@ -16,6 +16,7 @@ import { Backfiller, type BackfillSource } from '../jobs/backfill.js';
 import { RetentionJob } from '../jobs/retention.js';
 import { CandleWriter } from '../store/candle-writer.js';
 import { openStore } from '../store/open.js';
+import { redactUrl } from '../store/postgres-url.js';
 import { ApiServer } from '../api/server.js';
 import { LiveHub } from '../api/live-ws.js';
 import { setupIndicators } from './indicators.js';
@@ -64,7 +65,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     backfillRest: instrumentedBreaker('backfill_rest', breakerSettings(config.breakers, 'backfill_rest'), breakerDeps),
   };
   const bus = new MemoryBus(metrics, log.child({ component: 'bus' }));
-  const store = openStore(config.store.url, () => clock.now());
+  const store = await openStore(config.store.url, () => clock.now(), { metrics, log: log.child({ component: 'store' }) });
   initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, store: store.kind, bus: bus.kind });
   const writer = new CandleWriter({ store, clock, metrics, log: log.child({ component: 'store' }), flushMs: config.store.flushMs, breaker: breakers.storeWrite, maxBufferedRows: config.breakers.storeBufferRows });
   const quality = new QualityMonitor({
@@ -174,7 +175,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   live.start();
   quality.start();
   for (const c of collectors) c.start();
-  log.info({ component: 'app', port, host: config.http.host, exchanges: config.exchanges.map((e) => `${e.id}:${e.symbols.join(',')}`), timeframes: config.timeframes, store: config.store.url }, `candlestack ${deps.role} listening on http://${config.http.host}:${port}`);
+  log.info({ component: 'app', port, host: config.http.host, exchanges: config.exchanges.map((e) => `${e.id}:${e.symbols.join(',')}`), timeframes: config.timeframes, store: redactUrl(config.store.url) }, `candlestack ${deps.role} listening on http://${config.http.host}:${port}`);
 
   let stopped = false;
   return {

@@ -16,6 +16,7 @@ import { indicatorsFromFile } from './indicators-config.js';
 import { defaultIndicatorsConfig, type IndicatorsConfig } from '../pipeline/indicators/specs.js';
 import { applyBreakersFile, applyQualityFile, defaultBreakersConfig, defaultQualitySettings, type BreakersConfig } from './quality-config.js';
 import type { QualitySettings } from '../quality/settings.js';
+import { POSTGRES_URL_EXPECTED, isPostgresUrl, parsePostgresUrl, redactUrl } from '../store/postgres-url.js';
 
 export interface ExchangeConfig {
   id: ExchangeId;
@@ -175,7 +176,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'store',
     env: 'CANDLESTACK_STORE',
     value: 'URL',
-    help: 'candle store: sqlite:PATH or sqlite::memory: (default sqlite:data/candlestack.db)',
+    help: 'candle store: sqlite:PATH, sqlite::memory: or postgres://USER@HOST:PORT/DB[?schema=NAME&pool_size=N] (default sqlite:data/candlestack.db)',
     apply: (c, raw, field) => (c.store.url = storeUrl(raw, field)),
   },
   {
@@ -380,6 +381,10 @@ function url(v: unknown, field: string, protocols: string[]): string {
 }
 
 function storeUrl(v: unknown, field: string): string {
-  if (typeof v !== 'string' || !/^sqlite:.+/.test(v)) throw new ConfigError(field, 'sqlite:PATH (e.g. sqlite:data/candlestack.db) or sqlite::memory:', v);
+  if (typeof v === 'string' && isPostgresUrl(v)) {
+    parsePostgresUrl(v, field); // throws a ConfigError naming the field
+    return v;
+  }
+  if (typeof v !== 'string' || !/^sqlite:.+/.test(v)) throw new ConfigError(field, `sqlite:PATH (e.g. sqlite:data/candlestack.db), sqlite::memory: or ${POSTGRES_URL_EXPECTED}`, typeof v === 'string' ? redactUrl(v) : v);
   return v;
 }

@@ -238,6 +238,39 @@ export function createMetrics(registry: Registry) {
       registers: r,
     }),
 
+    // ── database (PostgreSQL store; errors count under store_errors_total) ───────────────────────────
+    dbQueries: new Counter({
+      name: `${P}db_queries_total`,
+      help: 'Store operations run against the database, by operation (upsert, query, latest, series, prune, migrate).',
+      labelNames: ['store', 'operation'] as const,
+      registers: r,
+    }),
+    dbQueryDuration: new Histogram({
+      name: `${P}db_query_duration_seconds`,
+      help: 'Duration of store operations against the database, by operation.',
+      labelNames: ['store', 'operation'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: r,
+    }),
+    dbConnectionPoolSize: new Gauge({
+      name: `${P}db_connection_pool_size`,
+      help: 'Connections the pool may open (its maximum).',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+    dbConnectionsAvailable: new Gauge({
+      name: `${P}db_connections_available`,
+      help: 'Pool connections a query can get now without waiting (idle, or not yet opened).',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+    dbConnectionsWaiting: new Gauge({
+      name: `${P}db_connections_waiting`,
+      help: 'Store operations waiting for a pool connection.',
+      labelNames: ['store'] as const,
+      registers: r,
+    }),
+
     // ── API ──────────────────────────────────────────────────────────────────────────────────────
     httpRequests: new Counter({
       name: `${P}http_requests_total`,

@@ -1,0 +1,268 @@
+/**
+ * PostgreSQL store (node-postgres, pooled): the same semantics as the SQLite store. Candles are upserted in
+ * batches by one statement over column arrays (`INSERT ... SELECT FROM unnest($1::text[], ...) ON CONFLICT
+ * DO UPDATE`, postgres-sql.ts; arrays built in postgres-arrays.ts): 17 parameters whatever the batch size,
+ * so no 65,535-parameter chunking, one parse per batch, and a batch is atomic. A forming candle never
+ * overwrites a closed one. Decimals are TEXT, returned exactly as written (see postgres-migrations.ts).
+ *
+ * Connections: a connection lost to a restart, a failover or pg_terminate_backend is dropped from the pool;
+ * an operation that failed on it with a connection error (or on a deadlock) is retried once on a fresh
+ * connection (every operation is idempotent). A failure that persists is thrown: the CandleWriter counts it and keeps the rows.
+ */
+import pg from 'pg';
+import type { Pool, QueryConfig, QueryResultRow } from 'pg';
+import type { Candle } from '../core/types.js';
+import { TIMEFRAMES, type Timeframe } from '../core/timeframe.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { CandleQuery, IndicatorPoint, IndicatorQuery, IndicatorRow, Store, StoredSeries } from './store.js';
+import type { IndicatorValues } from '../core/types.js';
+import { POSTGRES_MIGRATIONS, migrate, type PgMigration } from './postgres-migrations.js';
+import { parsePostgresUrl, type PostgresTarget } from './postgres-url.js';
+import { enableTimescale } from './timescale.js';
+import { coalesce, upsertColumns } from './postgres-arrays.js';
+import { describeError, isTransient } from './postgres-errors.js';
+import { LATEST, QUERY_ASC, QUERY_DESC, SERIES, UPSERT, toCandle, type Row } from './postgres-sql.js';
+
+export interface PostgresStoreOptions {
+  /** postgres://... (see postgres-url.ts). */
+  url: string;
+  now: () => number;
+  metrics: Metrics;
+  log: Logger;
+  migrations?: readonly PgMigration[];
+  /** Use TimescaleDB when the server has it (default true). */
+  timescale?: boolean;
+  /** Give up connecting after this long (default 10 s). */
+  connectTimeoutMs?: number;
+}
+
+type Operation = 'upsert' | 'query' | 'latest' | 'series' | 'prune' | 'migrate' | 'upsert_indicators' | 'query_indicators';
+
+/** Indicator rows of one batch, deduplicated (latest wins) so one statement never updates a row twice. */
+const UPSERT_INDICATORS = `
+  INSERT INTO indicators (exchange, symbol, timeframe, open_time, name, value_json, updated_at)
+  SELECT e, s, t, o, n, v, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[]) AS u(e, s, t, o, n, v)
+  ON CONFLICT (exchange, symbol, timeframe, open_time, name) DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at`;
+
+/** int8 (bigint, count(*)) as a JS number: open times and counts stay far below 2^53. */
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres';
+  private open = true;
+  private layout: 'hypertable' | 'plain' = 'plain';
+  private readonly m;
+  private gaugesQueued = false;
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly target: PostgresTarget,
+    private readonly o: PostgresStoreOptions,
+  ) {
+    const op = (operation: Operation) => ({
+      queries: o.metrics.dbQueries.labels(this.kind, operation),
+      duration: o.metrics.dbQueryDuration.labels(this.kind, operation),
+      // Failed upserts are counted by their caller (the CandleWriter keeps and retries the rows).
+      errors: operation === 'upsert' ? null : o.metrics.storeErrors.labels(this.kind, operation),
+    });
+    this.m = {
+      ops: {
+        upsert: op('upsert'),
+        query: op('query'),
+        latest: op('latest'),
+        series: op('series'),
+        prune: op('prune'),
+        migrate: op('migrate'),
+        upsert_indicators: op('upsert_indicators'),
+        query_indicators: op('query_indicators'),
+      } as Record<Operation, ReturnType<typeof op>>,
+      lost: o.metrics.storeErrors.labels(this.kind, 'connection'),
+      poolSize: o.metrics.dbConnectionPoolSize.labels(this.kind),
+      available: o.metrics.dbConnectionsAvailable.labels(this.kind),
+      waiting: o.metrics.dbConnectionsWaiting.labels(this.kind),
+    };
+    this.m.poolSize.set(target.poolSize);
+    for (const event of ['connect', 'acquire', 'release', 'remove'] as const) pool.on(event, this.poolChanged);
+    this.poolChanged();
+    // An idle connection that dies (server restart, pg_terminate_backend) is removed by the pool; without
+    // this listener node-postgres would crash the process.
+    pool.on('error', (err) => {
+      this.m.lost.inc();
+      o.log.warn({ err: describeError(err), store: target.display }, 'PostgreSQL connection lost; the pool replaces it');
+    });
+  }
+
+  /** Connects, runs the migrations (and the TimescaleDB step) and returns the open store. */
+  static async open(o: PostgresStoreOptions): Promise<PostgresStore> {
+    const target = parsePostgresUrl(o.url);
+    const pool = new pg.Pool({
+      connectionString: target.connectionString,
+      options: target.options,
+      max: target.poolSize,
+      connectionTimeoutMillis: o.connectTimeoutMs ?? 10_000,
+      idleTimeoutMillis: 30_000,
+      allowExitOnIdle: true, // idle connections do not keep a finished CLI alive
+      application_name: 'candlestack',
+      types,
+    });
+    const store = new PostgresStore(pool, target, o);
+    try {
+      await store.run('migrate', async () => {
+        const client = await pool.connect().catch((err: unknown) => {
+          throw new Error(`cannot connect to PostgreSQL at ${target.display}: ${describeError(err)}`, { cause: err });
+        });
+        let broken: Error | undefined;
+        try {
+          await migrate(client, {
+            migrations: o.migrations ?? POSTGRES_MIGRATIONS,
+            now: o.now,
+            lockName: `candlestack:migrate:${target.schema ?? ''}`,
+            schema: target.schema,
+            afterMigrations: async (c) => {
+              if (o.timescale !== false) store.layout = await enableTimescale(c, o.log);
+            },
+          });
+        } catch (err) {
+          broken = err as Error;
+          throw err;
+        } finally {
+          client.release(broken);
+        }
+      }, false);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      store.open = false;
+      throw err;
+    }
+    o.log.info({ store: target.display, schema: target.schema ?? 'default', layout: store.layout, poolSize: target.poolSize }, 'PostgreSQL store open');
+    return store;
+  }
+
+  /** `hypertable` when TimescaleDB partitions the candles table, else `plain`. */
+  get tableLayout(): 'hypertable' | 'plain' {
+    return this.layout;
+  }
+
+  async upsert(candles: readonly Candle[]): Promise<void> {
+    if (candles.length === 0) return;
+    const values = [...upsertColumns(coalesce(candles)), this.o.now()];
+    await this.run('upsert', () => this.pool.query({ name: 'candlestack_upsert', text: UPSERT, values }));
+  }
+
+  async query(q: CandleQuery): Promise<Candle[]> {
+    const values = [q.exchange, q.symbol, q.timeframe, q.from ?? Number.MIN_SAFE_INTEGER, q.to ?? Number.MAX_SAFE_INTEGER, q.limit];
+    if (q.from !== undefined) return (await this.rows<Row>('query', { name: 'candlestack_query_asc', text: QUERY_ASC, values })).map(toCandle);
+    return (await this.rows<Row>('query', { name: 'candlestack_query_desc', text: QUERY_DESC, values })).reverse().map(toCandle);
+  }
+
+  async latest(exchange: string, symbols: readonly string[]): Promise<Candle[]> {
+    if (symbols.length === 0) return [];
+    const rows = await this.rows<Row>('latest', { name: 'candlestack_latest', text: LATEST, values: [exchange, symbols, TIMEFRAMES] });
+    return rows.map(toCandle);
+  }
+
+  async series(): Promise<StoredSeries[]> {
+    const rows = await this.rows<{ exchange: string; symbol: string; timeframe: string; candles: number; first: number; last: number }>('series', { text: SERIES });
+    return rows.map((r) => ({ exchange: r.exchange, symbol: r.symbol, timeframe: r.timeframe as Timeframe, candles: r.candles, firstOpenTime: r.first, lastOpenTime: r.last }));
+  }
+
+  async prune(timeframe: Timeframe, before: number): Promise<number> {
+    // One statement (atomic): the candles' indicator values go with them; rowCount counts the candles.
+    const text = 'WITH i AS (DELETE FROM indicators WHERE timeframe = $1 AND open_time < $2) DELETE FROM candles WHERE timeframe = $1 AND open_time < $2';
+    const res = await this.run('prune', () => this.pool.query({ name: 'candlestack_prune', text, values: [timeframe, before] }));
+    return res.rowCount ?? 0;
+  }
+
+  async upsertIndicators(rows: readonly IndicatorRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    // Latest row per key, sorted by key: one statement never updates a row twice, and concurrent writers lock
+    // rows in the same order (as the candle upsert does).
+    const latest = new Map<string, IndicatorRow>();
+    for (const r of rows) latest.set(`${r.exchange}\u0000${r.symbol}\u0000${r.timeframe}\u0000${r.name}\u0000${String(r.openTime).padStart(16, '0')}`, r);
+    const batch = [...latest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+    const values = [
+      batch.map((r) => r.exchange),
+      batch.map((r) => r.symbol),
+      batch.map((r) => r.timeframe),
+      batch.map((r) => r.openTime),
+      batch.map((r) => r.name),
+      batch.map((r) => JSON.stringify(r.values)),
+      this.o.now(),
+    ];
+    await this.run('upsert_indicators', () => this.pool.query({ name: 'candlestack_upsert_indicators', text: UPSERT_INDICATORS, values }));
+  }
+
+  /** Same rules as the SQLite store: `limit` counts candles; without `from`, the most recent ones. */
+  async queryIndicators(q: IndicatorQuery): Promise<IndicatorPoint[]> {
+    const names = q.names.length > 0 ? q.names : null;
+    const base = [q.exchange, q.symbol, q.timeframe, q.from ?? Number.MIN_SAFE_INTEGER, q.to ?? Number.MAX_SAFE_INTEGER, names];
+    const where = 'exchange = $1 AND symbol = $2 AND timeframe = $3 AND open_time >= $4 AND open_time <= $5 AND ($6::text[] IS NULL OR name = ANY($6::text[]))';
+    const order = q.from !== undefined ? 'ASC' : 'DESC';
+    const rows = await this.rows<{ open_time: number; name: string; value_json: string }>('query_indicators', {
+      text: `WITH times AS (SELECT DISTINCT open_time FROM indicators WHERE ${where} ORDER BY open_time ${order} LIMIT $7)
+             SELECT i.open_time, i.name, i.value_json FROM indicators i JOIN times USING (open_time)
+             WHERE ${where.replace(/\b(exchange|symbol|timeframe|open_time|name)\b/g, 'i.$1')} ORDER BY i.open_time ASC, i.name ASC`,
+      values: [...base, q.limit],
+    });
+    const points: IndicatorPoint[] = [];
+    for (const r of rows) {
+      let p = points[points.length - 1];
+      if (!p || p.openTime !== r.open_time) points.push((p = { openTime: r.open_time, values: {} }));
+      p.values[r.name] = JSON.parse(r.value_json) as IndicatorValues;
+    }
+    return points;
+  }
+
+  isOpen(): boolean {
+    return this.open;
+  }
+
+  async close(): Promise<void> {
+    if (!this.open) return;
+    this.open = false;
+    await this.pool.end();
+  }
+
+  private async rows<R extends QueryResultRow>(operation: Operation, config: QueryConfig): Promise<R[]> {
+    return (await this.run(operation, () => this.pool.query<R>(config))).rows;
+  }
+
+  /** Times and counts one operation; retries it once when it failed on a lost connection or a deadlock. */
+  private async run<T>(operation: Operation, fn: () => Promise<T>, retry = true): Promise<T> {
+    if (!this.open && operation !== 'migrate') throw new Error(`PostgreSQL store ${this.target.display} is closed`);
+    const m = this.m.ops[operation];
+    m.queries.inc();
+    const stop = m.duration.startTimer();
+    try {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!retry || !isTransient(err)) throw err;
+        this.o.log.warn({ err: describeError(err), operation }, 'PostgreSQL operation failed on a lost connection or a deadlock; retrying it once');
+        return await fn();
+      }
+    } catch (err) {
+      m.errors?.inc();
+      throw err;
+    } finally {
+      stop();
+    }
+  }
+
+  /** Pool gauges, refreshed once per burst of pool events (after the pool has updated its counts). */
+  private readonly poolChanged = (): void => {
+    if (this.gaugesQueued) return;
+    this.gaugesQueued = true;
+    queueMicrotask(() => {
+      this.gaugesQueued = false;
+      const busy = this.pool.totalCount - this.pool.idleCount;
+      this.m.available.set(Math.max(0, this.target.poolSize - busy));
+      this.m.waiting.set(this.pool.waitingCount);
+    });
+  };
+}
