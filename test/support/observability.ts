@@ -85,7 +85,7 @@ export const PENDING_METRICS: Record<string, { labels: string[]; reason: string 
 /** Exporters the stack scrapes that cannot run on a CI machine: their metrics may be empty in the proof. */
 export const UNAVAILABLE_EXPORTERS: { prefix: string; reason: string }[] = [
   { prefix: 'container_', reason: 'cAdvisor (needs the Docker daemon and the host cgroups)' },
-  { prefix: 'pg_', reason: 'postgres-exporter (needs a PostgreSQL server; candlestack stores in SQLite today)' },
+  { prefix: 'pg_', reason: 'postgres-exporter (not run by the proof: its demo stores in SQLite; Debian has prometheus-postgres-exporter for a later proof over PostgreSQL)' },
   { prefix: 'kafka_', reason: 'kafka-exporter (needs a Kafka broker; the Kafka bus is issue 4)' },
 ];
 
