@@ -31,6 +31,12 @@ export interface CandleEngineOptions {
   emit: (event: CandleEvent) => void;
   /** Closed candles kept per timeframe for late amendments, backfill and reconciliation. Default 3. */
   keepClosed?: number;
+  /**
+   * Skip a trade whose id is not above the highest id already applied to its symbol (counted as
+   * `messages_rejected_total{reason="redelivered"}`). For a bus that may redeliver (Kafka) and exchanges with
+   * sequential trade ids; the watermark survives restarts through the stored candles' `lastTradeId`.
+   */
+  dedupeTradeIds?: boolean;
 }
 
 /** Empty periods filled in one step at most; a longer jump restarts the series instead (bad clock or data). */
@@ -58,6 +64,8 @@ interface Book {
   readonly exchange: string;
   readonly symbol: string;
   readonly frames: FrameState[];
+  /** Highest trade id applied (or restored); -1 when none. */
+  lastTradeId: number;
 }
 
 export class CandleEngine {
@@ -83,6 +91,13 @@ export class CandleEngine {
       return false;
     }
     const book = this.book(t.exchange, t.symbol);
+    if (this.o.dedupeTradeIds) {
+      if (t.id <= book.lastTradeId) {
+        this.o.metrics.messagesRejected.labels(t.exchange, 'redelivered').inc();
+        return true;
+      }
+      book.lastTradeId = t.id;
+    }
     for (const frame of book.frames) {
       const period = periodStart(t.time, frame.tfMs);
       const open = frame.open;
@@ -210,6 +225,52 @@ export class CandleEngine {
     }
   }
 
+  /**
+   * Resumes a symbol from its stored latest candles without consulting the wall clock (a consumer about to
+   * replay what happened since from the bus): a forming candle continues forming, a closed one is followed by
+   * an empty forming candle of the next period. Trades up to the stored `lastTradeId` will be skipped
+   * (with `dedupeTradeIds`). Does nothing for a symbol already in memory.
+   */
+  resume(exchange: string, symbol: string, candles: readonly Candle[]): void {
+    if (this.books.get(exchange)?.has(symbol)) return;
+    const book = this.book(exchange, symbol);
+    for (const c of candles) {
+      if (c.exchange !== exchange || c.symbol !== symbol) continue;
+      const frame = book.frames.find((f) => f.tf === c.timeframe);
+      if (!frame || frame.open) continue;
+      const s = new CandleState(c.openTime, c.close, 0, 0);
+      if (!s.replaceWith(c, this.scratch)) continue;
+      s.revision = c.revision;
+      s.dirty = false;
+      if (c.lastTradeId !== undefined && c.lastTradeId > book.lastTradeId) book.lastTradeId = c.lastTradeId;
+      if (!c.closed) {
+        frame.open = s;
+      } else {
+        s.closed = true;
+        frame.recent.push(s);
+        frame.open = new CandleState(c.openTime + frame.tfMs, s.cS, s.cI, s.cF);
+        frame.open.dirty = false;
+      }
+    }
+  }
+
+  /** Drops a symbol's in-memory state (its partition moved to another consumer). */
+  forget(exchange: string, symbol: string): void {
+    this.books.get(exchange)?.delete(symbol);
+  }
+
+  /** Publishes every changed forming candle as an `update`, closing nothing (before a consumer commits). */
+  publishForming(): void {
+    for (const bySymbol of this.books.values()) {
+      for (const book of bySymbol.values()) {
+        for (const frame of book.frames) {
+          if (frame.closing?.dirty) this.publish('update', book, frame, frame.closing);
+          if (frame.open?.dirty) this.publish('update', book, frame, frame.open);
+        }
+      }
+    }
+  }
+
   /** A closed candle still held in memory, with whether it overlaps a gap. */
   lookupClosed(exchange: string, symbol: string, tf: Timeframe, openTime: number): { candle: Candle; incomplete: boolean } | undefined {
     const frame = this.books.get(exchange)?.get(symbol)?.frames.find((f) => f.tf === tf);
@@ -296,6 +357,7 @@ export class CandleEngine {
       book = {
         exchange,
         symbol,
+        lastTradeId: -1,
         frames: this.timeframes.map((tf) => ({
           tf,
           tfMs: timeframeMs(tf),

@@ -54,13 +54,16 @@ export class CandleWriter {
     return this.pending.size;
   }
 
-  /** Writes everything pending; resolves when written (or failed and kept for the next flush). */
-  async flush(): Promise<void> {
+  /**
+   * Writes everything pending; resolves when written (true) or failed and kept for the next flush (false).
+   */
+  async flush(): Promise<boolean> {
     if (this.flushing) await this.flushing;
     if (this.pending.size === 0) {
       this.m.depth.set(0);
-      return;
+      return true;
     }
+    let ok = false;
     const batch = this.pending;
     this.pending = new Map();
     const stop = this.m.duration.startTimer();
@@ -68,6 +71,7 @@ export class CandleWriter {
       .upsert([...batch.values()])
       .then(() => {
         stop();
+        ok = true;
         this.m.rows.inc(batch.size);
       })
       .catch((err: unknown) => {
@@ -80,6 +84,7 @@ export class CandleWriter {
         this.m.depth.set(this.pending.size);
       });
     await this.flushing;
+    return ok;
   }
 
   async stop(): Promise<void> {

@@ -32,4 +32,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'candles.last_trade_id',
+    sql: `ALTER TABLE candles ADD COLUMN last_trade_id INTEGER;`,
+  },
 ];
