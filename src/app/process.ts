@@ -9,8 +9,11 @@
  *   candles (`engine.resume`), with the last applied trade id of each: Kafka redelivers from the committed
  *   offset, and the engine skips trades already counted (ids are sequential per symbol), so a crash creates
  *   neither a duplicate nor a gap. A symbol whose partition moves away is forgotten.
- * - While replaying a backlog (`bus.caughtUp()` false) candles close as trades of later periods arrive, not
- *   on the wall clock, so replayed trades are not "late".
+ * - Candles close on each symbol's stream clock, not the wall clock: the receive time of its latest consumed
+ *   trade. Trades replayed after a crash or delayed by a rebalance are then not "late", and a partition read
+ *   ahead of another does not close the other's candles. Once caught up, a symbol quiet for IDLE_CLOSE_MS
+ *   lets the wall clock (minus that) close its candles, so a quiet market still gets its bar; while replaying
+ *   a backlog (`bus.caughtUp()` false) only the stream clock counts.
  * - No startup gap is raised: trades that arrived while this role was down wait in Kafka.
  */
 import type { Config } from '../config/config.js';
@@ -27,6 +30,9 @@ import { createMetrics, createRegistry } from '../telemetry/metrics.js';
 import { buildBackfillSources, kafkaBusFor } from './parts.js';
 import { RoleServer } from './role-server.js';
 import type { RoleApp, RoleDeps } from './collect.js';
+
+/** How far the wall clock may run ahead of the stream before it closes candles on its own. */
+export const IDLE_CLOSE_MS = 10_000;
 
 export interface ProcessApp extends RoleApp {
   bus: KafkaBus;
@@ -81,12 +87,30 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
     },
     onKeyAcquired: resume,
     onKeysRevoked: (keys) => {
-      for (const k of keys) engine.forget(k.exchange, k.symbol);
+      for (const k of keys) {
+        streamTime.delete(`${k.exchange}:${k.symbol}`);
+        engine.forget(k.exchange, k.symbol);
+        writer.discard(k.exchange, k.symbol);
+      }
       log.info({ component: 'process', symbols: keys.map((k) => `${k.exchange}:${k.symbol}`) }, 'partitions moved away: symbols released');
     },
   });
   const kafka = bus;
-  kafka.subscribe('trade', (t) => void engine.onTrade(t));
+  // Stream time per symbol: the receive time of its latest consumed trade.
+  const streamTime = new Map<string, number>();
+  kafka.subscribe('trade', (t) => {
+    const key = `${t.exchange}:${t.symbol}`;
+    if (t.receivedAt > (streamTime.get(key) ?? 0)) streamTime.set(key, t.receivedAt);
+    engine.onTrade(t);
+  });
+  const tick = () => {
+    const wall = clock.now();
+    const live = kafka.caughtUp();
+    engine.tickEach((exchange, symbol) => {
+      const own = streamTime.get(`${exchange}:${symbol}`) ?? 0;
+      return Math.min(wall, live ? Math.max(own, wall - IDLE_CLOSE_MS) : own);
+    });
+  };
   kafka.subscribe('kline', reconciler.onKline);
   kafka.subscribe('gap', (g) => {
     engine.markGap(g.exchange, g.symbol, g.from, g.to);
@@ -105,7 +129,7 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
     },
   });
   const port = await server.listen();
-  const timers: Timer[] = [clock.setInterval(() => kafka.caughtUp() && engine.tick(), config.candles.tickMs)];
+  const timers: Timer[] = [clock.setInterval(tick, config.candles.tickMs)];
   writer.start();
   reconciler.start();
   backfiller.start();

@@ -14,8 +14,8 @@
  * batch whose barrier failed is not committed and is redelivered after a crash. `onKeyAcquired` runs before
  * the first message of an `exchange:symbol` key on this member (after start or a rebalance: the process role
  * restores that symbol's candles from the store), `onKeysRevoked` when a rebalance takes its partition away.
- * `caughtUp()` is false from a (re)assignment until every assigned partition has been read to the end offset
- * it had then: a role replaying a backlog must not close candles on the wall clock meanwhile.
+ * `caughtUp()` is false during a rebalance and from a (re)assignment until every assigned partition has been
+ * read to the end offset it had then: a role replaying a backlog must not close candles on the wall clock.
  */
 import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
 import type { Clock, Timer } from '../core/clock.js';
@@ -85,6 +85,7 @@ export class KafkaBus implements Bus {
   /** Partitions still replaying to the end offset they had at assignment: "topic/partition" -> end offset. */
   private readonly catchUp = new Map<string, bigint>();
   private assigning = false;
+  private lastFetchAt = 0;
   private idle: Promise<void> = Promise.resolve();
   private idleResolve: (() => void) | null = null;
 
@@ -156,6 +157,8 @@ export class KafkaBus implements Bus {
     const consumer = this.kafka.consumer({ groupId: this.o.group!, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 100, rebalanceTimeout: 10_000 });
     this.consumer = consumer;
     this.admin = this.kafka.admin();
+    consumer.on(consumer.events.REBALANCING, () => (this.assigning = true));
+    consumer.on(consumer.events.FETCH, () => (this.lastFetchAt = this.o.clock.now()));
     consumer.on(consumer.events.GROUP_JOIN, (e) => void this.onAssigned(e.payload.memberAssignment));
     consumer.on(consumer.events.CRASH, (e) => {
       this.o.metrics.kafkaErrors.labels('consume').inc();
@@ -167,9 +170,13 @@ export class KafkaBus implements Bus {
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.eachBatch(p) });
   }
 
-  /** False while a (re)assigned partition is still being replayed up to its end offset at assignment. */
+  /**
+   * True when the consumer is reading live: no rebalance under way, every (re)assigned partition read up to
+   * the end offset it had at assignment, and a fetch completed within the last 2 s (fetches stall in a
+   * rebalance or an outage, and a role must not then close candles on the wall clock).
+   */
   caughtUp(): boolean {
-    return !this.assigning && this.catchUp.size === 0;
+    return !this.assigning && this.catchUp.size === 0 && this.o.clock.now() - this.lastFetchAt < 2_000;
   }
 
   /** Resolves once every buffered message has been acknowledged by the broker. */
@@ -315,13 +322,22 @@ export class KafkaBus implements Bus {
     if (end !== undefined && next >= end) this.catchUp.delete(partKey);
     try {
       await this.o.beforeCommit?.();
+    } catch (err) {
+      // Not committed: redelivered after a crash (the consumer skips what the store already has); the next
+      // batch's commit covers these offsets once a store write succeeds again.
+      this.o.metrics.kafkaErrors.labels('commit').inc();
+      this.warnOnce('commit', { err: (err as Error).message }, 'offsets not committed: the store write failed; will retry');
+      return;
+    }
+    try {
       await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next.toString() }]);
     } catch (err) {
-      // Not committed: redelivered after a crash (the consumer skips what the store already has).
+      // A rebalance or a broker error: not committed, so redelivered to whoever owns the partition next (which
+      // skips what the store already has). The heartbeat below raises a rebalance to kafkajs, which rejoins.
       this.o.metrics.kafkaErrors.labels('commit').inc();
-      this.warnOnce('commit', { err: (err as Error).message }, 'offsets not committed (store write or commit failed); will retry');
+      this.warnOnce('commit', { err: (err as Error).message }, 'offsets not committed');
     }
-    await heartbeat().catch(() => undefined);
+    await heartbeat();
   }
 
   private lagGauge(topic: string, partition: number) {

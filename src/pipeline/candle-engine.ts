@@ -121,28 +121,43 @@ export class CandleEngine {
 
   /** Closes every period whose end + grace has passed and publishes changed forming candles. */
   tick(now: number = this.o.clock.now()): void {
-    const grace = this.o.graceMs;
+    for (const bySymbol of this.books.values()) {
+      for (const book of bySymbol.values()) this.tickBook(book, now);
+    }
+  }
+
+  /**
+   * `tick` with a clock per symbol (a consumer replaying a bus closes each symbol's candles on that symbol's
+   * own stream time, so a partition read ahead of another does not make the other's trades late).
+   */
+  tickEach(nowOf: (exchange: string, symbol: string) => number): void {
     for (const bySymbol of this.books.values()) {
       for (const book of bySymbol.values()) {
-        for (const frame of book.frames) {
-          const closing = frame.closing;
-          if (closing !== null && now >= closing.openTime + frame.tfMs + grace) {
-            frame.closing = null;
-            this.close(book, frame, closing, now);
-          }
-          const open = frame.open;
-          if (open !== null && now >= open.openTime + frame.tfMs + grace) {
-            if (frame.closing !== null) {
-              this.close(book, frame, frame.closing, now);
-              frame.closing = null;
-            }
-            this.close(book, frame, open, now);
-            frame.open = this.fillEmpty(book, frame, open, periodStart(now - grace, frame.tfMs), now);
-          }
-          if (frame.closing?.dirty) this.publish('update', book, frame, frame.closing);
-          if (frame.open?.dirty) this.publish('update', book, frame, frame.open);
-        }
+        const now = nowOf(book.exchange, book.symbol);
+        if (now > 0) this.tickBook(book, now);
       }
+    }
+  }
+
+  private tickBook(book: Book, now: number): void {
+    const grace = this.o.graceMs;
+    for (const frame of book.frames) {
+      const closing = frame.closing;
+      if (closing !== null && now >= closing.openTime + frame.tfMs + grace) {
+        frame.closing = null;
+        this.close(book, frame, closing, now);
+      }
+      const open = frame.open;
+      if (open !== null && now >= open.openTime + frame.tfMs + grace) {
+        if (frame.closing !== null) {
+          this.close(book, frame, frame.closing, now);
+          frame.closing = null;
+        }
+        this.close(book, frame, open, now);
+        frame.open = this.fillEmpty(book, frame, open, periodStart(now - grace, frame.tfMs), now);
+      }
+      if (frame.closing?.dirty) this.publish('update', book, frame, frame.closing);
+      if (frame.open?.dirty) this.publish('update', book, frame, frame.open);
     }
   }
 

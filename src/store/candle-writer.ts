@@ -50,6 +50,12 @@ export class CandleWriter {
     if (this.pending.size >= this.maxBatch) void this.flush();
   };
 
+  /** Drops the pending rows of one symbol (its partition moved to another process, which now writes it). */
+  discard(exchange: string, symbol: string): void {
+    const prefix = `${exchange}\u0000${symbol}\u0000`;
+    for (const k of this.pending.keys()) if (k.startsWith(prefix)) this.pending.delete(k);
+  }
+
   get depth(): number {
     return this.pending.size;
   }
