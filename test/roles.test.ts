@@ -5,57 +5,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { systemClock } from '../src/core/clock.js';
-import { defaultConfig, type Config } from '../src/config/config.js';
-import { DEFAULT_KAFKA_TOPICS } from '../src/bus/kafka-codec.js';
 import { startCollect } from '../src/app/collect.js';
 import { startProcess } from '../src/app/process.js';
 import { startServe } from '../src/app/serve.js';
 import { SqliteStore } from '../src/store/sqlite.js';
-import { SimulatedBinance, type SimTrade } from '../src/demo/simulated-binance/server.js';
-import { KafkaMockCluster, kafkaMockUnavailable } from './support/kafka/mock-cluster.js';
+import { kafkaMockUnavailable } from './support/kafka/mock-cluster.js';
 import { assertSameCandles, eventually, offlineCandles, type ComparableCandle } from './support/offline.js';
+import { SYMBOLS, kafkaFixture } from './support/roles-fixture.js';
 import { log, skipUnlessAvailable } from './support/harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT'];
-
-export async function kafkaFixture(seed: number) {
-  const cluster = await KafkaMockCluster.start(3);
-  for (const name of Object.values(DEFAULT_KAFKA_TOPICS)) await cluster.createTopic(name, 6);
-  const sim = new SimulatedBinance({ seed, tradesPerSecond: 120, symbols: SYMBOLS });
-  const trades: SimTrade[] = [];
-  sim.onTrade((t) => trades.push(t));
-  const { wsBaseUrl, restBaseUrl } = await sim.start();
-  const dir = mkdtempSync(join(tmpdir(), 'candlestack-roles-'));
-  const base = defaultConfig();
-  const config: Config = {
-    ...base,
-    exchanges: [{ ...base.exchanges[0]!, symbols: SYMBOLS, wsUrl: wsBaseUrl, restUrl: restBaseUrl }],
-    timeframes: ['1s', '1m'],
-    candles: { graceMs: 300, latePolicy: 'drop', tickMs: 50 },
-    feed: { staleAfterMs: 5_000, backoffInitialMs: 100, backoffMaxMs: 500 },
-    bus: `kafka://${cluster.bootstrap}`,
-    store: { url: `sqlite:${join(dir, 'roles.db')}`, flushMs: 100 },
-    http: { host: '127.0.0.1', port: 0 },
-  };
-  return {
-    cluster,
-    sim,
-    trades,
-    dir,
-    config,
-    async cleanup() {
-      await sim.stop();
-      await cluster.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 function unavailable(): string | false {
   const why = kafkaMockUnavailable();

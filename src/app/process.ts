@@ -81,6 +81,7 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
   bus = kafkaBusFor(config, 'process', { clock, metrics, log }, {
     group: config.kafka.group,
     fromBeginning: true,
+    commitIntervalMs: config.kafka.commitIntervalMs,
     beforeCommit: async () => {
       engine.publishForming();
       if (!(await writer.flush())) throw new Error('store write failed');

@@ -10,8 +10,9 @@
  * second; a trade lost this way shows up downstream as a trade-id gap, which the process role backfills.
  *
  * Consumer: one consumer in a consumer group (`group`), so several instances share the partitions. Offsets
- * are committed per batch only after `beforeCommit` resolved (the process role writes the store there); a
- * batch whose barrier failed is not committed and is redelivered after a crash. `onKeyAcquired` runs before
+ * are committed every `commitIntervalMs` (and on close), each time only after `beforeCommit` resolved (the
+ * process role writes the store there); offsets whose barrier failed stay uncommitted and are redelivered
+ * after a crash or rebalance (consumers must be idempotent: the process role skips trades by id). `onKeyAcquired` runs before
  * the first message of an `exchange:symbol` key on this member (after start or a rebalance: the process role
  * restores that symbol's candles from the store), `onKeysRevoked` when a rebalance takes its partition away.
  * `caughtUp()` is false during a rebalance and from a (re)assignment until every assigned partition has been
@@ -33,6 +34,8 @@ export interface KafkaBusOptions {
   /** A new group starts at the beginning of the topics (true) or at their end (false, default). */
   fromBeginning?: boolean;
   beforeCommit?: () => Promise<void>;
+  /** Commit (and run beforeCommit) at most this often, default 1000 ms: one store write per interval, not per batch. */
+  commitIntervalMs?: number;
   onKeyAcquired?: (exchange: string, symbol: string) => Promise<void>;
   onKeysRevoked?: (keys: { exchange: string; symbol: string }[]) => void;
   /** The topic whose partitions decide which keys this member owns (default trade). */
@@ -86,6 +89,9 @@ export class KafkaBus implements Bus {
   private readonly catchUp = new Map<string, bigint>();
   private assigning = false;
   private lastFetchAt = 0;
+  private lastCommitAt = 0;
+  /** Offsets consumed but not yet committed: "topic/partition" -> next offset. */
+  private readonly uncommitted = new Map<string, { topic: string; partition: number; offset: string }>();
   private idle: Promise<void> = Promise.resolve();
   private idleResolve: (() => void) | null = null;
 
@@ -198,6 +204,10 @@ export class KafkaBus implements Bus {
     if (this.queue.length > 0) this.o.log.warn({ buffered: this.queue.length }, 'Kafka bus closed with undelivered messages');
     this.closed = true;
     this.timer?.cancel();
+    if (this.consumer) {
+      await this.consumer.stop().catch(() => undefined);
+      await this.commit().catch(() => undefined);
+    }
     await this.consumer?.disconnect().catch(() => undefined);
     await this.admin?.disconnect().catch(() => undefined);
     await this.producer.disconnect().catch(() => undefined);
@@ -320,6 +330,16 @@ export class KafkaBus implements Bus {
     this.lagGauge(batch.topic, batch.partition).set(Math.max(0, Number(BigInt(batch.highWatermark) - next)));
     const end = this.catchUp.get(partKey);
     if (end !== undefined && next >= end) this.catchUp.delete(partKey);
+    this.uncommitted.set(partKey, { topic: batch.topic, partition: batch.partition, offset: next.toString() });
+    if (this.o.clock.now() - this.lastCommitAt >= (this.o.commitIntervalMs ?? 1_000)) await this.commit();
+    await heartbeat();
+  }
+
+  /** Runs the barrier (the store write), then commits every consumed offset. */
+  private async commit(): Promise<void> {
+    if (this.uncommitted.size === 0) return;
+    this.lastCommitAt = this.o.clock.now();
+    const offsets = [...this.uncommitted.values()];
     try {
       await this.o.beforeCommit?.();
     } catch (err) {
@@ -330,14 +350,14 @@ export class KafkaBus implements Bus {
       return;
     }
     try {
-      await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next.toString() }]);
+      await this.consumer!.commitOffsets(offsets);
+      for (const o of offsets) if (this.uncommitted.get(`${o.topic}/${o.partition}`)?.offset === o.offset) this.uncommitted.delete(`${o.topic}/${o.partition}`);
     } catch (err) {
       // A rebalance or a broker error: not committed, so redelivered to whoever owns the partition next (which
       // skips what the store already has). The heartbeat below raises a rebalance to kafkajs, which rejoins.
       this.o.metrics.kafkaErrors.labels('commit').inc();
       this.warnOnce('commit', { err: (err as Error).message }, 'offsets not committed');
     }
-    await heartbeat();
   }
 
   private lagGauge(topic: string, partition: number) {
@@ -361,6 +381,7 @@ export class KafkaBus implements Bus {
       this.keysByPartition.delete(partKey);
     }
     if (revoked.length > 0) this.o.onKeysRevoked?.(revoked);
+    for (const k of this.uncommitted.keys()) if (!assigned.has(k)) this.uncommitted.delete(k);
     this.catchUp.clear();
     try {
       for (const [topic, partitions] of Object.entries(assignment)) {

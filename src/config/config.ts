@@ -32,7 +32,7 @@ export interface Config {
   /** `memory` (in-process) or `kafka://host:9092[,host2:9092]`. */
   bus: string;
   /** Kafka bus settings (used when bus is kafka://). */
-  kafka: { topics: KafkaTopicNames; group: string };
+  kafka: { topics: KafkaTopicNames; group: string; commitIntervalMs: number };
   store: { url: string; flushMs: number };
   /** Maximum age per timeframe; a timeframe not listed is kept forever. */
   retention: Partial<Record<Timeframe, number>>;
@@ -61,7 +61,7 @@ export function defaultConfig(): Config {
     candles: { graceMs: 2_000, latePolicy: 'drop', tickMs: 250 },
     feed: { staleAfterMs: 30_000, backoffInitialMs: 1_000, backoffMaxMs: 60_000 },
     bus: 'memory',
-    kafka: { topics: { ...DEFAULT_KAFKA_TOPICS }, group: 'candlestack-process' },
+    kafka: { topics: { ...DEFAULT_KAFKA_TOPICS }, group: 'candlestack-process', commitIntervalMs: 1_000 },
     store: { url: 'sqlite:data/candlestack.db', flushMs: 1_000 },
     retention: { '1s': 86_400_000, '1m': 90 * 86_400_000 },
     http: { host: '127.0.0.1', port: DEFAULT_PORT },
@@ -285,8 +285,9 @@ function applyFile(c: Config, raw: unknown): void {
   }
   if (top.bus !== undefined) c.bus = busUrl(top.bus, 'bus');
   if (top.kafka !== undefined) {
-    const o = fields(top.kafka, 'kafka', ['topics', 'group']);
+    const o = fields(top.kafka, 'kafka', ['topics', 'group', 'commitInterval']);
     if (o.group !== undefined) c.kafka.group = kafkaName(o.group, 'kafka.group');
+    if (o.commitInterval !== undefined) c.kafka.commitIntervalMs = duration(o.commitInterval, 'kafka.commitInterval', 0, 60_000);
     if (o.topics !== undefined) {
       const t = fields(o.topics, 'kafka.topics', Object.keys(DEFAULT_KAFKA_TOPICS));
       for (const [k, v] of Object.entries(t)) c.kafka.topics[k as keyof KafkaTopicNames] = kafkaName(v, `kafka.topics.${k}`);
