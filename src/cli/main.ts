@@ -12,6 +12,7 @@ import { CandlestackError, ConfigError } from '../core/errors.js';
 import { DEFAULT_PORT, SETTINGS, loadConfig, type Config } from '../config/config.js';
 import { startEmbedded, type Embedded } from '../app/embedded.js';
 import { startDemo } from '../demo/demo.js';
+import { STACK_HELP, StackError, parseStackArgs, stackCommand } from './stack-command.js';
 import { ROLE_COMMANDS, ROLE_PORTS, roleHelp, startRole, type RoleCommand } from './role-commands.js';
 import { createLogger } from '../telemetry/logger.js';
 import { CANDLES_HELP, candlesCommand, parseCandlesArgs } from './candles-command.js';
@@ -29,6 +30,7 @@ Commands:
   collect   scale-out role: exchanges -> Kafka (metrics on port 8000)
   process   scale-out role: Kafka -> candles, reconciliation, backfill -> store and Kafka (port 8001)
   serve     scale-out role: store + Kafka -> API, live WebSocket, /metrics (port 9001)
+  stack     start|status|logs|restart|stop the full stack with docker compose (deploy/)
 
 Flags:
   -h, --help     show help (also after a command: candlestack run --help)
@@ -97,6 +99,14 @@ async function main(argv: string[]): Promise<number> {
     return (await candlesCommand(args, process)).exitCode;
   }
   if (command === 'run' || command === 'demo') return serve(command, rest);
+  if (command === 'stack') {
+    const args = parseStackArgs(rest);
+    if (args === 'help') {
+      process.stdout.write(STACK_HELP);
+      return 0;
+    }
+    return stackCommand(args);
+  }
   if ((ROLE_COMMANDS as readonly string[]).includes(command)) return serve(command as RoleCommand, rest);
   throw new UsageError(`unknown command ${JSON.stringify(command)}; expected run, demo, candles, collect, process or serve (see candlestack --help)`);
 }
@@ -176,7 +186,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof StackError) {
       process.stderr.write(`candlestack: ${err.message}\n`);
       process.exitCode = 2;
       return;
