@@ -9,7 +9,7 @@
  * message is dropped and counted (`candlestack_kafka_messages_dropped_total{topic}`), logged at most once a
  * second; a trade lost this way shows up downstream as a trade-id gap, which the process role backfills.
  *
- * Consumer: one consumer in a consumer group (`group`), so several instances share the partitions. Offsets
+ * Consumer (kafka-consumer.ts): one consumer in a group (`group`), so several instances share the partitions. Offsets
  * are committed every `commitIntervalMs` (and on close), each time only after `beforeCommit` resolved (the
  * process role writes the store there); offsets whose barrier failed stay uncommitted and are redelivered
  * after a crash or rebalance (consumers must be idempotent: the process role skips trades by id). `onKeyAcquired` runs before
@@ -18,11 +18,12 @@
  * `caughtUp()` is false during a rebalance and from a (re)assignment until every assigned partition has been
  * read to the end offset it had then: a role replaying a backlog must not close candles on the wall clock.
  */
-import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
+import { CompressionTypes, Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
 import type { Clock, Timer } from '../core/clock.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { TOPICS, type Bus, type BusTopics, type Handler, type Topic } from './bus.js';
+import { GroupConsumer } from './kafka-consumer.js';
 import { DEFAULT_KAFKA_TOPICS, decode, encode, messageKey, newTraceparent, type KafkaTopicNames } from './kafka-codec.js';
 
 export interface KafkaBusOptions {
@@ -67,11 +68,9 @@ export class KafkaBus implements Bus {
   readonly topicNames: KafkaTopicNames;
   private readonly kafka: Kafka;
   private readonly producer: Producer;
-  private consumer: Consumer | null = null;
-  private admin: Admin | null = null;
+  private consumer: GroupConsumer | null = null;
   private readonly handlers = new Map<Topic, Handler<Topic>[]>();
-  private readonly byName = new Map<string, Topic>();
-  private readonly m: Record<Topic, { produced: Counter; bytesOut: Counter; consumed: Counter; bytesIn: Counter; dropped: Counter; handlerErrors: Counter }>;
+  private readonly m: Record<Topic, { produced: Counter; bytesOut: Counter; dropped: Counter; handlerErrors: Counter }>;
   private queue: Pending[] = [];
   private sending = false;
   private connected = false;
@@ -82,22 +81,11 @@ export class KafkaBus implements Bus {
   private readonly batchMax: number;
   private readonly lingerMs: number;
   private readonly lastLog = new Map<string, number>();
-  private readonly owned = new Set<string>();
-  private readonly keysByPartition = new Map<string, Set<string>>();
-  private readonly lag = new Map<string, { set(v: number): void }>();
-  /** Partitions still replaying to the end offset they had at assignment: "topic/partition" -> end offset. */
-  private readonly catchUp = new Map<string, bigint>();
-  private assigning = false;
-  private lastFetchAt = 0;
-  private lastCommitAt = 0;
-  /** Offsets consumed but not yet committed: "topic/partition" -> next offset. */
-  private readonly uncommitted = new Map<string, { topic: string; partition: number; offset: string }>();
   private idle: Promise<void> = Promise.resolve();
   private idleResolve: (() => void) | null = null;
 
   constructor(private readonly o: KafkaBusOptions) {
     this.topicNames = { ...DEFAULT_KAFKA_TOPICS, ...o.topics };
-    for (const t of TOPICS) this.byName.set(this.topicNames[t], t);
     this.bufferMax = o.bufferMax ?? 200_000;
     this.batchMax = o.batchMax ?? 2_000;
     this.lingerMs = o.lingerMs ?? 5;
@@ -120,8 +108,6 @@ export class KafkaBus implements Bus {
           {
             produced: mt.kafkaProduced.labels(name),
             bytesOut: mt.kafkaBytesProduced.labels(name),
-            consumed: mt.kafkaConsumed.labels(name),
-            bytesIn: mt.kafkaBytesConsumed.labels(name),
             dropped: mt.kafkaDropped.labels(name),
             handlerErrors: mt.busHandlerErrors.labels('kafka', t),
           },
@@ -160,20 +146,22 @@ export class KafkaBus implements Bus {
   async start(): Promise<void> {
     this.started = true;
     if (this.handlers.size === 0) return;
-    const consumer = this.kafka.consumer({ groupId: this.o.group!, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 100, rebalanceTimeout: 10_000 });
-    this.consumer = consumer;
-    this.admin = this.kafka.admin();
-    consumer.on(consumer.events.REBALANCING, () => (this.assigning = true));
-    consumer.on(consumer.events.FETCH, () => (this.lastFetchAt = this.o.clock.now()));
-    consumer.on(consumer.events.GROUP_JOIN, (e) => void this.onAssigned(e.payload.memberAssignment));
-    consumer.on(consumer.events.CRASH, (e) => {
-      this.o.metrics.kafkaErrors.labels('consume').inc();
-      this.o.log.error({ err: e.payload.error, restart: e.payload.restart }, 'Kafka consumer crashed');
+    this.consumer = new GroupConsumer(this.kafka, {
+      group: this.o.group!,
+      fromBeginning: this.o.fromBeginning ?? false,
+      topics: new Map([...this.handlers.keys()].map((t) => [this.topicNames[t], t])),
+      ownershipTopic: this.o.ownershipTopic ?? 'trade',
+      commitIntervalMs: this.o.commitIntervalMs ?? 1_000,
+      beforeCommit: this.o.beforeCommit,
+      onKeyAcquired: this.o.onKeyAcquired,
+      onKeysRevoked: this.o.onKeysRevoked,
+      deliver: (topic, value, where) => this.deliver(topic, value, where),
+      warn: (kind, ctx, msg) => this.warnOnce(kind, ctx, msg),
+      clock: this.o.clock,
+      metrics: this.o.metrics,
+      log: this.o.log,
     });
-    this.assigning = true;
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...this.handlers.keys()].map((t) => this.topicNames[t]), fromBeginning: this.o.fromBeginning ?? false });
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.eachBatch(p) });
+    await this.consumer.start();
   }
 
   /**
@@ -182,7 +170,7 @@ export class KafkaBus implements Bus {
    * rebalance or an outage, and a role must not then close candles on the wall clock).
    */
   caughtUp(): boolean {
-    return !this.assigning && this.catchUp.size === 0 && this.o.clock.now() - this.lastFetchAt < 2_000;
+    return this.consumer?.caughtUp() ?? true;
   }
 
   /** Resolves once every buffered message has been acknowledged by the broker. */
@@ -204,12 +192,7 @@ export class KafkaBus implements Bus {
     if (this.queue.length > 0) this.o.log.warn({ buffered: this.queue.length }, 'Kafka bus closed with undelivered messages');
     this.closed = true;
     this.timer?.cancel();
-    if (this.consumer) {
-      await this.consumer.stop().catch(() => undefined);
-      await this.commit().catch(() => undefined);
-    }
-    await this.consumer?.disconnect().catch(() => undefined);
-    await this.admin?.disconnect().catch(() => undefined);
+    await this.consumer?.stop();
     await this.producer.disconnect().catch(() => undefined);
     this.handlers.clear();
   }
@@ -276,132 +259,23 @@ export class KafkaBus implements Bus {
     }
   }
 
-  // ── consumer ────────────────────────────────────────────────────────────────────────────────────
-
-  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const topic = this.byName.get(batch.topic);
-    if (!topic || batch.messages.length === 0) return;
-    const handlers = this.handlers.get(topic) ?? [];
-    const m = this.m[topic];
-    const partKey = `${batch.topic}/${batch.partition}`;
-    const owning = topic === (this.o.ownershipTopic ?? 'trade');
-    let keys = this.keysByPartition.get(partKey);
-    if (!keys && owning) this.keysByPartition.set(partKey, (keys = new Set()));
-    let last: string | null = null;
-    let bytes = 0;
-    for (const msg of batch.messages) {
-      if (!isRunning() || isStale()) break;
-      if (owning && keys) {
-        const key = msg.key?.toString() ?? '';
-        if (!this.owned.has(key)) {
-          const sep = key.indexOf(':');
-          if (sep > 0 && this.o.onKeyAcquired) await this.o.onKeyAcquired(key.slice(0, sep), key.slice(sep + 1));
-          this.owned.add(key);
-        }
-        keys.add(key);
-      }
-      if (msg.value) {
-        bytes += msg.value.length;
-        let message: BusTopics[Topic] | undefined;
-        try {
-          message = decode(topic, msg.value);
-        } catch (err) {
-          this.o.metrics.kafkaErrors.labels('decode').inc();
-          this.warnOnce('decode', { err: (err as Error).message, topic: batch.topic, partition: batch.partition, offset: msg.offset }, 'undecodable Kafka message skipped');
-        }
-        if (message) {
-          for (const h of handlers) {
-            try {
-              h(message);
-            } catch (err) {
-              m.handlerErrors.inc();
-              this.o.log.error({ err, topic }, 'bus subscriber failed');
-            }
-          }
-        }
-      }
-      resolveOffset(msg.offset);
-      last = msg.offset;
-    }
-    if (last === null) return;
-    m.consumed.inc(batch.messages.length);
-    m.bytesIn.inc(bytes);
-    const next = BigInt(last) + 1n;
-    this.lagGauge(batch.topic, batch.partition).set(Math.max(0, Number(BigInt(batch.highWatermark) - next)));
-    const end = this.catchUp.get(partKey);
-    if (end !== undefined && next >= end) this.catchUp.delete(partKey);
-    this.uncommitted.set(partKey, { topic: batch.topic, partition: batch.partition, offset: next.toString() });
-    if (this.o.clock.now() - this.lastCommitAt >= (this.o.commitIntervalMs ?? 1_000)) await this.commit();
-    await heartbeat();
-  }
-
-  /** Runs the barrier (the store write), then commits every consumed offset. */
-  private async commit(): Promise<void> {
-    if (this.uncommitted.size === 0) return;
-    this.lastCommitAt = this.o.clock.now();
-    const offsets = [...this.uncommitted.values()];
+  private deliver(topic: Topic, value: Buffer, where: { topic: string; partition: number; offset: string }): void {
+    let message: BusTopics[Topic];
     try {
-      await this.o.beforeCommit?.();
+      message = decode(topic, value);
     } catch (err) {
-      // Not committed: redelivered after a crash (the consumer skips what the store already has); the next
-      // batch's commit covers these offsets once a store write succeeds again.
-      this.o.metrics.kafkaErrors.labels('commit').inc();
-      this.warnOnce('commit', { err: (err as Error).message }, 'offsets not committed: the store write failed; will retry');
+      this.o.metrics.kafkaErrors.labels('decode').inc();
+      this.warnOnce('decode', { err: (err as Error).message, ...where }, 'undecodable Kafka message skipped');
       return;
     }
-    try {
-      await this.consumer!.commitOffsets(offsets);
-      for (const o of offsets) if (this.uncommitted.get(`${o.topic}/${o.partition}`)?.offset === o.offset) this.uncommitted.delete(`${o.topic}/${o.partition}`);
-    } catch (err) {
-      // A rebalance or a broker error: not committed, so redelivered to whoever owns the partition next (which
-      // skips what the store already has). The heartbeat below raises a rebalance to kafkajs, which rejoins.
-      this.o.metrics.kafkaErrors.labels('commit').inc();
-      this.warnOnce('commit', { err: (err as Error).message }, 'offsets not committed');
-    }
-  }
-
-  private lagGauge(topic: string, partition: number) {
-    const k = `${topic}/${partition}`;
-    let g = this.lag.get(k);
-    if (!g) this.lag.set(k, (g = this.o.metrics.kafkaConsumerLag.labels(topic, String(partition))));
-    return g;
-  }
-
-  private async onAssigned(assignment: Record<string, number[]>): Promise<void> {
-    this.assigning = true;
-    const assigned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => `${t}/${p}`)));
-    const revoked: { exchange: string; symbol: string }[] = [];
-    for (const [partKey, keys] of this.keysByPartition) {
-      if (assigned.has(partKey)) continue;
-      for (const key of keys) {
-        if (!this.owned.delete(key)) continue;
-        const sep = key.indexOf(':');
-        revoked.push({ exchange: key.slice(0, sep), symbol: key.slice(sep + 1) });
+    for (const h of this.handlers.get(topic) ?? []) {
+      try {
+        h(message);
+      } catch (err) {
+        this.m[topic].handlerErrors.inc();
+        this.o.log.error({ err, topic }, 'bus subscriber failed');
       }
-      this.keysByPartition.delete(partKey);
     }
-    if (revoked.length > 0) this.o.onKeysRevoked?.(revoked);
-    for (const k of this.uncommitted.keys()) if (!assigned.has(k)) this.uncommitted.delete(k);
-    this.catchUp.clear();
-    try {
-      for (const [topic, partitions] of Object.entries(assignment)) {
-        const ends = await this.admin!.fetchTopicOffsets(topic);
-        const committed = (await this.admin!.fetchOffsets({ groupId: this.o.group!, topics: [topic] }))[0]?.partitions ?? [];
-        for (const p of partitions) {
-          const end = BigInt(ends.find((e) => e.partition === p)?.high ?? '0');
-          const at = committed.find((c) => c.partition === p)?.offset ?? '-1';
-          const low = BigInt(ends.find((e) => e.partition === p)?.low ?? '0');
-          const from = at === '-1' ? ((this.o.fromBeginning ?? false) ? low : end) : BigInt(at);
-          if (from < end) this.catchUp.set(`${topic}/${p}`, end);
-        }
-      }
-    } catch (err) {
-      this.o.metrics.kafkaErrors.labels('consume').inc();
-      this.o.log.warn({ err: (err as Error).message }, 'could not read partition end offsets; treating the assignment as caught up');
-    } finally {
-      this.assigning = false;
-    }
-    this.o.log.info({ assignment, replaying: [...this.catchUp.keys()] }, 'Kafka partitions assigned');
   }
 
   private warnOnce(kind: string, ctx: Record<string, unknown>, msg: string): void {
