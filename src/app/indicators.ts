@@ -1,10 +1,16 @@
 /**
- * Wiring of the indicators into the embedded role: IndicatorEngine on candle events, warmed up from the store,
- * publishing `indicator` events that the IndicatorWriter stores and the LiveHub pushes to /ws subscribers.
+ * Wiring of the indicators: IndicatorEngine on candle events, warmed up from the store, publishing `indicator`
+ * events that the IndicatorWriter stores and (embedded role) the LiveHub pushes to /ws subscribers.
+ *
+ * Two modes. Default (embedded, in-process bus): candles come from the bus, indicator events go onto the bus
+ * and reach the writer and the LiveHub by subscription. `direct` (process role, Kafka bus, which does not loop
+ * a role's own messages back to it): the caller feeds candles to `onCandle`; each indicator event is stored
+ * by the writer and published on the bus for the serve role's /ws.
  */
 import type { Bus } from '../bus/bus.js';
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../config/config.js';
+import type { CandleEvent, IndicatorEvent } from '../core/types.js';
 import type { LiveHub } from '../api/live-ws.js';
 import { IndicatorEngine, type SeriesKey } from '../pipeline/indicators/engine.js';
 import { IndicatorWriter } from '../store/indicator-writer.js';
@@ -16,6 +22,8 @@ export interface IndicatorsRuntime {
   /** Configured indicator names (empty when indicators are off). */
   names: string[];
   engine: IndicatorEngine | null;
+  /** Feeds a candle event to the engine (used in `direct` mode; a no-op when indicators are off). */
+  onCandle(e: CandleEvent): void;
   start(): void;
   stop(): Promise<void>;
 }
@@ -24,7 +32,10 @@ export interface IndicatorsDeps {
   config: Config;
   store: Store;
   bus: Bus;
-  live: LiveHub;
+  /** Pushes indicator events to /ws subscribers (default mode only). */
+  live?: LiveHub;
+  /** Candles come in through `onCandle`, events are stored directly and then published (see above). */
+  direct?: boolean;
   clock: Clock;
   metrics: Metrics;
   log: Logger;
@@ -33,18 +44,27 @@ export interface IndicatorsDeps {
 /** Builds, warms up (from the last stored candles of every series) and subscribes the indicators. */
 export async function setupIndicators(d: IndicatorsDeps): Promise<IndicatorsRuntime> {
   const ic = d.config.indicators;
-  if (!ic.enabled || ic.specs.length === 0) return { names: [], engine: null, start() {}, async stop() {} };
+  if (!ic.enabled || ic.specs.length === 0) return { names: [], engine: null, onCandle() {}, start() {}, async stop() {} };
   const log = d.log.child({ component: 'indicators' });
-  const engine = new IndicatorEngine({ specs: ic.specs, forming: ic.forming, history: ic.history, metrics: d.metrics, log, emit: (e) => d.bus.publish('indicator', e) });
   const writer = new IndicatorWriter({ store: d.store, clock: d.clock, metrics: d.metrics, log, flushMs: d.config.store.flushMs });
+  const emit = d.direct
+    ? (e: IndicatorEvent) => {
+        writer.onEvent(e);
+        d.bus.publish('indicator', e);
+      }
+    : (e: IndicatorEvent) => d.bus.publish('indicator', e);
+  const engine = new IndicatorEngine({ specs: ic.specs, forming: ic.forming, history: ic.history, metrics: d.metrics, log, emit });
   const keys: SeriesKey[] = d.config.exchanges.flatMap((ex) => ex.symbols.flatMap((symbol) => d.config.timeframes.map((timeframe) => ({ exchange: ex.id, symbol, timeframe }))));
   await engine.warmUp(d.store, keys, d.clock.now());
-  d.bus.subscribe('candle', engine.onCandle);
-  d.bus.subscribe('indicator', writer.onEvent);
-  d.bus.subscribe('indicator', d.live.onIndicator);
+  if (!d.direct) {
+    d.bus.subscribe('candle', engine.onCandle);
+    d.bus.subscribe('indicator', writer.onEvent);
+    if (d.live) d.bus.subscribe('indicator', d.live.onIndicator);
+  }
   return {
     names: engine.names,
     engine,
+    onCandle: engine.onCandle,
     start: () => writer.start(),
     async stop() {
       engine.flush();

@@ -15,6 +15,12 @@
  *   lets the wall clock (minus that) close its candles, so a quiet market still gets its bar; while replaying
  *   a backlog (`bus.caughtUp()` false) only the stream clock counts.
  * - No startup gap is raised: trades that arrived while this role was down wait in Kafka.
+ * - As in the embedded role: store writes and REST backfill run behind the store_write and backfill_rest
+ *   circuit breakers; the QualityMonitor scores the consumed trades, gaps and reconciliations (the scores
+ *   are on this role's /metrics; the serve role holds no quality state); the IndicatorEngine
+ *   runs on the local candle events, its values are stored (IndicatorWriter) and published on the
+ *   `indicator` topic for the serve role's /ws. A symbol assigned here re-warms its indicator series from
+ *   the store, so values continue from what another instance wrote.
  */
 import type { Config } from '../config/config.js';
 import type { Timer } from '../core/clock.js';
@@ -27,6 +33,10 @@ import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import type { KafkaBus } from '../bus/kafka.js';
 import { createMetrics, createRegistry } from '../telemetry/metrics.js';
+import { instrumentedBreaker } from '../telemetry/breaker-metrics.js';
+import { breakerSettings, resolveCandleTimeframe } from '../config/quality-config.js';
+import { QualityMonitor } from '../quality/monitor.js';
+import { setupIndicators } from './indicators.js';
 import { buildBackfillSources, kafkaBusFor } from './parts.js';
 import { RoleServer } from './role-server.js';
 import type { RoleApp, RoleDeps } from './collect.js';
@@ -38,6 +48,7 @@ export interface ProcessApp extends RoleApp {
   bus: KafkaBus;
   engine: CandleEngine;
   store: Store;
+  quality: QualityMonitor;
 }
 
 export async function startProcess(config: Config, deps: RoleDeps & { store?: Store }): Promise<ProcessApp> {
@@ -46,7 +57,22 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
   const metrics = createMetrics(registry);
   metrics.buildInfo.labels(deps.version, 'process').set(1);
   const store = deps.store ?? (await openStore(config.store.url, () => clock.now(), { metrics, log: log.child({ component: 'store' }) }));
-  const writer = new CandleWriter({ store, clock, metrics, log: log.child({ component: 'store' }), flushMs: config.store.flushMs });
+  const breakerDeps = { clock, metrics, log: log.child({ component: 'breaker' }) };
+  const breakers = {
+    storeWrite: instrumentedBreaker('store_write', breakerSettings(config.breakers, 'store_write'), breakerDeps),
+    backfillRest: instrumentedBreaker('backfill_rest', breakerSettings(config.breakers, 'backfill_rest'), breakerDeps),
+  };
+  const writer = new CandleWriter({ store, clock, metrics, log: log.child({ component: 'store' }), flushMs: config.store.flushMs, breaker: breakers.storeWrite, maxBufferedRows: config.breakers.storeBufferRows });
+  const quality = new QualityMonitor({
+    settings: config.quality,
+    markets: config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols })),
+    candleTimeframe: resolveCandleTimeframe(config.quality, config.timeframes),
+    candleSettleMs: config.candles.graceMs + 2 * config.store.flushMs + 1_000,
+    store,
+    clock,
+    metrics,
+    log: log.child({ component: 'quality' }),
+  });
 
   let bus: KafkaBus | undefined;
   const engine = new CandleEngine({
@@ -59,11 +85,13 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
     dedupeTradeIds: true,
     emit: (e) => onCandle(e),
   });
-  const reconciler = new Reconciler({ engine, clock, metrics, log: log.child({ component: 'reconcile' }) });
-  const backfiller = new Backfiller({ sources: buildBackfillSources(config, { clock, metrics, log }), engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }) });
+  const reconciler = new Reconciler({ engine, clock, metrics, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
+  const backfiller = new Backfiller({ sources: buildBackfillSources(config, { clock, metrics, log }), engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }), breaker: breakers.backfillRest });
+  let indicators: Awaited<ReturnType<typeof setupIndicators>> | undefined;
   const onCandle = (e: CandleEvent) => {
     writer.onEvent(e);
     reconciler.onCandle(e);
+    indicators?.onCandle(e);
     bus?.publish('candle', e);
   };
 
@@ -75,6 +103,7 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
       if (prev && !prev.closed) onCandle({ type: 'candle', kind: 'close', candle: { ...prev, closed: true } });
     }
     engine.resume(exchange, symbol, latest);
+    await indicators?.engine?.warmUp(store, config.timeframes.map((timeframe) => ({ exchange, symbol, timeframe })), clock.now());
     log.info({ component: 'process', exchange, symbol, restored: latest.length }, 'symbol assigned: candle state resumed from the store');
   };
 
@@ -97,12 +126,14 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
     },
   });
   const kafka = bus;
+  indicators = await setupIndicators({ config, store, bus: kafka, direct: true, clock, metrics, log });
   // Stream time per symbol: the receive time of its latest consumed trade.
   const streamTime = new Map<string, number>();
   kafka.subscribe('trade', (t) => {
     const key = `${t.exchange}:${t.symbol}`;
     if (t.receivedAt > (streamTime.get(key) ?? 0)) streamTime.set(key, t.receivedAt);
     engine.onTrade(t);
+    quality.onTrade(t);
   });
   const tick = () => {
     const wall = clock.now();
@@ -116,6 +147,7 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
   kafka.subscribe('gap', (g) => {
     engine.markGap(g.exchange, g.symbol, g.from, g.to);
     backfiller.onGap(g);
+    quality.onGap(g);
   });
 
   const server = new RoleServer({
@@ -126,14 +158,16 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
     health: () => {
       const reasons: string[] = [];
       if (!store.isOpen()) reasons.push(`store ${store.kind} is not open`);
-      return { status: reasons.length ? 'down' : 'ok', reasons, store: { kind: store.kind, open: store.isOpen(), queueDepth: writer.depth }, bus: { kind: kafka.kind, caughtUp: kafka.caughtUp() }, backfill: { pending: backfiller.pending } };
+      return { status: reasons.length ? 'down' : 'ok', reasons, store: { kind: store.kind, open: store.isOpen(), queueDepth: writer.depth }, bus: { kind: kafka.kind, caughtUp: kafka.caughtUp() }, backfill: { pending: backfiller.pending }, breakers: [breakers.storeWrite.status(), breakers.backfillRest.status()] };
     },
   });
   const port = await server.listen();
   const timers: Timer[] = [clock.setInterval(tick, config.candles.tickMs)];
   writer.start();
+  indicators.start();
   reconciler.start();
   backfiller.start();
+  quality.start();
   await kafka.start();
   log.info({ component: 'app', port, bus: config.bus, group: config.kafka.group, store: config.store.url }, `candlestack process: ${config.bus} -> candles -> ${store.kind}; metrics on http://${config.http.host}:${port}/metrics`);
 
@@ -144,13 +178,16 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
     bus: kafka,
     engine,
     store,
+    quality,
     async stop() {
       if (stopped) return;
       stopped = true;
       for (const t of timers) t.cancel();
       backfiller.stop();
       reconciler.stop();
+      await quality.stop();
       await writer.stop();
+      await indicators?.stop();
       await kafka.close();
       await server.close();
       if (!deps.store) await store.close();

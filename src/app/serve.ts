@@ -2,6 +2,9 @@
  * Composition root of `candlestack serve`: the store (candles written by the process role) and Kafka's
  * candle topic (live updates) -> REST API, live WebSocket /ws, /metrics and health, port 9001 by default.
  * Each serve instance reads the candle topic in a group of its own, from the end: live updates only.
+ * Indicators: /api/indicators reads the values the process role stored; `indicator` events from Kafka are
+ * pushed to /ws like candles. Data quality lives in the process role (its /metrics:
+ * candlestack_data_quality_score); serve runs no QualityMonitor, so /api/quality answers 503 quality_unavailable.
  */
 import { hostname } from 'node:os';
 import type { Config } from '../config/config.js';
@@ -11,6 +14,7 @@ import { ApiServer } from '../api/server.js';
 import { LiveHub } from '../api/live-ws.js';
 import { createMetrics, createRegistry } from '../telemetry/metrics.js';
 import { buildMarkets, kafkaBusFor } from './parts.js';
+import { indicatorNames } from '../pipeline/indicators/specs.js';
 import type { RoleApp, RoleDeps } from './collect.js';
 
 export async function startServe(config: Config, deps: RoleDeps & { store?: Store }): Promise<RoleApp> {
@@ -25,6 +29,8 @@ export async function startServe(config: Config, deps: RoleDeps & { store?: Stor
   const group = `candlestack-serve-${hostname()}-${process.pid}-${startedAt}`;
   const bus = kafkaBusFor(config, 'serve', { clock, metrics, log }, { group, fromBeginning: false });
   bus.subscribe('candle', live.onCandle);
+  bus.subscribe('indicator', live.onIndicator);
+  const ic = config.indicators;
   const api = new ApiServer({
     host: config.http.host,
     port: config.http.port,
@@ -36,6 +42,7 @@ export async function startServe(config: Config, deps: RoleDeps & { store?: Stor
     clock,
     log: log.child({ component: 'api' }),
     version: deps.version,
+    indicatorNames: ic.enabled ? indicatorNames(ic.specs) : [],
     health: {
       feeds: () => [],
       staleAfterMs: config.feed.staleAfterMs,
