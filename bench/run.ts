@@ -7,6 +7,8 @@ import { cpus } from 'node:os';
 import { benchIngest } from './ingest.js';
 import { benchAggregate } from './aggregate.js';
 import { benchMetricsScrape } from './metrics-scrape.js';
+import { benchIndicatorPeers } from './indicators-peers.js';
+import { benchMemoryBus } from './bus-throughput.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -28,6 +30,18 @@ async function main(): Promise<void> {
     `${(agg.rates.candlestack / fastest).toFixed(2)}x fastest peer (target >= 3)`,
   ]);
   console.log(rows.at(-1)!.join(' | '));
+
+  for (const r of benchIndicatorPeers()) {
+    const eq = Object.entries(r.equal).map(([peer, v]) => `${peer}: ${v}`).join(', ');
+    rows.push([`3. indicator ${r.name}, streaming, 50,000 candles (values equal to 1e-9 — ${eq})`, `${fmt(r.rates.candlestack)} candles/s`, `trading-signals ${fmt(r.rates['trading-signals'])}, technicalindicators ${fmt(r.rates.technicalindicators)} candles/s`, `${r.ratio.toFixed(2)}x fastest peer (target >= 2)`]);
+    console.log(rows.at(-1)!.join(' | '));
+  }
+
+  for (const r of benchMemoryBus()) {
+    rows.push([`4. in-process bus, 1 topic, ${r.subscribers} subscriber(s)`, `${fmt(r.bus)} messages/s`, `same subscribers called directly: ${fmt(r.direct)} messages/s`, `${r.ratio.toFixed(2)} (bus cost over a function call)`]);
+    console.log(rows.at(-1)!.join(' | '));
+  }
+  rows.push(['4. Kafka bus (librdkafka mock cluster, kcat as ceiling)', 'Kafka: see bench/kafka-throughput (issue 4 branch)', '—', '—']);
 
   const scrape = await benchMetricsScrape();
   rows.push(['5. /metrics at 1,000 symbols x 6 timeframes', `${scrape.medianMs.toFixed(1)} ms median scrape (max ${scrape.maxMs.toFixed(1)} ms)`, `${fmt(scrape.series)} series, ${fmt(scrape.bytes)} bytes; event-loop delay max ${scrape.loopDelayMaxMs.toFixed(1)} ms`, `target < 50 ms`]);
