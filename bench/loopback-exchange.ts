@@ -13,7 +13,8 @@ export class LoopbackExchange {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<WebSocket>();
-  private nextId = 1;
+  /** Trade ids are consecutive per symbol, as on Binance (a jump is a gap the collector backfills). */
+  private readonly nextId = new Map<string, number>();
   private seq = 0;
   /** performance.now() at which trade `seq` was handed to the socket. */
   readonly sentAt: number[] = [];
@@ -47,7 +48,9 @@ export class LoopbackExchange {
   /** Sends one trade for `symbol`; returns its sequence number (also its price). */
   send(symbol: string, now: number): number {
     const seq = ++this.seq;
-    const frame = `{"stream":"${symbol.toLowerCase()}@trade","data":{"e":"trade","E":${now},"s":"${symbol}","t":${this.nextId++},"p":"${seq}.00000000","q":"0.01000000","T":${now},"m":false,"M":true}}`;
+    const id = this.nextId.get(symbol) ?? 1;
+    this.nextId.set(symbol, id + 1);
+    const frame = `{"stream":"${symbol.toLowerCase()}@trade","data":{"e":"trade","E":${now},"s":"${symbol}","t":${id},"p":"${seq}.00000000","q":"0.01000000","T":${now},"m":false,"M":true}}`;
     this.sentAt[seq] = performance.now();
     for (const ws of this.sockets) ws.send(frame);
     return seq;
