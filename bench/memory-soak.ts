@@ -5,6 +5,7 @@
  * the end; flat means the end is within 5 % of the warm-up.
  *
  *   npx tsc -p tsconfig.json && node --expose-gc dist/bench/memory-soak.js [--minutes 10] [--rate 10000] [--symbols 1000]
+ *     [--no-indicators]  (control run: without the indicators' per-series candle history, which fills for hours)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +55,7 @@ async function received(port: number): Promise<number> {
   return n;
 }
 
-export async function soak(minutes: number, rate = 10_000, symbolCount = 1000, onSample?: (s: MemorySample) => void): Promise<SoakResult> {
+export async function soak(minutes: number, rate = 10_000, symbolCount = 1000, onSample?: (s: MemorySample) => void, indicators = true): Promise<SoakResult> {
   if (!(globalThis as { gc?: unknown }).gc) throw new Error('run with node --expose-gc (heap is measured after a full GC)');
   const symbols = Array.from({ length: symbolCount }, (_, i) => `M${String(i).padStart(4, '0')}USDT`);
   const exchange = new LoopbackExchange();
@@ -66,6 +67,7 @@ export async function soak(minutes: number, rate = 10_000, symbolCount = 1000, o
     exchanges: [{ ...base.exchanges[0]!, symbols, klines: false, wsUrl: wsBaseUrl, restUrl: restBaseUrl }],
     timeframes: TIMEFRAMES,
     store: { ...base.store, url: `sqlite:${join(dir, 'soak.db')}` },
+    indicators: { ...base.indicators, enabled: indicators },
     http: { host: '127.0.0.1', port: 0 },
   };
   const app = await startEmbedded(config, { clock: systemClock, log: silentLogger(), version: 'bench', role: 'bench' });
@@ -113,9 +115,9 @@ export async function soak(minutes: number, rate = 10_000, symbolCount = 1000, o
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, rate: { type: 'string', default: '10000' }, symbols: { type: 'string', default: '1000' }, json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, rate: { type: 'string', default: '10000' }, symbols: { type: 'string', default: '1000' }, json: { type: 'boolean', default: false }, 'no-indicators': { type: 'boolean', default: false } } });
   const minutes = Number(values.minutes);
   if (!(minutes > 0)) throw new Error(`--minutes: expected a positive number, got ${values.minutes}`);
-  const result = await soak(minutes, Number(values.rate), Number(values.symbols), (s) => !values.json && console.log(JSON.stringify(s)));
+  const result = await soak(minutes, Number(values.rate), Number(values.symbols), (s) => !values.json && console.log(JSON.stringify(s)), !values['no-indicators']);
   console.log(JSON.stringify(result));
 }
