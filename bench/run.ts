@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { benchIngest } from './ingest.js';
 import { benchAggregate } from './aggregate.js';
 import { benchMetricsScrape } from './metrics-scrape.js';
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
   }
 
   // In a child process: heap is measured after a full GC (--expose-gc), and the soak's memory is its own.
-  const out = execFileSync(process.execPath, ['--expose-gc', 'dist/bench/memory-soak.js', '--minutes', String(soakMinutes), '--json'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const out = execFileSync(process.execPath, ['--expose-gc', fileURLToPath(new URL('./memory-soak.js', import.meta.url)), '--minutes', String(soakMinutes), '--json'], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const soak = JSON.parse(out.trim().split('\n').at(-1)!) as SoakResult;
   const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
   rows.push([
