@@ -5,15 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { systemClock } from '../src/core/clock.js';
 import { defaultConfig, type Config } from '../src/config/config.js';
 import { startEmbedded } from '../src/app/embedded.js';
 import { SimulatedBinance, type SimTrade } from '../src/demo/simulated-binance/server.js';
-import { candlesCommand } from '../src/cli/candles-command.js';
+import { offlineCandles } from './support/offline-candles.js';
 import { log } from './support/harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -28,19 +27,6 @@ interface ApiCandle {
   tradeCount: number;
   closed: boolean;
   source: string;
-}
-
-async function offlineCandles(trades: SimTrade[], symbol: string, dir: string): Promise<Map<number, string[]>> {
-  // Binance trades dump layout: id, price, qty, quote qty, time, buyer-was-maker, best-match
-  const file = join(dir, `${symbol}-trades.csv`);
-  writeFileSync(file, trades.filter((t) => t.symbol === symbol).map((t) => `${t.id},${t.price},${t.qty},0,${t.time},${t.buyerIsMaker ? 'True' : 'False'},True`).join('\n') + '\n');
-  let out = '';
-  const stdout = new Writable({ write: (chunk, _e, cb) => ((out += chunk), cb()) });
-  const stderr = new Writable({ write: (_c, _e, cb) => cb() });
-  const result = await candlesCommand({ input: file, format: 'binance-trades-csv', symbol, timeframe: '1s' }, { stdout, stderr });
-  assert.equal(result.exitCode, 0);
-  const rows = out.trim().split('\n').slice(1).map((l) => l.split(','));
-  return new Map(rows.map((r) => [Number(r[0]), r.slice(1, 6)]));
 }
 
 test('API candles equal offline candles from every exchange trade, across a disconnect and dropped messages', { timeout: 60_000 }, async () => {

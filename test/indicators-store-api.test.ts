@@ -46,15 +46,19 @@ function rows(i: number): IndicatorRow[] {
 describe('SqliteStore: indicators', () => {
   test('migration 2 adds the indicators table to a version-1 database and keeps its candles', async (t) => {
     const path = join(tempDir(t), 'v1.db');
-    const v1 = new SqliteStore(path, () => 1, SQLITE_MIGRATIONS.slice(0, 1));
-    await v1.close();
+    // A database as version 1 left it (the current store's statements need the later columns).
+    const v1 = new Database(path);
+    v1.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    v1.exec(SQLITE_MIGRATIONS[0]!.sql);
+    v1.prepare('INSERT INTO schema_migrations VALUES (1, ?, 1)').run(SQLITE_MIGRATIONS[0]!.name);
+    v1.close();
     const store = new SqliteStore(path, () => 2);
     t.after(() => store.close());
     await store.upsertIndicators(rows(0));
     assert.equal((await store.queryIndicators({ ...key, names: [], limit: 10 })).length, 1);
     const db = new Database(path, { readonly: true });
     t.after(() => db.close());
-    assert.deepEqual(db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all(), [{ version: 1, name: 'candles' }, { version: 2, name: 'indicators' }]);
+    assert.deepEqual(db.prepare('SELECT version, name FROM schema_migrations WHERE version <= 2 ORDER BY version').all(), [{ version: 1, name: 'candles' }, { version: 2, name: 'indicators' }]);
   });
   // Upserts, grouping, name filters, from/to/limit and prune: the shared store contract (test/support/store-contract.ts).
 });

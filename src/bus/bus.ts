@@ -24,4 +24,6 @@ export interface Bus {
   /** Returns a function that unsubscribes. */
   subscribe<T extends Topic>(topic: T, handler: Handler<T>): () => void;
   close(): Promise<void>;
+  /** A broker-backed bus starts consuming here, once every subscription is declared (the memory bus needs none). */
+  start?(): Promise<void>;
 }

@@ -9,9 +9,11 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { systemClock } from '../core/clock.js';
 import { CandlestackError, ConfigError } from '../core/errors.js';
-import { SETTINGS, loadConfig, type Config } from '../config/config.js';
+import { DEFAULT_PORT, SETTINGS, loadConfig, type Config } from '../config/config.js';
 import { startEmbedded, type Embedded } from '../app/embedded.js';
 import { startDemo } from '../demo/demo.js';
+import { STACK_HELP, StackError, parseStackArgs, stackCommand } from './stack-command.js';
+import { ROLE_COMMANDS, ROLE_PORTS, roleHelp, startRole, type RoleCommand } from './role-commands.js';
 import { createLogger } from '../telemetry/logger.js';
 import { CANDLES_HELP, candlesCommand, parseCandlesArgs } from './candles-command.js';
 
@@ -25,6 +27,10 @@ Commands:
   run       collect live trades from exchanges, build candles, store and serve them (npm start)
   demo      the same pipeline against a simulated exchange on loopback: fully offline (npm run demo)
   candles   build candles offline from a trade dump file, CSV on stdout
+  collect   scale-out role: exchanges -> Kafka (metrics on port 8000)
+  process   scale-out role: Kafka -> candles, reconciliation, backfill -> store and Kafka (port 8001)
+  serve     scale-out role: store + Kafka -> API, live WebSocket, /metrics (port 9001)
+  stack     start|status|logs|restart|stop the full stack with docker compose (deploy/)
 
 Flags:
   -h, --help     show help (also after a command: candlestack run --help)
@@ -73,7 +79,7 @@ ${settingsHelp()}
   -h, --help   show this help
 `;
 
-type Role = 'run' | 'demo';
+type Role = 'run' | 'demo' | RoleCommand;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -94,7 +100,16 @@ async function main(argv: string[]): Promise<number> {
     return (await candlesCommand(args, process)).exitCode;
   }
   if (command === 'run' || command === 'demo') return serve(command, rest);
-  throw new UsageError(`unknown command ${JSON.stringify(command)}; expected run, demo or candles (see candlestack --help)`);
+  if (command === 'stack') {
+    const args = parseStackArgs(rest);
+    if (args === 'help') {
+      process.stdout.write(STACK_HELP);
+      return 0;
+    }
+    return stackCommand(args);
+  }
+  if ((ROLE_COMMANDS as readonly string[]).includes(command)) return serve(command as RoleCommand, rest);
+  throw new UsageError(`unknown command ${JSON.stringify(command)}; expected run, demo, candles, collect, process or serve (see candlestack --help)`);
 }
 
 async function serve(role: Role, argv: string[]): Promise<number> {
@@ -106,7 +121,7 @@ async function serve(role: Role, argv: string[]): Promise<number> {
   if (role === 'demo') Object.assign(options, { rate: { type: 'string' }, seed: { type: 'string' }, chaos: { type: 'boolean' } });
   const { values } = parseFlags(role, argv, options);
   if (values.help) {
-    process.stdout.write(role === 'run' ? RUN_HELP() : DEMO_HELP());
+    process.stdout.write(role === 'run' ? RUN_HELP() : role === 'demo' ? DEMO_HELP() : roleHelp(role, settingsHelp()));
     return 0;
   }
   const flags = Object.fromEntries(SETTINGS.map((s) => [s.flag, values[s.flag] as string | undefined]));
@@ -114,8 +129,12 @@ async function serve(role: Role, argv: string[]): Promise<number> {
   const log = createLogger({ level: config.log.level, format: config.log.format, base: { role } });
   const clock = systemClock;
 
-  let app: Embedded;
-  if (role === 'demo') {
+  let app: Pick<Embedded, 'port' | 'stop'>;
+  if (role !== 'run' && role !== 'demo') {
+    const portGiven = flags.port !== undefined || process.env.CANDLESTACK_PORT !== undefined || config.http.port !== DEFAULT_PORT;
+    if (!portGiven) config.http.port = ROLE_PORTS[role];
+    app = await startRole(role, config, { clock, log, version: VERSION, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
+  } else if (role === 'demo') {
     const rate = positiveNumber(values.rate as string | undefined, '--rate', 50, 100_000);
     const seed = positiveNumber(values.seed as string | undefined, '--seed', 1, 2 ** 31);
     const symbolsGiven = flags.symbols !== undefined || process.env.CANDLESTACK_SYMBOLS !== undefined;
@@ -168,7 +187,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof StackError) {
       process.stderr.write(`candlestack: ${err.message}\n`);
       process.exitCode = 2;
       return;

@@ -17,6 +17,7 @@ import { defaultIndicatorsConfig, type IndicatorsConfig } from '../pipeline/indi
 import { applyBreakersFile, applyQualityFile, defaultBreakersConfig, defaultQualitySettings, type BreakersConfig } from './quality-config.js';
 import type { QualitySettings } from '../quality/settings.js';
 import { POSTGRES_URL_EXPECTED, isPostgresUrl, parsePostgresUrl, redactUrl } from '../store/postgres-url.js';
+import { DEFAULT_KAFKA_TOPICS, type KafkaTopicNames } from '../bus/kafka-codec.js';
 
 export interface ExchangeConfig {
   id: ExchangeId;
@@ -33,7 +34,10 @@ export interface Config {
   timeframes: Timeframe[];
   candles: { graceMs: number; latePolicy: LatePolicy; tickMs: number };
   feed: { staleAfterMs: number; backoffInitialMs: number; backoffMaxMs: number };
-  bus: 'memory';
+  /** `memory` (in-process) or `kafka://host:9092[,host2:9092]`. */
+  bus: string;
+  /** Kafka bus settings (used when bus is kafka://). */
+  kafka: { topics: KafkaTopicNames; group: string; commitIntervalMs: number };
   store: { url: string; flushMs: number };
   /** Maximum age per timeframe; a timeframe not listed is kept forever. */
   retention: Partial<Record<Timeframe, number>>;
@@ -68,6 +72,7 @@ export function defaultConfig(): Config {
     candles: { graceMs: 2_000, latePolicy: 'drop', tickMs: 250 },
     feed: { staleAfterMs: 30_000, backoffInitialMs: 1_000, backoffMaxMs: 60_000 },
     bus: 'memory',
+    kafka: { topics: { ...DEFAULT_KAFKA_TOPICS }, group: 'candlestack-process', commitIntervalMs: 1_000 },
     store: { url: 'sqlite:data/candlestack.db', flushMs: 1_000 },
     retention: { '1s': 86_400_000, '1m': 90 * 86_400_000 },
     http: { host: '127.0.0.1', port: DEFAULT_PORT },
@@ -180,6 +185,20 @@ export const SETTINGS: readonly Setting[] = [
     apply: (c, raw, field) => (c.store.url = storeUrl(raw, field)),
   },
   {
+    flag: 'bus',
+    env: 'CANDLESTACK_BUS',
+    value: 'URL',
+    help: 'bus between roles: memory (in-process, run/demo) or kafka://HOST:PORT[,HOST:PORT] (collect/process/serve)',
+    apply: (c, raw, field) => (c.bus = busUrl(raw, field)),
+  },
+  {
+    flag: 'kafka-group',
+    env: 'CANDLESTACK_KAFKA_GROUP',
+    value: 'NAME',
+    help: 'Kafka consumer group of the process role (default candlestack-process)',
+    apply: (c, raw, field) => (c.kafka.group = kafkaName(raw, field)),
+  },
+  {
     flag: 'host',
     env: 'CANDLESTACK_HOST',
     value: 'ADDRESS',
@@ -259,7 +278,7 @@ function fields(v: unknown, field: string, allowed: readonly string[]): Obj {
 
 function applyFile(c: Config, raw: unknown): void {
   if (raw === null || raw === undefined) return;
-  const top = fields(raw, '', ['exchanges', 'timeframes', 'candles', 'feed', 'bus', 'store', 'retention', 'http', 'log', 'indicators', 'quality', 'breakers']);
+  const top = fields(raw, '', ['exchanges', 'timeframes', 'candles', 'feed', 'bus', 'store', 'retention', 'http', 'log', 'indicators', 'quality', 'breakers', 'kafka']);
   if (top.exchanges !== undefined) {
     if (!Array.isArray(top.exchanges) || top.exchanges.length === 0) throw new ConfigError('exchanges', 'a non-empty list of exchanges', top.exchanges);
     c.exchanges = top.exchanges.map((e, i) => exchangeFromFile(e, `exchanges[${i}]`));
@@ -278,7 +297,16 @@ function applyFile(c: Config, raw: unknown): void {
     if (o.backoffMax !== undefined) c.feed.backoffMaxMs = duration(o.backoffMax, 'feed.backoffMax', 100, 3_600_000);
     if (c.feed.backoffMaxMs < c.feed.backoffInitialMs) throw new ConfigError('feed.backoffMax', `a duration not below feed.backoffInitial`, o.backoffMax);
   }
-  if (top.bus !== undefined) c.bus = oneOf(top.bus, ['memory'] as const, 'bus');
+  if (top.bus !== undefined) c.bus = busUrl(top.bus, 'bus');
+  if (top.kafka !== undefined) {
+    const o = fields(top.kafka, 'kafka', ['topics', 'group', 'commitInterval']);
+    if (o.group !== undefined) c.kafka.group = kafkaName(o.group, 'kafka.group');
+    if (o.commitInterval !== undefined) c.kafka.commitIntervalMs = duration(o.commitInterval, 'kafka.commitInterval', 0, 60_000);
+    if (o.topics !== undefined) {
+      const t = fields(o.topics, 'kafka.topics', Object.keys(DEFAULT_KAFKA_TOPICS));
+      for (const [k, v] of Object.entries(t)) c.kafka.topics[k as keyof KafkaTopicNames] = kafkaName(v, `kafka.topics.${k}`);
+    }
+  }
   if (top.store !== undefined) {
     const o = typeof top.store === 'string' ? { url: top.store } : fields(top.store, 'store', ['url', 'flushInterval']);
     if (o.url !== undefined) c.store.url = storeUrl(o.url, 'store.url');
@@ -386,5 +414,25 @@ function storeUrl(v: unknown, field: string): string {
     return v;
   }
   if (typeof v !== 'string' || !/^sqlite:.+/.test(v)) throw new ConfigError(field, `sqlite:PATH (e.g. sqlite:data/candlestack.db), sqlite::memory: or ${POSTGRES_URL_EXPECTED}`, typeof v === 'string' ? redactUrl(v) : v);
+  return v;
+}
+
+/** `memory`, or `kafka://host:port[,host:port...]`. */
+function busUrl(v: unknown, field: string): string {
+  const expected = 'memory or kafka://HOST:PORT[,HOST:PORT] (e.g. kafka://127.0.0.1:9092)';
+  if (v === 'memory') return v;
+  if (typeof v !== 'string' || !v.startsWith('kafka://')) throw new ConfigError(field, expected, v);
+  const hosts = v.slice('kafka://'.length).replace(/\/+$/, '').split(',');
+  for (const h of hosts) if (!/^[A-Za-z0-9.\-]+:\d{1,5}$/.test(h) || Number(h.split(':')[1]) > 65535) throw new ConfigError(field, expected, v);
+  return `kafka://${hosts.join(',')}`;
+}
+
+/** The broker list of a kafka:// bus URL. */
+export function kafkaBrokers(bus: string): string[] {
+  return bus.slice('kafka://'.length).split(',');
+}
+
+function kafkaName(v: unknown, field: string): string {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(v)) throw new ConfigError(field, 'a Kafka name of letters, digits, ".", "_" and "-"', v);
   return v;
 }

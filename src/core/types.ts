@@ -74,6 +74,11 @@ export interface Candle {
   readonly source: CandleSource;
   /** 0 when first closed; incremented by every later amendment (late trade, backfill). */
   readonly revision: number;
+  /**
+   * The highest exchange trade id applied to this candle (absent when unknown, e.g. a backfilled one). Stored
+   * so a consumer resuming after a crash skips redelivered trades already counted (sequential-id exchanges).
+   */
+  readonly lastTradeId?: number;
 }
 
 export const CANDLE_EVENT_KINDS = ['update', 'close', 'correction'] as const;

@@ -35,6 +35,12 @@ export interface CandleEngineOptions {
   keepClosed?: number;
   /** Runs a function after the current batch of trades (setImmediate); enables prompt updates of watched series. */
   defer?: (fn: () => void) => void;
+  /**
+   * Skip a trade whose id is not above the highest id already applied to its symbol (counted as
+   * `messages_rejected_total{reason="redelivered"}`). For a bus that may redeliver (Kafka) and exchanges with
+   * sequential trade ids; the watermark survives restarts through the stored candles' `lastTradeId`.
+   */
+  dedupeTradeIds?: boolean;
 }
 
 /** Empty periods filled in one step at most; a longer jump restarts the series instead (bad clock or data). */
@@ -68,6 +74,8 @@ interface Book {
   readonly frames: FrameState[];
   /** Recent gaps [from, to]: a candle created later for a period touching one starts out incomplete. */
   readonly gaps: { from: number; to: number }[];
+  /** Highest trade id applied (or restored); -1 when none. */
+  lastTradeId: number;
 }
 
 /** Gaps remembered per symbol for candles not created yet (e.g. the startup gap, before the first trade). */
@@ -97,6 +105,13 @@ export class CandleEngine {
       return false;
     }
     const book = this.book(t.exchange, t.symbol);
+    if (this.o.dedupeTradeIds) {
+      if (t.id <= book.lastTradeId) {
+        this.o.metrics.messagesRejected.labels(t.exchange, 'redelivered').inc();
+        return true;
+      }
+      book.lastTradeId = t.id;
+    }
     for (const frame of book.frames) {
       const period = periodStart(t.time, frame.tfMs);
       const open = frame.open;
@@ -144,28 +159,43 @@ export class CandleEngine {
 
   /** Closes every period whose end + grace has passed and publishes changed forming candles. */
   tick(now: number = this.o.clock.now()): void {
-    const grace = this.o.graceMs;
+    for (const bySymbol of this.books.values()) {
+      for (const book of bySymbol.values()) this.tickBook(book, now);
+    }
+  }
+
+  /**
+   * `tick` with a clock per symbol (a consumer replaying a bus closes each symbol's candles on that symbol's
+   * own stream time, so a partition read ahead of another does not make the other's trades late).
+   */
+  tickEach(nowOf: (exchange: string, symbol: string) => number): void {
     for (const bySymbol of this.books.values()) {
       for (const book of bySymbol.values()) {
-        for (const frame of book.frames) {
-          const closing = frame.closing;
-          if (closing !== null && now >= closing.openTime + frame.tfMs + grace) {
-            frame.closing = null;
-            this.close(book, frame, closing, now);
-          }
-          const open = frame.open;
-          if (open !== null && now >= open.openTime + frame.tfMs + grace) {
-            if (frame.closing !== null) {
-              this.close(book, frame, frame.closing, now);
-              frame.closing = null;
-            }
-            this.close(book, frame, open, now);
-            frame.open = this.fillEmpty(book, frame, open, periodStart(now - grace, frame.tfMs), now);
-          }
-          if (frame.closing?.dirty) this.publish('update', book, frame, frame.closing);
-          if (frame.open?.dirty) this.publish('update', book, frame, frame.open);
-        }
+        const now = nowOf(book.exchange, book.symbol);
+        if (now > 0) this.tickBook(book, now);
       }
+    }
+  }
+
+  private tickBook(book: Book, now: number): void {
+    const grace = this.o.graceMs;
+    for (const frame of book.frames) {
+      const closing = frame.closing;
+      if (closing !== null && now >= closing.openTime + frame.tfMs + grace) {
+        frame.closing = null;
+        this.close(book, frame, closing, now);
+      }
+      const open = frame.open;
+      if (open !== null && now >= open.openTime + frame.tfMs + grace) {
+        if (frame.closing !== null) {
+          this.close(book, frame, frame.closing, now);
+          frame.closing = null;
+        }
+        this.close(book, frame, open, now);
+        frame.open = this.fillEmpty(book, frame, open, periodStart(now - grace, frame.tfMs), now);
+      }
+      if (frame.closing?.dirty) this.publish('update', book, frame, frame.closing);
+      if (frame.open?.dirty) this.publish('update', book, frame, frame.open);
     }
   }
 
@@ -245,6 +275,52 @@ export class CandleEngine {
         s.dirty = false;
         frame.recent.push(s);
         frame.open = this.fillEmpty(book, frame, s, periodStart(now - this.o.graceMs, frame.tfMs), now);
+      }
+    }
+  }
+
+  /**
+   * Resumes a symbol from its stored latest candles without consulting the wall clock (a consumer about to
+   * replay what happened since from the bus): a forming candle continues forming, a closed one is followed by
+   * an empty forming candle of the next period. Trades up to the stored `lastTradeId` will be skipped
+   * (with `dedupeTradeIds`). Does nothing for a symbol already in memory.
+   */
+  resume(exchange: string, symbol: string, candles: readonly Candle[]): void {
+    if (this.books.get(exchange)?.has(symbol)) return;
+    const book = this.book(exchange, symbol);
+    for (const c of candles) {
+      if (c.exchange !== exchange || c.symbol !== symbol) continue;
+      const frame = book.frames.find((f) => f.tf === c.timeframe);
+      if (!frame || frame.open) continue;
+      const s = new CandleState(c.openTime, c.close, 0, 0);
+      if (!s.replaceWith(c, this.scratch)) continue;
+      s.revision = c.revision;
+      s.dirty = false;
+      if (c.lastTradeId !== undefined && c.lastTradeId > book.lastTradeId) book.lastTradeId = c.lastTradeId;
+      if (!c.closed) {
+        frame.open = s;
+      } else {
+        s.closed = true;
+        frame.recent.push(s);
+        frame.open = new CandleState(c.openTime + frame.tfMs, s.cS, s.cI, s.cF);
+        frame.open.dirty = false;
+      }
+    }
+  }
+
+  /** Drops a symbol's in-memory state (its partition moved to another consumer). */
+  forget(exchange: string, symbol: string): void {
+    this.books.get(exchange)?.delete(symbol);
+  }
+
+  /** Publishes every changed forming candle as an `update`, closing nothing (before a consumer commits). */
+  publishForming(): void {
+    for (const bySymbol of this.books.values()) {
+      for (const book of bySymbol.values()) {
+        for (const frame of book.frames) {
+          if (frame.closing?.dirty) this.publish('update', book, frame, frame.closing);
+          if (frame.open?.dirty) this.publish('update', book, frame, frame.open);
+        }
       }
     }
   }
@@ -349,6 +425,7 @@ export class CandleEngine {
         exchange,
         symbol,
         gaps: [],
+        lastTradeId: -1,
         frames: this.timeframes.map((tf) => ({
           tf,
           tfMs: timeframeMs(tf),

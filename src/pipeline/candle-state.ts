@@ -34,6 +34,8 @@ export class CandleState {
   incomplete = false;
   /** Changed since last published. */
   dirty = true;
+  /** Highest trade id applied (-1: none or unknown). */
+  lastTradeId = -1;
 
   /** A period without trades so far: open = high = low = close = the previous close. */
   constructor(openTime: number, prevS: string, prevI: number, prevF: number) {
@@ -85,6 +87,7 @@ export class CandleState {
     this.volume.add(q.int, q.frac);
     this.quoteVolume.addProduct(pI, pF, q.int, q.frac);
     if (t.side === 'buy') this.takerBuyVolume.add(q.int, q.frac);
+    if (t.id > this.lastTradeId) this.lastTradeId = t.id;
     this.dirty = true;
   }
 
@@ -122,6 +125,7 @@ export class CandleState {
     this.tradeCount = c.tradeCount;
     this.openAt = this.closeAt = c.openTime;
     this.source = c.source;
+    this.lastTradeId = c.lastTradeId ?? -1;
     this.dirty = true;
     return true;
   }
@@ -132,6 +136,11 @@ export class CandleState {
   }
 
   snapshot(exchange: string, symbol: string, timeframe: Timeframe): Candle {
+    const base = this.snapshotBase(exchange, symbol, timeframe);
+    return this.lastTradeId >= 0 ? { ...base, lastTradeId: this.lastTradeId } : base;
+  }
+
+  private snapshotBase(exchange: string, symbol: string, timeframe: Timeframe): Candle {
     return {
       exchange,
       symbol,

@@ -84,16 +84,25 @@ export class CandleWriter {
     else if (depth >= this.maxBatch && this.o.breaker?.state !== 'open') void this.flush();
   };
 
+  /** Drops the pending rows of one symbol (its partition moved to another process, which now writes it). */
+  discard(exchange: string, symbol: string): void {
+    const prefix = `${exchange}\u0000${symbol}\u0000`;
+    for (const rows of [this.closedRows, this.formingRows]) for (const k of rows.keys()) if (k.startsWith(prefix)) rows.delete(k);
+  }
+
   get depth(): number {
     return this.closedRows.size + this.formingRows.size;
   }
 
-  /** Writes everything pending; resolves when written (or failed, or refused by the breaker, and kept). */
-  async flush(force = false): Promise<void> {
+  /**
+   * Writes everything pending; resolves true when written, false when the write failed or the breaker refused
+   * it (the rows stay buffered for the next flush). The process role commits Kafka offsets only after true.
+   */
+  async flush(force = false): Promise<boolean> {
     if (this.flushing) await this.flushing;
     if (this.depth === 0) {
       this.m.depth.set(0);
-      return;
+      return true;
     }
     const breaker = this.o.breaker;
     if (breaker && !force && !breaker.tryAcquire()) {
@@ -102,7 +111,7 @@ export class CandleWriter {
         this.refusedSinceOpen = true;
         this.o.log.warn({ rows: this.depth, retryAt: new Date(breaker.retryAt).toISOString(), bound: this.maxBuffered }, 'store writes paused while the store_write circuit is open; rows stay buffered');
       }
-      return;
+      return false;
     }
     this.refusedSinceOpen = false;
     const closed = this.closedRows;
@@ -110,12 +119,14 @@ export class CandleWriter {
     this.closedRows = new Map();
     this.formingRows = new Map();
     const rows = [...closed.values(), ...forming.values()];
+    let ok = false;
     const stop = this.m.duration.startTimer();
     this.flushing = this.o.store
       .upsert(rows)
       .then(() => {
         stop();
         breaker?.success();
+        ok = true;
         this.m.rows.inc(rows.length);
         if (this.droppedSinceLog > 0) this.logDrops();
       })
@@ -130,6 +141,7 @@ export class CandleWriter {
         this.m.depth.set(this.depth);
       });
     await this.flushing;
+    return ok;
   }
 
   /** Stops the timer and writes what is left (even with the breaker open); what cannot be written is counted. */

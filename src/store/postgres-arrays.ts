@@ -38,6 +38,16 @@ function integerArray(rows: readonly Candle[], get: (c: Candle) => number): stri
   return `${out}}`;
 }
 
+/** Like integerArray, with NULL for a missing value. */
+function nullableIntegerArray(rows: readonly Candle[], get: (c: Candle) => number | undefined): string {
+  let out = '{';
+  for (let i = 0; i < rows.length; i++) {
+    const n = get(rows[i]!);
+    out += (i === 0 ? '' : ',') + (n === undefined ? 'NULL' : Number.isSafeInteger(n) ? String(n) : quote(String(n)));
+  }
+  return `${out}}`;
+}
+
 function booleanArray(rows: readonly Candle[], get: (c: Candle) => boolean): string {
   let out = '{';
   for (let i = 0; i < rows.length; i++) out += (i === 0 ? '' : ',') + (get(rows[i]!) ? 't' : 'f');
@@ -63,6 +73,7 @@ export function upsertColumns(rows: readonly Candle[]): string[] {
     booleanArray(rows, (c) => c.closed),
     textArray(rows, (c) => c.source),
     integerArray(rows, (c) => c.revision),
+    nullableIntegerArray(rows, (c) => c.lastTradeId),
   ];
 }
 

@@ -69,6 +69,13 @@ export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX indicators_timeframe_open_time ON indicators (timeframe, open_time);
     `,
   },
+  {
+    version: 3,
+    name: 'candles.last_trade_id',
+    // The last trade id applied to the candle: after a crash, the process role skips redelivered trades
+    // at or below it (exactly-once candles over Kafka; see ARCHITECTURE.md).
+    sql: `ALTER TABLE candles ADD COLUMN last_trade_id bigint;`,
+  },
 ];
 
 /** Applies what is missing. `lockName` scopes the advisory lock (one per schema). */

@@ -19,21 +19,22 @@ export interface Row {
   closed: boolean;
   source: string;
   revision: number;
+  last_trade_id: number | null;
 }
 
 export const COLUMNS =
-  'exchange, symbol, timeframe, open_time, open, high, low, close, volume, quote_volume, taker_buy_volume, trade_count, vwap, closed, source, revision';
+  'exchange, symbol, timeframe, open_time, open, high, low, close, volume, quote_volume, taker_buy_volume, trade_count, vwap, closed, source, revision, last_trade_id';
 
 export const UPSERT = `
   INSERT INTO candles AS k (${COLUMNS}, updated_at)
-  SELECT u.*, $17::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
+  SELECT u.*, $18::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[],
-    $14::boolean[], $15::text[], $16::integer[]) AS u
+    $14::boolean[], $15::text[], $16::integer[], $17::bigint[]) AS u
   ON CONFLICT (exchange, symbol, timeframe, open_time) DO UPDATE SET
     open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
     volume = excluded.volume, quote_volume = excluded.quote_volume, taker_buy_volume = excluded.taker_buy_volume,
     trade_count = excluded.trade_count, vwap = excluded.vwap, closed = excluded.closed, source = excluded.source,
-    revision = excluded.revision, updated_at = excluded.updated_at
+    revision = excluded.revision, last_trade_id = excluded.last_trade_id, updated_at = excluded.updated_at
   WHERE NOT (k.closed AND NOT excluded.closed)`;
 
 export const RANGE = 'exchange = $1 AND symbol = $2 AND timeframe = $3 AND open_time >= $4 AND open_time <= $5';
@@ -69,5 +70,6 @@ export function toCandle(r: Row): Candle {
     closed: r.closed,
     source: r.source as CandleSource,
     revision: r.revision,
+    ...(r.last_trade_id !== null ? { lastTradeId: r.last_trade_id } : {}),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * PostgreSQL store (node-postgres, pooled): the same semantics as the SQLite store. Candles are upserted in
  * batches by one statement over column arrays (`INSERT ... SELECT FROM unnest($1::text[], ...) ON CONFLICT
- * DO UPDATE`, postgres-sql.ts; arrays built in postgres-arrays.ts): 17 parameters whatever the batch size,
+ * DO UPDATE`, postgres-sql.ts; arrays built in postgres-arrays.ts): 18 parameters whatever the batch size,
  * so no 65,535-parameter chunking, one parse per batch, and a batch is atomic. A forming candle never
  * overwrites a closed one. Decimals are TEXT, returned exactly as written (see postgres-migrations.ts).
  *

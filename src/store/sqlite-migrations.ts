@@ -48,4 +48,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    name: 'candles.last_trade_id',
+    sql: `ALTER TABLE candles ADD COLUMN last_trade_id INTEGER;`,
+  },
 ];

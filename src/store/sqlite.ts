@@ -25,10 +25,11 @@ interface Row {
   closed: number;
   source: string;
   revision: number;
+  last_trade_id: number | null;
 }
 
 const COLUMNS =
-  'exchange, symbol, timeframe, open_time, open, high, low, close, volume, quote_volume, taker_buy_volume, trade_count, vwap, closed, source, revision';
+  'exchange, symbol, timeframe, open_time, open, high, low, close, volume, quote_volume, taker_buy_volume, trade_count, vwap, closed, source, revision, last_trade_id';
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
@@ -49,16 +50,16 @@ export class SqliteStore implements Store {
     this.upsertStmt = this.db.prepare(`
       INSERT INTO candles (${COLUMNS}, updated_at)
       VALUES (@exchange, @symbol, @timeframe, @openTime, @open, @high, @low, @close, @volume, @quoteVolume,
-              @takerBuyVolume, @tradeCount, @vwap, @closed, @source, @revision, @updatedAt)
+              @takerBuyVolume, @tradeCount, @vwap, @closed, @source, @revision, @lastTradeId, @updatedAt)
       ON CONFLICT (exchange, symbol, timeframe, open_time) DO UPDATE SET
         open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
         volume = excluded.volume, quote_volume = excluded.quote_volume, taker_buy_volume = excluded.taker_buy_volume,
         trade_count = excluded.trade_count, vwap = excluded.vwap, closed = excluded.closed, source = excluded.source,
-        revision = excluded.revision, updated_at = excluded.updated_at
+        revision = excluded.revision, last_trade_id = excluded.last_trade_id, updated_at = excluded.updated_at
       WHERE NOT (candles.closed = 1 AND excluded.closed = 0)`);
     this.upsertMany = this.db.transaction((candles: readonly Candle[], now: number) => {
       for (const c of candles) {
-        this.upsertStmt.run({ ...c, closed: c.closed ? 1 : 0, updatedAt: now });
+        this.upsertStmt.run({ ...c, closed: c.closed ? 1 : 0, lastTradeId: c.lastTradeId ?? null, updatedAt: now });
       }
     });
   }
@@ -148,5 +149,6 @@ function toCandle(r: Row): Candle {
     closed: r.closed === 1,
     source: r.source as CandleSource,
     revision: r.revision,
+    ...(r.last_trade_id !== null ? { lastTradeId: r.last_trade_id } : {}),
   };
 }

@@ -75,9 +75,9 @@ export function dashboardQueries(): DashboardQuery[] {
  * over them must parse, and may be empty until then. When the work is merged, remove its entries here.
  */
 export const PENDING_METRICS: Record<string, { labels: string[]; reason: string }> = {
-  candlestack_kafka_consumer_lag: { labels: ['topic', 'partition'], reason: 'issue 4 (Kafka bus)' },
-  candlestack_kafka_messages_produced_total: { labels: ['topic'], reason: 'issue 4 (Kafka bus)' },
-  candlestack_kafka_messages_consumed_total: { labels: ['topic'], reason: 'issue 4 (Kafka bus)' },
+  candlestack_kafka_consumer_lag: { labels: ['topic', 'partition'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
+  candlestack_kafka_messages_produced_total: { labels: ['topic'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
+  candlestack_kafka_messages_consumed_total: { labels: ['topic'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
   candlestack_cache_hits_total: { labels: ['cache'], reason: 'the cache (a later issue)' },
   candlestack_cache_misses_total: { labels: ['cache'], reason: 'the cache (a later issue)' },
 };
@@ -86,7 +86,7 @@ export const PENDING_METRICS: Record<string, { labels: string[]; reason: string 
 export const UNAVAILABLE_EXPORTERS: { prefix: string; reason: string }[] = [
   { prefix: 'container_', reason: 'cAdvisor (needs the Docker daemon and the host cgroups)' },
   { prefix: 'pg_', reason: 'postgres-exporter (not run by the proof: its demo stores in SQLite; Debian has prometheus-postgres-exporter for a later proof over PostgreSQL)' },
-  { prefix: 'kafka_', reason: 'kafka-exporter (needs a Kafka broker; the Kafka bus is issue 4)' },
+  { prefix: 'kafka_', reason: 'kafka-exporter (needs a real Kafka broker; the tests run librdkafka mock cluster, which it cannot scrape)' },
 ];
 
 /** Exporters whose metrics the rules and dashboards may read: node-exporter runs in the proof, the others above. */

@@ -50,6 +50,15 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
       assert.deepEqual(await store.query(q()), [c]);
     });
 
+    test('the last applied trade id round-trips, and is absent when unknown', async (t) => {
+      const store = await make(t);
+      await store.upsert([candle(T0, { lastTradeId: 9_007_199_254 }), candle(T0 + MIN)]);
+      const [a, b] = await store.query(q());
+      assert.equal(a!.lastTradeId, 9_007_199_254);
+      assert.equal(b!.lastTradeId, undefined);
+      assert.equal('lastTradeId' in b!, false);
+    });
+
     test('decimal strings come back exactly as written, whatever their scale', async (t) => {
       const store = await make(t);
       // Binance's fixed 8 decimals, other scales, and forms a numeric type would rewrite ('.5' -> '0.5').

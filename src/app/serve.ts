@@ -1,0 +1,64 @@
+/**
+ * Composition root of `candlestack serve`: the store (candles written by the process role) and Kafka's
+ * candle topic (live updates) -> REST API, live WebSocket /ws, /metrics and health, port 9001 by default.
+ * Each serve instance reads the candle topic in a group of its own, from the end: live updates only.
+ */
+import { hostname } from 'node:os';
+import type { Config } from '../config/config.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import { ApiServer } from '../api/server.js';
+import { LiveHub } from '../api/live-ws.js';
+import { createMetrics, createRegistry } from '../telemetry/metrics.js';
+import { buildMarkets, kafkaBusFor } from './parts.js';
+import type { RoleApp, RoleDeps } from './collect.js';
+
+export async function startServe(config: Config, deps: RoleDeps & { store?: Store }): Promise<RoleApp> {
+  const { clock, log } = deps;
+  const startedAt = clock.now();
+  const registry = createRegistry();
+  const metrics = createMetrics(registry);
+  metrics.buildInfo.labels(deps.version, 'serve').set(1);
+  const store = deps.store ?? (await openStore(config.store.url, () => clock.now(), { metrics, log: log.child({ component: 'store' }) }));
+  const markets = buildMarkets(config);
+  const live = new LiveHub({ markets, metrics, log: log.child({ component: 'ws' }), clock });
+  const group = `candlestack-serve-${hostname()}-${process.pid}-${startedAt}`;
+  const bus = kafkaBusFor(config, 'serve', { clock, metrics, log }, { group, fromBeginning: false });
+  bus.subscribe('candle', live.onCandle);
+  const api = new ApiServer({
+    host: config.http.host,
+    port: config.http.port,
+    store,
+    markets,
+    live,
+    registry,
+    metrics,
+    clock,
+    log: log.child({ component: 'api' }),
+    version: deps.version,
+    health: {
+      feeds: () => [],
+      staleAfterMs: config.feed.staleAfterMs,
+      store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => 0 },
+      bus: { kind: bus.kind },
+      backfillPending: () => 0,
+      startedAt,
+    },
+  });
+  const port = await api.listen();
+  live.start();
+  await bus.start();
+  log.info({ component: 'app', port, bus: config.bus, store: config.store.url }, `candlestack serve listening on http://${config.http.host}:${port}`);
+  let stopped = false;
+  return {
+    port,
+    metrics,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await bus.close();
+      await api.close();
+      if (!deps.store) await store.close();
+    },
+  };
+}

@@ -1,0 +1,287 @@
+/**
+ * The Kafka bus (kafkajs): the same Bus interface as the in-process one, with a broker between stages.
+ *
+ * Producer: `publish` never waits. Messages are encoded at once (kafka-codec.ts) into a bounded in-memory
+ * buffer, sent in batches (up to `batchMax`, after `lingerMs`) gzip-compressed, acks from all in-sync
+ * replicas, one request in flight so retries do not reorder (idempotence optional, see `idempotent`). While the
+ * broker is unreachable the buffer grows (`candlestack_kafka_buffer_depth`) and the failed batch is retried
+ * first, so order is kept. Policy when the buffer is full (`bufferMax`, default 200 000 messages): the newest
+ * message is dropped and counted (`candlestack_kafka_messages_dropped_total{topic}`), logged at most once a
+ * second; a trade lost this way shows up downstream as a trade-id gap, which the process role backfills.
+ *
+ * Consumer (kafka-consumer.ts): one consumer in a group (`group`), so several instances share the partitions. Offsets
+ * are committed every `commitIntervalMs` (and on close), each time only after `beforeCommit` resolved (the
+ * process role writes the store there); offsets whose barrier failed stay uncommitted and are redelivered
+ * after a crash or rebalance (consumers must be idempotent: the process role skips trades by id). `onKeyAcquired` runs before
+ * the first message of an `exchange:symbol` key on this member (after start or a rebalance: the process role
+ * restores that symbol's candles from the store), `onKeysRevoked` when a rebalance takes its partition away.
+ * `caughtUp()` is false during a rebalance and from a (re)assignment until every assigned partition has been
+ * read to the end offset it had then: a role replaying a backlog must not close candles on the wall clock.
+ */
+import { CompressionTypes, Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
+import type { Clock, Timer } from '../core/clock.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { TOPICS, type Bus, type BusTopics, type Handler, type Topic } from './bus.js';
+import { GroupConsumer } from './kafka-consumer.js';
+import { DEFAULT_KAFKA_TOPICS, decode, encode, messageKey, newTraceparent, type KafkaTopicNames } from './kafka-codec.js';
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  topics?: Partial<KafkaTopicNames>;
+  /** Consumer group; required to subscribe. */
+  group?: string;
+  /** A new group starts at the beginning of the topics (true) or at their end (false, default). */
+  fromBeginning?: boolean;
+  beforeCommit?: () => Promise<void>;
+  /** Commit (and run beforeCommit) at most this often, default 1000 ms: one store write per interval, not per batch. */
+  commitIntervalMs?: number;
+  onKeyAcquired?: (exchange: string, symbol: string) => Promise<void>;
+  onKeysRevoked?: (keys: { exchange: string; symbol: string }[]) => void;
+  /** The topic whose partitions decide which keys this member owns (default trade). */
+  ownershipTopic?: Topic;
+  /**
+   * kafkajs' idempotent producer (default off): it asks the cluster controller for a producer id, which
+   * librdkafka's mock cluster does not name, so the tests run without it. Either way one request is in flight
+   * (retries keep order), and consumers are idempotent: trades are deduplicated by id, candles are upserts.
+   */
+  idempotent?: boolean;
+  bufferMax?: number;
+  batchMax?: number;
+  lingerMs?: number;
+  clock: Clock;
+  metrics: Metrics;
+  log: Logger;
+}
+
+interface Pending {
+  topic: Topic;
+  key: string;
+  value: string;
+}
+
+type Counter = { inc(n?: number): void };
+
+export class KafkaBus implements Bus {
+  readonly kind = 'kafka';
+  readonly topicNames: KafkaTopicNames;
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private consumer: GroupConsumer | null = null;
+  private readonly handlers = new Map<Topic, Handler<Topic>[]>();
+  private readonly m: Record<Topic, { produced: Counter; bytesOut: Counter; dropped: Counter; handlerErrors: Counter }>;
+  private queue: Pending[] = [];
+  private sending = false;
+  private connected = false;
+  private timer: Timer | null = null;
+  private closed = false;
+  private started = false;
+  private readonly bufferMax: number;
+  private readonly batchMax: number;
+  private readonly lingerMs: number;
+  private readonly lastLog = new Map<string, number>();
+  private idle: Promise<void> = Promise.resolve();
+  private idleResolve: (() => void) | null = null;
+
+  constructor(private readonly o: KafkaBusOptions) {
+    this.topicNames = { ...DEFAULT_KAFKA_TOPICS, ...o.topics };
+    this.bufferMax = o.bufferMax ?? 200_000;
+    this.batchMax = o.batchMax ?? 2_000;
+    this.lingerMs = o.lingerMs ?? 5;
+    const log = o.log;
+    this.kafka = new Kafka({
+      clientId: o.clientId,
+      brokers: o.brokers,
+      connectionTimeout: 3_000,
+      retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 },
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => log.debug({ kafkajs: entry.namespace, message: entry.log.message }, 'kafkajs'),
+    });
+    this.producer = this.kafka.producer({ idempotent: o.idempotent ?? false, maxInFlightRequests: 1, allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+    const mt = o.metrics;
+    this.m = Object.fromEntries(
+      TOPICS.map((t) => {
+        const name = this.topicNames[t];
+        return [
+          t,
+          {
+            produced: mt.kafkaProduced.labels(name),
+            bytesOut: mt.kafkaBytesProduced.labels(name),
+            dropped: mt.kafkaDropped.labels(name),
+            handlerErrors: mt.busHandlerErrors.labels('kafka', t),
+          },
+        ];
+      }),
+    ) as unknown as KafkaBus['m'];
+    mt.kafkaBufferDepth.set(0);
+  }
+
+  get bufferDepth(): number {
+    return this.queue.length;
+  }
+
+  publish<T extends Topic>(topic: T, message: BusTopics[T]): void {
+    if (this.closed) return;
+    const value = encode(topic, message);
+    if (value === null) return;
+    if (this.queue.length >= this.bufferMax) {
+      this.m[topic].dropped.inc();
+      this.warnOnce('buffer_full', { topic, bufferMax: this.bufferMax }, 'Kafka producer buffer full: dropping the newest message');
+      return;
+    }
+    this.queue.push({ topic, key: messageKey(message), value });
+    this.o.metrics.kafkaBufferDepth.set(this.queue.length);
+    this.schedule(this.lingerMs);
+  }
+
+  subscribe<T extends Topic>(topic: T, handler: Handler<T>): () => void {
+    if (this.started) throw new Error(`KafkaBus: subscribe to ${topic} before start()`);
+    if (!this.o.group) throw new Error('KafkaBus: a consumer group is required to subscribe');
+    this.handlers.set(topic, [...(this.handlers.get(topic) ?? []), handler as Handler<Topic>]);
+    return () => this.handlers.set(topic, (this.handlers.get(topic) ?? []).filter((h) => h !== handler));
+  }
+
+  /** Starts consuming the subscribed topics (the producer connects on first use). */
+  async start(): Promise<void> {
+    this.started = true;
+    if (this.handlers.size === 0) return;
+    this.consumer = new GroupConsumer(this.kafka, {
+      group: this.o.group!,
+      fromBeginning: this.o.fromBeginning ?? false,
+      topics: new Map([...this.handlers.keys()].map((t) => [this.topicNames[t], t])),
+      ownershipTopic: this.o.ownershipTopic ?? 'trade',
+      commitIntervalMs: this.o.commitIntervalMs ?? 1_000,
+      beforeCommit: this.o.beforeCommit,
+      onKeyAcquired: this.o.onKeyAcquired,
+      onKeysRevoked: this.o.onKeysRevoked,
+      deliver: (topic, value, where) => this.deliver(topic, value, where),
+      warn: (kind, ctx, msg) => this.warnOnce(kind, ctx, msg),
+      clock: this.o.clock,
+      metrics: this.o.metrics,
+      log: this.o.log,
+    });
+    await this.consumer.start();
+  }
+
+  /**
+   * True when the consumer is reading live: no rebalance under way, every (re)assigned partition read up to
+   * the end offset it had at assignment, and a fetch completed within the last 2 s (fetches stall in a
+   * rebalance or an outage, and a role must not then close candles on the wall clock).
+   */
+  caughtUp(): boolean {
+    return this.consumer?.caughtUp() ?? true;
+  }
+
+  /** Resolves once every buffered message has been acknowledged by the broker. */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.sending) {
+      this.schedule(0);
+      await this.idle;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Give buffered messages a moment to reach a reachable broker; an unreachable one gets no wait.
+    if (this.connected) {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([this.drain(), new Promise((r) => (t = setTimeout(r, 5_000)))]);
+      clearTimeout(t);
+    }
+    if (this.queue.length > 0) this.o.log.warn({ buffered: this.queue.length }, 'Kafka bus closed with undelivered messages');
+    this.closed = true;
+    this.timer?.cancel();
+    await this.consumer?.stop();
+    await this.producer.disconnect().catch(() => undefined);
+    this.handlers.clear();
+  }
+
+  // ── producer ────────────────────────────────────────────────────────────────────────────────────
+
+  private schedule(ms: number): void {
+    if (this.timer || this.sending || this.closed) return;
+    if (!this.idleResolve) this.idle = new Promise((r) => (this.idleResolve = r));
+    this.timer = this.o.clock.setTimeout(() => {
+      this.timer = null;
+      void this.pump();
+    }, ms);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.sending || this.queue.length === 0) return this.settle();
+    this.sending = true;
+    const batch = this.queue.slice(0, this.batchMax);
+    let retryIn = 0;
+    try {
+      if (!this.connected) {
+        await this.producer.connect();
+        this.connected = true;
+      }
+      const byTopic = new Map<Topic, Pending[]>();
+      for (const p of batch) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
+      await this.producer.sendBatch({
+        acks: -1,
+        compression: CompressionTypes.GZIP,
+        topicMessages: [...byTopic].map(([t, ms]) => ({
+          topic: this.topicNames[t],
+          messages: ms.map((p) => ({ key: p.key, value: p.value, headers: { traceparent: newTraceparent(), 'content-type': 'application/json' } })),
+        })),
+      });
+      this.queue.splice(0, batch.length);
+      for (const [t, ms] of byTopic) {
+        this.m[t].produced.inc(ms.length);
+        let bytes = 0;
+        for (const p of ms) bytes += Buffer.byteLength(p.value);
+        this.m[t].bytesOut.inc(bytes);
+      }
+    } catch (err) {
+      this.o.metrics.kafkaErrors.labels(this.connected ? 'produce' : 'connect').inc();
+      this.warnOnce('produce', { err: (err as Error).message, buffered: this.queue.length }, 'Kafka produce failed; messages kept in the buffer and retried');
+      retryIn = 500;
+    } finally {
+      this.sending = false;
+      this.o.metrics.kafkaBufferDepth.set(this.queue.length);
+    }
+    if (this.closed) return this.settle();
+    if (this.queue.length > 0) this.schedule(retryIn);
+    else this.settle();
+  }
+
+  private settle(): void {
+    if (this.queue.length === 0 && !this.sending && this.idleResolve) {
+      const r = this.idleResolve;
+      this.idleResolve = null;
+      r();
+    } else if (this.closed && this.idleResolve) {
+      this.idleResolve();
+      this.idleResolve = null;
+    }
+  }
+
+  private deliver(topic: Topic, value: Buffer, where: { topic: string; partition: number; offset: string }): void {
+    let message: BusTopics[Topic];
+    try {
+      message = decode(topic, value);
+    } catch (err) {
+      this.o.metrics.kafkaErrors.labels('decode').inc();
+      this.warnOnce('decode', { err: (err as Error).message, ...where }, 'undecodable Kafka message skipped');
+      return;
+    }
+    for (const h of this.handlers.get(topic) ?? []) {
+      try {
+        h(message);
+      } catch (err) {
+        this.m[topic].handlerErrors.inc();
+        this.o.log.error({ err, topic }, 'bus subscriber failed');
+      }
+    }
+  }
+
+  private warnOnce(kind: string, ctx: Record<string, unknown>, msg: string): void {
+    const now = this.o.clock.now();
+    if (now - (this.lastLog.get(kind) ?? 0) < 1_000) return;
+    this.lastLog.set(kind, now);
+    this.o.log.warn(ctx, msg);
+  }
+}
