@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   rows.push(
     typeof kafka === 'string'
       ? ['4. Kafka bus (librdkafka mock cluster)', `not measured: ${kafka}`, '—', '—']
-      : [`4. Kafka bus, ${fmt(kafka.messages)} trades through librdkafka's mock cluster (3 brokers, 6 partitions; bench/kafka-throughput.ts)`, `produced ${fmt(kafka.producedPerSecond)}/s, consumed ${fmt(kafka.consumedPerSecond)}/s`, `encode only: ${fmt(kafka.encodePerSecond)}/s (${kafka.bytesPerMessage} bytes/message)`, `${(kafka.producedPerSecond / kafka.encodePerSecond).toFixed(2)} of encode-only (kcat ceiling not measured)`],
+      : [`4. Kafka bus, ${fmt(kafka.messages)} trades through librdkafka's mock cluster (3 brokers, 6 partitions; bench/kafka-throughput.ts)`, `produced ${fmt(kafka.producedPerSecond)}/s, consumed ${fmt(kafka.consumedPerSecond)}/s`, `encode only: ${fmt(kafka.encodePerSecond)}/s (${kafka.bytesPerMessage.toFixed(0)} bytes/message)`, `${(kafka.producedPerSecond / kafka.encodePerSecond).toFixed(2)} of encode-only (kcat ceiling not measured)`],
   );
   console.log(rows.at(-1)!.join(' | '));
 
