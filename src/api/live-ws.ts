@@ -34,7 +34,17 @@ export class LiveHub {
   private readonly clients = new Set<Client>();
   private heartbeat: Timer | null = null;
 
-  constructor(private readonly o: { markets: Markets; metrics: Metrics; log: Logger; clock: Clock; pingEveryMs?: number }) {}
+  constructor(
+    private readonly o: {
+      markets: Markets;
+      metrics: Metrics;
+      log: Logger;
+      clock: Clock;
+      pingEveryMs?: number;
+      /** Told when a series gets its first live subscriber (true) and loses its last one (false). */
+      onWatch?: (exchange: string, symbol: string, timeframe: string, watched: boolean) => void;
+    },
+  ) {}
 
   start(): void {
     this.heartbeat = this.o.clock.setInterval(() => {
@@ -112,7 +122,9 @@ export class LiveHub {
       client.keys.add(k);
       let set = this.byKey.get(k);
       if (!set) this.byKey.set(k, (set = new Set()));
+      const before = set.size;
       set.add(client);
+      if (before === 0 && set.size === 1) this.o.onWatch?.(exchange, symbol, timeframe, true);
       this.send(client, JSON.stringify({ type: 'subscribed', exchange, symbol, timeframe }), 'control');
     } catch (err) {
       if (err instanceof BadParameterError) return this.error(client, err.code, err.message, err.parameter);
@@ -126,7 +138,7 @@ export class LiveHub {
       const timeframe = parseTimeframe(f.timeframe, '1m');
       const k = key(exchange, symbol, timeframe);
       client.keys.delete(k);
-      this.byKey.get(k)?.delete(client);
+      this.leave(k, client);
       this.send(client, JSON.stringify({ type: 'unsubscribed', exchange, symbol, timeframe }), 'control');
     } catch (err) {
       if (err instanceof BadParameterError) return this.error(client, err.code, err.message, err.parameter);
@@ -151,8 +163,15 @@ export class LiveHub {
 
   private remove(client: Client): void {
     if (!this.clients.delete(client)) return;
-    for (const k of client.keys) this.byKey.get(k)?.delete(client);
+    for (const k of client.keys) this.leave(k, client);
     this.o.metrics.websocketClients.set(this.clients.size);
+  }
+
+  private leave(k: string, client: Client): void {
+    const set = this.byKey.get(k);
+    if (!set?.delete(client) || set.size > 0) return;
+    const [exchange, symbol, timeframe] = k.split('\u0000') as [string, string, string];
+    this.o.onWatch?.(exchange, symbol, timeframe, false);
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import type { Clock, Timer } from '../core/clock.js';
 import type { GapEvent } from '../core/types.js';
+import type { Timeframe } from '../core/timeframe.js';
 import type { Config } from '../config/config.js';
 import { MemoryBus } from '../bus/memory.js';
 import { adapterFor } from '../exchanges/index.js';
@@ -86,6 +87,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     metrics,
     log: log.child({ component: 'candles' }),
     emit: (e) => bus.publish('candle', e),
+    defer: (fn) => void setImmediate(fn),
   });
   const reconciler = new Reconciler({ engine, clock, metrics, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
 
@@ -113,7 +115,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const retention = new RetentionJob({ store, maxAgeMs: config.retention, intervalMs: 3_600_000, clock, metrics, log: log.child({ component: 'retention' }) });
 
   const markets = new Markets(config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols, timeframes: config.timeframes, normalizeSymbol: adapterFor(ex.id).normalizeSymbol })));
-  const live = new LiveHub({ markets, metrics, log: log.child({ component: 'ws' }), clock });
+  const live = new LiveHub({ markets, metrics, log: log.child({ component: 'ws' }), clock, onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   const indicators = await setupIndicators({ config, store, bus, live, clock, metrics, log });
 
   bus.subscribe('trade', (t) => void engine.onTrade(t));

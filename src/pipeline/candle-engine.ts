@@ -8,7 +8,9 @@
  * - A period without trades is open = high = low = close = previous close, volume 0 (Binance's rule).
  * - A trade for a period that has closed is late: counted, then dropped or (policy `amend`) applied to the
  *   closed candle, which is re-published as a `correction`.
- * - Forming candles are published as `update` events at most once per tick, only when they changed.
+ * - Forming candles are published as `update` events at most once per tick, only when they changed; a series
+ *   someone watches live (`setWatched`) also gets its update right after the batch of trades that changed it
+ *   (`defer`, e.g. setImmediate: one update per series per batch), so live latency does not wait for the tick.
  */
 import { fixed8, parseFixed8, type Fixed8 } from '../core/decimal.js';
 import type { Clock } from '../core/clock.js';
@@ -31,6 +33,8 @@ export interface CandleEngineOptions {
   emit: (event: CandleEvent) => void;
   /** Closed candles kept per timeframe for late amendments, backfill and reconciliation. Default 3. */
   keepClosed?: number;
+  /** Runs a function after the current batch of trades (setImmediate); enables prompt updates of watched series. */
+  defer?: (fn: () => void) => void;
   /**
    * Skip a trade whose id is not above the highest id already applied to its symbol (counted as
    * `messages_rejected_total{reason="redelivered"}`). For a bus that may redeliver (Kafka) and exchanges with
@@ -49,6 +53,10 @@ interface FrameState {
   closing: CandleState | null;
   /** Closed candles, oldest first. */
   readonly recent: CandleState[];
+  /** Someone watches this series live: publish its updates right after the trades (see `defer`). */
+  watched: boolean;
+  /** In the prompt-update queue already. */
+  queued: boolean;
   readonly m: {
     completed: { inc(): void };
     latency: { observe(v: number): void };
@@ -80,6 +88,7 @@ export class CandleEngine {
   private readonly price: Fixed8 = fixed8();
   private readonly qty: Fixed8 = fixed8();
   private readonly scratch: Fixed8 = fixed8();
+  private prompt: { book: Book; frame: FrameState }[] = [];
 
   constructor(private readonly o: CandleEngineOptions) {
     this.timeframes = sortTimeframes(o.timeframes);
@@ -120,9 +129,33 @@ export class CandleEngine {
       } else {
         this.late(book, frame, period, t);
       }
+      if (frame.watched && !frame.queued) this.queuePrompt(book, frame);
     }
     return true;
   }
+
+  /** Whether a series is watched live; watched series get prompt updates when the engine has `defer`. */
+  setWatched(exchange: string, symbol: string, tf: Timeframe, watched: boolean): void {
+    const frame = this.book(exchange, symbol).frames.find((f) => f.tf === tf);
+    if (frame) frame.watched = watched && this.o.defer !== undefined;
+  }
+
+  private queuePrompt(book: Book, frame: FrameState): void {
+    frame.queued = true;
+    this.prompt.push({ book, frame });
+    if (this.prompt.length === 1) this.o.defer!(this.flushPrompt);
+  }
+
+  /** Publishes the changed forming candles of the watched series touched by the last batch of trades. */
+  private readonly flushPrompt = (): void => {
+    const queue = this.prompt;
+    this.prompt = [];
+    for (const { book, frame } of queue) {
+      frame.queued = false;
+      if (frame.closing?.dirty) this.publish('update', book, frame, frame.closing);
+      if (frame.open?.dirty) this.publish('update', book, frame, frame.open);
+    }
+  };
 
   /** Closes every period whose end + grace has passed and publishes changed forming candles. */
   tick(now: number = this.o.clock.now()): void {
@@ -399,6 +432,8 @@ export class CandleEngine {
           open: null,
           closing: null,
           recent: [],
+          watched: false,
+          queued: false,
           m: {
             completed: mt.candlesCompleted.labels(exchange, tf),
             latency: mt.candleCloseLatency.labels(tf),
