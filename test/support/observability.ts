@@ -71,8 +71,9 @@ export function dashboardQueries(): DashboardQuery[] {
 }
 
 /**
- * Contract metrics of work not merged yet (names and labels agreed with the lead): the rules and panels
- * over them must parse, and may be empty until then. When the work is merged, remove its entries here.
+ * Metrics the rules and panels read that the all-in-one proof cannot produce (the split roles' Kafka series)
+ * or that belong to work not built yet (the cache): their expressions must parse and may be empty. Remove an
+ * entry when the proof can produce its series.
  */
 export const PENDING_METRICS: Record<string, { labels: string[]; reason: string }> = {
   candlestack_kafka_consumer_lag: { labels: ['topic', 'partition'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
