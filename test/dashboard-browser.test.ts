@@ -18,7 +18,7 @@ import type { Candle } from '../src/core/types.js';
 import { startDemo, type Demo } from '../src/demo/demo.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import { chromiumAvailable, launchChromium, loadMetrics, PageWatch } from './support/browser.js';
-import { log, skipUnlessAvailable } from './support/harness.js';
+import { log, skipUnlessAvailable, until } from './support/harness.js';
 
 const ARTIFACTS = join('test-artifacts');
 const MIN = 60_000;
@@ -73,15 +73,6 @@ function history(now: number): Candle[] {
   });
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('web dashboard in Chromium', { skip, timeout: 120_000 }, () => {
   let demo: Demo;

@@ -20,7 +20,7 @@ import { IndicatorEngine } from '../src/pipeline/indicators/engine.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import type { IndicatorRow } from '../src/store/store.js';
 import { chromiumAvailable, launchChromium, PageWatch } from './support/browser.js';
-import { log, skipUnlessAvailable, testMetrics } from './support/harness.js';
+import { log, skipUnlessAvailable, testMetrics, until } from './support/harness.js';
 
 const ARTIFACTS = join('test-artifacts');
 const MIN = 60_000;
@@ -72,15 +72,6 @@ function indicatorRows(candles: readonly Candle[]): IndicatorRow[] {
   return events.flatMap((e) => Object.entries(e.values).map(([name, values]) => ({ exchange: e.exchange, symbol: e.symbol, timeframe: e.timeframe, openTime: e.openTime, name, values })));
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('indicator overlays on the web dashboard in Chromium', { skip, timeout: 120_000 }, () => {
   let demo: Demo;

@@ -9,10 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../src/core/clock.js';
-import { defaultConfig, type Config } from '../src/config/config.js';
 import { startEmbedded } from '../src/app/embedded.js';
 import { SimulatedBinance, type SimTrade } from '../src/demo/simulated-binance/server.js';
-import { offlineCandles } from './support/offline-candles.js';
+import { e2eConfig, offlineCandles } from './support/offline-candles.js';
 import { log } from './support/harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -35,16 +34,7 @@ test('API candles equal offline candles from every exchange trade, across a disc
   sim.onTrade((t) => trades.push(t));
   const { wsBaseUrl, restBaseUrl } = await sim.start();
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-e2e-'));
-  const base = defaultConfig();
-  const config: Config = {
-    ...base,
-    exchanges: [{ ...base.exchanges[0]!, symbols: ['BTCUSDT', 'ETHUSDT'], wsUrl: wsBaseUrl, restUrl: restBaseUrl }],
-    timeframes: ['1s', '1m'],
-    candles: { graceMs: 300, latePolicy: 'drop', tickMs: 50 },
-    feed: { staleAfterMs: 5_000, backoffInitialMs: 100, backoffMaxMs: 500 },
-    store: { url: `sqlite:${join(dir, 'e2e.db')}`, flushMs: 100 },
-    http: { host: '127.0.0.1', port: 0 },
-  };
+  const config = e2eConfig({ wsBaseUrl, restBaseUrl }, `sqlite:${join(dir, 'e2e.db')}`);
   const app = await startEmbedded(config, { clock: systemClock, log, version: 'test', role: 'test' });
   try {
     const api = `http://127.0.0.1:${app.port}`;

@@ -11,11 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../src/core/clock.js';
-import { defaultConfig, type Config } from '../src/config/config.js';
 import { startEmbedded } from '../src/app/embedded.js';
 import { SimulatedBinance, type SimTrade } from '../src/demo/simulated-binance/server.js';
 import { createLogger } from '../src/telemetry/logger.js';
-import { offlineCandles } from './support/offline-candles.js';
+import { e2eConfig, offlineCandles } from './support/offline-candles.js';
 import { adminPool, pgSkip, testSchema } from './support/postgres.js';
 
 const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' }); // required under CI by metrics-exposition.test
@@ -48,16 +47,7 @@ test('API candles served from PostgreSQL equal offline candles from every exchan
   sim.onTrade((tr) => trades.push(tr));
   const { wsBaseUrl, restBaseUrl } = await sim.start();
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-e2e-pg-'));
-  const base = defaultConfig();
-  const config: Config = {
-    ...base,
-    exchanges: [{ ...base.exchanges[0]!, symbols: ['BTCUSDT', 'ETHUSDT'], wsUrl: wsBaseUrl, restUrl: restBaseUrl }],
-    timeframes: ['1s', '1m'],
-    candles: { graceMs: 300, latePolicy: 'drop', tickMs: 50 },
-    feed: { staleAfterMs: 5_000, backoffInitialMs: 100, backoffMaxMs: 500 },
-    store: { url: url.toString(), flushMs: 100 },
-    http: { host: '127.0.0.1', port: 0 },
-  };
+  const config = e2eConfig({ wsBaseUrl, restBaseUrl }, url.toString());
   const app = await startEmbedded(config, { clock: systemClock, log, version: 'test', role: 'test' });
   try {
     const api = `http://127.0.0.1:${app.port}`;

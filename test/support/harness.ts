@@ -14,3 +14,14 @@ export function skipUnlessAvailable(available: boolean, reason: string): string 
   if (process.env.CI === 'true') throw new Error(`required under CI: ${reason}`);
   return reason;
 }
+
+/** Polls `probe` every 100 ms until it returns a value (not undefined/false); fails after `timeoutMs`. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
