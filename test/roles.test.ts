@@ -64,6 +64,9 @@ test('collect | process | serve over Kafka serve the same candles as the offline
       return n;
     });
     assert.ok(compared >= 4 * 4, `enough candles compared (${compared})`);
+    const page = await fetch(`http://127.0.0.1:${serve.port}/`);
+    assert.equal(page.status, 200, 'serve serves the web dashboard');
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
     for (const [port, name] of [[collect.port, 'collect'], [processRole.port, 'process']] as const) {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       assert.match(text, new RegExp(`candlestack_build_info\\{version="test",role="${name}"\\} 1`));

@@ -8,22 +8,17 @@ import type { GapEvent } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
 import type { Config } from '../config/config.js';
 import { MemoryBus } from '../bus/memory.js';
-import { adapterFor } from '../exchanges/index.js';
-import { Collector } from '../feed/collector.js';
-import { RestClient } from '../feed/rest-client.js';
+import type { Collector } from '../feed/collector.js';
 import { CandleEngine } from '../pipeline/candle-engine.js';
 import { Reconciler } from '../pipeline/reconciler.js';
-import { Backfiller, type BackfillSource } from '../jobs/backfill.js';
+import { Backfiller } from '../jobs/backfill.js';
+import { buildApiServer, buildBackfillSources, buildCollectors, buildMarkets } from './parts.js';
 import { RetentionJob } from '../jobs/retention.js';
 import { CandleWriter } from '../store/candle-writer.js';
 import { openStore } from '../store/open.js';
 import { redactUrl } from '../store/postgres-url.js';
-import { ApiServer } from '../api/server.js';
 import { LiveHub } from '../api/live-ws.js';
 import { setupIndicators } from './indicators.js';
-import { Markets } from '../api/markets.js';
-import { HealthDetails } from '../api/health-details.js';
-import { DEFAULT_WEB_DIR, WebAssets } from '../api/web-assets.js';
 import { createMetrics, createRegistry, type Metrics } from '../telemetry/metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import { initializeSeries } from '../telemetry/initial-series.js';
@@ -91,30 +86,12 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   });
   const reconciler = new Reconciler({ engine, clock, metrics, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
 
-  const sources = new Map<string, BackfillSource>();
-  const collectors = config.exchanges.map((ex) => {
-    const adapter = adapterFor(ex.id);
-    const endpoints = { wsBaseUrl: ex.wsUrl, restBaseUrl: ex.restUrl };
-    const exLog = log.child({ component: 'collector' });
-    const rest = new RestClient({ exchange: ex.id, clock, metrics, log: exLog });
-    sources.set(ex.id, { adapter, endpoints, rest });
-    return new Collector({
-      adapter,
-      endpoints,
-      subscription: { symbols: ex.symbols, timeframes: config.timeframes.filter((tf) => adapter.klineTimeframes.includes(tf)), tradeStream: ex.tradeStream, klines: ex.klines },
-      staleAfterMs: config.feed.staleAfterMs,
-      backoff: { initialMs: config.feed.backoffInitialMs, maxMs: config.feed.backoffMaxMs },
-      bus,
-      clock,
-      metrics,
-      log: exLog,
-      unreachableHint: deps.unreachableHint,
-    });
-  });
+  const sources = buildBackfillSources(config, { clock, metrics, log });
+  const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });
   const backfiller = new Backfiller({ sources, engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }), breaker: breakers.backfillRest });
   const retention = new RetentionJob({ store, maxAgeMs: config.retention, intervalMs: 3_600_000, clock, metrics, log: log.child({ component: 'retention' }) });
 
-  const markets = new Markets(config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols, timeframes: config.timeframes, normalizeSymbol: adapterFor(ex.id).normalizeSymbol })));
+  const markets = buildMarkets(config);
   const live = new LiveHub({ markets, metrics, log: log.child({ component: 'ws' }), clock, onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   const indicators = await setupIndicators({ config, store, bus, live, clock, metrics, log });
 
@@ -141,17 +118,10 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     }
   }
 
-  const api = new ApiServer({
-    host: config.http.host,
-    port: config.http.port,
+  const api = buildApiServer(config, { clock, metrics, log, registry, version: deps.version }, {
     store,
     markets,
     live,
-    registry,
-    metrics,
-    clock,
-    log: log.child({ component: 'api' }),
-    version: deps.version,
     indicatorNames: indicators.names,
     quality,
     health: {
@@ -163,8 +133,6 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       startedAt,
       breakers: () => [breakers.storeWrite.status(), breakers.backfillRest.status()],
     },
-    web: WebAssets.load(DEFAULT_WEB_DIR, log.child({ component: 'api' })),
-    healthDetails: new HealthDetails({ metrics, clock, staleAfterMs: config.feed.staleAfterMs }),
   });
   const port = await api.listen();
 

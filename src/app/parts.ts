@@ -1,6 +1,7 @@
 /**
- * Small builders shared by the role composition roots (collect, process, serve): the collectors of the
- * configured exchanges, the backfill sources (REST), the markets list, and the Kafka bus of a role.
+ * Small builders shared by the composition roots (run/demo, collect, process, serve): the collectors of the
+ * configured exchanges, the backfill sources (REST), the markets list, the API server with the web
+ * dashboard, and the Kafka bus of a role.
  */
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../config/config.js';
@@ -13,6 +14,10 @@ import { Collector } from '../feed/collector.js';
 import { RestClient } from '../feed/rest-client.js';
 import type { BackfillSource } from '../jobs/backfill.js';
 import { Markets } from '../api/markets.js';
+import { ApiServer, type ApiServerOptions } from '../api/server.js';
+import { HealthDetails } from '../api/health-details.js';
+import { DEFAULT_WEB_DIR, WebAssets } from '../api/web-assets.js';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
@@ -52,6 +57,27 @@ export function buildCollectors(config: Config, bus: Bus, deps: PartDeps & { unr
 
 export function buildMarkets(config: Config): Markets {
   return new Markets(config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols, timeframes: config.timeframes, normalizeSymbol: adapterFor(ex.id).normalizeSymbol })));
+}
+
+/** The API server (REST, /ws, /metrics) with the web dashboard at `/` and the health view's detail. */
+export function buildApiServer(
+  config: Config,
+  deps: PartDeps & { registry: Registry; version: string },
+  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality'>,
+): ApiServer {
+  const log = deps.log.child({ component: 'api' });
+  return new ApiServer({
+    host: config.http.host,
+    port: config.http.port,
+    registry: deps.registry,
+    metrics: deps.metrics,
+    clock: deps.clock,
+    log,
+    version: deps.version,
+    web: WebAssets.load(DEFAULT_WEB_DIR, log),
+    healthDetails: new HealthDetails({ metrics: deps.metrics, clock: deps.clock, staleAfterMs: config.feed.staleAfterMs }),
+    ...parts,
+  });
 }
 
 /** The Kafka bus of a role; the config must name a kafka:// bus (the split roles need a broker between them). */

@@ -30,6 +30,7 @@ import { Reconciler } from '../pipeline/reconciler.js';
 import { Backfiller } from '../jobs/backfill.js';
 import { CandleWriter } from '../store/candle-writer.js';
 import { openStore } from '../store/open.js';
+import { redactUrl } from '../store/postgres-url.js';
 import type { Store } from '../store/store.js';
 import type { KafkaBus } from '../bus/kafka.js';
 import { createMetrics, createRegistry } from '../telemetry/metrics.js';
@@ -169,7 +170,7 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
   backfiller.start();
   quality.start();
   await kafka.start();
-  log.info({ component: 'app', port, bus: config.bus, group: config.kafka.group, store: config.store.url }, `candlestack process: ${config.bus} -> candles -> ${store.kind}; metrics on http://${config.http.host}:${port}/metrics`);
+  log.info({ component: 'app', port, bus: config.bus, group: config.kafka.group, store: redactUrl(config.store.url) }, `candlestack process: ${config.bus} -> candles -> ${store.kind}; metrics on http://${config.http.host}:${port}/metrics`);
 
   let stopped = false;
   return {

@@ -10,10 +10,10 @@ import { hostname } from 'node:os';
 import type { Config } from '../config/config.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
-import { ApiServer } from '../api/server.js';
 import { LiveHub } from '../api/live-ws.js';
 import { createMetrics, createRegistry } from '../telemetry/metrics.js';
-import { buildMarkets, kafkaBusFor } from './parts.js';
+import { buildApiServer, buildMarkets, kafkaBusFor } from './parts.js';
+import { redactUrl } from '../store/postgres-url.js';
 import { indicatorNames } from '../pipeline/indicators/specs.js';
 import type { RoleApp, RoleDeps } from './collect.js';
 
@@ -31,17 +31,12 @@ export async function startServe(config: Config, deps: RoleDeps & { store?: Stor
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
   const ic = config.indicators;
-  const api = new ApiServer({
-    host: config.http.host,
-    port: config.http.port,
+  // The web dashboard too: its market view reads this role's API and /ws; its health view shows this role
+  // (the feeds are on the collect role's own /api/health).
+  const api = buildApiServer(config, { clock, metrics, log, registry, version: deps.version }, {
     store,
     markets,
     live,
-    registry,
-    metrics,
-    clock,
-    log: log.child({ component: 'api' }),
-    version: deps.version,
     indicatorNames: ic.enabled ? indicatorNames(ic.specs) : [],
     health: {
       feeds: () => [],
@@ -55,7 +50,7 @@ export async function startServe(config: Config, deps: RoleDeps & { store?: Stor
   const port = await api.listen();
   live.start();
   await bus.start();
-  log.info({ component: 'app', port, bus: config.bus, store: config.store.url }, `candlestack serve listening on http://${config.http.host}:${port}`);
+  log.info({ component: 'app', port, bus: config.bus, store: redactUrl(config.store.url) }, `candlestack serve listening on http://${config.http.host}:${port}`);
   let stopped = false;
   return {
     port,
