@@ -25,7 +25,7 @@ import { log, skipUnlessAvailable, testMetrics, until } from './support/harness.
 const ARTIFACTS = join('test-artifacts');
 const MIN = 60_000;
 const HISTORY = 700;
-const MARKET = 'binance/BTCUSDT/1m';
+const MARKET = 'binance/BTC-USDT/1m';
 const ready = `#chart[data-ready="true"][data-market="${MARKET}"]`;
 
 type Lines = Record<string, { time: number; value: number }[]>;
@@ -56,7 +56,7 @@ function history(now: number): Candle[] {
     const close = mid + 25 * Math.sin(i / 3);
     const f = (n: number) => n.toFixed(2);
     return {
-      exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m', openTime: end - (HISTORY - 1 - i) * MIN,
+      exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', openTime: end - (HISTORY - 1 - i) * MIN,
       open: f(open), high: f(Math.max(open, close) + 12), low: f(Math.min(open, close) - 12), close: f(close),
       volume: (1 + (i % 5)).toFixed(8), quoteVolume: (mid * (1 + (i % 5))).toFixed(8), takerBuyVolume: '0.50000000',
       tradeCount: 10, vwap: f(mid), closed: true, source: 'trades', revision: 0,
@@ -228,7 +228,7 @@ describe('indicator overlays on the web dashboard in Chromium', { skip, timeout:
     assert.deepEqual(Object.keys(macd.lines).sort(), ['histogram', 'macd', 'signal']);
     assert.ok(macd.lines.macd!.length > 400, 'MACD history drawn');
 
-    await page.reload();
+    await watch.leave(() => page.reload());
     await loaded();
     const s = await state();
     assert.deepEqual(s.enabled, ['ema20', 'macd12_26_9', 'bb20_2'], 'the toggles are remembered');

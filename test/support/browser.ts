@@ -33,6 +33,8 @@ export class PageWatch {
   readonly failedRequests: string[] = [];
   readonly foreignRequests: string[] = [];
   readonly requests: string[] = [];
+  /** Set while the test itself replaces the document (reload, goto): the browser aborts what the old one had in flight. */
+  private leaving = false;
 
   /** blockForeign: abort requests to other origins (note: Playwright routing turns the HTTP cache off). */
   constructor(page: Page, origin: string, options: { blockForeign?: boolean } = {}) {
@@ -40,7 +42,13 @@ export class PageWatch {
       if (m.type() === 'error' || m.type() === 'warning') this.consoleErrors.push(`${m.type()}: ${m.text()}`);
     });
     page.on('pageerror', (e) => this.pageErrors.push(e.message));
-    page.on('requestfailed', (r) => this.failedRequests.push(`${r.url()}: ${r.failure()?.errorText ?? 'failed'}`));
+    page.on('requestfailed', (r) => {
+      const error = r.failure()?.errorText ?? 'failed';
+      // An old document's poll cut off by a navigation the test asked for is not the page's fault; any other
+      // failure (including ERR_ABORTED at other times) is.
+      if (this.leaving && error === 'net::ERR_ABORTED') return;
+      this.failedRequests.push(`${r.url()}: ${error}`);
+    });
     page.on('request', (r) => {
       this.requests.push(r.url());
       const url = new URL(r.url());
@@ -48,6 +56,16 @@ export class PageWatch {
     });
     // Nothing may leave the machine: requests elsewhere are refused (and recorded above).
     if (options.blockForeign !== false) void page.route((url) => url.origin !== origin && url.protocol !== 'data:', (route) => route.abort('blockedbyclient'));
+  }
+
+  /** Runs a navigation that replaces the document (e.g. `() => page.reload()`), forgiving the requests it aborts. */
+  async leave<T>(navigation: () => Promise<T>): Promise<T> {
+    this.leaving = true;
+    try {
+      return await navigation();
+    } finally {
+      this.leaving = false;
+    }
   }
 
   /** Everything that went wrong, one line each (empty when the page behaved). */
