@@ -92,3 +92,7 @@ export async function benchAggregate(count = 200_000) {
   };
   return { bars: ours.length, checks, rates, ratio: rates.candlestack / Math.max(rates.tardis, rates.ccxt) };
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(JSON.stringify(await benchAggregate()));
+}

@@ -30,7 +30,7 @@ if (!chromiumAvailable()) {
   process.exit(2);
 }
 
-const MARKET = '#/market/binance/BTCUSDT/1s';
+const MARKET = '#/market/binance/BTC-USDT/1s';
 const config = defaultConfig();
 config.http = { host: '127.0.0.1', port: 0 };
 config.timeframes = ['1s', '1m', '5m', '15m', '1h'];

@@ -64,3 +64,7 @@ export function benchIngest(count = 200_000, symbols = 1000) {
   if (sink === -1) console.log('unreachable');
   return { ceiling, full, ratio: full / ceiling, frameBytes: Math.round(w.frames.reduce((n, f) => n + f.length, 0) / count) };
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(JSON.stringify(benchIngest()));
+}

@@ -19,7 +19,7 @@ import { LoopbackExchange } from './loopback-exchange.js';
 import { TIMEFRAMES } from './ingest.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const SYMBOLS = Array.from({ length: 10 }, (_, i) => `LAT${i}USDT`);
+const SYMBOLS = Array.from({ length: 10 }, (_, i) => `LAT${i}-USDT`);
 
 export interface LatencyResult {
   rate: number;

@@ -45,12 +45,13 @@ export class LoopbackExchange {
     return this.sockets.size;
   }
 
-  /** Sends one trade for `symbol`; returns its sequence number (also its price). */
+  /** Sends one trade for `symbol` (canonical, BTC-USDT); returns its sequence number (also its price). */
   send(symbol: string, now: number): number {
     const seq = ++this.seq;
     const id = this.nextId.get(symbol) ?? 1;
     this.nextId.set(symbol, id + 1);
-    const frame = `{"stream":"${symbol.toLowerCase()}@trade","data":{"e":"trade","E":${now},"s":"${symbol}","t":${id},"p":"${seq}.00000000","q":"0.01000000","T":${now},"m":false,"M":true}}`;
+    const native = symbol.replace('-', '');
+    const frame = `{"stream":"${native.toLowerCase()}@trade","data":{"e":"trade","E":${now},"s":"${native}","t":${id},"p":"${seq}.00000000","q":"0.01000000","T":${now},"m":false,"M":true}}`;
     this.sentAt[seq] = performance.now();
     for (const ws of this.sockets) ws.send(frame);
     return seq;

@@ -25,6 +25,11 @@ export interface MemorySample {
   atSeconds: number;
   rssMB: number;
   heapUsedMB: number;
+  /**
+   * ArrayBuffer memory (outside the JS heap): typed arrays, e.g. the indicators' candle history
+   * (bar-history.ts), so data moved there still counts.
+   */
+  arrayBuffersMB: number;
   /** Trades sent by the exchange but not yet received by the collector (a backlog grows memory too). */
   backlog?: number;
 }
@@ -39,12 +44,14 @@ export interface SoakResult {
   samples: MemorySample[];
   rssGrowth: number;
   heapGrowth: number;
+  /** Growth of heap used + ArrayBuffer memory. */
+  heapAndBuffersGrowth: number;
 }
 
 function sample(start: number): MemorySample {
   (globalThis as { gc?: () => void }).gc?.();
   const m = process.memoryUsage();
-  return { atSeconds: Math.round((performance.now() - start) / 1000), rssMB: m.rss / 2 ** 20, heapUsedMB: m.heapUsed / 2 ** 20 };
+  return { atSeconds: Math.round((performance.now() - start) / 1000), rssMB: m.rss / 2 ** 20, heapUsedMB: m.heapUsed / 2 ** 20, arrayBuffersMB: m.arrayBuffers / 2 ** 20 };
 }
 
 /** Sum of candlestack_ws_messages_received_total on the app's /metrics. */
@@ -57,7 +64,7 @@ async function received(port: number): Promise<number> {
 
 export async function soak(minutes: number, rate = 10_000, symbolCount = 1000, onSample?: (s: MemorySample) => void, indicators = true): Promise<SoakResult> {
   if (!(globalThis as { gc?: unknown }).gc) throw new Error('run with node --expose-gc (heap is measured after a full GC)');
-  const symbols = Array.from({ length: symbolCount }, (_, i) => `M${String(i).padStart(4, '0')}USDT`);
+  const symbols = Array.from({ length: symbolCount }, (_, i) => `M${String(i).padStart(4, '0')}-USDT`);
   const exchange = new LoopbackExchange();
   const { wsBaseUrl, restBaseUrl } = await exchange.start();
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-bench-soak-'));
@@ -106,7 +113,7 @@ export async function soak(minutes: number, rate = 10_000, symbolCount = 1000, o
     samples.push(end);
     onSample?.(end);
     const w = warm ?? end;
-    return { minutes, rate, symbols: symbolCount, sent, warm: w, end, samples, rssGrowth: end.rssMB / w.rssMB - 1, heapGrowth: end.heapUsedMB / w.heapUsedMB - 1 };
+    return { minutes, rate, symbols: symbolCount, sent, warm: w, end, samples, rssGrowth: end.rssMB / w.rssMB - 1, heapGrowth: end.heapUsedMB / w.heapUsedMB - 1, heapAndBuffersGrowth: (end.heapUsedMB + end.arrayBuffersMB) / (w.heapUsedMB + w.arrayBuffersMB) - 1 };
   } finally {
     await app.stop();
     await exchange.stop();

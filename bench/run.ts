@@ -77,9 +77,9 @@ async function main(): Promise<void> {
   const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
   rows.push([
     `7. memory, ${fmt(soak.rate)} trades/s over ${fmt(soak.symbols)} symbols for ${soak.minutes} min${soak.minutes < 10 ? ' (short run: `npm run bench -- --soak-minutes 10` for the full one)' : ''}`,
-    `end (${soak.end.atSeconds} s): RSS ${soak.end.rssMB.toFixed(0)} MB, heap ${soak.end.heapUsedMB.toFixed(1)} MB`,
-    `after warm-up (${soak.warm.atSeconds} s): RSS ${soak.warm.rssMB.toFixed(0)} MB, heap ${soak.warm.heapUsedMB.toFixed(1)} MB`,
-    `RSS ${pct(soak.rssGrowth)}, heap ${pct(soak.heapGrowth)} (target within 5 %)`,
+    `end (${soak.end.atSeconds} s): RSS ${soak.end.rssMB.toFixed(0)} MB, heap ${soak.end.heapUsedMB.toFixed(1)} MB, ArrayBuffers ${soak.end.arrayBuffersMB.toFixed(1)} MB`,
+    `after warm-up (${soak.warm.atSeconds} s): RSS ${soak.warm.rssMB.toFixed(0)} MB, heap ${soak.warm.heapUsedMB.toFixed(1)} MB, ArrayBuffers ${soak.warm.arrayBuffersMB.toFixed(1)} MB`,
+    `RSS ${pct(soak.rssGrowth)}, heap ${pct(soak.heapGrowth)}, heap + ArrayBuffers ${pct(soak.heapAndBuffersGrowth)} (target within 5 %)`,
   ]);
   console.log(rows.at(-1)!.join(' | '));
 

@@ -78,7 +78,7 @@ describe('POST /api/alerts', () => {
     metrics = createMetrics(createRegistry({ defaults: false }));
     initializeSeries(metrics, { exchanges: [], timeframes: [], store: 'sqlite', bus: 'memory' });
     const log = createLogger({ level: 'debug', format: 'json' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-    const markets = new Markets([{ exchange: 'binance', symbols: ['BTCUSDT'], timeframes: ['1m'], normalizeSymbol: binance.normalizeSymbol }]);
+    const markets = new Markets([{ exchange: 'binance', symbols: ['BTC-USDT'], timeframes: ['1m'], codec: binance.symbols }]);
     const live = new LiveHub({ markets, metrics, log, clock: systemClock });
     api = new ApiServer({
       host: '127.0.0.1',

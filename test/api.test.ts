@@ -50,7 +50,7 @@ function feed(connection: string, status: ConnectionStatus, lastMessageAgeMs: nu
     exchange: 'binance',
     connection,
     status,
-    symbols: ['BTCUSDT'],
+    symbols: ['BTC-USDT'],
     streams: 1,
     lastMessageAt: lastMessageAgeMs === null ? null : now - lastMessageAgeMs,
     lastMessageAgeMs,
@@ -140,17 +140,17 @@ describe('ApiServer', () => {
   let wsBase = '';
   let feeds: FeedHealth[] = [];
 
-  const btc1m = Array.from({ length: 10 }, (_, i) => candle('BTCUSDT', '1m', BASE + i * MIN, `${100 + i}.00000000`));
+  const btc1m = Array.from({ length: 10 }, (_, i) => candle('BTC-USDT', '1m', BASE + i * MIN, `${100 + i}.00000000`));
 
   before(async () => {
     store = new SqliteStore(':memory:');
     // inserted out of order: the API must still answer oldest first
     await store.upsert([...btc1m].reverse());
-    await store.upsert([candle('BTCUSDT', '5m', BASE, '101.00000000'), candle('BTCUSDT', '5m', BASE + 5 * MIN, '102.00000000', false)]);
-    await store.upsert([0, 1, 2].map((i) => candle('ETHUSDT', '1m', BASE + i * MIN, `${2000 + i}.00000000`)));
+    await store.upsert([candle('BTC-USDT', '5m', BASE, '101.00000000'), candle('BTC-USDT', '5m', BASE + 5 * MIN, '102.00000000', false)]);
+    await store.upsert([0, 1, 2].map((i) => candle('ETH-USDT', '1m', BASE + i * MIN, `${2000 + i}.00000000`)));
     metrics = createMetrics(createRegistry({ defaults: false }));
     const markets = new Markets([
-      { exchange: 'binance', symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], timeframes: ['1m', '5m'], normalizeSymbol: binance.normalizeSymbol },
+      { exchange: 'binance', symbols: ['BTC-USDT', 'ETH-USDT', 'SOL-USDT'], timeframes: ['1m', '5m'], codec: binance.symbols },
     ]);
     live = new LiveHub({ markets, metrics, log, clock: systemClock });
     live.start();
@@ -196,7 +196,7 @@ describe('ApiServer', () => {
       const { status, body } = await getJson('/api/candles?exchange=binance&symbol=BTCUSDT&timeframe=1m');
       assert.equal(status, 200);
       assert.equal(body.exchange, 'binance');
-      assert.equal(body.symbol, 'BTCUSDT');
+      assert.equal(body.symbol, 'BTC-USDT');
       assert.equal(body.timeframe, '1m');
       assert.equal(body.count, 10);
       assert.deepEqual(body.candles.map((c: Candle) => c.openTime), btc1m.map((c) => c.openTime));
@@ -206,13 +206,13 @@ describe('ApiServer', () => {
     test('defaults: first configured exchange and symbol, 1m', async () => {
       const { status, body } = await getJson('/api/candles');
       assert.equal(status, 200);
-      assert.deepEqual([body.exchange, body.symbol, body.timeframe], ['binance', 'BTCUSDT', '1m']);
+      assert.deepEqual([body.exchange, body.symbol, body.timeframe], ['binance', 'BTC-USDT', '1m']);
       assert.equal(body.count, 10);
     });
 
     test('symbols are normalized; other timeframes and symbols are separate series', async () => {
       const btc = await getJson('/api/candles?symbol=btc-usdt');
-      assert.equal(btc.body.symbol, 'BTCUSDT');
+      assert.equal(btc.body.symbol, 'BTC-USDT');
       assert.equal(btc.body.count, 10);
       const fiveMin = await getJson('/api/candles?timeframe=5m');
       assert.deepEqual(fiveMin.body.candles.map((c: Candle) => [c.openTime, c.closed]), [[BASE, true], [BASE + 5 * MIN, false]]);
@@ -338,7 +338,7 @@ describe('ApiServer', () => {
   test('/api/symbols lists configured symbols with their stored series', async () => {
     const { status, body } = await getJson('/api/symbols');
     assert.equal(status, 200);
-    assert.deepEqual(body.symbols.map((s: { symbol: string }) => s.symbol), ['BTCUSDT', 'ETHUSDT', 'SOLUSDT']);
+    assert.deepEqual(body.symbols.map((s: { symbol: string }) => s.symbol), ['BTC-USDT', 'ETH-USDT', 'SOL-USDT']);
     const btc = body.symbols[0];
     assert.equal(btc.exchange, 'binance');
     assert.deepEqual(btc.timeframes, ['1m', '5m']);
@@ -370,12 +370,12 @@ describe('ApiServer', () => {
 
     test('subscribe -> subscribed; candles for that key arrive, others do not', async (t) => {
       const client = await LiveClient.open(t, `${wsBase}/ws`);
-      client.send({ op: 'subscribe', exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m' });
-      assert.deepEqual(await client.next(), { type: 'subscribed', exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m' });
+      client.send({ op: 'subscribe', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' });
+      assert.deepEqual(await client.next(), { type: 'subscribed', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' });
 
       // other keys first: if they were delivered they would come before the BTC 1m candle
-      update(candle('ETHUSDT', '1m', BASE, '2000.00000000'));
-      update(candle('BTCUSDT', '5m', BASE, '101.00000000'));
+      update(candle('ETH-USDT', '1m', BASE, '2000.00000000'));
+      update(candle('BTC-USDT', '5m', BASE, '101.00000000'));
       update(btc1m[4]!);
       assert.deepEqual(await client.next(), { type: 'candle', kind: 'update', candle: btc1m[4] });
       live.onCandle({ type: 'candle', kind: 'close', candle: btc1m[5]! });
@@ -384,14 +384,14 @@ describe('ApiServer', () => {
 
     test('bad subscribe messages get an error naming the parameter', async (t) => {
       const client = await LiveClient.open(t, `${wsBase}/ws`);
-      client.send({ op: 'subscribe', exchange: 'binance', symbol: 'BTCUSDT', timeframe: '7m' });
+      client.send({ op: 'subscribe', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '7m' });
       const e1 = await client.next();
       assert.equal(e1.type, 'error');
       assert.equal(e1.error.code, 'bad_parameter');
       assert.equal(e1.error.parameter, 'timeframe');
-      client.send({ op: 'subscribe', symbol: 'DOGEUSDT' });
+      client.send({ op: 'subscribe', symbol: 'DOGE-USDT' });
       assert.equal((await client.next()).error.parameter, 'symbol');
-      client.send({ op: 'subscribe', exchange: 'nope', symbol: 'BTCUSDT' });
+      client.send({ op: 'subscribe', exchange: 'nope', symbol: 'BTC-USDT' });
       assert.equal((await client.next()).error.parameter, 'exchange');
       client.send({ op: 'dance' });
       assert.equal((await client.next()).error.parameter, 'op');
@@ -401,30 +401,30 @@ describe('ApiServer', () => {
       assert.equal(e5.error.code, 'bad_message');
       // nothing was subscribed
       update(btc1m[0]!);
-      client.send({ op: 'subscribe', symbol: 'ETHUSDT' });
+      client.send({ op: 'subscribe', symbol: 'ETH-USDT' });
       assert.equal((await client.next()).type, 'subscribed', 'the BTC candle was not delivered');
     });
 
     test('unsubscribe stops delivery', async (t) => {
       const client = await LiveClient.open(t, `${wsBase}/ws`);
-      client.send({ op: 'subscribe', symbol: 'BTCUSDT', timeframe: '1m' });
-      client.send({ op: 'subscribe', symbol: 'ETHUSDT', timeframe: '1m' });
+      client.send({ op: 'subscribe', symbol: 'BTC-USDT', timeframe: '1m' });
+      client.send({ op: 'subscribe', symbol: 'ETH-USDT', timeframe: '1m' });
       assert.equal((await client.next()).type, 'subscribed');
       assert.equal((await client.next()).type, 'subscribed');
       update(btc1m[1]!);
-      assert.equal((await client.next()).candle.symbol, 'BTCUSDT');
+      assert.equal((await client.next()).candle.symbol, 'BTC-USDT');
 
-      client.send({ op: 'unsubscribe', symbol: 'BTCUSDT', timeframe: '1m' });
-      assert.deepEqual(await client.next(), { type: 'unsubscribed', exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m' });
+      client.send({ op: 'unsubscribe', symbol: 'BTC-USDT', timeframe: '1m' });
+      assert.deepEqual(await client.next(), { type: 'unsubscribed', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' });
       update(btc1m[2]!);
-      const eth = candle('ETHUSDT', '1m', BASE + MIN, '2001.00000000');
+      const eth = candle('ETH-USDT', '1m', BASE + MIN, '2001.00000000');
       update(eth);
       assert.deepEqual(await client.next(), { type: 'candle', kind: 'update', candle: eth }, 'the BTC candle after unsubscribe was not delivered');
     });
 
     test('subscription in the URL query', async (t) => {
       const client = await LiveClient.open(t, `${wsBase}/ws?symbol=BTCUSDT&timeframe=1m`);
-      assert.deepEqual(await client.next(), { type: 'subscribed', exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m' });
+      assert.deepEqual(await client.next(), { type: 'subscribed', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' });
       update(btc1m[6]!);
       assert.deepEqual(await client.next(), { type: 'candle', kind: 'update', candle: btc1m[6] });
 

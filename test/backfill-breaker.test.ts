@@ -17,7 +17,7 @@ import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
 
 test('while backfill_rest is open the gap waits without requests; a half-open probe then backfills it', { timeout: 20_000 }, async () => {
-  const sim = new SimulatedBinance({ seed: 11, tradesPerSecond: 200, symbols: ['BTCUSDT'] });
+  const sim = new SimulatedBinance({ seed: 11, tradesPerSecond: 200, symbols: ['BTC-USDT'] });
   const endpoints = await sim.start();
   try {
     const start = Date.now();
@@ -33,7 +33,7 @@ test('while backfill_rest is open the gap waits without requests; a half-open pr
     const requests = async (): Promise<number> => (await metrics.restRequests.get()).values.reduce((n, v) => n + v.value, 0);
 
     const from = Math.floor(start / 1000) * 1000;
-    backfiller.onGap({ type: 'gap', exchange: 'binance', symbol: 'BTCUSDT', from, to: from + 1000, cause: 'trade_id', missing: 3 });
+    backfiller.onGap({ type: 'gap', exchange: 'binance', symbol: 'BTC-USDT', from, to: from + 1000, cause: 'trade_id', missing: 3 });
     assert.equal(backfiller.pending, 1);
 
     sim.failRest(1_000);

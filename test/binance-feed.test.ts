@@ -16,17 +16,17 @@ import { SimulatedBinance } from '../src/demo/simulated-binance/server.js';
 import { log, testMetrics } from './support/harness.js';
 
 test('streams: trade stream and one kline stream per timeframe for each symbol', () => {
-  const streams = binance.streams({ symbols: ['BTCUSDT', 'ETHUSDT'], timeframes: ['1m', '1h'], tradeStream: 'aggTrade', klines: true });
+  const streams = binance.streams({ symbols: ['BTC-USDT', 'ETH-USDT'], timeframes: ['1m', '1h'], tradeStream: 'aggTrade', klines: true });
   assert.deepEqual(
     streams.map((s) => s.name),
     ['btcusdt@aggTrade', 'btcusdt@kline_1m', 'btcusdt@kline_1h', 'ethusdt@aggTrade', 'ethusdt@kline_1m', 'ethusdt@kline_1h'],
   );
-  assert.deepEqual(binance.streams({ symbols: ['BTCUSDT'], timeframes: ['1m'], tradeStream: 'trade', klines: false }).map((s) => s.name), ['btcusdt@trade']);
+  assert.deepEqual(binance.streams({ symbols: ['BTC-USDT'], timeframes: ['1m'], tradeStream: 'trade', klines: false }).map((s) => s.name), ['btcusdt@trade']);
 });
 
 test('connection plan: streams in the URL, overflow as SUBSCRIBE messages of at most 200', () => {
   const endpoints = { wsBaseUrl: 'wss://example.invalid:9443', restBaseUrl: 'https://example.invalid' };
-  const few = binance.connection([{ symbol: 'BTCUSDT', name: 'btcusdt@trade' }], endpoints);
+  const few = binance.connection([{ symbol: 'BTC-USDT', name: 'btcusdt@trade' }], endpoints);
   assert.equal(few.url, 'wss://example.invalid:9443/stream?streams=btcusdt@trade');
   assert.deepEqual(few.subscribeMessages, []);
   const many = Array.from({ length: 650 }, (_, i) => ({ symbol: `S${i}`, name: `s${i}@trade` }));
@@ -38,7 +38,7 @@ test('connection plan: streams in the URL, overflow as SUBSCRIBE messages of at 
 });
 
 test('a collector with more streams than fit the URL receives every symbol (SUBSCRIBE against the simulated exchange)', { timeout: 20_000 }, async () => {
-  const symbols = Array.from({ length: 40 }, (_, i) => `C${String(i).padStart(2, '0')}USDT`);
+  const symbols = Array.from({ length: 40 }, (_, i) => `C${String(i).padStart(2, '0')}-USDT`);
   const sim = new SimulatedBinance({ symbols, seed: 11, tradesPerSecond: 800 });
   const { wsBaseUrl, restBaseUrl } = await sim.start();
   const metrics = testMetrics();
@@ -89,14 +89,14 @@ test('fetchKlines paginates by 1000 from the last open time and maps the array l
     const rest = new RestClient({ exchange: 'binance', clock: systemClock, metrics: testMetrics(), log });
     const start = Date.UTC(2024, 0, 1);
     const end = start + 2_500 * 60_000 - 1;
-    const klines = await binance.fetchKlines(rest, { wsBaseUrl: 'ws://unused', restBaseUrl: `http://127.0.0.1:${port}` }, 'BTCUSDT', '1m', start, end);
+    const klines = await binance.fetchKlines(rest, { wsBaseUrl: 'ws://unused', restBaseUrl: `http://127.0.0.1:${port}` }, 'BTC-USDT', '1m', start, end);
     assert.equal(klines.length, 2_500);
     assert.equal(requests.length, 3);
     assert.deepEqual(requests.map((q) => Number(q.get('startTime'))), [start, start + 1000 * 60_000, start + 2000 * 60_000]);
     assert.ok(requests.every((q) => q.get('symbol') === 'BTCUSDT' && q.get('interval') === '1m' && Number(q.get('limit')) <= 1000));
     assert.deepEqual(
       { ...klines[0]!, receivedAt: 0 },
-      { type: 'kline', exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m', openTime: start, open: '1.00000000', high: '2.00000000', low: '0.50000000', close: '1.50000000', volume: '10.00000000', quoteVolume: '15.00000000', takerBuyVolume: '4.00000000', tradeCount: 7, closed: true, time: start + 59_999, receivedAt: 0 },
+      { type: 'kline', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', openTime: start, open: '1.00000000', high: '2.00000000', low: '0.50000000', close: '1.50000000', volume: '10.00000000', quoteVolume: '15.00000000', takerBuyVolume: '4.00000000', tradeCount: 7, closed: true, time: start + 59_999, receivedAt: 0 },
     );
   } finally {
     server.close();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { binanceMapper } from '../src/exchanges/binance/mapper.js';
+import { binanceMapper, binanceSymbols } from '../src/exchanges/binance/mapper.js';
 import type { EventSink } from '../src/exchanges/adapter.js';
 import type { Kline, Trade } from '../src/core/types.js';
 
@@ -63,7 +63,7 @@ describe('binanceMapper: documented example payloads', () => {
       assert.deepEqual(r.trades[0], {
         type: 'trade',
         exchange: 'binance',
-        symbol: 'BNBBTC',
+        symbol: 'BNB-BTC',
         id: 12345, // `t`, not the seller order id `a`
         price: '0.001',
         qty: '100',
@@ -81,7 +81,7 @@ describe('binanceMapper: documented example payloads', () => {
     assert.deepEqual(r.trades[0], {
       type: 'trade',
       exchange: 'binance',
-      symbol: 'BNBBTC',
+      symbol: 'BNB-BTC',
       id: 12345,
       price: '0.001',
       qty: '100',
@@ -100,7 +100,7 @@ describe('binanceMapper: documented example payloads', () => {
     assert.deepEqual(r.klines[0], {
       type: 'kline',
       exchange: 'binance',
-      symbol: 'BNBBTC',
+      symbol: 'BNB-BTC',
       timeframe: '1m',
       openTime: 1672515780000,
       open: '0.0010',
@@ -157,7 +157,7 @@ describe('binanceMapper: real recorded frames', () => {
           assert.deepEqual(r.trades[0], {
             type: 'trade',
             exchange: 'binance',
-            symbol: d.s,
+            symbol: binanceSymbols.toCanonical(d.s as string),
             id: d.a,
             price: d.p,
             qty: d.q,
@@ -176,7 +176,7 @@ describe('binanceMapper: real recorded frames', () => {
           assert.deepEqual(r.klines[0], {
             type: 'kline',
             exchange: 'binance',
-            symbol: d.s,
+            symbol: binanceSymbols.toCanonical(d.s as string),
             timeframe: k.i,
             openTime: k.t,
             open: k.o,
@@ -211,12 +211,12 @@ describe('binanceMapper: real recorded frames', () => {
     assert.ok(trades.some((t) => t.side === 'buy'));
     assert.ok(trades.some((t) => t.side === 'sell'));
     // SXPBTC agg 14455219 spans trade ids 17567412..17567413
-    const multi = trades.find((t) => t.symbol === 'SXPBTC' && t.id === 14455219);
+    const multi = trades.find((t) => t.symbol === 'SXP-BTC' && t.id === 14455219);
     assert.equal(multi?.count, 2);
     assert.equal(multi?.side, 'buy');
     assert.deepEqual(
       ks.filter((k) => k.closed).map((k) => `${k.symbol}@${k.openTime}`).sort(),
-      ['BTCUSDT@1617566580000', 'DOTUSDT@1617566580000', 'ETHUSDT@1617566580000', 'FTMUSDT@1628952360000', 'SXPBTC@1628952360000'],
+      ['BTC-USDT@1617566580000', 'DOT-USDT@1617566580000', 'ETH-USDT@1617566580000', 'FTM-USDT@1628952360000', 'SXP-BTC@1628952360000'],
     );
   });
 });

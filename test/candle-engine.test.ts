@@ -33,7 +33,7 @@ function trade(time: number, price: string, qty: string, opts: { symbol?: string
   return {
     type: 'trade',
     exchange: 'binance',
-    symbol: opts.symbol ?? 'BTCUSDT',
+    symbol: opts.symbol ?? 'BTC-USDT',
     id: nextId++,
     price,
     qty,
@@ -88,7 +88,7 @@ describe('CandleEngine: UTC alignment', () => {
       '1d': Date.UTC(2024, 2, 15),
     });
     for (const tf of ['1m', '5m', '1h', '4h', '1d'] as const) {
-      assert.equal(engine.forming('binance', 'BTCUSDT', tf)?.openTime, opens.get(tf));
+      assert.equal(engine.forming('binance', 'BTC-USDT', tf)?.openTime, opens.get(tf));
     }
   });
 
@@ -105,12 +105,12 @@ describe('CandleEngine: UTC alignment', () => {
     const closedHour = of('close', '1h');
     assert.equal(closedHour.length, 1);
     assert.equal(closedHour[0]!.openTime, boundary - 3_600_000);
-    assert.equal(engine.forming('binance', 'BTCUSDT', '1h')?.openTime, boundary);
-    assert.equal(engine.forming('binance', 'BTCUSDT', '1h')?.volume, '2.00000000');
+    assert.equal(engine.forming('binance', 'BTC-USDT', '1h')?.openTime, boundary);
+    assert.equal(engine.forming('binance', 'BTC-USDT', '1h')?.volume, '2.00000000');
     // 14:00 is not a 4h boundary (12:00 is): both trades share the 12:00 4h candle
     assert.equal(of('close', '4h').length, 0);
-    assert.equal(engine.forming('binance', 'BTCUSDT', '4h')?.openTime, Date.UTC(2024, 2, 15, 12));
-    assert.equal(engine.forming('binance', 'BTCUSDT', '4h')?.volume, '3.00000000');
+    assert.equal(engine.forming('binance', 'BTC-USDT', '4h')?.openTime, Date.UTC(2024, 2, 15, 12));
+    assert.equal(engine.forming('binance', 'BTC-USDT', '4h')?.volume, '3.00000000');
   });
 });
 
@@ -168,7 +168,7 @@ describe('CandleEngine: closing on the clock', () => {
       assert.equal(c.vwap, '199.5');
       assert.equal(c.closed, true);
     }
-    const forming = engine.forming('binance', 'BTCUSDT', '1m');
+    const forming = engine.forming('binance', 'BTC-USDT', '1m');
     assert.equal(forming?.openTime, T0 + 5 * MIN);
     assert.equal(forming?.open, '199.5');
     assert.equal(await metricValue(metrics, 'candlestack_candles_completed_total', { exchange: 'binance', timeframe: '1m' }), 5);
@@ -316,7 +316,7 @@ function rollup(minutes: Candle[]): { open: bigint; high: bigint; low: bigint; c
 
 describe('CandleEngine: rollups', () => {
   test('every 5m/15m/1h candle equals the rollup of its 1m candles (random 30-minute stream, 3 symbols)', () => {
-    const symbols = ['BTCUSDT', 'ETHUSDT', 'DOGEUSDT'];
+    const symbols = ['BTC-USDT', 'ETH-USDT', 'DOGE-USDT'];
     const start = Date.UTC(2024, 2, 15, 10, 0, 0);
     const { engine, feed, tickAt, of } = setup({ timeframes: ['1m', '5m', '15m', '1h'], start, keepClosed: 100 });
     const trades = randomStream(20240315, symbols, start, 30 * MIN);
@@ -343,7 +343,7 @@ describe('CandleEngine: rollups', () => {
       const own = trades.filter((t) => t.symbol === symbol);
       assert.equal(fmt(minutes.reduce((s, m) => s + units(m.volume), 0n)), fmt(own.reduce((s, t) => s + units(t.qty), 0n)));
       assert.equal(minutes.reduce((s, m) => s + m.tradeCount, 0), own.reduce((s, t) => s + t.count, 0));
-      if (symbol === 'BTCUSDT') {
+      if (symbol === 'BTC-USDT') {
         assert.ok(minutes.some((m) => m.tradeCount === 0 && m.openTime < start + 30 * MIN), 'BTCUSDT has quiet minutes inside the stream');
       }
       for (const tf of ['5m', '15m', '1h'] as const) {
@@ -396,10 +396,10 @@ describe('CandleEngine: update events', () => {
     tickAt(T0 + 4_000);
     tickAt(T0 + 5_000);
     assert.equal(events.length, 0, 'unchanged candles are not republished');
-    feed(trade(T0 + 5_500, '50', '1', { symbol: 'ETHUSDT' }));
+    feed(trade(T0 + 5_500, '50', '1', { symbol: 'ETH-USDT' }));
     tickAt(T0 + 6_000);
     assert.equal(events.length, 2);
-    assert.ok(events.every((e) => e.kind === 'update' && e.candle.symbol === 'ETHUSDT'));
+    assert.ok(events.every((e) => e.kind === 'update' && e.candle.symbol === 'ETH-USDT'));
   });
 });
 
@@ -408,11 +408,11 @@ describe('CandleEngine: backfill', () => {
     const { engine, feed, tickAt, of } = setup();
     feed(trade(T0 + 10_000, '100', '1'));
     tickAt(T0 + MIN + GRACE);
-    engine.markGap('binance', 'BTCUSDT', T0, T0 + 30_000);
-    assert.equal(engine.lookupClosed('binance', 'BTCUSDT', '1m', T0)?.incomplete, true);
+    engine.markGap('binance', 'BTC-USDT', T0, T0 + 30_000);
+    assert.equal(engine.lookupClosed('binance', 'BTC-USDT', '1m', T0)?.incomplete, true);
     const exchange: Candle = {
       exchange: 'binance',
-      symbol: 'BTCUSDT',
+      symbol: 'BTC-USDT',
       timeframe: '1m',
       openTime: T0,
       open: '99.00000000',
@@ -438,7 +438,7 @@ describe('CandleEngine: backfill', () => {
     for (const f of ['open', 'high', 'low', 'close', 'volume', 'quoteVolume', 'takerBuyVolume', 'tradeCount'] as const) {
       assert.equal(c[f], exchange[f], f);
     }
-    const held = engine.lookupClosed('binance', 'BTCUSDT', '1m', T0);
+    const held = engine.lookupClosed('binance', 'BTC-USDT', '1m', T0);
     assert.equal(held?.incomplete, false);
     assert.equal(held?.candle.volume, '12.50000000');
     // the forming 10:01 candle had no trades: it now starts from the backfilled close
@@ -454,17 +454,17 @@ describe('CandleEngine: backfill', () => {
   test('applyBackfill refuses a period that is still forming', () => {
     const { engine, feed, of } = setup();
     feed(trade(T0 + 10_000, '100', '1'));
-    const forming = engine.forming('binance', 'BTCUSDT', '1m')!;
+    const forming = engine.forming('binance', 'BTC-USDT', '1m')!;
     assert.equal(engine.applyBackfill({ ...forming, closed: true, volume: '5' }), false);
     assert.equal(of('correction').length, 0);
-    assert.equal(engine.forming('binance', 'BTCUSDT', '1m')?.volume, '1.00000000');
+    assert.equal(engine.forming('binance', 'BTC-USDT', '1m')?.volume, '1.00000000');
   });
 });
 
 describe('CandleEngine: restore', () => {
   const stored: Candle = {
     exchange: 'binance',
-    symbol: 'BTCUSDT',
+    symbol: 'BTC-USDT',
     timeframe: '1m',
     openTime: T0,
     open: '100.00000000',
@@ -484,7 +484,7 @@ describe('CandleEngine: restore', () => {
   test('a stored forming candle continues to accumulate', () => {
     const { engine, feed, tickAt, of } = setup({ start: T0 + 40_000 });
     engine.restore([stored], T0 + 40_000);
-    assert.equal(engine.forming('binance', 'BTCUSDT', '1m')?.volume, '3.00000000');
+    assert.equal(engine.forming('binance', 'BTC-USDT', '1m')?.volume, '3.00000000');
     feed(trade(T0 + 50_000, '111', '0.5'));
     feed(trade(T0 + 51_000, '94.5', '0.25', { side: 'sell' }));
     tickAt(T0 + MIN + GRACE);
@@ -505,7 +505,7 @@ describe('CandleEngine: restore', () => {
     engine.restore([stored], T0 + 10 * MIN);
     const closed = of('close').find((x) => x.openTime === T0);
     assert.equal(closed?.volume, '3.00000000');
-    assert.equal(engine.lookupClosed('binance', 'BTCUSDT', '1m', T0)?.incomplete, true);
+    assert.equal(engine.lookupClosed('binance', 'BTC-USDT', '1m', T0)?.incomplete, true);
   });
 
   test('a stored closed candle seeds the following (empty) candles with its close', () => {
@@ -533,24 +533,24 @@ describe('CandleEngine: invalid input', () => {
     assert.equal(feed(trade(T0 + 1_000, '', '1')), false);
     tickAt(T0 + 2_000);
     assert.equal(events.length, 0);
-    assert.equal(engine.forming('binance', 'BTCUSDT', '1m'), undefined);
+    assert.equal(engine.forming('binance', 'BTC-USDT', '1m'), undefined);
     assert.equal(await metricValue(metrics, 'candlestack_messages_rejected_total', { reason: 'invalid_decimal' }), 3);
     // a valid trade afterwards works normally
     assert.equal(feed(trade(T0 + 3_000, '100', '1')), true);
-    assert.equal(engine.forming('binance', 'BTCUSDT', '1m')?.volume, '1.00000000');
+    assert.equal(engine.forming('binance', 'BTC-USDT', '1m')?.volume, '1.00000000');
   });
 });
 
 describe('CandleEngine: gaps known before the first trade', () => {
   test('a startup gap marks the first candles incomplete, later ones not', () => {
     const { engine, feed, tickAt } = setup({ timeframes: ['1m', '5m'] });
-    engine.markGap('binance', 'BTCUSDT', T0 + 10_000, T0 + 10_000); // raised at start, before any trade
+    engine.markGap('binance', 'BTC-USDT', T0 + 10_000, T0 + 10_000); // raised at start, before any trade
     feed(trade(T0 + 20_000, '100', '1'));
     feed(trade(T0 + MIN + 5_000, '101', '1'));
     tickAt(T0 + 2 * MIN + GRACE);
-    assert.equal(engine.lookupClosed('binance', 'BTCUSDT', '1m', T0)?.incomplete, true, 'the minute the gap touched');
-    assert.equal(engine.lookupClosed('binance', 'BTCUSDT', '1m', T0 + MIN)?.incomplete, false, 'the next minute is whole');
+    assert.equal(engine.lookupClosed('binance', 'BTC-USDT', '1m', T0)?.incomplete, true, 'the minute the gap touched');
+    assert.equal(engine.lookupClosed('binance', 'BTC-USDT', '1m', T0 + MIN)?.incomplete, false, 'the next minute is whole');
     tickAt(T0 + 5 * MIN + GRACE);
-    assert.equal(engine.lookupClosed('binance', 'BTCUSDT', '5m', T0)?.incomplete, true, 'the 5m period containing it');
+    assert.equal(engine.lookupClosed('binance', 'BTC-USDT', '5m', T0)?.incomplete, true, 'the 5m period containing it');
   });
 });

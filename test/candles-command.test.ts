@@ -100,7 +100,7 @@ function generate(): GenTrade[] {
 }
 
 const TRADES = generate();
-const SYMBOL = 'BTCUSDT';
+const SYMBOL = 'BTC-USDT';
 
 const E8 = 100_000_000n;
 const dec = (x: bigint) => `${x / E8}.${(x % E8).toString().padStart(8, '0')}`;
@@ -145,7 +145,7 @@ function tradeCsvLines(trades: GenTrade[], header: boolean): string[] {
 
 function wsLines(trades: GenTrade[], o: { stream: 'aggTrade' | 'trade'; wrapper: boolean; micros?: boolean; symbolCase?: string }): string[] {
   const lines: string[] = [];
-  const s = o.symbolCase ?? SYMBOL;
+  const s = o.symbolCase ?? 'BTCUSDT'; // Binance's own spelling in its frames
   trades.forEach((t, i) => {
     const T = o.micros ? t.time * 1000 + t.micros : t.time;
     const data =
@@ -391,7 +391,7 @@ test('no usable trade: exit code 1 and nothing on stdout', async () => {
   assert.equal(r.exitCode, 1);
   assert.equal(r.rows, 0);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /no usable BTCUSDT trade/);
+  assert.match(r.stderr, /no usable BTC-USDT trade/);
   const r2 = await run(args(join(dir, 'does-not-exist.csv'), 'binance-aggtrades-csv', '1m'));
   assert.equal(r2.exitCode, 2);
   assert.match(r2.stderr, /--input: cannot read/);
@@ -401,7 +401,7 @@ test('no usable trade: exit code 1 and nothing on stdout', async () => {
 
 test('parseCandlesArgs: valid flags, --help, and errors that name the flag', () => {
   const base = ['--input', 'x.csv', '--format', 'binance-trades-csv', '--symbol', 'eth-usdt', '--timeframe', '15m'];
-  assert.deepEqual(parseCandlesArgs(base), { input: 'x.csv', format: 'binance-trades-csv', symbol: 'ETHUSDT', timeframe: '15m', help: false });
+  assert.deepEqual(parseCandlesArgs(base), { input: 'x.csv', format: 'binance-trades-csv', symbol: 'ETH-USDT', timeframe: '15m', help: false });
   assert.deepEqual(parseCandlesArgs(['candles', ...base, '--from', '2024-03-01']).from, Date.UTC(2024, 2, 1));
   assert.equal(parseCandlesArgs([...base, '--from', '2024-03-01T12:30']).from, Date.UTC(2024, 2, 1, 12, 30), 'UTC without an offset');
   assert.equal(parseCandlesArgs([...base, '--to', '2024-03-01T12:30:00+01:00']).to, Date.UTC(2024, 2, 1, 11, 30));
@@ -483,7 +483,7 @@ test('real recording: the 20:04 BTCUSDT minute equals Binance kline snapshots bu
 });
 
 test('real recording: a symbol with no trades in the file exits 1', async () => {
-  const r = await run(args(FIXTURE, 'binance-ws-jsonl', '1m', { symbol: 'XRPUSDT' }));
+  const r = await run(args(FIXTURE, 'binance-ws-jsonl', '1m', { symbol: 'XRP-USDT' }));
   assert.equal(r.exitCode, 1);
   assert.equal(r.stdout, '');
 });
@@ -499,7 +499,7 @@ test('a jsonl file with both trade and aggTrade streams of the symbol uses the f
   assert.equal(r.exitCode, 0, r.stderr);
   assert.equal(r.trades, TRADES.length);
   assertCsv(r.stdout, expected(TRADES, MIN, aggCount), 'mixed streams');
-  assert.match(r.stderr, /^line 51: skipped: a trade event while the file's BTCUSDT trades come from the aggTrade stream$/m);
+  assert.match(r.stderr, /^line 51: skipped: a trade event while the file's BTC-USDT trades come from the aggTrade stream$/m);
 });
 
 test('engine limit: a quiet stretch longer than 100000 periods is reported, not filled', async () => {

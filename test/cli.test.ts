@@ -73,7 +73,7 @@ test('usage and config errors are one line naming the field, exit code 2', () =>
     [['run', '--port', 'abc'], {}, /--port: expected a port number from 0 to 65535, got "abc"/],
     [['run', '--timeframes', '1m,7m'], {}, /--timeframes: expected timeframes from .*got "7m"/],
     [['run', '--late-policy', 'keep'], {}, /--late-policy: expected one of drop, amend/],
-    [['run', '--symbols', 'BTC USDT!'], {}, /--symbols: expected symbols of letters and digits/],
+    [['run', '--symbols', 'BTC USDT!'], {}, /--symbols: expected symbols as BASE-QUOTE \(BTC-USDT\) or binance.s native form/],
     [['run'], { CANDLESTACK_GRACE: 'soon' }, /CANDLESTACK_GRACE: expected a duration/],
     [['demo', '--rate', '-5'], {}, /--rate/],
   ];
@@ -120,7 +120,7 @@ test('demo serves live candles, health and metrics offline, and stops cleanly on
       const b = (await (await fetch(`${api}/api/candles?limit=3`)).json()) as { symbol: string; candles: { volume: string }[] };
       return b.candles.length > 0 ? b : undefined;
     }, 15_000);
-    assert.equal(candles.symbol, 'BTCUSDT');
+    assert.equal(candles.symbol, 'BTC-USDT');
     const ready = await waitFor(async () => ((await fetch(`${api}/readyz`)).status === 200 ? true : undefined), 10_000);
     assert.ok(ready);
     const metrics = await (await fetch(`${api}/metrics`)).text();

@@ -411,7 +411,7 @@ function makeCollector(t: TestContext, server: TestServer, sub: Partial<Subscrip
   const collector = new Collector({
     adapter,
     endpoints: { wsBaseUrl: server.base, restBaseUrl: 'http://127.0.0.1:9' },
-    subscription: { symbols: ['BTCUSDT', 'ETHUSDT'], timeframes: ['1m'], tradeStream: 'trade', klines: false, ...sub },
+    subscription: { symbols: ['BTC-USDT', 'ETH-USDT'], timeframes: ['1m'], tradeStream: 'trade', klines: false, ...sub },
     staleAfterMs: 10_000,
     backoff: { initialMs: 20, maxMs: 100 },
     bus,
@@ -423,10 +423,12 @@ function makeCollector(t: TestContext, server: TestServer, sub: Partial<Subscrip
   return { collector, metrics, trades, klines, gaps };
 }
 
+/** A Binance trade frame for a canonical symbol (BTC-USDT is sent as Binance spells it, BTCUSDT). */
 function tradeFrame(symbol: string, id: number, time = Date.now(), price = '100.50'): string {
+  const native = symbol.replace('-', '');
   return JSON.stringify({
-    stream: `${symbol.toLowerCase()}@trade`,
-    data: { e: 'trade', E: time, s: symbol, t: id, p: price, q: '0.25', T: time, m: false },
+    stream: `${native.toLowerCase()}@trade`,
+    data: { e: 'trade', E: time, s: native, t: id, p: price, q: '0.25', T: time, m: false },
   });
 }
 
@@ -439,27 +441,27 @@ describe('Collector (Binance adapter)', () => {
     assert.equal(server.accepted[0]!.url, '/stream?streams=btcusdt@trade/ethusdt@trade');
     const ws = server.accepted[0]!.ws;
     const time = Date.now() - 1000;
-    ws.send(tradeFrame('BTCUSDT', 7, time, '42000.10'));
+    ws.send(tradeFrame('BTC-USDT', 7, time, '42000.10'));
     ws.send(JSON.stringify({ stream: 'ethusdt@trade', data: { e: 'trade', E: time, s: 'ETHUSDT', t: 3, p: '3000', q: '1', T: time, m: true } }));
     await waitFor('two trades', () => h.trades.length === 2);
     assert.deepEqual(
       h.trades.map((x) => [x.exchange, x.symbol, x.id, x.price, x.qty, x.side, x.time]),
       [
-        ['binance', 'BTCUSDT', 7, '42000.10', '0.25', 'buy', time],
-        ['binance', 'ETHUSDT', 3, '3000', '1', 'sell', time],
+        ['binance', 'BTC-USDT', 7, '42000.10', '0.25', 'buy', time],
+        ['binance', 'ETH-USDT', 3, '3000', '1', 'sell', time],
       ],
     );
-    assert.equal(await metricValue(h.metrics, 'candlestack_trades_received_total', { exchange: 'binance', symbol: 'BTCUSDT' }), 1);
+    assert.equal(await metricValue(h.metrics, 'candlestack_trades_received_total', { exchange: 'binance', symbol: 'BTC-USDT' }), 1);
     assert.deepEqual(h.gaps, [], 'no gap on the first connection');
     const [health] = h.collector.health();
     assert.equal(health?.status, 'connected');
-    assert.deepEqual(health?.symbols, ['BTCUSDT', 'ETHUSDT']);
+    assert.deepEqual(health?.symbols, ['BTC-USDT', 'ETH-USDT']);
     assert.equal(health?.streams, 2);
   });
 
   test('klines are subscribed and published when requested', async (t) => {
     const server = await startServer(t);
-    const h = makeCollector(t, server, { symbols: ['BTCUSDT'], klines: true, timeframes: ['1m', '5m'] });
+    const h = makeCollector(t, server, { symbols: ['BTC-USDT'], klines: true, timeframes: ['1m', '5m'] });
     h.collector.start();
     await waitFor('connection', () => server.accepted.length === 1);
     assert.equal(server.accepted[0]!.url, '/stream?streams=btcusdt@trade/btcusdt@kline_1m/btcusdt@kline_5m');
@@ -478,25 +480,25 @@ describe('Collector (Binance adapter)', () => {
     await waitFor('connection', () => server.accepted.length === 1);
     const ws = server.accepted[0]!.ws;
     const t0 = Date.now() - 10_000;
-    ws.send(tradeFrame('BTCUSDT', 100, t0));
-    ws.send(tradeFrame('BTCUSDT', 101, t0 + 100));
-    ws.send(tradeFrame('ETHUSDT', 50, t0 + 150));
-    ws.send(tradeFrame('BTCUSDT', 104, t0 + 200)); // 102, 103 missing
-    ws.send(tradeFrame('ETHUSDT', 51, t0 + 250));
+    ws.send(tradeFrame('BTC-USDT', 100, t0));
+    ws.send(tradeFrame('BTC-USDT', 101, t0 + 100));
+    ws.send(tradeFrame('ETH-USDT', 50, t0 + 150));
+    ws.send(tradeFrame('BTC-USDT', 104, t0 + 200)); // 102, 103 missing
+    ws.send(tradeFrame('ETH-USDT', 51, t0 + 250));
     await waitFor('5 trades', () => h.trades.length === 5);
     assert.equal(h.gaps.length, 1);
-    assert.deepEqual(h.gaps[0], { type: 'gap', exchange: 'binance', symbol: 'BTCUSDT', from: t0 + 100, to: t0 + 200, cause: 'trade_id', missing: 2 });
-    assert.equal(await metricValue(h.metrics, 'candlestack_trade_id_gaps_total', { exchange: 'binance', symbol: 'BTCUSDT', cause: 'stream' }), 1);
+    assert.deepEqual(h.gaps[0], { type: 'gap', exchange: 'binance', symbol: 'BTC-USDT', from: t0 + 100, to: t0 + 200, cause: 'trade_id', missing: 2 });
+    assert.equal(await metricValue(h.metrics, 'candlestack_trade_id_gaps_total', { exchange: 'binance', symbol: 'BTC-USDT', cause: 'stream' }), 1);
     assert.equal(await metricValue(h.metrics, 'candlestack_trade_id_gaps_total', { cause: 'reconnect' }), 0);
-    assert.equal(await metricValue(h.metrics, 'candlestack_trade_ids_missing_total', { exchange: 'binance', symbol: 'BTCUSDT' }), 2);
+    assert.equal(await metricValue(h.metrics, 'candlestack_trade_ids_missing_total', { exchange: 'binance', symbol: 'BTC-USDT' }), 2);
 
     // a repeated id and an older id are duplicates; the next id continues without a gap
-    ws.send(tradeFrame('BTCUSDT', 104, t0 + 300));
-    ws.send(tradeFrame('BTCUSDT', 103, t0 + 300));
-    ws.send(tradeFrame('BTCUSDT', 105, t0 + 400));
+    ws.send(tradeFrame('BTC-USDT', 104, t0 + 300));
+    ws.send(tradeFrame('BTC-USDT', 103, t0 + 300));
+    ws.send(tradeFrame('BTC-USDT', 105, t0 + 400));
     await waitFor('trade 105', () => h.trades.some((x) => x.id === 105));
     assert.deepEqual(
-      h.trades.filter((x) => x.symbol === 'BTCUSDT').map((x) => x.id),
+      h.trades.filter((x) => x.symbol === 'BTC-USDT').map((x) => x.id),
       [100, 101, 104, 105],
     );
     assert.equal(await metricValue(h.metrics, 'candlestack_messages_rejected_total', { exchange: 'binance', reason: 'duplicate_trade' }), 2);
@@ -515,8 +517,8 @@ describe('Collector (Binance adapter)', () => {
     ws.send(JSON.stringify({ stream: 'btcusdt@trade', data: { e: 'trade', s: 'BTCUSDT', t: 1, q: '1', T: 1, m: false } })); // no price
     ws.send(JSON.stringify({ stream: 'btcusdt@trade', data: { e: 'trade', s: 'BTCUSDT', t: -5, p: '1', q: '1', T: 1, m: false } })); // bad id
     ws.send(JSON.stringify({ e: 'mystery', E: 1 }));
-    ws.send(tradeFrame('BTCUSDT', 9, Date.now() + 3_600_000)); // an hour in the future
-    ws.send(tradeFrame('BTCUSDT', 10));
+    ws.send(tradeFrame('BTC-USDT', 9, Date.now() + 3_600_000)); // an hour in the future
+    ws.send(tradeFrame('BTC-USDT', 10));
     await waitFor('the good trade', () => h.trades.length === 1);
     assert.equal(h.trades[0]!.id, 10);
     const rejected = (reason: string) => metricValue(h.metrics, 'candlestack_messages_rejected_total', { exchange: 'binance', reason });
@@ -548,13 +550,13 @@ describe('Collector (Binance adapter)', () => {
     h.collector.start();
     await waitFor('connection', () => server.accepted.length === 1);
     const tradeTime = Date.now() - 5_000;
-    server.accepted[0]!.ws.send(tradeFrame('BTCUSDT', 10, tradeTime));
+    server.accepted[0]!.ws.send(tradeFrame('BTC-USDT', 10, tradeTime));
     await waitFor('trade', () => h.trades.length === 1);
     const dropAt = Date.now();
     server.accepted[0]!.ws.terminate();
     await waitFor('reconnect gaps', () => server.accepted.length === 2 && h.gaps.length === 2, 2000);
     const bySymbol = new Map(h.gaps.map((g) => [g.symbol, g]));
-    assert.deepEqual([...bySymbol.keys()].sort(), ['BTCUSDT', 'ETHUSDT']);
+    assert.deepEqual([...bySymbol.keys()].sort(), ['BTC-USDT', 'ETH-USDT']);
     for (const g of h.gaps) {
       assert.equal(g.cause, 'reconnect');
       assert.equal(g.exchange, 'binance');
@@ -562,13 +564,13 @@ describe('Collector (Binance adapter)', () => {
       assert.ok(g.to >= dropAt, 'gap ends at the reconnect');
       assert.ok(g.from <= dropAt, 'gap starts no later than the drop');
     }
-    assert.equal(bySymbol.get('BTCUSDT')!.from, tradeTime, 'BTCUSDT gap starts at its last trade');
+    assert.equal(bySymbol.get('BTC-USDT')!.from, tradeTime, 'BTCUSDT gap starts at its last trade');
     assert.equal(h.collector.health()[0]?.reconnects, 1);
 
     // the jump across the reconnect is attributed to the reconnect, not to a dropped stream message
-    server.accepted[1]!.ws.send(tradeFrame('BTCUSDT', 15));
+    server.accepted[1]!.ws.send(tradeFrame('BTC-USDT', 15));
     await waitFor('trade after reconnect', () => h.trades.length === 2);
-    assert.equal(await metricValue(h.metrics, 'candlestack_trade_id_gaps_total', { symbol: 'BTCUSDT', cause: 'reconnect' }), 1);
+    assert.equal(await metricValue(h.metrics, 'candlestack_trade_id_gaps_total', { symbol: 'BTC-USDT', cause: 'reconnect' }), 1);
     assert.equal(await metricValue(h.metrics, 'candlestack_trade_id_gaps_total', { cause: 'stream' }), 0);
     assert.equal(h.gaps.at(-1)?.cause, 'reconnect');
     assert.equal(h.gaps.at(-1)?.missing, 4);
@@ -577,7 +579,7 @@ describe('Collector (Binance adapter)', () => {
   test('streams are sharded over connections within the adapter limit', async (t) => {
     const server = await startServer(t);
     const small: ExchangeAdapter = { ...binance, limits: { ...binance.limits, maxStreamsPerConnection: 3 } };
-    const h = makeCollector(t, server, { symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], klines: true, timeframes: ['1m'] }, small);
+    const h = makeCollector(t, server, { symbols: ['BTC-USDT', 'ETH-USDT', 'SOL-USDT'], klines: true, timeframes: ['1m'] }, small);
     h.collector.start();
     await waitFor('three connections', () => server.accepted.length === 3);
     assert.deepEqual(server.accepted.map((c) => c.url).sort(), [

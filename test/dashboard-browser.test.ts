@@ -43,7 +43,7 @@ const ready = (market: string) => `#chart[data-ready="true"][data-market="${mark
 
 const skip = skipUnlessAvailable(chromiumAvailable(), 'chromium not installed (Debian package chromium; or set CHROMIUM_PATH)');
 
-/** Closed BTCUSDT 1m candles ending the minute before `now`, drifting towards the simulator's 65 000. */
+/** Closed BTC-USDT 1m candles ending the minute before `now`, drifting towards the simulator's 65 000. */
 function history(now: number): Candle[] {
   const end = Math.floor(now / MIN) * MIN - MIN;
   return Array.from({ length: HISTORY }, (_, i) => {
@@ -54,7 +54,7 @@ function history(now: number): Candle[] {
     const f = (n: number) => n.toFixed(2) + '000000';
     return {
       exchange: 'binance',
-      symbol: 'BTCUSDT',
+      symbol: 'BTC-USDT',
       timeframe: '1m',
       openTime,
       open: f(open),
@@ -120,11 +120,11 @@ describe('web dashboard in Chromium', { skip, timeout: 120_000 }, () => {
   test('the page loads from candlestack alone and the chart draws the candles /api/candles returns', async (t) => {
     const response = await page.goto(`${base}/`);
     assert.equal(response?.status(), 200);
-    await page.waitForSelector(ready('binance/BTCUSDT/1m'));
-    assert.match(page.url(), /#\/market\/binance\/BTCUSDT\/1m$/, 'the default market is in the URL');
+    await page.waitForSelector(ready('binance/BTC-USDT/1m'));
+    assert.match(page.url(), /#\/market\/binance\/BTC-USDT\/1m$/, 'the default market is in the URL');
 
     const chart = await chartData();
-    assert.deepEqual(chart.key, { exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m' });
+    assert.deepEqual(chart.key, { exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' });
     assert.ok(chart.bars.length >= 500, `the first page of history is drawn (${chart.bars.length} bars)`);
     // Every closed candle the API serves over the chart's range is in the chart with the same values. A
     // correction (backfill) can reach the chart (over /ws) and the store a moment apart: allow them to meet.
@@ -188,21 +188,21 @@ describe('web dashboard in Chromium', { skip, timeout: 120_000 }, () => {
   });
 
   test('switching symbol and timeframe redraws from the API and follows the new live series', async () => {
-    await page.selectOption('#pick-symbol', 'ETHUSDT');
-    await page.waitForSelector(ready('binance/ETHUSDT/1m'));
-    assert.match(page.url(), /#\/market\/binance\/ETHUSDT\/1m$/);
+    await page.selectOption('#pick-symbol', 'ETH-USDT');
+    await page.waitForSelector(ready('binance/ETH-USDT/1m'));
+    assert.match(page.url(), /#\/market\/binance\/ETH-USDT\/1m$/);
     const eth = await chartData();
     const api = await apiCandles('symbol=ETHUSDT&timeframe=1m');
     for (const c of api.filter((x) => x.closed)) {
       const bar = eth.bars.find((b) => b.time * 1000 === c.openTime);
       assert.deepEqual(bar && [bar.open, bar.close], [Number(c.open), Number(c.close)]);
     }
-    assert.match((await page.textContent('#market-title')) ?? '', /ETHUSDT/);
+    assert.match((await page.textContent('#market-title')) ?? '', /ETH-USDT/);
 
     // The timeframe by keyboard: focus the picker and pick 1s with the arrow keys.
     await page.focus('#pick-timeframe');
     await page.keyboard.press('ArrowUp');
-    await page.waitForSelector(ready('binance/ETHUSDT/1s'));
+    await page.waitForSelector(ready('binance/ETH-USDT/1s'));
     const first = await chartData();
     const newest = first.bars.at(-1)!.time;
     // 1 s candles: new periods open every second and the previous one closes.
@@ -210,13 +210,13 @@ describe('web dashboard in Chromium', { skip, timeout: 120_000 }, () => {
       const d = await chartData();
       return d.bars.at(-1)!.time > newest + 1 ? d : undefined;
     });
-    assert.ok(later.bars.at(-1)!.close < 10_000, 'the live series is ETHUSDT (about 3 400), not BTCUSDT (about 65 000)');
-    assert.match(page.url(), /ETHUSDT\/1s$/);
+    assert.ok(later.bars.at(-1)!.close < 10_000, 'the live series is ETH-USDT (about 3 400), not BTC-USDT (about 65 000)');
+    assert.match(page.url(), /ETH-USDT\/1s$/);
   });
 
   test('scrolling back loads older history from /api/candles', async () => {
-    await page.goto(`${base}/#/market/binance/BTCUSDT/1m`);
-    await page.waitForSelector(ready('binance/BTCUSDT/1m'));
+    await page.goto(`${base}/#/market/binance/BTC-USDT/1m`);
+    await page.waitForSelector(ready('binance/BTC-USDT/1m'));
     const start = await chartData();
     assert.ok(start.bars.length < HISTORY, 'not everything is loaded at first');
     const stored = await apiCandles(`symbol=BTCUSDT&timeframe=1m&from=0&limit=1`);
@@ -229,7 +229,7 @@ describe('web dashboard in Chromium', { skip, timeout: 120_000 }, () => {
       return d.bars[0]!.time * 1000 === stored[0]!.openTime ? d : undefined;
     }, 45_000); // generous: paging waits on the shared CPU under load, not a speed target
     assert.ok(all.bars.length >= HISTORY, `${all.bars.length} bars after scrolling back`);
-    const pages = watch.requests.slice(before).filter((u) => /\/api\/candles\?.*symbol=BTCUSDT.*timeframe=1m.*&to=\d+/.test(u));
+    const pages = watch.requests.slice(before).filter((u) => /\/api\/candles\?.*symbol=BTC-USDT.*timeframe=1m.*&to=\d+/.test(u));
     assert.ok(pages.length >= 2, `older pages were requested with to= (${pages.length})`);
     const times = all.bars.map((b) => b.time);
     assert.deepEqual(times, [...new Set(times)].sort((a, b) => a - b), 'bars stay unique and in order');
@@ -247,10 +247,10 @@ describe('web dashboard in Chromium', { skip, timeout: 120_000 }, () => {
       return state === 'up' && rate > 0;
     });
     assert.equal(await page.getAttribute(row, 'data-level'), 'ok');
-    assert.equal(await page.locator('#symbols tr').count(), demo.sim.symbols.length, 'one row per symbol');
+    assert.equal(await page.locator('#symbols tr').count(), demo.sim!.symbols.length, 'one row per symbol');
     await shot('dashboard-health.png');
 
-    demo.sim.stopFeed();
+    demo.sim!.stopFeed();
     await until('the feed red', async () => (await page.getAttribute(row, 'data-state')) === 'down' && (await page.getAttribute(row, 'data-level')) === 'critical');
     assert.equal(await page.textContent(`${row} .pill`), 'down');
     assert.equal(await page.getAttribute('#status .pill', 'data-level'), 'critical', 'the header turns red too');
@@ -261,15 +261,15 @@ describe('web dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     assert.match(a2, /s$/);
     await shot('dashboard-health-feed-down.png');
 
-    demo.sim.resumeFeed();
+    demo.sim!.resumeFeed();
     await until('the feed green again', async () => (await page.getAttribute(row, 'data-state')) === 'up', 15_000);
     // Columns: state, connection, last message, messages/s, reconnects.
     assert.ok(Number(await page.textContent(`${row} td:nth-of-type(5)`)) >= 1, 'the reconnect is counted');
   });
 
   test('keyboard: the tabs, pickers, overlay toggles and chart are reachable with Tab, and the tabs follow the arrow keys', async () => {
-    await page.goto(`${base}/#/market/binance/BTCUSDT/1m`);
-    await page.waitForSelector(ready('binance/BTCUSDT/1m'));
+    await page.goto(`${base}/#/market/binance/BTC-USDT/1m`);
+    await page.waitForSelector(ready('binance/BTC-USDT/1m'));
     const order: string[] = [];
     await page.focus('#tab-market');
     for (let i = 0; i < 16; i++) {
@@ -286,9 +286,9 @@ describe('web dashboard in Chromium', { skip, timeout: 120_000 }, () => {
 
   test('fits a phone screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const view of ['#/market/binance/BTCUSDT/1m', '#/health']) {
+    for (const view of ['#/market/binance/BTC-USDT/1m', '#/health']) {
       await page.goto(`${base}/${view}`);
-      await page.waitForSelector(view === '#/health' ? 'tr[data-feed]' : ready('binance/BTCUSDT/1m'));
+      await page.waitForSelector(view === '#/health' ? 'tr[data-feed]' : ready('binance/BTC-USDT/1m'));
       const overflow = await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth - (globalThis as any).innerWidth);
       assert.ok(overflow <= 0, `${view}: the page is ${overflow}px wider than the screen`);
     }

@@ -74,12 +74,12 @@ function reference(candles: ApiCandle[]): Map<string, Map<number, Record<string,
 }
 
 test('/api/indicators equals the reference libraries over /api/candles; /ws pushes the same values', { timeout: 60_000 }, async () => {
-  const sim = new SimulatedBinance({ seed: 11, tradesPerSecond: 120, symbols: ['BTCUSDT'] });
+  const sim = new SimulatedBinance({ seed: 11, tradesPerSecond: 120, symbols: ['BTC-USDT'] });
   const { wsBaseUrl, restBaseUrl } = await sim.start();
   const base = defaultConfig();
   const config: Config = {
     ...base,
-    exchanges: [{ ...base.exchanges[0]!, symbols: ['BTCUSDT'], wsUrl: wsBaseUrl, restUrl: restBaseUrl }],
+    exchanges: [{ ...base.exchanges[0]!, symbols: ['BTC-USDT'], wsUrl: wsBaseUrl, restUrl: restBaseUrl }],
     timeframes: ['1s'],
     candles: { graceMs: 200, latePolicy: 'drop', tickMs: 50 },
     feed: { staleAfterMs: 5_000, backoffInitialMs: 100, backoffMaxMs: 500 },
@@ -94,7 +94,7 @@ test('/api/indicators equals the reference libraries over /api/candles; /ws push
   try {
     const api = `http://127.0.0.1:${app.port}`;
     await sleep(4_000);
-    sim.skipTradeIds('BTCUSDT', 5); // dropped messages: the touched candle is backfilled, a correction the indicators replay
+    sim.skipTradeIds('BTC-USDT', 5); // dropped messages: the touched candle is backfilled, a correction the indicators replay
     await sleep(5_000);
     const ind = (await (await fetch(`${api}/api/indicators?symbol=BTCUSDT&timeframe=1s&limit=5000`)).json()) as { names: string[]; indicators: { openTime: number; values: Values }[] };
     const body = (await (await fetch(`${api}/api/candles?symbol=BTCUSDT&timeframe=1s&limit=5000`)).json()) as { candles: ApiCandle[] };

@@ -29,7 +29,7 @@ interface ApiCandle {
 }
 
 test('API candles equal offline candles from every exchange trade, across a disconnect and dropped messages', { timeout: 60_000 }, async () => {
-  const sim = new SimulatedBinance({ seed: 7, tradesPerSecond: 150, symbols: ['BTCUSDT', 'ETHUSDT'] });
+  const sim = new SimulatedBinance({ seed: 7, tradesPerSecond: 150, symbols: ['BTC-USDT', 'ETH-USDT'] });
   const trades: SimTrade[] = [];
   sim.onTrade((t) => trades.push(t));
   const { wsBaseUrl, restBaseUrl } = await sim.start();
@@ -41,7 +41,7 @@ test('API candles equal offline candles from every exchange trade, across a disc
     await sleep(3_000);
     sim.dropConnections(); // forced disconnect: trades made while down are missed by the stream
     await sleep(1_500);
-    sim.skipTradeIds('ETHUSDT', 7); // dropped messages on a live connection
+    sim.skipTradeIds('ETH-USDT', 7); // dropped messages on a live connection
     await sleep(3_000);
     const stopAt = Date.now();
     await sleep(4_000); // let the last periods close and the backfill (grace + settle) run
@@ -50,10 +50,10 @@ test('API candles equal offline candles from every exchange trade, across a disc
     assert.equal(health.feeds[0]!.status, 'connected');
     assert.ok(health.feeds[0]!.reconnects >= 1, 'the forced disconnect was seen');
     const metrics = await (await fetch(`${api}/metrics`)).text();
-    assert.match(metrics, /candlestack_trade_id_gaps_total\{exchange="binance",symbol="ETHUSDT",cause="stream"\} 1/);
+    assert.match(metrics, /candlestack_trade_id_gaps_total\{exchange="binance",symbol="ETH-USDT",cause="stream"\} 1/);
     assert.match(metrics, /candlestack_backfill_candles_total\{exchange="binance",timeframe="1s"\} [1-9]/);
 
-    for (const symbol of ['BTCUSDT', 'ETHUSDT']) {
+    for (const symbol of ['BTC-USDT', 'ETH-USDT']) {
       const body = (await (await fetch(`${api}/api/candles?symbol=${symbol}&timeframe=1s&limit=5000`)).json()) as { candles: ApiCandle[] };
       const expected = await offlineCandles(trades, symbol, dir);
       const closed = body.candles.filter((c) => c.closed && c.openTime < stopAt);

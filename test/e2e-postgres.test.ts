@@ -42,7 +42,7 @@ test('API candles served from PostgreSQL equal offline candles from every exchan
   const lines: string[] = [];
   const log = createLogger({ level: 'info', format: 'json' }, { write: (line: string) => void lines.push(line) });
 
-  const sim = new SimulatedBinance({ seed: 11, tradesPerSecond: 150, symbols: ['BTCUSDT', 'ETHUSDT'] });
+  const sim = new SimulatedBinance({ seed: 11, tradesPerSecond: 150, symbols: ['BTC-USDT', 'ETH-USDT'] });
   const trades: SimTrade[] = [];
   sim.onTrade((tr) => trades.push(tr));
   const { wsBaseUrl, restBaseUrl } = await sim.start();
@@ -70,7 +70,7 @@ test('API candles served from PostgreSQL equal offline candles from every exchan
       assert.equal(check.status, 0, `promtool check metrics: ${check.stdout}${check.stderr}`);
     }
 
-    for (const symbol of ['BTCUSDT', 'ETHUSDT']) {
+    for (const symbol of ['BTC-USDT', 'ETH-USDT']) {
       const body = (await (await fetch(`${api}/api/candles?symbol=${symbol}&timeframe=1s&limit=5000`)).json()) as { candles: ApiCandle[] };
       const expected = await offlineCandles(trades, symbol, dir);
       const closed = body.candles.filter((c) => c.closed && c.openTime < stopAt);

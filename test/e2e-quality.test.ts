@@ -26,14 +26,14 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
 }
 
 test('an injected outlier, trade-id gap and stall each show in /api/quality and /metrics', { timeout: 60_000 }, async (t) => {
-  const sim = new SimulatedBinance({ seed: 5, tradesPerSecond: 150, symbols: ['BTCUSDT', 'ETHUSDT'] });
+  const sim = new SimulatedBinance({ seed: 5, tradesPerSecond: 150, symbols: ['BTC-USDT', 'ETH-USDT'] });
   const trades: SimTrade[] = [];
   sim.onTrade((x) => trades.push(x));
   const { wsBaseUrl, restBaseUrl } = await sim.start();
   const base = defaultConfig();
   const config: Config = {
     ...base,
-    exchanges: [{ ...base.exchanges[0]!, symbols: ['BTCUSDT', 'ETHUSDT'], wsUrl: wsBaseUrl, restUrl: restBaseUrl }],
+    exchanges: [{ ...base.exchanges[0]!, symbols: ['BTC-USDT', 'ETH-USDT'], wsUrl: wsBaseUrl, restUrl: restBaseUrl }],
     timeframes: ['1s', '1m'],
     candles: { graceMs: 300, latePolicy: 'drop', tickMs: 50 },
     feed: { staleAfterMs: 10_000, backoffInitialMs: 100, backoffMaxMs: 500 },
@@ -47,24 +47,24 @@ test('an injected outlier, trade-id gap and stall each show in /api/quality and 
   const check = (r: QualityReport, name: string) => r.checks.find((c) => c.check === name)!;
   try {
     // warm up: the outlier check judges once it has a robust scale (a few dozen trades)
-    await waitFor('BTCUSDT prices being judged', async () => ((check(await report('BTCUSDT'), 'price_outlier').runs ?? 0) > 20 ? true : undefined));
-    const clean = await report('BTCUSDT');
+    await waitFor('BTCUSDT prices being judged', async () => ((check(await report('BTC-USDT'), 'price_outlier').runs ?? 0) > 20 ? true : undefined));
+    const clean = await report('BTC-USDT');
     assert.equal(check(clean, 'price_outlier').failures, 0, 'no outlier before the injection');
 
     const injectedAt = Date.now();
-    sim.injectOutlier('BTCUSDT', 1.2);
+    sim.injectOutlier('BTC-USDT', 1.2);
     const spike = trades.filter((x) => x.symbol === 'BTCUSDT').at(-1)!;
-    sim.skipTradeIds('ETHUSDT', 5);
+    sim.skipTradeIds('ETH-USDT', 5);
     await sleep(500);
     const stallAt = Date.now();
     sim.pauseStreams(2_500);
 
     const btc = await waitFor('the outlier and the stall in BTCUSDT quality', async () => {
-      const r = await report('BTCUSDT');
+      const r = await report('BTC-USDT');
       return check(r, 'price_outlier').failures > 0 && check(r, 'staleness').failures > 0 ? r : undefined;
     });
     const eth = await waitFor('the gap and the stall in ETHUSDT quality', async () => {
-      const r = await report('ETHUSDT');
+      const r = await report('ETH-USDT');
       return check(r, 'trade_id_gap').recentFailures.some((f) => f.values.missing === 5) && check(r, 'staleness').failures > 0 ? r : undefined;
     });
 
@@ -91,13 +91,13 @@ test('an injected outlier, trade-id gap and stall each show in /api/quality and 
     assert.ok(btc.score < 1 && btc.score >= 0);
     // the stall left no hole in the stored candles: a missing-candle check that covers it (pause + settle) passed
     const afterStall = await waitFor('a missing-candle check covering the stall', async () => {
-      const r = await report('BTCUSDT');
+      const r = await report('BTC-USDT');
       return (check(r, 'missing_candles').lastRun ?? 0) > stallAt + 2_500 + 2_000 ? r : undefined;
     });
     assert.equal(check(afterStall, 'missing_candles').failures, 0, JSON.stringify(check(afterStall, 'missing_candles').recentFailures));
 
     const all = (await (await fetch(`${api}/api/quality`)).json()) as { scores: { symbol: string; score: number }[] };
-    assert.deepEqual(all.scores.map((s) => s.symbol).sort(), ['BTCUSDT', 'ETHUSDT']);
+    assert.deepEqual(all.scores.map((s) => s.symbol).sort(), ['BTC-USDT', 'ETH-USDT']);
 
     await sleep(300); // one more evaluation: per-trade passes and the score reach /metrics
     const metrics = await (await fetch(`${api}/metrics`)).text();
@@ -109,7 +109,7 @@ test('an injected outlier, trade-id gap and stall each show in /api/quality and 
     assert.equal(sample(/^candlestack_data_anomalies_detected_total\{exchange="binance",type="price_outlier"\} (\d+)$/m), 1);
     assert.ok(sample(/^candlestack_data_anomalies_detected_total\{exchange="binance",type="trade_id_gap"\} (\d+)$/m) >= 1);
     assert.ok(sample(/^candlestack_data_anomalies_detected_total\{exchange="binance",type="stale_feed"\} (\d+)$/m) >= 2);
-    assert.ok(sample(/^candlestack_data_quality_score\{exchange="binance",symbol="BTCUSDT"\} ([\d.e-]+)$/m) < 1);
+    assert.ok(sample(/^candlestack_data_quality_score\{exchange="binance",symbol="BTC-USDT"\} ([\d.e-]+)$/m) < 1);
     assert.equal(sample(/^candlestack_circuit_breaker_state\{component="store_write"\} (\d+)$/m), 0);
     assert.equal(sample(/^candlestack_circuit_breaker_state\{component="backfill_rest"\} (\d+)$/m), 0);
 

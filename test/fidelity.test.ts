@@ -94,12 +94,12 @@ function newEngine(start: number) {
 
 describe('fidelity: klines reproduced from the minute first trade (20:04 window, 14:47)', () => {
   const cases: [string, Frame[], string, number, string][] = [
-    ['BTCUSDT 20:04 (64 trades)', april, 'BTCUSDT', 1617566644092, 'n=64 v=1.21328700'],
-    ['BTCUSDT 20:04 earlier snapshot', april, 'BTCUSDT', 1617566642071, 'n=21 v=0.25659600'],
-    ['ETHUSDT 20:04', april, 'ETHUSDT', 1617566642701, 'n=12'],
-    ['DOTUSDT 20:04', april, 'DOTUSDT', 1617566642878, 'n=6'],
-    ['FTMUSDT 14:47', august, 'FTMUSDT', 1628952424201, 'n=3'],
-    ['SXPBTC 14:47', august, 'SXPBTC', 1628952425327, 'n=1'],
+    ['BTCUSDT 20:04 (64 trades)', april, 'BTC-USDT', 1617566644092, 'n=64 v=1.21328700'],
+    ['BTCUSDT 20:04 earlier snapshot', april, 'BTC-USDT', 1617566642071, 'n=21 v=0.25659600'],
+    ['ETHUSDT 20:04', april, 'ETH-USDT', 1617566642701, 'n=12'],
+    ['DOTUSDT 20:04', april, 'DOT-USDT', 1617566642878, 'n=6'],
+    ['FTMUSDT 14:47', august, 'FTM-USDT', 1628952424201, 'n=3'],
+    ['SXPBTC 14:47', august, 'SXP-BTC', 1628952425327, 'n=1'],
   ];
   for (const [name, frames, symbol, E, note] of cases) {
     test(`${name}: ${note}`, () => {
@@ -122,11 +122,11 @@ describe('fidelity: klines reproduced from the minute first trade (20:04 window,
   }
 
   test('PROVENANCE figures for BTCUSDT 20:04 (E=1617566644092) are what the engine prints', () => {
-    const { L } = klineAt(april, 'BTCUSDT', 1617566644092);
-    const trades = aggTrades(april, 'BTCUSDT').filter((x) => x.l <= L);
+    const { L } = klineAt(april, 'BTC-USDT', 1617566644092);
+    const trades = aggTrades(april, 'BTC-USDT').filter((x) => x.l <= L);
     const { engine } = newEngine(trades[0]!.E);
     for (const x of trades) engine.onTrade(x.trade);
-    const c = engine.forming('binance', 'BTCUSDT', '1m')!;
+    const c = engine.forming('binance', 'BTC-USDT', '1m')!;
     assert.equal(trades.filter((x) => x.trade.time >= c.openTime).length, 55);
     assert.deepEqual(
       { v: c.volume, q: c.quoteVolume, n: c.tradeCount, V: c.takerBuyVolume, o: c.open, h: c.high, l: c.low, c: c.close },
@@ -135,8 +135,8 @@ describe('fidelity: klines reproduced from the minute first trade (20:04 window,
   });
 
   test('a naive float sum does not give the exchange figures; the exact sums do', () => {
-    const { kline: k, L } = klineAt(april, 'BTCUSDT', 1617566644092);
-    const trades = aggTrades(april, 'BTCUSDT').filter((x) => x.l <= L && x.trade.time >= k.openTime);
+    const { kline: k, L } = klineAt(april, 'BTC-USDT', 1617566644092);
+    const trades = aggTrades(april, 'BTC-USDT').filter((x) => x.l <= L && x.trade.time >= k.openTime);
     let v = 0;
     let q = 0;
     for (const x of trades) {
@@ -146,7 +146,7 @@ describe('fidelity: klines reproduced from the minute first trade (20:04 window,
     assert.ok(v !== Number(k.volume) || q !== Number(k.quoteVolume), `float sums v=${v} q=${q} should drift from ${k.volume}/${k.quoteVolume}`);
     const { engine } = newEngine(trades[0]!.E);
     for (const x of trades) engine.onTrade(x.trade);
-    const c = engine.forming('binance', 'BTCUSDT', '1m')!;
+    const c = engine.forming('binance', 'BTC-USDT', '1m')!;
     assert.equal(c.volume, k.volume);
     assert.equal(c.quoteVolume, k.quoteVolume);
   });
@@ -172,7 +172,7 @@ describe('fidelity: closed minutes reproduced as mid-minute snapshot + recorded 
     return c;
   }
 
-  for (const symbol of ['FTMUSDT', 'SXPBTC', 'XMRBTC']) {
+  for (const symbol of ['FTM-USDT', 'SXP-BTC', 'XMR-BTC']) {
     test(`${symbol}: every later snapshot (and the closed kline) equals snapshot + trades`, () => {
       const snapshots = august.filter((x): x is Extract<Frame, { kind: 'kline' }> => x.kind === 'kline' && x.kline.symbol === symbol && x.kline.openTime === MINUTE);
       assert.ok(snapshots.length >= 3, `${symbol} has ${snapshots.length} snapshots`);
@@ -183,32 +183,32 @@ describe('fidelity: closed minutes reproduced as mid-minute snapshot + recorded 
   }
 
   test('FTMUSDT and SXPBTC final x:true klines, figures from PROVENANCE.md', () => {
-    const ftm = snapshotPlusTrades('FTMUSDT', Number.MAX_SAFE_INTEGER);
+    const ftm = snapshotPlusTrades('FTM-USDT', Number.MAX_SAFE_INTEGER);
     assert.deepEqual(
       { n: ftm.tradeCount, v: ftm.volume, q: ftm.quoteVolume, V: ftm.takerBuyVolume },
       { n: 82, v: '209224.30000000', q: '71058.51891400', V: '156133.30000000' },
     );
-    assertSameAsExchange(ftm, klineAt(august, 'FTMUSDT', 1628952421387).kline, 'FTMUSDT x:true');
-    const sxp = snapshotPlusTrades('SXPBTC', Number.MAX_SAFE_INTEGER);
+    assertSameAsExchange(ftm, klineAt(august, 'FTM-USDT', 1628952421387).kline, 'FTMUSDT x:true');
+    const sxp = snapshotPlusTrades('SXP-BTC', Number.MAX_SAFE_INTEGER);
     assert.deepEqual(
       { n: sxp.tradeCount, v: sxp.volume, q: sxp.quoteVolume, V: sxp.takerBuyVolume },
       { n: 15, v: '566.00000000', q: '0.04233932', V: '373.00000000' },
     );
-    assertSameAsExchange(sxp, klineAt(august, 'SXPBTC', 1628952422394).kline, 'SXPBTC x:true');
+    assertSameAsExchange(sxp, klineAt(august, 'SXP-BTC', 1628952422394).kline, 'SXPBTC x:true');
   });
 
   test('XMRBTC needs per-trade quote truncation (0.045 × 0.005773 adds 0.00025978)', () => {
-    const last = klineAt(august, 'XMRBTC', 1628952422309);
-    const c = snapshotPlusTrades('XMRBTC', last.L);
+    const last = klineAt(august, 'XMR-BTC', 1628952422309);
+    const c = snapshotPlusTrades('XMR-BTC', last.L);
     assert.equal(c.quoteVolume, '0.00222308');
     assert.equal(last.kline.quoteVolume, '0.00222308');
   });
 
   test('live replay in receive order: the engine closes on the clock and the reconciler matches the x:true klines', async () => {
     const restoreAt = new Map<string, number>([
-      ['FTMUSDT', 1628952396573],
-      ['SXPBTC', 1628952398392],
-      ['XMRBTC', 1628952417151],
+      ['FTM-USDT', 1628952396573],
+      ['SXP-BTC', 1628952398392],
+      ['XMR-BTC', 1628952417151],
     ]);
     const restoredL = new Map<string, number>();
     const { clock, engine, events, metrics, setListener } = newEngine(august[0]!.E);
@@ -234,14 +234,14 @@ describe('fidelity: closed minutes reproduced as mid-minute snapshot + recorded 
       }
     }
     const closes = events.filter((e) => e.kind === 'close' && e.candle.openTime === MINUTE).map((e) => e.candle);
-    assert.deepEqual(closes.map((c) => c.symbol).sort(), ['FTMUSDT', 'SXPBTC', 'XMRBTC']);
+    assert.deepEqual(closes.map((c) => c.symbol).sort(), ['FTM-USDT', 'SXP-BTC', 'XMR-BTC']);
     for (const [symbol, at] of closedAt) {
       // closed by the clock once end + grace passed (the first frame after 14:47:02.000 is at 14:47:02.309), not earlier
       assert.ok(at >= MINUTE + 60_000 + 2_000 && at <= 1628952422309, `${symbol} closed at ${at}`);
     }
-    assertSameAsExchange(closes.find((c) => c.symbol === 'FTMUSDT'), klineAt(august, 'FTMUSDT', 1628952421387).kline, 'FTMUSDT replay');
-    assertSameAsExchange(closes.find((c) => c.symbol === 'SXPBTC'), klineAt(august, 'SXPBTC', 1628952422394).kline, 'SXPBTC replay');
-    assertSameAsExchange(closes.find((c) => c.symbol === 'XMRBTC'), klineAt(august, 'XMRBTC', 1628952422309).kline, 'XMRBTC replay');
+    assertSameAsExchange(closes.find((c) => c.symbol === 'FTM-USDT'), klineAt(august, 'FTM-USDT', 1628952421387).kline, 'FTMUSDT replay');
+    assertSameAsExchange(closes.find((c) => c.symbol === 'SXP-BTC'), klineAt(august, 'SXP-BTC', 1628952422394).kline, 'SXPBTC replay');
+    assertSameAsExchange(closes.find((c) => c.symbol === 'XMR-BTC'), klineAt(august, 'XMR-BTC', 1628952422309).kline, 'XMRBTC replay');
     const recon = async (result: string): Promise<number> => {
       const data = await metrics.reconciliations.get();
       return data.values.filter((v) => v.labels.result === result).reduce((s, v) => s + v.value, 0);

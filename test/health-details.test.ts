@@ -41,7 +41,7 @@ function setup() {
       exchange: 'binance',
       connection,
       status,
-      symbols: ['BTCUSDT', 'ETHUSDT'],
+      symbols: ['BTC-USDT', 'ETH-USDT'],
       streams: 4,
       lastMessageAt: age === null ? null : clock.now() - age,
       lastMessageAgeMs: age,
@@ -58,11 +58,11 @@ test('counts per feed and per symbol come from the metrics; a quiet symbol is am
   const m = s.metrics;
   m.wsMessagesReceived.labels('binance', '0').inc(42);
   m.wsMessagesReceived.labels('binance', '1').inc(7); // another shard: not this feed's
-  m.tradesReceived.labels('binance', 'BTCUSDT').inc(30);
-  m.lastTradeTimestamp.labels('binance', 'BTCUSDT').set((s.clock.now() - 1_500) / 1000);
-  m.tradeIdGaps.labels('binance', 'BTCUSDT', 'stream').inc();
-  m.tradeIdGaps.labels('binance', 'BTCUSDT', 'reconnect').inc(2);
-  m.tradeIdsMissing.labels('binance', 'BTCUSDT').inc(9);
+  m.tradesReceived.labels('binance', 'BTC-USDT').inc(30);
+  m.lastTradeTimestamp.labels('binance', 'BTC-USDT').set((s.clock.now() - 1_500) / 1000);
+  m.tradeIdGaps.labels('binance', 'BTC-USDT', 'stream').inc();
+  m.tradeIdGaps.labels('binance', 'BTC-USDT', 'reconnect').inc(2);
+  m.tradeIdsMissing.labels('binance', 'BTC-USDT').inc(9);
   m.messagesRejected.labels('binance', 'malformed').inc(2);
   m.messagesRejected.labels('binance', 'future_timestamp').inc();
   m.storeRowsWritten.labels('sqlite').inc(100);
@@ -76,8 +76,8 @@ test('counts per feed and per symbol come from the metrics; a quiet symbol is am
   assert.equal(r.feeds[0]!.messagesReceived, 42);
   assert.equal(r.feeds[0]!.level, 'ok');
   const [btc, eth] = r.symbols;
-  assert.deepEqual(btc, { exchange: 'binance', symbol: 'BTCUSDT', tradesReceived: 30, lastTradeAgeMs: 1_500, tradeIdGaps: 3, tradeIdsMissing: 9, level: 'ok' });
-  assert.deepEqual(eth, { exchange: 'binance', symbol: 'ETHUSDT', tradesReceived: 0, lastTradeAgeMs: null, tradeIdGaps: 0, tradeIdsMissing: 0, level: 'warn' });
+  assert.deepEqual(btc, { exchange: 'binance', symbol: 'BTC-USDT', tradesReceived: 30, lastTradeAgeMs: 1_500, tradeIdGaps: 3, tradeIdsMissing: 9, level: 'ok' });
+  assert.deepEqual(eth, { exchange: 'binance', symbol: 'ETH-USDT', tradesReceived: 0, lastTradeAgeMs: null, tradeIdGaps: 0, tradeIdsMissing: 0, level: 'warn' });
   assert.deepEqual(r.rejected, { total: 3, reasons: { malformed: 2, future_timestamp: 1 } });
   assert.deepEqual(r.store, { kind: 'sqlite', open: true, queueDepth: 3, rowsWritten: 100, errors: 0, recentErrors: 0, level: 'ok' });
   assert.deepEqual(r.bus, { kind: 'memory', published: 35, consumed: 0, handlerErrors: 0, recentHandlerErrors: 0, level: 'ok' });

@@ -14,7 +14,7 @@ import { Vwap } from '../src/pipeline/indicators/vwap.js';
 import { log, testMetrics } from './support/harness.js';
 import { loadKlines } from './support/klines.js';
 
-const candles = loadKlines('XRPETH-1m-2019-10-11.json', 'XRPETH', '1m');
+const candles = loadKlines('XRPETH-1m-2019-10-11.json', 'XRP-ETH', '1m');
 const SPECS: IndicatorSpec[] = [...DEFAULT_INDICATOR_SPECS, { kind: 'sma', period: 5 }, { kind: 'macd', fast: 3, slow: 7, signal: 4 }];
 
 function engine(opts: { history?: number; forming?: boolean } = {}) {
@@ -95,7 +95,7 @@ describe('IndicatorEngine', () => {
     assert.equal(closes.length, want.size);
     for (const x of closes) {
       assert.deepEqual(x.values, want.get(x.openTime));
-      assert.deepEqual([x.exchange, x.symbol, x.timeframe], ['binance', 'XRPETH', '1m']);
+      assert.deepEqual([x.exchange, x.symbol, x.timeframe], ['binance', 'XRP-ETH', '1m']);
     }
     const last = closes[closes.length - 1]!;
     assert.deepEqual(Object.keys(last.values).sort(), e.names.sort(), 'all indicators are ready by the end');
@@ -156,7 +156,7 @@ describe('IndicatorEngine', () => {
     const stored = candles.slice(0, 250);
     const store = { query: async (q: { limit: number; to?: number }) => [...stored.filter((c) => c.openTime <= (q.to ?? Infinity)).slice(-q.limit), { ...candles[250]!, closed: false }] };
     const { e, events } = engine({ history: 300 });
-    const loaded = await e.warmUp(store, [{ exchange: 'binance', symbol: 'XRPETH', timeframe: '1m' }], candles[251]!.openTime);
+    const loaded = await e.warmUp(store, [{ exchange: 'binance', symbol: 'XRP-ETH', timeframe: '1m' }], candles[251]!.openTime);
     assert.equal(loaded, 250);
     assert.equal(events.length, 0, 'warm-up publishes nothing');
     for (const c of candles.slice(250)) e.onCandle(ev(c));

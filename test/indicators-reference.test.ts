@@ -17,7 +17,7 @@ import { toBar, type Bar } from '../src/pipeline/indicators/indicator.js';
 import { createIndicator, type IndicatorSpec } from '../src/pipeline/indicators/specs.js';
 import { loadKlines } from './support/klines.js';
 
-const candles = loadKlines('XRPETH-1m-2019-10-11.json', 'XRPETH', '1m');
+const candles = loadKlines('XRPETH-1m-2019-10-11.json', 'XRP-ETH', '1m');
 const bars: Bar[] = candles.map(toBar);
 const closes = bars.map((b) => b.close);
 const high = bars.map((b) => b.high);

@@ -28,7 +28,7 @@ import { FakeClock } from './support/fake-clock.js';
 
 const T0 = Date.UTC(2024, 0, 1);
 const MIN = 60_000;
-const key = { exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m' as const };
+const key = { exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' as const };
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-ind-'));
@@ -110,7 +110,7 @@ describe('GET /api/indicators and /ws', () => {
     store = new SqliteStore(':memory:');
     for (let i = 0; i < 10; i++) await store.upsertIndicators(rows(i));
     const metrics = testMetrics();
-    const markets = new Markets([{ exchange: 'binance', symbols: ['BTCUSDT', 'ETHUSDT'], timeframes: ['1m', '5m'], normalizeSymbol: binance.normalizeSymbol }]);
+    const markets = new Markets([{ exchange: 'binance', symbols: ['BTC-USDT', 'ETH-USDT'], timeframes: ['1m', '5m'], codec: binance.symbols }]);
     live = new LiveHub({ markets, metrics, log, clock: systemClock });
     api = new ApiServer({
       host: '127.0.0.1',
@@ -144,7 +144,7 @@ describe('GET /api/indicators and /ws', () => {
   test('values per candle, oldest first; names, from/to and limit', async () => {
     const all = await get('/api/indicators?exchange=binance&symbol=BTCUSDT&timeframe=1m');
     assert.equal(all.status, 200);
-    assert.deepEqual([all.body.exchange, all.body.symbol, all.body.timeframe], ['binance', 'BTCUSDT', '1m']);
+    assert.deepEqual([all.body.exchange, all.body.symbol, all.body.timeframe], ['binance', 'BTC-USDT', '1m']);
     assert.deepEqual(all.body.names, ['sma20', 'macd12_26_9', 'rsi14']);
     assert.equal(all.body.count, 10);
     assert.deepEqual(all.body.indicators[4], { openTime: T0 + 4 * MIN, values: { macd12_26_9: { macd: 2, signal: 1, histogram: 1 }, sma20: { value: 104.1 } } });
@@ -184,7 +184,7 @@ describe('GET /api/indicators and /ws', () => {
     const messages: any[] = [];
     ws.on('message', (d: Buffer) => messages.push(JSON.parse(d.toString())));
     await new Promise((r) => ws.once('open', r));
-    ws.send(JSON.stringify({ op: 'subscribe', exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m' }));
+    ws.send(JSON.stringify({ op: 'subscribe', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' }));
     const until = async (n: number) => {
       for (let i = 0; i < 200 && messages.length < n; i++) await new Promise((r) => setTimeout(r, 5));
     };
@@ -194,7 +194,7 @@ describe('GET /api/indicators and /ws', () => {
     live.onIndicator({ type: 'indicator', kind: 'update', ...key, timeframe: '5m', openTime: T0, values }); // other series
     live.onIndicator({ type: 'indicator', kind: 'close', ...key, openTime: T0, values });
     await until(2);
-    assert.deepEqual(messages[1], { type: 'indicator', kind: 'close', exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m', openTime: T0, values });
+    assert.deepEqual(messages[1], { type: 'indicator', kind: 'close', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', openTime: T0, values });
     assert.equal(messages.length, 2);
   });
 });

@@ -10,7 +10,7 @@ import { log, testMetrics } from './support/harness.js';
 const DAY = 86_400_000;
 
 function candle(timeframe: Candle['timeframe'], openTime: number): Candle {
-  return { exchange: 'binance', symbol: 'BTCUSDT', timeframe, openTime, open: '1', high: '1', low: '1', close: '1', volume: '0.00000000', quoteVolume: '0.00000000', takerBuyVolume: '0.00000000', tradeCount: 0, vwap: '1', closed: true, source: 'trades', revision: 0 };
+  return { exchange: 'binance', symbol: 'BTC-USDT', timeframe, openTime, open: '1', high: '1', low: '1', close: '1', volume: '0.00000000', quoteVolume: '0.00000000', takerBuyVolume: '0.00000000', tradeCount: 0, vwap: '1', closed: true, source: 'trades', revision: 0 };
 }
 
 async function value(metrics: ReturnType<typeof testMetrics>, name: string, labels: Record<string, string>): Promise<number | undefined> {
@@ -26,8 +26,8 @@ test('retention deletes candles older than the age configured for their timefram
   const metrics = testMetrics();
   const job = new RetentionJob({ store, maxAgeMs: { '1m': 30 * DAY }, intervalMs: 3_600_000, clock, metrics, log });
   assert.equal(await job.run(), 1);
-  assert.deepEqual((await store.query({ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m', limit: 10 })).map((c) => c.openTime), [now - 10 * DAY]);
-  assert.equal((await store.query({ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1h', limit: 10 })).length, 1, '1h is kept forever');
+  assert.deepEqual((await store.query({ exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', limit: 10 })).map((c) => c.openTime), [now - 10 * DAY]);
+  assert.equal((await store.query({ exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1h', limit: 10 })).length, 1, '1h is kept forever');
   assert.equal(await value(metrics, 'candlestack_job_last_run_status', { task: 'retention' }), 1);
   assert.equal(await value(metrics, 'candlestack_job_last_success_timestamp_seconds', { task: 'retention' }), now / 1000);
   assert.equal(await value(metrics, 'candlestack_job_runs_total', { task: 'retention', result: 'success' }), 1);

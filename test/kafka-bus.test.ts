@@ -51,7 +51,7 @@ test('Kafka bus: produce -> consume across 6 partitions keeps every symbol in or
     const got = new Map<string, number[]>();
     consumer.subscribe('trade', (tr) => got.set(tr.symbol, [...(got.get(tr.symbol) ?? []), tr.id]));
     await consumer.start();
-    const symbols = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT', 'XRPUSDT'];
+    const symbols = ['BTC-USDT', 'ETH-USDT', 'SOL-USDT', 'BNB-USDT', 'XRP-USDT'];
     const perSymbol = 400;
     for (let i = 0; i < perSymbol; i++) for (const s of symbols) producer.publish('trade', trade(s, i));
     await producer.drain();
@@ -67,7 +67,7 @@ test('Kafka bus: produce -> consume across 6 partitions keeps every symbol in or
     const out = kcat(['-b', cluster.bootstrap, '-t', names.trade, '-C', '-o', 'beginning', '-e', '-q', '-c', '3', '-p', '0', '-f', '%k\t%h\t%s\n']);
     assert.equal(out.status, 0, out.stderr);
     const [key, headers, value] = out.stdout.split('\n')[0]!.split('\t');
-    assert.match(key!, /^binance:[A-Z]+USDT$/);
+    assert.match(key!, /^binance:[A-Z]+-USDT$/);
     assert.match(headers!, /traceparent=00-[0-9a-f]{32}-[0-9a-f]{16}-01/);
     const env = JSON.parse(value!);
     assert.equal(env.v, 1);
@@ -96,7 +96,7 @@ test("Kafka bus: the exchange's closed klines go to binance_kline as the seed's 
   await cluster.createTopic('binance_kline', 3);
   const bus = new KafkaBus({ brokers: cluster.brokers, clientId: 'test-kline', clock: systemClock, metrics: testMetrics(), log });
   try {
-    const k: Kline = { type: 'kline', exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m', openTime: 1_700_000_040_000, open: '37000.10', high: '37010.00', low: '36990.55', close: '37005.01', volume: '12.345', quoteVolume: '456789.1234', takerBuyVolume: '6.1', tradeCount: 321, closed: true, time: 1_700_000_100_001, receivedAt: 1_700_000_100_050 };
+    const k: Kline = { type: 'kline', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', openTime: 1_700_000_040_000, open: '37000.10', high: '37010.00', low: '36990.55', close: '37005.01', volume: '12.345', quoteVolume: '456789.1234', takerBuyVolume: '6.1', tradeCount: 321, closed: true, time: 1_700_000_100_001, receivedAt: 1_700_000_100_050 };
     bus.publish('kline', { ...k, closed: false, openTime: k.openTime + 60_000 }); // still forming: not on binance_kline
     bus.publish('kline', k);
     await bus.drain();
@@ -105,11 +105,11 @@ test("Kafka bus: the exchange's closed klines go to binance_kline as the seed's 
     const lines = out.stdout.trim().split('\n');
     assert.equal(lines.length, 1, 'only the closed kline');
     const [key, json] = [lines[0]!.slice(0, lines[0]!.indexOf(' ')), lines[0]!.slice(lines[0]!.indexOf(' ') + 1)];
-    assert.equal(key, 'binance:BTCUSDT');
+    assert.equal(key, 'binance:BTC-USDT');
     assert.deepEqual(JSON.parse(json), {
       v: 1,
       exchange: 'binance',
-      symbol: 'BTCUSDT',
+      symbol: 'BTC-USDT',
       interval: '1m',
       open_time: 1_700_000_040_000,
       close_time: 1_700_000_099_999,
@@ -144,10 +144,10 @@ test('Kafka bus: every broker down, messages wait in the buffer (depth metric), 
     const got: number[] = [];
     consumer.subscribe('trade', (tr) => got.push(tr.id));
     await consumer.start();
-    for (let i = 0; i < 100; i++) producer.publish('trade', trade(i % 2 ? 'BTCUSDT' : 'ETHUSDT', i));
+    for (let i = 0; i < 100; i++) producer.publish('trade', trade(i % 2 ? 'BTC-USDT' : 'ETH-USDT', i));
     await producer.drain();
     for (const id of [1, 2, 3]) await cluster.brokerDown(id);
-    for (let i = 100; i < 300; i++) producer.publish('trade', trade(i % 2 ? 'BTCUSDT' : 'ETHUSDT', i));
+    for (let i = 100; i < 300; i++) producer.publish('trade', trade(i % 2 ? 'BTC-USDT' : 'ETH-USDT', i));
     let errors = 0;
     const end = Date.now() + 40_000;
     while (errors === 0 && Date.now() < end) {
@@ -174,7 +174,7 @@ test('Kafka bus: a full buffer drops the newest messages and counts them', { tim
   const metrics = testMetrics();
   const bus = new KafkaBus({ brokers: ['127.0.0.1:1'], clientId: 'test-full', bufferMax: 10, clock: systemClock, metrics, log });
   try {
-    for (let i = 0; i < 15; i++) bus.publish('trade', trade('BTCUSDT', i));
+    for (let i = 0; i < 15; i++) bus.publish('trade', trade('BTC-USDT', i));
     assert.equal(bus.bufferDepth, 10);
     assert.match(await metrics.registry.getSingleMetricAsString('candlestack_kafka_messages_dropped_total'), /topic="candlestack_trades"} 5/);
     assert.match(await metrics.registry.getSingleMetricAsString('candlestack_kafka_buffer_depth'), /candlestack_kafka_buffer_depth 10/);

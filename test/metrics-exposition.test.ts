@@ -53,14 +53,14 @@ test('/metrics exposes the catalogue families and passes promtool check metrics'
   const demo = await startDemo(config, { rate: 200, seed: 3, chaos: false, symbolsGiven: false, storeGiven: true }, { clock: systemClock, log, version: 'test' });
   try {
     await new Promise((r) => setTimeout(r, 2_500));
-    demo.sim.skipTradeIds('BTCUSDT', 3);
+    demo.sim!.skipTradeIds('BTC-USDT', 3);
     await new Promise((r) => setTimeout(r, 1_000));
     const api = `http://127.0.0.1:${demo.port}`;
     await fetch(`${api}/api/candles?timeframe=nope`);
     const text = await (await fetch(`${api}/metrics`)).text();
     for (const family of FAMILIES) assert.match(text, new RegExp(`^# TYPE ${family} `, 'm'), `${family} is exposed`);
     assert.match(text, /^candlestack_http_requests_total\{method="GET",route="\/api\/candles",status="400"\} 1$/m);
-    assert.match(text, /^candlestack_trade_id_gaps_total\{exchange="binance",symbol="BTCUSDT",cause="stream"\} 1$/m);
+    assert.match(text, /^candlestack_trade_id_gaps_total\{exchange="binance",symbol="BTC-USDT",cause="stream"\} 1$/m);
     assert.match(text, /^candlestack_candles_completed_total\{exchange="binance",timeframe="1s"\} [1-9]/m);
     // Bounded labels: no label carries an id or a timestamp.
     for (const line of text.split('\n')) if (!line.startsWith('#')) assert.doesNotMatch(line, /="\d{6,}"/, line);

@@ -52,6 +52,8 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
     config.candles = { ...config.candles, graceMs: 200, tickMs: 50 };
     config.feed = { staleAfterMs: 1_500, backoffInitialMs: 100, backoffMaxMs: 500 };
     config.store = { url: 'sqlite::memory:', flushMs: 100 };
+    // A second exchange on the same price path: the cross-exchange spread and its alert have data.
+    config.exchanges = [config.exchanges[0]!, { ...config.exchanges[0]!, id: 'okx' }];
     demo = await startDemo(config, { rate: 200, seed: 5, chaos: false, symbolsGiven: false, storeGiven: true }, { clock: systemClock, log, version: 'test' });
     const api = `http://127.0.0.1:${demo.port}`;
 
@@ -124,14 +126,14 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
     await fetch(`${api}/api/nope`); // 404
     ws = new WebSocket(`${api.replace('http', 'ws')}/ws`);
     await new Promise((resolve, reject) => ws!.once('open', resolve).once('error', reject));
-    ws.send(JSON.stringify({ op: 'subscribe', exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1s' }));
-    demo.sim.sendUnknownEvent(); // rejected frame
-    demo.sim.rateLimitRest(1); // the next REST call gets a 429 with Retry-After
-    demo.sim.skipTradeIds('BTCUSDT', 3); // a trade-id gap, backfilled over REST
+    ws.send(JSON.stringify({ op: 'subscribe', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1s' }));
+    demo.sim!.sendUnknownEvent(); // rejected frame
+    demo.sim!.rateLimitRest(1); // the next REST call gets a 429 with Retry-After
+    demo.sim!.skipTradeIds('BTC-USDT', 3); // a trade-id gap, backfilled over REST
     await sleep(1_500);
-    demo.sim.dropConnections(); // reconnection
+    demo.sim!.dropConnections(); // reconnection
     await sleep(1_500);
-    demo.sim.pauseStreams(2_500); // silent longer than staleAfter: recycled as stale
+    demo.sim!.pauseStreams(2_500); // silent longer than staleAfter: recycled as stale
     const witnesses = [
       'candlestack_feed_stale_total > 0',
       'candlestack_rest_rate_limited_total > 0',

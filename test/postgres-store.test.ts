@@ -115,12 +115,12 @@ describe('PostgresStore: concurrent writers', { skip }, () => {
     const a = await open(t, schema);
     const b = await open(t, schema);
     for (let round = 0; round < 20; round++) {
-      const batch = Array.from({ length: 400 }, (_, i) => candle(T0 + i * MIN, { symbol: `S${i % 4}USDT`, tradeCount: round }));
+      const batch = Array.from({ length: 400 }, (_, i) => candle(T0 + i * MIN, { symbol: `S${i % 4}-USDT`, tradeCount: round }));
       await Promise.all([a.upsert(batch), b.upsert([...batch].reverse()), a.upsert(batch.slice(100).reverse()), b.upsert(batch.slice(0, 300))]);
     }
     const series = await a.series();
     assert.deepEqual(series.map((s) => s.candles), [100, 100, 100, 100]);
-    const rows = await b.query(q({ symbol: 'S1USDT' }));
+    const rows = await b.query(q({ symbol: 'S1-USDT' }));
     assert.ok(rows.every((r) => r.tradeCount === 19), 'the last round is what is stored');
   });
 });
@@ -133,7 +133,7 @@ describe('PostgresStore: metrics', { skip }, () => {
     await store.upsert([candle(T0), candle(T0 + MIN)]);
     await store.query(q());
     await store.query(q({ from: T0 }));
-    await store.latest('binance', ['BTCUSDT']);
+    await store.latest('binance', ['BTC-USDT']);
     await store.series();
     await store.prune('1m', T0);
     const labels = (operation: string) => ({ store: 'postgres', operation });
@@ -186,7 +186,7 @@ describe('PostgresStore: recovery after lost connections', { skip }, () => {
 
     await store.upsert([candle(T0 + MIN)]);
     assert.equal((await store.query(q())).length, 2);
-    assert.equal((await store.latest('binance', ['BTCUSDT'])).length, 1);
+    assert.equal((await store.latest('binance', ['BTC-USDT'])).length, 1);
     const after = await backends(admin, schema.applicationName);
     assert.ok(after.length >= 1 && after.every((pid) => !before.includes(pid)), 'served by new backends');
     assert.equal(await metricValue(metrics, 'candlestack_store_errors_total', { store: 'postgres', operation: 'upsert' }), 0, 'no write failed');

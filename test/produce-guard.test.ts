@@ -10,11 +10,11 @@ import { instrumentedBreaker } from '../src/telemetry/breaker-metrics.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
 
-const trade = (id: number): Trade => ({ type: 'trade', exchange: 'binance', symbol: 'BTCUSDT', id, price: '1', qty: '1', side: 'buy', count: 1, time: id, receivedAt: id });
+const trade = (id: number): Trade => ({ type: 'trade', exchange: 'binance', symbol: 'BTC-USDT', id, price: '1', qty: '1', side: 'buy', count: 1, time: id, receivedAt: id });
 const update = (openTime: number): CandleEvent => ({
   type: 'candle',
   kind: 'update',
-  candle: { exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m', openTime, open: '1', high: '1', low: '1', close: '1', volume: '0', quoteVolume: '0', takerBuyVolume: '0', tradeCount: 0, vwap: '1', closed: false, source: 'trades', revision: 0 },
+  candle: { exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', openTime, open: '1', high: '1', low: '1', close: '1', volume: '0', quoteVolume: '0', takerBuyVolume: '0', tradeCount: 0, vwap: '1', closed: false, source: 'trades', revision: 0 },
 });
 
 function setup(maxBuffered: number) {

@@ -25,6 +25,7 @@ const REQUIRED_ALERTS = [
   'HighErrorRate',
   'CircuitBreakerOpen',
   'LowDataQuality',
+  'CrossExchangeDivergence',
   'ConsumerLagHigh',
   'ConsumerLagGrowing',
   'StoreWriteErrors',

@@ -25,7 +25,7 @@ import { log, testMetrics } from './support/harness.js';
 
 const T0 = Date.UTC(2024, 2, 15, 10, 0, 0);
 let nextId = 1;
-const trade = (time: number, price: string, symbol = 'BTCUSDT'): Trade => ({ type: 'trade', exchange: 'binance', symbol, id: nextId++, price, qty: '1', side: 'buy', count: 1, time, receivedAt: time });
+const trade = (time: number, price: string, symbol = 'BTC-USDT'): Trade => ({ type: 'trade', exchange: 'binance', symbol, id: nextId++, price, qty: '1', side: 'buy', count: 1, time, receivedAt: time });
 
 function setup(withDefer = true) {
   const clock = new FakeClock(T0);
@@ -49,37 +49,37 @@ function setup(withDefer = true) {
 describe('CandleEngine prompt updates', () => {
   test('a watched series gets one update right after the batch of trades that changed it; others wait for the tick', () => {
     const { engine, deferred, runDeferred, updates } = setup();
-    engine.setWatched('binance', 'BTCUSDT', '1m', true);
+    engine.setWatched('binance', 'BTC-USDT', '1m', true);
     engine.onTrade(trade(T0 + 1_000, '100'));
     engine.onTrade(trade(T0 + 1_100, '101'));
-    engine.onTrade(trade(T0 + 1_200, '50', 'ETHUSDT'));
+    engine.onTrade(trade(T0 + 1_200, '50', 'ETH-USDT'));
     assert.equal(deferred.length, 1, 'one deferred flush per batch, however many trades');
     assert.deepEqual(updates(), [], 'nothing is published inside the batch');
     runDeferred();
-    assert.deepEqual(updates(), ['BTCUSDT 1m close=101 trades=2'], 'only the watched series, once, with both trades');
+    assert.deepEqual(updates(), ['BTC-USDT 1m close=101 trades=2'], 'only the watched series, once, with both trades');
     engine.tick(T0 + 1_300);
-    assert.deepEqual(updates().slice(1), ['BTCUSDT 1h close=101 trades=2', 'ETHUSDT 1m close=50 trades=1', 'ETHUSDT 1h close=50 trades=1'], 'the tick publishes the rest, not the already-published one again');
+    assert.deepEqual(updates().slice(1), ['BTC-USDT 1h close=101 trades=2', 'ETH-USDT 1m close=50 trades=1', 'ETH-USDT 1h close=50 trades=1'], 'the tick publishes the rest, not the already-published one again');
   });
 
   test('a trade opening the next period publishes both the closing and the new forming candle', () => {
     const { engine, runDeferred, updates } = setup();
-    engine.setWatched('binance', 'BTCUSDT', '1m', true);
+    engine.setWatched('binance', 'BTC-USDT', '1m', true);
     engine.onTrade(trade(T0 + 59_000, '100'));
     runDeferred();
     engine.onTrade(trade(T0 + 59_500, '102'));
     engine.onTrade(trade(T0 + 60_500, '103'));
     runDeferred();
-    assert.deepEqual(updates(), ['BTCUSDT 1m close=100 trades=1', 'BTCUSDT 1m close=102 trades=2', 'BTCUSDT 1m close=103 trades=1']);
+    assert.deepEqual(updates(), ['BTC-USDT 1m close=100 trades=1', 'BTC-USDT 1m close=102 trades=2', 'BTC-USDT 1m close=103 trades=1']);
   });
 
   test('unwatching stops prompt updates; without defer, watching changes nothing', () => {
     const a = setup();
-    a.engine.setWatched('binance', 'BTCUSDT', '1m', true);
-    a.engine.setWatched('binance', 'BTCUSDT', '1m', false);
+    a.engine.setWatched('binance', 'BTC-USDT', '1m', true);
+    a.engine.setWatched('binance', 'BTC-USDT', '1m', false);
     a.engine.onTrade(trade(T0 + 1_000, '100'));
     assert.equal(a.deferred.length, 0);
     const b = setup(false);
-    b.engine.setWatched('binance', 'BTCUSDT', '1m', true);
+    b.engine.setWatched('binance', 'BTC-USDT', '1m', true);
     b.engine.onTrade(trade(T0 + 1_000, '100'));
     assert.deepEqual(b.updates(), []);
   });
@@ -87,7 +87,7 @@ describe('CandleEngine prompt updates', () => {
 
 test('LiveHub reports a series watched at its first subscriber and unwatched after its last leaves', async () => {
   const calls: string[] = [];
-  const markets = new Markets([{ exchange: 'binance', symbols: ['BTCUSDT', 'ETHUSDT'], timeframes: ['1m', '5m'], normalizeSymbol: binance.normalizeSymbol }]);
+  const markets = new Markets([{ exchange: 'binance', symbols: ['BTC-USDT', 'ETH-USDT'], timeframes: ['1m', '5m'], codec: binance.symbols }]);
   const live = new LiveHub({ markets, metrics: testMetrics(), log, clock: systemClock, onWatch: (ex, s, tf, w) => calls.push(`${ex} ${s} ${tf} ${w}`) });
   const server = createServer();
   server.on('upgrade', (req, socket, head) => live.handleUpgrade(req, socket, head));
@@ -110,17 +110,17 @@ test('LiveHub reports a series watched at its first subscriber and unwatched aft
   try {
     const a = await connect();
     const b = await connect();
-    const sub = { op: 'subscribe', exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m' };
+    const sub = { op: 'subscribe', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' };
     await a.request(sub);
     await b.request(sub);
     await a.request({ ...sub, timeframe: '5m' });
-    assert.deepEqual(calls, ['binance BTCUSDT 1m true', 'binance BTCUSDT 5m true'], 'the second subscriber of a series does not re-report it');
+    assert.deepEqual(calls, ['binance BTC-USDT 1m true', 'binance BTC-USDT 5m true'], 'the second subscriber of a series does not re-report it');
     await a.request({ ...sub, op: 'unsubscribe' });
-    assert.deepEqual(calls.slice(2), [], 'b still watches BTCUSDT 1m');
+    assert.deepEqual(calls.slice(2), [], 'b still watches BTC-USDT 1m');
     b.ws.close();
     a.ws.close();
     while (calls.length < 4) await new Promise((r) => setTimeout(r, 5));
-    assert.deepEqual(calls.slice(2).sort(), ['binance BTCUSDT 1m false', 'binance BTCUSDT 5m false']);
+    assert.deepEqual(calls.slice(2).sort(), ['binance BTC-USDT 1m false', 'binance BTC-USDT 5m false']);
   } finally {
     await live.close();
     server.close();
@@ -128,13 +128,13 @@ test('LiveHub reports a series watched at its first subscriber and unwatched aft
 });
 
 test('end to end: a /ws client gets forming-candle updates with the engine tick an hour away', { timeout: 30_000 }, async () => {
-  const sim = new SimulatedBinance({ seed: 3, tradesPerSecond: 100, symbols: ['BTCUSDT'] });
+  const sim = new SimulatedBinance({ seed: 3, tradesPerSecond: 100, symbols: ['BTC-USDT'] });
   const { wsBaseUrl, restBaseUrl } = await sim.start();
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-prompt-'));
   const base = defaultConfig();
   const config: Config = {
     ...base,
-    exchanges: [{ ...base.exchanges[0]!, symbols: ['BTCUSDT'], klines: false, wsUrl: wsBaseUrl, restUrl: restBaseUrl }],
+    exchanges: [{ ...base.exchanges[0]!, symbols: ['BTC-USDT'], klines: false, wsUrl: wsBaseUrl, restUrl: restBaseUrl }],
     timeframes: ['1m', '1h'],
     candles: { graceMs: 2_000, latePolicy: 'drop', tickMs: 3_600_000 },
     store: { url: `sqlite:${join(dir, 'prompt.db')}`, flushMs: 100 },

@@ -14,9 +14,9 @@ import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
 import { APRIL, loadFrames, tradesOf } from './support/binance-fixtures.js';
 
-const REAL_BTC = tradesOf(loadFrames(APRIL)).filter((t) => t.symbol === 'BTCUSDT');
+const REAL_BTC = tradesOf(loadFrames(APRIL)).filter((t) => t.symbol === 'BTC-USDT');
 
-function setup(over: Partial<QualitySettings> = {}, markets = [{ exchange: 'binance', symbols: ['BTCUSDT'] }]) {
+function setup(over: Partial<QualitySettings> = {}, markets = [{ exchange: 'binance', symbols: ['BTC-USDT'] }]) {
   const clock = new FakeClock(REAL_BTC[0]!.time);
   const metrics = testMetrics();
   const settings = { ...defaultQualitySettings(), ...over };
@@ -27,7 +27,7 @@ function setup(over: Partial<QualitySettings> = {}, markets = [{ exchange: 'bina
     clock.set(Math.max(clock.now(), t.time));
     monitor.onTrade({ ...t, receivedAt: clock.now() });
   };
-  const check = (name: string, exchange = 'binance', symbol = 'BTCUSDT') => monitor.explain(exchange, symbol)!.checks.find((c) => c.check === name)!;
+  const check = (name: string, exchange = 'binance', symbol = 'BTC-USDT') => monitor.explain(exchange, symbol)!.checks.find((c) => c.check === name)!;
   const value = async (name: string, labels: Record<string, string>): Promise<number> => {
     const m = await metrics.registry.getSingleMetric(name)!.get();
     return m.values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((n, v) => n + v.value, 0);
@@ -147,45 +147,50 @@ describe('periodic checks', () => {
   test('trade-id gaps: a gap event fails the check with what is missing; startup gaps and reconnects without lost ids do not', () => {
     const { monitor, feed, check } = setup();
     feed(REAL_BTC[0]!);
-    monitor.onGap({ type: 'gap', exchange: 'binance', symbol: 'BTCUSDT', from: 1, to: 2, cause: 'startup' });
-    monitor.onGap({ type: 'gap', exchange: 'binance', symbol: 'BTCUSDT', from: 1, to: 2, cause: 'reconnect' });
+    monitor.onGap({ type: 'gap', exchange: 'binance', symbol: 'BTC-USDT', from: 1, to: 2, cause: 'startup' });
+    monitor.onGap({ type: 'gap', exchange: 'binance', symbol: 'BTC-USDT', from: 1, to: 2, cause: 'reconnect' });
     monitor.evaluate();
     assert.equal(check('trade_id_gap').failures, 0);
     assert.equal(check('trade_id_gap').runs, 1, 'a pass: trades arrived and ids stayed consecutive');
-    monitor.onGap({ type: 'gap', exchange: 'binance', symbol: 'BTCUSDT', from: last.time - 1000, to: last.time, cause: 'trade_id', missing: 7 });
+    monitor.onGap({ type: 'gap', exchange: 'binance', symbol: 'BTC-USDT', from: last.time - 1000, to: last.time, cause: 'trade_id', missing: 7 });
     const c = check('trade_id_gap');
     assert.equal(c.failures, 1);
     assert.deepEqual(c.recentFailures[0]!.values, { missing: 7, from: last.time - 1000, to: last.time, cause: 'trade_id' });
   });
 
-  test('cross-exchange divergence: quiet with one exchange, passes within maxDivergence, fails beyond it on both sides', () => {
+  test('cross-exchange divergence: quiet with one exchange, passes within maxDivergence, fails beyond it on both sides; the spread gauge in bps', async () => {
     const markets = [
       { exchange: 'alpha', symbols: ['BTC-USDT'] },
-      { exchange: 'beta', symbols: ['BTCUSDT'] },
-      { exchange: 'gamma', symbols: ['ETHUSDT'] },
+      { exchange: 'beta', symbols: ['BTC-USDT'] },
+      { exchange: 'gamma', symbols: ['ETH-USDT'] },
     ];
-    const { clock, monitor, check } = setup({ maxDivergence: 0.01 }, markets);
+    const { clock, monitor, check, value, metrics } = setup({ maxDivergence: 0.01 }, markets);
+    const spread = () => value('candlestack_cross_exchange_spread_bps', { symbol: 'BTC-USDT' });
     const trade = (exchange: string, symbol: string, id: number, price: string): Trade => ({ type: 'trade', exchange, symbol, id, price, qty: '1.00000000', side: 'buy', count: 1, time: clock.now(), receivedAt: clock.now() });
     monitor.onTrade(trade('alpha', 'BTC-USDT', 1, '100.00'));
     monitor.evaluate();
     assert.equal(check('cross_exchange', 'alpha', 'BTC-USDT').runs, 0, 'one exchange only: not run');
-    monitor.onTrade(trade('beta', 'BTCUSDT', 1, '100.50'));
-    monitor.onTrade(trade('gamma', 'ETHUSDT', 1, '3000'));
+    monitor.onTrade(trade('beta', 'BTC-USDT', 1, '100.50'));
+    monitor.onTrade(trade('gamma', 'ETH-USDT', 1, '3000'));
     monitor.evaluate();
-    assert.deepEqual([check('cross_exchange', 'alpha', 'BTC-USDT').runs, check('cross_exchange', 'beta', 'BTCUSDT').runs], [1, 1]);
-    assert.equal(check('cross_exchange', 'gamma', 'ETHUSDT').runs, 0, 'a symbol on one exchange only');
+    assert.deepEqual([check('cross_exchange', 'alpha', 'BTC-USDT').runs, check('cross_exchange', 'beta', 'BTC-USDT').runs], [1, 1]);
+    assert.equal(check('cross_exchange', 'gamma', 'ETH-USDT').runs, 0, 'a symbol on one exchange only');
     assert.equal(check('cross_exchange', 'alpha', 'BTC-USDT').failures, 0);
-    monitor.onTrade(trade('gamma', 'BTCUSDT', 1, '103.00')); // a third exchange, 3 % above
+    assert.ok(Math.abs((await spread()) - 0.5 / 100.25 * 10_000) < 1e-9, 'spread (high - low) / median in bps');
+    monitor.onTrade(trade('gamma', 'BTC-USDT', 1, '103.00')); // a third exchange, 3 % above
     monitor.evaluate();
-    const c = check('cross_exchange', 'gamma', 'BTCUSDT');
+    const c = check('cross_exchange', 'gamma', 'BTC-USDT');
     assert.equal(c.failures, 1, 'gamma diverges from the median of the three');
     assert.deepEqual(c.recentFailures[0]!.values.others, { alpha: 100, beta: 100.5 });
     assert.equal(c.recentFailures[0]!.values.median, 100.5);
+    assert.ok(Math.abs((await spread()) - 3 / 100.5 * 10_000) < 1e-9, 'three exchanges: 100, 100.5, 103 -> 298.5 bps');
     assert.equal(check('cross_exchange', 'alpha', 'BTC-USDT').failures, 0, 'alpha is 0.5 % from the median: within 1 %');
     clock.advance(120_000); // alpha and beta go stale: one fresh exchange left, the check does not run
-    monitor.onTrade(trade('gamma', 'BTCUSDT', 2, '103.00'));
+    monitor.onTrade(trade('gamma', 'BTC-USDT', 2, '103.00'));
     monitor.evaluate();
-    assert.equal(check('cross_exchange', 'gamma', 'BTCUSDT').runs, 1);
+    assert.equal(check('cross_exchange', 'gamma', 'BTC-USDT').runs, 1);
+    const series = (await metrics.registry.getSingleMetric('candlestack_cross_exchange_spread_bps')!.get()).values;
+    assert.deepEqual(series, [], 'one fresh price: no spread series rather than a stale one');
   });
 });
 
@@ -194,7 +199,7 @@ describe('score', () => {
     const { clock, monitor, feed, value } = setup({ staleAfterMs: 3_600_000 });
     for (const t of REAL_BTC) feed(t);
     monitor.evaluate();
-    assert.equal(monitor.explain('binance', 'BTCUSDT')!.score, 1);
+    assert.equal(monitor.explain('binance', 'BTC-USDT')!.score, 1);
     feed(variant(last, { id: last.id + 1, time: last.time + 1, price: (Number(last.price) * 1.1).toFixed(2) }));
     let n = last.id + 2;
     const keepTrading = (ms: number) => {
@@ -204,15 +209,15 @@ describe('score', () => {
     };
     keepTrading(1);
     // active: staleness 3, trade_id_gap 2, out_of_order 1, price_outlier 1, volume_sanity 1 (Σ 8)
-    const r = monitor.explain('binance', 'BTCUSDT')!;
+    const r = monitor.explain('binance', 'BTC-USDT')!;
     assert.deepEqual(r.failing, ['price_outlier']);
     assert.ok(Math.abs(r.score - 7 / 8) < 1e-3, `score ${r.score}`);
-    assert.ok(Math.abs((await value('candlestack_data_quality_score', { symbol: 'BTCUSDT' })) - r.score) < 1e-9, 'the gauge shows it');
+    assert.ok(Math.abs((await value('candlestack_data_quality_score', { symbol: 'BTC-USDT' })) - r.score) < 1e-9, 'the gauge shows it');
     keepTrading(300_000 - 2); // one half-life
-    assert.ok(Math.abs(monitor.explain('binance', 'BTCUSDT')!.score - 7.5 / 8) < 1e-3);
+    assert.ok(Math.abs(monitor.explain('binance', 'BTC-USDT')!.score - 7.5 / 8) < 1e-3);
     keepTrading(601_000); // past the 15 min window
-    assert.equal(monitor.explain('binance', 'BTCUSDT')!.score, 1);
-    assert.deepEqual(monitor.explain('binance', 'BTCUSDT')!.failing, []);
+    assert.equal(monitor.explain('binance', 'BTC-USDT')!.score, 1);
+    assert.deepEqual(monitor.explain('binance', 'BTC-USDT')!.failing, []);
   });
 
   test('per-trade passes reach the checks counter at each evaluation', async () => {

@@ -47,7 +47,7 @@ async function replayServer(lines: string[]): Promise<{ url: string; close(): Pr
 /** Runs the real collector over the lines; returns the monitor after every trade went through. */
 async function collect(lines: string[], expectedTrades: number) {
   const server = await replayServer(lines);
-  const symbols = ['BTCUSDT', 'ETHUSDT', 'DOTUSDT'];
+  const symbols = ['BTC-USDT', 'ETH-USDT', 'DOT-USDT'];
   const { monitor, metrics, check } = monitorFor(systemClock, [{ exchange: 'binance', symbols }]);
   const bus = new MemoryBus(metrics, log);
   let trades = 0;
@@ -83,7 +83,7 @@ describe('quality on recorded Binance frames', () => {
 
   test('clean recording through the real collector: no trade-id gap, no out-of-order trade, outlier or bad volume', { timeout: 15_000 }, async () => {
     const { monitor, check } = await collect(april, aprilTrades);
-    for (const symbol of ['BTCUSDT', 'ETHUSDT', 'DOTUSDT']) {
+    for (const symbol of ['BTC-USDT', 'ETH-USDT', 'DOT-USDT']) {
       for (const name of ['trade_id_gap', 'out_of_order', 'price_outlier', 'volume_sanity', 'staleness']) {
         const c = check(symbol, name);
         if (name !== 'price_outlier') assert.ok(c.runs > 0, `${symbol} ${name} ran`);
@@ -91,20 +91,20 @@ describe('quality on recorded Binance frames', () => {
       }
       assert.equal(monitor.explain('binance', symbol)!.score, 1);
     }
-    assert.equal(check('BTCUSDT', 'out_of_order').runs, 67, 'every BTCUSDT aggTrade was checked');
-    assert.equal(check('BTCUSDT', 'price_outlier').runs, 67 - 17, 'BTCUSDT prices judged after the warm-up (ETH and DOT have too few trades)');
+    assert.equal(check('BTC-USDT', 'out_of_order').runs, 67, 'every BTCUSDT aggTrade was checked');
+    assert.equal(check('BTC-USDT', 'price_outlier').runs, 67 - 17, 'BTCUSDT prices judged after the warm-up (ETH and DOT have too few trades)');
   });
 
   test('one BTCUSDT frame removed from the recording: the collector reports the gap and the trade_id_gap check fails on it', { timeout: 15_000 }, async () => {
     const i = april.findIndex((l) => l.includes('"a":665077480,'));
     assert.ok(i > 0, 'aggTrade 665077480 is in the recording');
     const { monitor, metrics, check } = await collect([...april.slice(0, i), ...april.slice(i + 1)], aprilTrades - 1);
-    const gap = check('BTCUSDT', 'trade_id_gap');
+    const gap = check('BTC-USDT', 'trade_id_gap');
     assert.equal(gap.failures, 1);
     assert.equal(gap.recentFailures[0]!.anomaly, 'trade_id_gap');
     assert.deepEqual({ missing: gap.recentFailures[0]!.values.missing, cause: gap.recentFailures[0]!.values.cause }, { missing: 1, cause: 'trade_id' });
-    assert.equal(check('ETHUSDT', 'trade_id_gap').failures, 0, 'the other symbols are unaffected');
-    assert.deepEqual(monitor.explain('binance', 'BTCUSDT')!.failing, ['trade_id_gap']);
+    assert.equal(check('ETH-USDT', 'trade_id_gap').failures, 0, 'the other symbols are unaffected');
+    assert.deepEqual(monitor.explain('binance', 'BTC-USDT')!.failing, ['trade_id_gap']);
     const anomalies = await metrics.dataAnomalies.get();
     assert.deepEqual(anomalies.values.map((v) => [v.labels.type, v.value]), [['trade_id_gap', 1]]);
   });
@@ -113,12 +113,12 @@ describe('quality on recorded Binance frames', () => {
     const frames = loadFrames(AUGUST);
     const MINUTE = 1628952360000;
     const clock = new FakeClock(frames[0]!.E);
-    const { monitor, check } = monitorFor(clock, [{ exchange: 'binance', symbols: ['FTMUSDT', 'SXPBTC', 'XMRBTC'] }]);
+    const { monitor, check } = monitorFor(clock, [{ exchange: 'binance', symbols: ['FTM-USDT', 'SXP-BTC', 'XMR-BTC'] }]);
     let reconciler: Reconciler | undefined;
     const engine = new CandleEngine({ timeframes: ['1m'], graceMs: 2_000, latePolicy: 'drop', clock, metrics: testMetrics(), log, emit: (e) => reconciler?.onCandle(e) });
     reconciler = new Reconciler({ engine, clock, metrics: testMetrics(), log, holdMs: 60_000, onResult: monitor.onReconcile });
     // recording began mid-minute: each symbol resumes from its first 14:46 kline snapshot (as after a restart)
-    const restoreAt = new Map([['FTMUSDT', 1628952396573], ['SXPBTC', 1628952398392], ['XMRBTC', 1628952417151]]);
+    const restoreAt = new Map([['FTM-USDT', 1628952396573], ['SXP-BTC', 1628952398392], ['XMR-BTC', 1628952417151]]);
     const restoredL = new Map<string, number>();
     for (const x of frames) {
       clock.set(x.E);
@@ -134,14 +134,14 @@ describe('quality on recorded Binance frames', () => {
         if (L !== undefined && x.f > L) engine.onTrade(x.trade);
       }
     }
-    assert.equal(check('FTMUSDT', 'reconciliation').runs, 1);
-    assert.equal(check('SXPBTC', 'reconciliation').runs, 1);
-    for (const s of ['FTMUSDT', 'SXPBTC', 'XMRBTC']) assert.equal(check(s, 'reconciliation').failures, 0, s);
+    assert.equal(check('FTM-USDT', 'reconciliation').runs, 1);
+    assert.equal(check('SXP-BTC', 'reconciliation').runs, 1);
+    for (const s of ['FTM-USDT', 'SXP-BTC', 'XMR-BTC']) assert.equal(check(s, 'reconciliation').failures, 0, s);
 
-    const closedFtm = frames.find((x) => x.kind === 'kline' && x.kline.symbol === 'FTMUSDT' && x.kline.closed)!;
+    const closedFtm = frames.find((x) => x.kind === 'kline' && x.kline.symbol === 'FTM-USDT' && x.kline.closed)!;
     assert.ok(closedFtm.kind === 'kline');
     reconciler.onKline({ ...closedFtm.kline, close: '0.34000000' });
-    const rec = check('FTMUSDT', 'reconciliation');
+    const rec = check('FTM-USDT', 'reconciliation');
     assert.equal(rec.failures, 1);
     const f = rec.recentFailures[0]!;
     assert.equal(f.anomaly, 'kline_mismatch');
@@ -150,9 +150,9 @@ describe('quality on recorded Binance frames', () => {
   });
 
   test('missing candles: every 1s period of the recording is stored (pass); a series with holes fails naming them', async () => {
-    const trades = tradesOf(loadFrames(APRIL)).filter((t) => t.symbol === 'BTCUSDT');
+    const trades = tradesOf(loadFrames(APRIL)).filter((t) => t.symbol === 'BTC-USDT');
     const clock = new FakeClock(trades[0]!.time);
-    const { monitor, metrics, store, check } = monitorFor(clock, [{ exchange: 'binance', symbols: ['BTCUSDT', 'SOLUSDT'] }], undefined, '1s');
+    const { monitor, metrics, store, check } = monitorFor(clock, [{ exchange: 'binance', symbols: ['BTC-USDT', 'SOL-USDT'] }], undefined, '1s');
     const writer = new CandleWriter({ store, clock, metrics, log, flushMs: 1_000 });
     const engine = new CandleEngine({ timeframes: ['1s'], graceMs: 0, latePolicy: 'drop', clock, metrics, log, emit: (e: CandleEvent) => writer.onEvent(e) });
     for (const t of trades) {
@@ -166,17 +166,17 @@ describe('quality on recorded Binance frames', () => {
     await writer.flush();
     // SOLUSDT: ten 1s candles stored, with periods 4 and 7 missing
     const base = Math.floor(trades[0]!.time / 1000) * 1000;
-    const sol = (i: number): Candle => ({ exchange: 'binance', symbol: 'SOLUSDT', timeframe: '1s', openTime: base + i * 1000, open: '1', high: '1', low: '1', close: '1', volume: '0', quoteVolume: '0', takerBuyVolume: '0', tradeCount: 0, vwap: '1', closed: true, source: 'trades', revision: 0 });
+    const sol = (i: number): Candle => ({ exchange: 'binance', symbol: 'SOL-USDT', timeframe: '1s', openTime: base + i * 1000, open: '1', high: '1', low: '1', close: '1', volume: '0', quoteVolume: '0', takerBuyVolume: '0', tradeCount: 0, vwap: '1', closed: true, source: 'trades', revision: 0 });
     await store.upsert([0, 1, 2, 3, 5, 6, 8, 9].map(sol));
     clock.set(base + 10_000); // the last period checked is the one before now: base + 9 s
     engine.tick(clock.now());
     await writer.flush();
     await monitor.checkCandles(clock.now());
 
-    const btc = check('BTCUSDT', 'missing_candles');
+    const btc = check('BTC-USDT', 'missing_candles');
     assert.equal(btc.runs, 1);
     assert.equal(btc.failures, 0, JSON.stringify(btc.recentFailures));
-    const solCheck = check('SOLUSDT', 'missing_candles');
+    const solCheck = check('SOL-USDT', 'missing_candles');
     assert.equal(solCheck.failures, 1);
     const v = solCheck.recentFailures[0]!.values;
     assert.deepEqual({ expected: v.expected, found: v.found, missing: v.missing }, { expected: 10, found: 8, missing: [new Date(base + 4000).toISOString(), new Date(base + 7000).toISOString()] });

@@ -11,7 +11,7 @@ const GRACE = 2_000;
 const T0 = Date.UTC(2024, 4, 1, 12, 0, 0);
 
 let nextId = 1;
-function trade(time: number, price: string, qty: string, side: Side = 'buy', symbol = 'BTCUSDT'): Trade {
+function trade(time: number, price: string, qty: string, side: Side = 'buy', symbol = 'BTC-USDT'): Trade {
   return { type: 'trade', exchange: 'binance', symbol, id: nextId++, price, qty, side, count: 1, time, receivedAt: time };
 }
 
@@ -20,7 +20,7 @@ function kline(over: Partial<Kline> = {}): Kline {
   return {
     type: 'kline',
     exchange: 'binance',
-    symbol: 'BTCUSDT',
+    symbol: 'BTC-USDT',
     timeframe: '1m',
     openTime: T0,
     open: '100.00000000',
@@ -61,7 +61,7 @@ function setup(holdMs = 60_000) {
     clock.set(t);
     engine.tick(t);
   };
-  const tradeTheMinute = (symbol = 'BTCUSDT'): void => {
+  const tradeTheMinute = (symbol = 'BTC-USDT'): void => {
     clock.set(T0 + 10_000);
     engine.onTrade(trade(T0 + 10_000, '100.00000000', '1.00000000', 'buy', symbol));
     clock.set(T0 + 20_000);
@@ -82,7 +82,7 @@ function setup(holdMs = 60_000) {
 describe('diffCandle', () => {
   const ours = (over: Partial<Candle> = {}): Candle => ({
     exchange: 'binance',
-    symbol: 'BTCUSDT',
+    symbol: 'BTC-USDT',
     timeframe: '1m',
     openTime: T0,
     open: '100',
@@ -183,7 +183,7 @@ describe('Reconciler', () => {
   test('a candle marked incomplete (gap) is skipped, kline after our close', async () => {
     const s = setup();
     s.tradeTheMinute();
-    s.engine.markGap('binance', 'BTCUSDT', T0 + 30_000, T0 + 40_000);
+    s.engine.markGap('binance', 'BTC-USDT', T0 + 30_000, T0 + 40_000);
     s.at(T0 + MIN + GRACE);
     s.reconciler.onKline(kline({ volume: '5.00000000' })); // the exchange saw trades we missed
     assert.deepEqual(await s.results(), { match: 0, mismatch: 0, skipped: 1, unmatched: 0 });
@@ -193,7 +193,7 @@ describe('Reconciler', () => {
   test('a candle marked incomplete (gap) is skipped, kline before our close', async () => {
     const s = setup();
     s.tradeTheMinute();
-    s.engine.markGap('binance', 'BTCUSDT', T0 + 30_000, T0 + 40_000);
+    s.engine.markGap('binance', 'BTC-USDT', T0 + 30_000, T0 + 40_000);
     s.at(T0 + MIN + 100);
     s.reconciler.onKline(kline({ volume: '5.00000000', receivedAt: T0 + MIN + 100 }));
     s.at(T0 + MIN + GRACE);
@@ -205,7 +205,7 @@ describe('Reconciler', () => {
     const s = setup();
     s.tradeTheMinute();
     s.at(T0 + MIN + GRACE);
-    const closed = s.engine.lookupClosed('binance', 'BTCUSDT', '1m', T0)!.candle;
+    const closed = s.engine.lookupClosed('binance', 'BTC-USDT', '1m', T0)!.candle;
     assert.equal(s.engine.applyBackfill({ ...closed, volume: '7.00000000' }), true);
     s.reconciler.onKline(kline());
     assert.deepEqual(await s.results(), { match: 0, mismatch: 0, skipped: 1, unmatched: 0 });
@@ -215,13 +215,13 @@ describe('Reconciler', () => {
     const s = setup(60_000);
     s.reconciler.start();
     s.clock.set(T0 + MIN + 500);
-    s.reconciler.onKline(kline({ symbol: 'ETHUSDT', receivedAt: T0 + MIN + 500 }));
+    s.reconciler.onKline(kline({ symbol: 'ETH-USDT', receivedAt: T0 + MIN + 500 }));
     s.clock.advance(60_000); // exactly holdMs: still waiting
     assert.equal(await s.count('unmatched'), 0);
     s.clock.advance(30_000); // the next sweep is past holdMs
     assert.deepEqual(await s.results(), { match: 0, mismatch: 0, skipped: 0, unmatched: 1 });
     // once swept it is gone: a late candle of ours does not compare against it
-    s.tradeTheMinute('ETHUSDT');
+    s.tradeTheMinute('ETH-USDT');
     s.at(T0 + 10 * MIN);
     s.clock.advance(120_000);
     assert.deepEqual(await s.results(), { match: 0, mismatch: 0, skipped: 0, unmatched: 1 });
@@ -231,7 +231,7 @@ describe('Reconciler', () => {
 
   test('sweep() keeps klines younger than holdMs', async () => {
     const s = setup(10_000);
-    s.reconciler.onKline(kline({ symbol: 'DOTUSDT', receivedAt: T0 }));
+    s.reconciler.onKline(kline({ symbol: 'DOT-USDT', receivedAt: T0 }));
     s.reconciler.sweep(T0 + 10_000);
     assert.equal(await s.count('unmatched'), 0);
     s.reconciler.sweep(T0 + 10_001);

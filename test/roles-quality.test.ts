@@ -40,7 +40,7 @@ test('process stores and publishes indicators, scores quality and runs breakers;
     const live: { type: string; values?: Record<string, unknown> }[] = [];
     ws.on('message', (d) => live.push(JSON.parse(String(d)) as { type: string }));
     await new Promise((r) => ws.once('open', r));
-    ws.send(JSON.stringify({ op: 'subscribe', exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1s' }));
+    ws.send(JSON.stringify({ op: 'subscribe', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1s' }));
 
     const base = `http://127.0.0.1:${serve.port}`;
     const body = await eventually(async () => {
@@ -61,7 +61,7 @@ test('process stores and publishes indicators, scores quality and runs breakers;
 
     const metrics = await eventually(async () => {
       const text = await (await fetch(`http://127.0.0.1:${processRole.port}/metrics`)).text();
-      assert.match(text, /candlestack_data_quality_score\{exchange="binance",symbol="BTCUSDT"\} [0-9.]+/);
+      assert.match(text, /candlestack_data_quality_score\{exchange="binance",symbol="BTC-USDT"\} [0-9.]+/);
       return text;
     });
     assert.match(metrics, /candlestack_circuit_breaker_state\{component="store_write"[^}]*\} [0-9]/);

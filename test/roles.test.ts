@@ -45,7 +45,7 @@ test('collect | process | serve over Kafka serve the same candles as the offline
     const live: unknown[] = [];
     ws.on('message', (d) => live.push(JSON.parse(String(d))));
     await new Promise((r) => ws.once('open', r));
-    ws.send(JSON.stringify({ op: 'subscribe', exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1s' }));
+    ws.send(JSON.stringify({ op: 'subscribe', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1s' }));
     await sleep(1_000);
     const startAt = Math.ceil(Date.now() / 1000) * 1000 + 1000; // the first whole second fully after the subscription
     await sleep(6_000);

@@ -125,7 +125,7 @@ describe('CandleWriter', () => {
     writer.onEvent(ev(candle(T0, { closed: false, volume: '2.00000000' })));
     writer.onEvent(ev(candle(T0, { closed: true, volume: '3.00000000' }), 'close'));
     writer.onEvent(ev(candle(T0 + MIN, { closed: false, volume: '0.10000000' })));
-    writer.onEvent(ev(candle(T0, { symbol: 'ETHUSDT', closed: false })));
+    writer.onEvent(ev(candle(T0, { symbol: 'ETH-USDT', closed: false })));
     assert.equal(writer.depth, 3);
     clock.advance(999);
     await settle();

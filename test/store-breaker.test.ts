@@ -55,15 +55,15 @@ function setup(maxBufferedRows = 100_000) {
 test('while the store_write breaker is open no write is attempted; after openFor a probe writes every buffered row', async () => {
   const { clock, store, breaker, writer, value, stored } = setup();
   store.down = true;
-  writer.onEvent(event('BTCUSDT', T0, true));
+  writer.onEvent(event('BTC-USDT', T0, true));
   await writer.flush();
-  writer.onEvent(event('BTCUSDT', T0 + 1000, true));
+  writer.onEvent(event('BTC-USDT', T0 + 1000, true));
   await writer.flush();
   assert.equal(breaker.state, 'open', 'two failed writes open it');
   assert.equal(store.upserts, 2);
 
   for (let i = 2; i < 10; i++) {
-    writer.onEvent(event('BTCUSDT', T0 + i * 1000, true));
+    writer.onEvent(event('BTC-USDT', T0 + i * 1000, true));
     clock.advance(500);
     await writer.flush();
   }
@@ -78,54 +78,54 @@ test('while the store_write breaker is open no write is attempted; after openFor
   await writer.flush();
   assert.equal(breaker.state, 'closed', 'the probe write succeeded');
   assert.equal(writer.depth, 0);
-  assert.deepEqual(await stored('BTCUSDT'), Array.from({ length: 10 }, (_, i) => [i * 1000, true]));
+  assert.deepEqual(await stored('BTC-USDT'), Array.from({ length: 10 }, (_, i) => [i * 1000, true]));
   assert.equal(await value('candlestack_store_rows_dropped_total'), 0, 'nothing dropped');
 });
 
 test('beyond the bound the least recently updated forming candle is dropped first', async () => {
   const { store, breaker, writer, value, stored } = setup(4);
   store.down = true;
-  writer.onEvent(event('BTCUSDT', T0 - 1000, true));
+  writer.onEvent(event('BTC-USDT', T0 - 1000, true));
   await writer.flush();
   await writer.flush();
   assert.equal(breaker.state, 'open');
-  writer.onEvent(event('ETHUSDT', T0, false));
-  writer.onEvent(event('SOLUSDT', T0, false));
-  writer.onEvent(event('BTCUSDT', T0, false));
-  writer.onEvent(event('ETHUSDT', T0, false, '101.00000000')); // ETH updated again: SOL is now the oldest update
+  writer.onEvent(event('ETH-USDT', T0, false));
+  writer.onEvent(event('SOL-USDT', T0, false));
+  writer.onEvent(event('BTC-USDT', T0, false));
+  writer.onEvent(event('ETH-USDT', T0, false, '101.00000000')); // ETH updated again: SOL is now the oldest update
   assert.equal(writer.depth, 4, 'at the bound (BTC closed + 3 forming)');
-  writer.onEvent(event('XRPUSDT', T0, true));
+  writer.onEvent(event('XRP-USDT', T0, true));
   assert.equal(writer.depth, 4, 'one forming row made room for the closed candle');
   assert.equal(await value('candlestack_store_rows_dropped_total', { reason: 'buffer_full' }), 1);
 
   store.down = false;
   await writer.flush(true);
-  assert.deepEqual(await stored('SOLUSDT'), [], 'SOL (least recently updated) was dropped');
-  assert.deepEqual(await stored('ETHUSDT'), [[0, false]]);
-  assert.deepEqual(await stored('BTCUSDT'), [[-1000, true], [0, false]]);
-  assert.deepEqual(await stored('XRPUSDT'), [[0, true]]);
+  assert.deepEqual(await stored('SOL-USDT'), [], 'SOL (least recently updated) was dropped');
+  assert.deepEqual(await stored('ETH-USDT'), [[0, false]]);
+  assert.deepEqual(await stored('BTC-USDT'), [[-1000, true], [0, false]]);
+  assert.deepEqual(await stored('XRP-USDT'), [[0, true]]);
 });
 
 test('closed candles are never dropped, even past the bound; drops and the overflow are counted and logged', async () => {
   const { clock, store, breaker, writer, value, stored, lines } = setup(4);
   store.down = true;
-  writer.onEvent(event('BTCUSDT', T0, false));
+  writer.onEvent(event('BTC-USDT', T0, false));
   await writer.flush();
   await writer.flush();
   assert.equal(breaker.state, 'open');
-  writer.onEvent(event('ETHUSDT', T0, false));
-  writer.onEvent(event('SOLUSDT', T0, false));
-  for (const s of ['XRPUSDT', 'BNBUSDT', 'ADAUSDT', 'DOTUSDT']) writer.onEvent(event(s, T0, true));
+  writer.onEvent(event('ETH-USDT', T0, false));
+  writer.onEvent(event('SOL-USDT', T0, false));
+  for (const s of ['XRP-USDT', 'BNB-USDT', 'ADA-USDT', 'DOT-USDT']) writer.onEvent(event(s, T0, true));
   assert.equal(writer.depth, 4, 'the three forming rows were dropped for closed ones');
-  writer.onEvent(event('XRPUSDT', T0 + 1000, true));
-  writer.onEvent(event('BNBUSDT', T0 + 1000, true));
+  writer.onEvent(event('XRP-USDT', T0 + 1000, true));
+  writer.onEvent(event('BNB-USDT', T0 + 1000, true));
   assert.equal(writer.depth, 6, 'closed candles are kept past the bound');
   assert.equal(await value('candlestack_store_rows_dropped_total', { reason: 'buffer_full' }), 3);
   const dropLog = lines.find((l) => /dropped the oldest forming-candle updates/.test(l.msg));
   assert.ok(dropLog, 'the drop is logged');
   assert.equal(dropLog.droppedFormingUpdates, 1, 'the first drop is logged at once');
   clock.advance(10_000);
-  writer.onEvent(event('XRPUSDT', T0 + 2000, true));
+  writer.onEvent(event('XRP-USDT', T0 + 2000, true));
   const overflow = lines.find((l) => /holds more closed candles than its bound; they are kept/.test(l.msg));
   assert.ok(overflow, 'holding closed candles past the bound is logged');
   assert.equal(overflow.droppedFormingUpdates, 2, 'with the drops since the last log line');
@@ -134,31 +134,31 @@ test('closed candles are never dropped, even past the bound; drops and the overf
   clock.advance(5_000);
   await writer.flush();
   assert.equal(breaker.state, 'closed');
-  assert.deepEqual(await stored('XRPUSDT'), [[0, true], [1000, true], [2000, true]]);
-  assert.deepEqual(await stored('BNBUSDT'), [[0, true], [1000, true]]);
-  for (const s of ['ADAUSDT', 'DOTUSDT']) assert.deepEqual(await stored(s), [[0, true]]);
-  for (const s of ['BTCUSDT', 'ETHUSDT', 'SOLUSDT']) assert.deepEqual(await stored(s), [], `${s}: forming update dropped`);
+  assert.deepEqual(await stored('XRP-USDT'), [[0, true], [1000, true], [2000, true]]);
+  assert.deepEqual(await stored('BNB-USDT'), [[0, true], [1000, true]]);
+  for (const s of ['ADA-USDT', 'DOT-USDT']) assert.deepEqual(await stored(s), [[0, true]]);
+  for (const s of ['BTC-USDT', 'ETH-USDT', 'SOL-USDT']) assert.deepEqual(await stored(s), [], `${s}: forming update dropped`);
 });
 
 test('a forming update never replaces a buffered closed candle of the same period', async () => {
   const { store, writer, stored } = setup();
-  writer.onEvent(event('BTCUSDT', T0, true, '105.00000000'));
-  writer.onEvent(event('BTCUSDT', T0, false, '999.00000000'));
+  writer.onEvent(event('BTC-USDT', T0, true, '105.00000000'));
+  writer.onEvent(event('BTC-USDT', T0, false, '999.00000000'));
   await writer.flush();
   assert.equal(store.upserts, 1);
-  const [c] = await store.query({ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1s', limit: 10 });
+  const [c] = await store.query({ exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1s', limit: 10 });
   assert.equal(c?.close, '105.00000000');
-  assert.deepEqual(await stored('BTCUSDT'), [[0, true]]);
+  assert.deepEqual(await stored('BTC-USDT'), [[0, true]]);
 });
 
 test('at shutdown the writer tries the store even with the breaker open; rows it cannot write are counted and logged', async () => {
   const { store, breaker, writer, value, lines } = setup();
   store.down = true;
-  writer.onEvent(event('BTCUSDT', T0, true));
+  writer.onEvent(event('BTC-USDT', T0, true));
   await writer.flush();
   await writer.flush();
   assert.equal(breaker.state, 'open');
-  writer.onEvent(event('BTCUSDT', T0 + 1000, false));
+  writer.onEvent(event('BTC-USDT', T0 + 1000, false));
   await writer.stop();
   assert.equal(store.upserts, 3, 'one last attempt despite the open breaker');
   assert.equal(await value('candlestack_store_rows_dropped_total', { reason: 'shutdown' }), 2);

@@ -46,7 +46,7 @@ function raw(base: string, path: string, headers: Record<string, string> = {}, m
 function candle(i: number): Candle {
   return {
     exchange: 'binance',
-    symbol: 'BTCUSDT',
+    symbol: 'BTC-USDT',
     timeframe: '1m',
     openTime: Date.UTC(2024, 0, 1) + i * 60_000,
     open: '100.00000000',
@@ -66,7 +66,7 @@ function candle(i: number): Candle {
 
 async function startApi(web: WebAssets | undefined, store: SqliteStore) {
   const metrics = testMetrics();
-  const markets = new Markets([{ exchange: 'binance', symbols: ['BTCUSDT'], timeframes: ['1m'], normalizeSymbol: binance.normalizeSymbol }]);
+  const markets = new Markets([{ exchange: 'binance', symbols: ['BTC-USDT'], timeframes: ['1m'], codec: binance.symbols }]);
   const live = new LiveHub({ markets, metrics, log, clock: systemClock });
   const api = new ApiServer({
     host: '127.0.0.1',

@@ -3,7 +3,7 @@
  * updates, closes and corrections as they happen. Each event is serialized once for all its subscribers;
  * a client that cannot keep up (send buffer over a bound) is disconnected rather than buffered forever.
  *
- * Client -> server: {"op":"subscribe"|"unsubscribe","exchange":"binance","symbol":"BTCUSDT","timeframe":"1m"}
+ * Client -> server: {"op":"subscribe"|"unsubscribe","exchange":"binance","symbol":"BTC-USDT","timeframe":"1m"}
  * Server -> client: {"type":"subscribed"|"unsubscribed",...}, {"type":"candle","kind":"update"|"close"|"correction","candle":{...}},
  *                   {"type":"indicator","kind":"update"|"close"|"correction","exchange","symbol","timeframe","openTime","values":{...}},
  *                   {"type":"error","error":{"code","message","parameter"?}}
@@ -103,7 +103,7 @@ export class LiveHub {
     try {
       msg = JSON.parse(text);
     } catch {
-      return this.error(client, 'bad_message', 'messages must be JSON objects like {"op":"subscribe","exchange":"binance","symbol":"BTCUSDT","timeframe":"1m"}');
+      return this.error(client, 'bad_message', 'messages must be JSON objects like {"op":"subscribe","exchange":"binance","symbol":"BTC-USDT","timeframe":"1m"}');
     }
     if (typeof msg !== 'object' || msg === null) return this.error(client, 'bad_message', 'messages must be JSON objects');
     const m = msg as Record<string, unknown>;

@@ -1,12 +1,16 @@
 /** What the API serves: the configured exchanges and symbols, and how request values resolve to them. */
 import { BadParameterError } from '../core/errors.js';
 import type { Timeframe } from '../core/timeframe.js';
+import type { SymbolCodec } from '../exchanges/adapter.js';
+import { resolveSymbol } from '../exchanges/symbols.js';
 
 export interface Market {
   exchange: string;
+  /** Canonical BASE-QUOTE symbols. */
   symbols: readonly string[];
   timeframes: readonly Timeframe[];
-  normalizeSymbol: (input: string) => string;
+  /** The exchange's symbol codec: requests may name a symbol in its native form too. */
+  codec: SymbolCodec;
 }
 
 export class Markets {
@@ -25,8 +29,8 @@ export class Markets {
       if (!first) throw new BadParameterError('symbol', 'a symbol', symbol);
       return { exchange: market.exchange, symbol: first, market };
     }
-    const normalized = market.normalizeSymbol(symbol);
-    if (!market.symbols.includes(normalized)) {
+    const normalized = resolveSymbol(market.codec, symbol);
+    if (normalized === null || !market.symbols.includes(normalized)) {
       throw new BadParameterError('symbol', `one of ${market.symbols.join(', ')} on ${market.exchange}`, symbol);
     }
     return { exchange: market.exchange, symbol: normalized, market };

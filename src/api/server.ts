@@ -138,7 +138,7 @@ export class ApiServer {
         candles: '/api/candles?exchange=&symbol=&timeframe=&from=&to=&limit=',
         symbols: '/api/symbols',
         health: '/api/health',
-        live: 'ws: /ws then {"op":"subscribe","exchange":"binance","symbol":"BTCUSDT","timeframe":"1m"}',
+        live: 'ws: /ws then {"op":"subscribe","exchange":"binance","symbol":"BTC-USDT","timeframe":"1m"}',
         liveness: '/healthz',
         readiness: '/readyz',
         metrics: '/metrics',
@@ -169,7 +169,7 @@ export class ApiServer {
         m.symbols.map((symbol) => ({
           exchange: m.exchange,
           symbol,
-          native: symbol,
+          native: m.codec.toNative(symbol),
           timeframes: m.timeframes,
           stored: Object.fromEntries(stored.filter((s) => s.exchange === m.exchange && s.symbol === symbol).map((s) => [s.timeframe, { candles: s.candles, firstOpenTime: s.firstOpenTime, lastOpenTime: s.lastOpenTime }])),
         })),

@@ -56,7 +56,7 @@ export function buildCollectors(config: Config, bus: Bus, deps: PartDeps & { unr
 }
 
 export function buildMarkets(config: Config): Markets {
-  return new Markets(config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols, timeframes: config.timeframes, normalizeSymbol: adapterFor(ex.id).normalizeSymbol })));
+  return new Markets(config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols, timeframes: config.timeframes, codec: adapterFor(ex.id).symbols })));
 }
 
 /** The API server (REST, /ws, /metrics) with the web dashboard at `/` and the health view's detail. */

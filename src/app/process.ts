@@ -7,7 +7,7 @@
  *   candles and awaits CandleWriter.flush(); a failed write leaves the batch uncommitted.
  * - A symbol first seen on this member (start, or a partition moved here) is resumed from the store's latest
  *   candles (`engine.resume`), with the last applied trade id of each: Kafka redelivers from the committed
- *   offset, and the engine skips trades already counted (ids are sequential per symbol), so a crash creates
+ *   offset, and the engine skips trades already counted (for exchanges whose ids only grow: ExchangeAdapter.increasingTradeIds), so a crash creates
  *   neither a duplicate nor a gap. A symbol whose partition moves away is forgotten.
  * - Candles close on each symbol's stream clock, not the wall clock: the receive time of its latest consumed
  *   trade. Trades replayed after a crash or delayed by a rebalance are then not "late", and a partition read
@@ -22,6 +22,7 @@
  *   `indicator` topic for the serve role's /ws. A symbol assigned here re-warms its indicator series from
  *   the store, so values continue from what another instance wrote.
  */
+import { adapterFor, isExchangeId } from '../exchanges/index.js';
 import type { Config } from '../config/config.js';
 import type { Timer } from '../core/clock.js';
 import type { CandleEvent } from '../core/types.js';
@@ -83,7 +84,7 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
     clock,
     metrics,
     log: log.child({ component: 'candles' }),
-    dedupeTradeIds: true,
+    dedupeTradeIds: (exchange) => isExchangeId(exchange) && adapterFor(exchange).increasingTradeIds,
     emit: (e) => onCandle(e),
   });
   const reconciler = new Reconciler({ engine, clock, metrics, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });

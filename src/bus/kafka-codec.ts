@@ -89,9 +89,9 @@ export interface SeedKlineJson {
   low: string;
   close: string;
   volume: string;
-  quote_volume: string;
-  taker_buy_volume: string;
-  trades: number;
+  quote_volume: string | null;
+  taker_buy_volume: string | null;
+  trades: number | null;
   is_closed: boolean;
   event_time: number;
   received_at: number;
@@ -128,6 +128,8 @@ function seedJsonToKline(o: Record<string, unknown>): Kline {
     if (typeof o[k] !== 'number' || !Number.isFinite(o[k])) throw new KafkaDecodeError(`kline: field ${k} must be a number`);
     return o[k] as number;
   };
+  const optStr = (k: string) => (o[k] === null || o[k] === undefined ? null : str(k));
+  const optNum = (k: string) => (o[k] === null || o[k] === undefined ? null : num(k));
   const interval = str('interval');
   if (!isTimeframe(interval)) throw new KafkaDecodeError(`kline: unknown interval ${interval}`);
   return {
@@ -141,9 +143,9 @@ function seedJsonToKline(o: Record<string, unknown>): Kline {
     low: str('low'),
     close: str('close'),
     volume: str('volume'),
-    quoteVolume: str('quote_volume'),
-    takerBuyVolume: str('taker_buy_volume'),
-    tradeCount: num('trades'),
+    quoteVolume: optStr('quote_volume'),
+    takerBuyVolume: optStr('taker_buy_volume'),
+    tradeCount: optNum('trades'),
     closed: o.is_closed === true,
     time: num('event_time'),
     receivedAt: num('received_at'),

@@ -70,7 +70,7 @@ Options:
                                                the combined-stream {"stream","data"} wrapper; other events
                                                (klines, acks) and other symbols are skipped
                       CSV header line optional; times in epoch ms or µs (values >= 1e14 are µs).
-  --symbol SYMBOL     e.g. BTCUSDT (BTC-USDT and btcusdt work too). Names the CSV dumps' symbol (they hold
+  --symbol SYMBOL     e.g. BTCUSDT or BTC-USDT (btcusdt works too). Names the CSV dumps' symbol (they hold
                       one symbol each); selects the symbol in a jsonl file.
   --timeframe TF      one of ${TIMEFRAMES.join(', ')}
   --from T            only trades at or after T (inclusive)
@@ -131,7 +131,7 @@ class Notes {
 
 export async function candlesCommand(args: CandlesArgs, io: CandlesIo): Promise<CandlesResult> {
   const { format, timeframe } = args;
-  const symbol = normalizeSymbol(args.symbol);
+  const symbol = normalizeSymbol(args.symbol) ?? args.symbol;
   const tfMs = timeframeMs(timeframe);
   const from = args.from ?? -Infinity;
   const to = args.to ?? Infinity;
@@ -383,8 +383,8 @@ export function parseCandlesArgs(argv: string[]): CandlesArgs & { help: boolean 
   if (input === undefined || input === '') throw new ConfigError('--input', 'a file path (a .gz is gunzipped)', input);
   const format = values.format;
   if (!isDumpFormat(format)) throw new ConfigError('--format', `one of ${DUMP_FORMATS.join(', ')}`, format);
-  const symbol = values.symbol === undefined ? undefined : normalizeSymbol(values.symbol);
-  if (symbol === undefined || !/^[A-Z0-9]+$/.test(symbol)) throw new ConfigError('--symbol', 'a symbol such as BTCUSDT', values.symbol);
+  const symbol = values.symbol === undefined ? null : normalizeSymbol(values.symbol);
+  if (symbol === null) throw new ConfigError('--symbol', 'a symbol such as BTCUSDT or BTC-USDT', values.symbol);
   const timeframe = values.timeframe;
   if (!isTimeframe(timeframe)) throw new ConfigError('--timeframe', `one of ${TIMEFRAMES.join(', ')}`, timeframe);
   const from = values.from === undefined ? undefined : parseTimeArg('--from', values.from);

@@ -37,7 +37,7 @@ Flags:
   -v, --version  print the version
 
 Examples:
-  candlestack run --symbols BTCUSDT,ETHUSDT,SOLUSDT --port 9001
+  candlestack run --symbols BTC-USDT,ETH-USDT,SOL-USDT --port 9001
   candlestack demo --rate 200
   candlestack candles --input BTCUSDT-aggTrades-2024-01-01.csv --format binance-aggtrades-csv --symbol BTCUSDT --timeframe 1m
 `;
@@ -52,7 +52,7 @@ const RUN_HELP = () => `Usage: candlestack run [flags]
 
 Collects trades (and the exchange's own klines, for reconciliation) from the configured exchanges, builds
 candles on every timeframe, stores them in SQLite and serves the web dashboard (/), the API, the live
-WebSocket /ws and /metrics on one port. Without flags: Binance spot, BTCUSDT and ETHUSDT, 1m 5m 15m 1h
+WebSocket /ws and /metrics on one port. Without flags: Binance spot, BTC-USDT and ETH-USDT, 1m 5m 15m 1h
 4h 1d, port ${9001}.
 
 Flags:
@@ -64,9 +64,12 @@ Precedence: defaults < --config file < CANDLESTACK_* environment < flags.
 
 const DEMO_HELP = () => `Usage: candlestack demo [flags]
 
-Starts a simulated Binance (WebSocket streams and REST klines, Binance's wire protocol) on loopback and runs
-the same pipeline as 'run' against it: no network needed. Prices follow a random walk with bursts and quiet
-spells. Takes every 'run' flag; --symbols picks simulated symbols (default BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT,XRPUSDT).
+Starts one simulated exchange per --exchanges entry on loopback (default Binance; each speaks its exchange's
+wire protocol: WebSocket streams, heartbeats, REST candles) and runs the same pipeline as 'run' against them:
+no network needed. Prices follow one seeded random walk with bursts and quiet spells, the same on every
+exchange. Takes every 'run' flag; --symbols picks simulated symbols (default
+BTC-USDT,ETH-USDT,SOL-USDT,BNB-USDT,XRP-USDT), e.g.
+  candlestack demo --exchanges binance,coinbase,kraken,bybit,okx
 The demo store (data/demo.db) starts empty on each run unless --store is given.
 
 Demo flags:
@@ -140,7 +143,7 @@ async function serve(role: Role, argv: string[]): Promise<number> {
     const symbolsGiven = flags.symbols !== undefined || process.env.CANDLESTACK_SYMBOLS !== undefined;
     const storeGiven = flags.store !== undefined || process.env.CANDLESTACK_STORE !== undefined;
     app = await startDemo(config, { rate, seed, chaos: values.chaos === true, symbolsGiven, storeGiven }, { clock, log, version: VERSION });
-    log.info({ component: 'demo' }, `demo ready: http://${config.http.host}:${app.port}/api/candles?symbol=BTCUSDT&timeframe=1m  ·  /api/health  ·  /metrics`);
+    log.info({ component: 'demo' }, `demo ready: http://${config.http.host}:${app.port}/api/candles?symbol=BTC-USDT&timeframe=1m  ·  /api/health  ·  /metrics`);
   } else {
     app = await startEmbedded(config, { clock, log, version: VERSION, role, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
   }

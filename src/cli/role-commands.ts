@@ -30,7 +30,7 @@ ${settings}
   -h, --help             show this help
 
 Example:
-  candlestack ${role} --bus kafka://127.0.0.1:9092${role === 'collect' ? ' --symbols BTCUSDT,ETHUSDT' : role === 'process' ? ' --store sqlite:data/candlestack.db --kafka-group candlestack-process' : ' --store sqlite:data/candlestack.db'}
+  candlestack ${role} --bus kafka://127.0.0.1:9092${role === 'collect' ? ' --symbols BTC-USDT,ETH-USDT' : role === 'process' ? ' --store sqlite:data/candlestack.db --kafka-group candlestack-process' : ' --store sqlite:data/candlestack.db'}
 `;
 }
 

@@ -9,6 +9,7 @@ import { ConfigError } from '../core/errors.js';
 import { TIMEFRAMES, isTimeframe, sortTimeframes, type Timeframe } from '../core/timeframe.js';
 import { EXCHANGE_IDS, adapterFor, isExchangeId, type ExchangeId } from '../exchanges/index.js';
 import type { TradeStream } from '../exchanges/adapter.js';
+import { resolveSymbol } from '../exchanges/symbols.js';
 import { LATE_POLICIES, type LatePolicy } from '../pipeline/candle-engine.js';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.js';
 import { parseDuration } from './duration.js';
@@ -51,7 +52,7 @@ export interface Config {
   breakers: BreakersConfig;
 }
 
-export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
+export const DEFAULT_SYMBOLS = ['BTC-USDT', 'ETH-USDT'];
 export const DEFAULT_TIMEFRAMES: Timeframe[] = ['1m', '5m', '15m', '1h', '4h', '1d'];
 export const DEFAULT_PORT = 9001;
 
@@ -356,12 +357,13 @@ function stringList(v: unknown, field: string): string[] {
   return v as string[];
 }
 
+/** Symbols in canonical or the exchange's native form -> canonical BASE-QUOTE. */
 function validateSymbols(symbols: string[], field: string, exchange: ExchangeId): string[] {
-  if (symbols.length === 0) throw new ConfigError(field, 'at least one symbol, e.g. BTCUSDT,ETHUSDT', symbols.join(','));
-  const normalize = adapterFor(exchange).normalizeSymbol;
+  if (symbols.length === 0) throw new ConfigError(field, 'at least one symbol, e.g. BTC-USDT,ETH-USDT', symbols.join(','));
+  const codec = adapterFor(exchange).symbols;
   const out = symbols.map((s) => {
-    const n = normalize(s);
-    if (!/^[A-Z0-9]{2,30}$/.test(n)) throw new ConfigError(field, 'symbols of letters and digits such as BTCUSDT or BTC-USDT', s);
+    const n = resolveSymbol(codec, s);
+    if (n === null) throw new ConfigError(field, `symbols as BASE-QUOTE (BTC-USDT) or ${exchange}'s native form (e.g. ${codec.toNative('BTC-USDT')})`, s);
     return n;
   });
   return [...new Set(out)];

@@ -30,41 +30,43 @@ export function fixed8(): Fixed8 {
  */
 export function parseFixed8(text: string, out: Fixed8): boolean {
   const n = text.length;
-  if (n === 0) return false;
   let int = 0;
-  let frac = 0;
   let i = 0;
-  let digits = 0;
   for (; i < n; i++) {
     const c = text.charCodeAt(i) - 48;
     if (c < 0 || c > 9) break;
     int = int * 10 + c;
-    digits++;
   }
+  let digits = i;
+  let frac = 0;
   if (i < n && text.charCodeAt(i) === 46 /* . */) {
-    i++;
-    let place = SCALE / 10;
-    let roundUp = false;
-    let fracDigits = 0;
-    for (; i < n; i++) {
+    // Fraction digits accumulate as an integer (< 1e8, a small integer: no floating-point step per digit),
+    // scaled to units of 1e-8 once at the end; a 9th digit rounds half-up, later ones are ignored.
+    const fracStart = ++i;
+    const last = fracStart + 8 < n ? fracStart + 8 : n;
+    for (; i < last; i++) {
       const c = text.charCodeAt(i) - 48;
       if (c < 0 || c > 9) break;
-      fracDigits++;
-      if (place >= 1) {
-        frac += c * place;
-        place /= 10;
-      } else if (fracDigits === 9) {
-        roundUp = c >= 5;
+      frac = frac * 10 + c;
+    }
+    const fracDigits = i - fracStart;
+    if (fracDigits < 8) {
+      frac *= POW10[fracDigits]!;
+    } else if (i < n) {
+      let c = text.charCodeAt(i) - 48;
+      if (c >= 0 && c <= 9) {
+        if (c >= 5) frac += 1;
+        for (i++; i < n; i++) {
+          c = text.charCodeAt(i) - 48;
+          if (c < 0 || c > 9) break;
+        }
+        if (frac === SCALE) {
+          frac = 0;
+          int += 1;
+        }
       }
     }
-    digits += fracDigits;
-    if (roundUp) {
-      frac += 1;
-      if (frac === SCALE) {
-        frac = 0;
-        int += 1;
-      }
-    }
+    digits += i - fracStart;
   }
   if (digits === 0) return false;
   if (i === n) {
@@ -77,6 +79,9 @@ export function parseFixed8(text: string, out: Fixed8): boolean {
   if (c === 101 || c === 69) return parseExponent(text, out); // e / E: rare, e.g. "1e-7" from JSON numbers
   return false;
 }
+
+/** 10^(8 - k) for k fraction digits read: scales a fraction of k digits to units of 1e-8. */
+const POW10 = [100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
 
 function parseExponent(text: string, out: Fixed8): boolean {
   const value = Number(text);

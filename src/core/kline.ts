@@ -2,7 +2,11 @@
 import { DecimalSum, fixed8, ratioToFixed8 } from './decimal.js';
 import type { Candle, CandleSource, Kline } from './types.js';
 
-/** The exchange's kline as a closed candle of ours (REST backfill). */
+/**
+ * The exchange's kline as a closed candle of ours (REST backfill). Fields the exchange does not report
+ * (null) become 0 — the candle's `source: backfill` says its volume split and count are the exchange's — and
+ * the VWAP falls back to the close when there is no quote volume.
+ */
 export function klineToCandle(k: Kline, source: CandleSource): Candle {
   return {
     exchange: k.exchange,
@@ -14,10 +18,10 @@ export function klineToCandle(k: Kline, source: CandleSource): Candle {
     low: k.low,
     close: k.close,
     volume: k.volume,
-    quoteVolume: k.quoteVolume,
-    takerBuyVolume: k.takerBuyVolume,
-    tradeCount: k.tradeCount,
-    vwap: vwapOf(k.quoteVolume, k.volume, k.close),
+    quoteVolume: k.quoteVolume ?? '0',
+    takerBuyVolume: k.takerBuyVolume ?? '0',
+    tradeCount: k.tradeCount ?? 0,
+    vwap: k.quoteVolume === null ? k.close : vwapOf(k.quoteVolume, k.volume, k.close),
     closed: k.closed,
     source,
     revision: 0,

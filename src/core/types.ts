@@ -12,7 +12,7 @@ export type Side = (typeof SIDES)[number];
 export interface Trade {
   readonly type: 'trade';
   readonly exchange: string;
-  /** Exchange-native symbol, upper case (Binance `BTCUSDT`). */
+  /** Canonical BASE-QUOTE symbol (`BTC-USDT`; see core/symbols.ts), whatever the exchange calls it. */
   readonly symbol: string;
   /** Exchange trade id. For Binance `@trade` this is `t`, for `@aggTrade` it is the aggregate id `a`. */
   readonly id: number;
@@ -39,9 +39,12 @@ export interface Kline {
   readonly low: string;
   readonly close: string;
   readonly volume: string;
-  readonly quoteVolume: string;
-  readonly takerBuyVolume: string;
-  readonly tradeCount: number;
+  /** Null where the exchange does not report it (Coinbase); reconciliation then skips the field. */
+  readonly quoteVolume: string | null;
+  /** Null where the exchange does not report it (all but Binance). */
+  readonly takerBuyVolume: string | null;
+  /** Null where the exchange does not report it (Coinbase, Bybit, OKX). */
+  readonly tradeCount: number | null;
   /** True once the exchange says the period is final. */
   readonly closed: boolean;
   readonly time: number;

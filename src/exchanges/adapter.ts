@@ -36,6 +36,11 @@ export interface Subscription {
 export interface StreamRef {
   readonly symbol: string;
   readonly name: string;
+  /**
+   * Streams of different groups never share a connection, for exchanges that serve some channels on another
+   * URL (OKX: candles on /business, trades on /public). `connection()` gets streams of one group only.
+   */
+  readonly group?: string;
 }
 
 export interface Endpoints {
@@ -62,6 +67,17 @@ export interface ClientHeartbeat {
   message: string;
 }
 
+/**
+ * Native symbols <-> canonical `BASE-QUOTE` (see core/symbols.ts). Mappers emit canonical symbols; streams,
+ * subscribe messages and REST calls use `toNative`.
+ */
+export interface SymbolCodec {
+  /** A native symbol as the exchange sends it -> canonical; null when it cannot be read. Fast (memoised). */
+  toCanonical(native: string): string | null;
+  /** Canonical -> the exchange's native form. */
+  toNative(canonical: string): string;
+}
+
 export interface ExchangeAdapter {
   readonly id: string;
   readonly displayName: string;
@@ -71,12 +87,21 @@ export interface ExchangeAdapter {
   readonly clientHeartbeat?: ClientHeartbeat;
   /** True when trade ids are consecutive per symbol, so a jump is a dropped-message gap. */
   readonly sequentialTradeIds: boolean;
+  /**
+   * True when trade ids only grow per symbol (sequential implies it). A consumer that may see redelivered
+   * trades (Kafka) skips ids at or below the last applied one only for such exchanges.
+   */
+  readonly increasingTradeIds: boolean;
   /** Timeframes the exchange can send klines for (REST and stream). */
   readonly klineTimeframes: readonly Timeframe[];
   readonly mapper: Mapper;
-  normalizeSymbol(input: string): string;
+  readonly symbols: SymbolCodec;
+  /** Streams for the subscription (whose symbols are canonical); each StreamRef carries its canonical symbol. */
   streams(sub: Subscription): StreamRef[];
   connection(streams: readonly StreamRef[], endpoints: Endpoints): ConnectionPlan;
-  /** Closed klines for [startTime, endTime] (epoch ms, inclusive), oldest first, paginating as needed. */
+  /**
+   * Closed klines of canonical `symbol` for [startTime, endTime] (epoch ms, inclusive), oldest first,
+   * paginating as needed.
+   */
   fetchKlines(rest: RestClient, endpoints: Endpoints, symbol: string, tf: Timeframe, startTime: number, endTime: number): Promise<Kline[]>;
 }

@@ -223,23 +223,28 @@ export class Collector {
   }
 }
 
-/** Packs streams into connections: all streams of a symbol stay on one connection, each under `max`. */
+/**
+ * Packs streams into connections: all streams of a symbol in one stream group stay on one connection, each
+ * connection under `max` streams and carrying one group only.
+ */
 export function shardStreams(streams: readonly StreamRef[], max: number): StreamRef[][] {
-  const bySymbol = new Map<string, StreamRef[]>();
+  const byGroupSymbol = new Map<string, StreamRef[]>();
   for (const s of streams) {
-    const list = bySymbol.get(s.symbol);
+    const key = `${s.group ?? ''}\u0000${s.symbol}`;
+    const list = byGroupSymbol.get(key);
     if (list) list.push(s);
-    else bySymbol.set(s.symbol, [s]);
+    else byGroupSymbol.set(key, [s]);
   }
+  const ordered = [...byGroupSymbol.values()].sort((a, b) => ((a[0]!.group ?? '') < (b[0]!.group ?? '') ? -1 : (a[0]!.group ?? '') > (b[0]!.group ?? '') ? 1 : 0));
   const shards: StreamRef[][] = [];
   let current: StreamRef[] = [];
-  for (const group of bySymbol.values()) {
-    if (group.length > max) throw new RangeError(`one symbol needs ${group.length} streams, more than ${max} per connection`);
-    if (current.length + group.length > max) {
+  for (const list of ordered) {
+    if (list.length > max) throw new RangeError(`one symbol needs ${list.length} streams, more than ${max} per connection`);
+    if (current.length > 0 && (current.length + list.length > max || current[0]!.group !== list[0]!.group)) {
       shards.push(current);
       current = [];
     }
-    current.push(...group);
+    current.push(...list);
   }
   if (current.length > 0) shards.push(current);
   return shards;

@@ -36,6 +36,11 @@ export class CandleState {
   dirty = true;
   /** Highest trade id applied (-1: none or unknown). */
   lastTradeId = -1;
+  /**
+   * openTime + the timeframe when openTime is on the timeframe's boundary (set by the engine), else NaN: a
+   * trade with openTime <= time < end is in this period without computing its period start.
+   */
+  end = Number.NaN;
 
   /** A period without trades so far: open = high = low = close = the previous close. */
   constructor(openTime: number, prevS: string, prevI: number, prevF: number) {
@@ -89,6 +94,70 @@ export class CandleState {
     if (t.side === 'buy') this.takerBuyVolume.add(q.int, q.frac);
     if (t.id > this.lastTradeId) this.lastTradeId = t.id;
     this.dirty = true;
+  }
+
+  /**
+   * Adds the trades aggregated in `b` (a batch that arrived after every trade already in this candle, all in
+   * this candle's period) as if each had been applied with `applyTrade`, in arrival order: high and low keep
+   * the first trade reaching them (strict comparisons, earlier trades win ties), close the last trade with
+   * the latest time (>=: later arrivals win ties), open the first trade with the earliest time (<). Sums are
+   * exact sums of the same per-trade terms. `b` must hold at least one trade with count >= 1.
+   */
+  mergeBatch(b: CandleState): void {
+    if (this.tradeCount === 0) {
+      this.oS = b.oS;
+      this.oI = b.oI;
+      this.oF = b.oF;
+      this.hS = b.hS;
+      this.hI = b.hI;
+      this.hF = b.hF;
+      this.lS = b.lS;
+      this.lI = b.lI;
+      this.lF = b.lF;
+      this.cS = b.cS;
+      this.cI = b.cI;
+      this.cF = b.cF;
+      this.openAt = b.openAt;
+      this.closeAt = b.closeAt;
+    } else {
+      if (compareFixed8(b.hI, b.hF, this.hI, this.hF) > 0) {
+        this.hS = b.hS;
+        this.hI = b.hI;
+        this.hF = b.hF;
+      }
+      if (compareFixed8(b.lI, b.lF, this.lI, this.lF) < 0) {
+        this.lS = b.lS;
+        this.lI = b.lI;
+        this.lF = b.lF;
+      }
+      if (b.closeAt >= this.closeAt) {
+        this.cS = b.cS;
+        this.cI = b.cI;
+        this.cF = b.cF;
+        this.closeAt = b.closeAt;
+      }
+      if (b.openAt < this.openAt) {
+        this.oS = b.oS;
+        this.oI = b.oI;
+        this.oF = b.oF;
+        this.openAt = b.openAt;
+      }
+    }
+    this.tradeCount += b.tradeCount;
+    this.volume.addSum(b.volume);
+    this.quoteVolume.addSum(b.quoteVolume);
+    this.takerBuyVolume.addSum(b.takerBuyVolume);
+    if (b.lastTradeId > this.lastTradeId) this.lastTradeId = b.lastTradeId;
+    this.dirty = true;
+  }
+
+  /** Empties a batch (see `mergeBatch`) for reuse. */
+  resetBatch(): void {
+    this.tradeCount = 0;
+    this.volume.reset();
+    this.quoteVolume.reset();
+    this.takerBuyVolume.reset();
+    this.lastTradeId = -1;
   }
 
   /**

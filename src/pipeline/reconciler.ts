@@ -36,17 +36,22 @@ export interface ReconcileResult {
   theirs?: Partial<Record<ReconciledField, string | number>>;
 }
 
-/** Fields of `ours` that differ from `theirs`. Decimals compare by value; quote volume to within 1e-8. */
+/**
+ * Fields of `ours` that differ from `theirs`. Decimals compare by value; quote volume to within 1e-8. Fields
+ * the exchange does not report (null) are not compared.
+ */
 export function diffCandle(ours: Candle, theirs: Kline): ReconciledField[] {
   const a = fixed8();
   const b = fixed8();
   const out: ReconciledField[] = [];
   for (const f of RECONCILED_FIELDS) {
+    const their = theirs[f];
+    if (their === null) continue;
     if (f === 'tradeCount') {
-      if (ours.tradeCount !== theirs.tradeCount) out.push(f);
+      if (ours.tradeCount !== their) out.push(f);
       continue;
     }
-    if (!parseFixed8(ours[f], a) || !parseFixed8(theirs[f], b)) {
+    if (!parseFixed8(ours[f], a) || !parseFixed8(their as string, b)) {
       out.push(f);
       continue;
     }

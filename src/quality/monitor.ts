@@ -15,7 +15,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { CheckRecord } from './check-record.js';
 import { STATE_CHECKS, type AnomalyType } from './checks.js';
-import { canonicalSymbol, divergences } from './cross-exchange.js';
+import { crossExchange } from './cross-exchange.js';
 import { explainSymbol, type QualityReport, type QualitySummary } from './report.js';
 import type { QualitySettings } from './settings.js';
 import { SymbolQuality } from './symbol-quality.js';
@@ -32,15 +32,14 @@ export interface QualityMonitorOptions {
   clock: Clock;
   metrics: Metrics;
   log: Logger;
-  /** Maps an exchange symbol to the name shared across exchanges. Default: letters and digits, upper case. */
-  canonical?: (exchange: string, symbol: string) => string;
 }
 
 const LOG_EVERY_MS = 10_000;
 
 export class QualityMonitor {
   private readonly states = new Map<string, Map<string, SymbolQuality>>();
-  private readonly byCanonical = new Map<string, SymbolQuality[]>();
+  /** Every exchange's state of one canonical symbol. */
+  private readonly exchangesOf = new Map<string, SymbolQuality[]>();
   private readonly lastLog = new Map<CheckRecord, { at: number; suppressed: number }>();
   private timers: Timer[] = [];
   private lastEvaluateAt: number;
@@ -103,7 +102,7 @@ export class QualityMonitor {
       const gaps = sq.record('trade_id_gap');
       if (last !== null && last > this.lastEvaluateAt && (gaps.lastFailureAt === null || gaps.lastFailureAt <= this.lastEvaluateAt)) gaps.pass(now);
     }
-    for (const group of this.byCanonical.values()) if (group.length > 1) this.checkDivergence(group, now);
+    for (const [symbol, group] of this.exchangesOf) if (group.length > 1) this.checkDivergence(symbol, group, now);
     this.lastEvaluateAt = now;
     for (const sq of this.all()) {
       sq.flushPasses();
@@ -158,10 +157,17 @@ export class QualityMonitor {
     }
   }
 
-  private checkDivergence(group: readonly SymbolQuality[], now: number): void {
+  private checkDivergence(symbol: string, group: readonly SymbolQuality[], now: number): void {
     const s = this.o.settings;
     const fresh = (sq: SymbolQuality) => now - sq.lastReceivedAt <= s.staleAfterMs;
-    for (const d of divergences(group.map((sq) => ({ exchange: sq.exchange, price: sq.price, fresh: fresh(sq) })))) {
+    const view = crossExchange(group.map((sq) => ({ exchange: sq.exchange, price: sq.price, fresh: fresh(sq) })));
+    const spread = this.o.metrics.crossExchangeSpread;
+    if (view === null) {
+      spread.remove(symbol); // fewer than two fresh prices: no spread, rather than a stale one
+      return;
+    }
+    spread.labels(symbol).set(view.spreadBps);
+    for (const d of view.divergences) {
       const sq = group.find((x) => x.exchange === d.exchange)!;
       const rec = sq.record('cross_exchange');
       if (d.divergence <= s.maxDivergence) rec.pass(now);
@@ -194,12 +200,12 @@ export class QualityMonitor {
   private create(exchange: string, symbol: string): SymbolQuality {
     let bySymbol = this.states.get(exchange);
     if (!bySymbol) this.states.set(exchange, (bySymbol = new Map()));
-    const canonical = (this.o.canonical ?? ((_e: string, s: string) => canonicalSymbol(s)))(exchange, symbol);
-    const sq: SymbolQuality = new SymbolQuality(exchange, symbol, canonical, this.o.clock.now(), this.o.settings, this.o.metrics, (rec, anomaly, message, values, at) => this.fail(sq, rec, anomaly, message, values, at));
+    const sq: SymbolQuality = new SymbolQuality(exchange, symbol, this.o.clock.now(), this.o.settings, this.o.metrics, (rec, anomaly, message, values, at) => this.fail(sq, rec, anomaly, message, values, at));
     bySymbol.set(symbol, sq);
-    const group = this.byCanonical.get(canonical);
+    // Symbols are canonical (BTC-USDT) whatever the exchange: the same symbol on two exchanges is one market.
+    const group = this.exchangesOf.get(symbol);
     if (group) group.push(sq);
-    else this.byCanonical.set(canonical, [sq]);
+    else this.exchangesOf.set(symbol, [sq]);
     return sq;
   }
 

@@ -30,7 +30,6 @@ export interface CheckReport {
 export interface QualityReport {
   exchange: string;
   symbol: string;
-  canonical: string;
   score: number;
   at: number;
   /** Active checks whose health is below 1: what pulls the score down. */
@@ -55,7 +54,6 @@ export function explainSymbol(sq: SymbolQuality, now: number, s: QualitySettings
   return {
     exchange: sq.exchange,
     symbol: sq.symbol,
-    canonical: sq.canonical,
     score: round(score),
     at: now,
     failing: parts.filter((p) => p.active && p.health < 1).map((p) => p.check),

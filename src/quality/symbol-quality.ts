@@ -28,7 +28,6 @@ export class SymbolQuality {
   constructor(
     readonly exchange: string,
     readonly symbol: string,
-    readonly canonical: string,
     since: number,
     settings: TradeCheckSettings,
     private readonly metrics: Metrics,

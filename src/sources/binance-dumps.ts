@@ -16,7 +16,8 @@
 import { fixed8, parseFixed8 } from '../core/decimal.js';
 import type { Trade } from '../core/types.js';
 import type { EventSink, TradeStream } from '../exchanges/adapter.js';
-import { binanceMapper } from '../exchanges/binance/mapper.js';
+import { binanceMapper, binanceSymbols } from '../exchanges/binance/mapper.js';
+import { resolveSymbol } from '../exchanges/symbols.js';
 
 export const DUMP_FORMATS = ['binance-aggtrades-csv', 'binance-trades-csv', 'binance-ws-jsonl'] as const;
 export type DumpFormat = (typeof DUMP_FORMATS)[number];
@@ -40,9 +41,9 @@ export function eventTimeMs(value: number): number {
   return value >= MICROS_THRESHOLD ? Math.floor(value / 1000) : value;
 }
 
-/** `btc-usdt`, `BTC/USDT`, `btc_usdt` -> `BTCUSDT` (Binance's own spelling). */
-export function normalizeSymbol(input: string): string {
-  return input.replace(/[-/_\s]/g, '').toUpperCase();
+/** `BTCUSDT`, `btc-usdt`, `BTC/USDT` -> canonical `BTC-USDT`; null when the input is neither form. */
+export function normalizeSymbol(input: string): string | null {
+  return resolveSymbol(binanceSymbols, input);
 }
 
 const DIGITS = /^\d+$/;
@@ -124,7 +125,7 @@ export function parseWsJsonLine(line: string, symbol: string): LineResult {
   let result: LineResult = null;
   const sink: EventSink = {
     trade(t) {
-      if (t.symbol.toUpperCase() !== symbol) return;
+      if (t.symbol !== symbol) return;
       if (!parseFixed8(t.price, scratch)) return void (result = { error: `price ${JSON.stringify(t.price)} is not a decimal` });
       if (!parseFixed8(t.qty, scratch)) return void (result = { error: `quantity ${JSON.stringify(t.qty)} is not a decimal` });
       const time = eventTimeMs(t.time);

@@ -10,6 +10,7 @@
  * aggregates with a cast (sum(volume::numeric)); the candle engine does the arithmetic, exactly.
  */
 import type { PoolClient } from 'pg';
+import { canonicalSymbolsSql } from './canonical-symbols-migration.js';
 
 export interface PgMigration {
   version: number;
@@ -75,6 +76,12 @@ export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
     // The last trade id applied to the candle: after a crash, the process role skips redelivered trades
     // at or below it (exactly-once candles over Kafka; see ARCHITECTURE.md).
     sql: `ALTER TABLE candles ADD COLUMN last_trade_id bigint;`,
+  },
+  {
+    version: 4,
+    name: 'canonical symbols',
+    // Binance rows from before canonical symbols: BTCUSDT -> BTC-USDT (see canonical-symbols-migration.ts).
+    sql: canonicalSymbolsSql('char_length'),
   },
 ];
 

@@ -1,3 +1,5 @@
+import { canonicalSymbolsSql } from './canonical-symbols-migration.js';
+
 /** Versioned SQLite migrations: applied in order, each once, recorded in schema_migrations. Append only. */
 export interface Migration {
   version: number;
@@ -52,5 +54,10 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     version: 3,
     name: 'candles.last_trade_id',
     sql: `ALTER TABLE candles ADD COLUMN last_trade_id INTEGER;`,
+  },
+  {
+    version: 4,
+    name: 'canonical symbols',
+    sql: canonicalSymbolsSql('length'),
   },
 ];

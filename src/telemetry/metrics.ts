@@ -374,6 +374,12 @@ export function createMetrics(registry: Registry) {
       labelNames: ['exchange', 'check', 'result'] as const,
       registers: r,
     }),
+    crossExchangeSpread: new Gauge({
+      name: `${P}cross_exchange_spread_bps`,
+      help: 'Spread of the last prices of one canonical symbol across the exchanges watching it: (highest - lowest) / median, in basis points. Absent while fewer than two exchanges have a fresh price.',
+      labelNames: ['symbol'] as const,
+      registers: r,
+    }),
     dataAnomalies: new Counter({
       name: `${P}data_anomalies_detected_total`,
       help: 'Data anomalies detected, by type (stale_feed, trade_id_gap, price_outlier, ...).',

@@ -1,28 +1,16 @@
-/** Candles the offline builder (`candlestack candles`) computes from every trade the simulated exchange made: the reference end-to-end tests compare served candles with. */
-import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { candlesCommand } from '../../src/cli/candles-command.js';
+/** The reference candles and config for end-to-end runs against the simulated exchange. */
 import type { SimTrade } from '../../src/demo/simulated-binance/server.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
+import { offlineCandles as offlineCandleRows } from './offline.js';
 
-/** open_time -> [open, high, low, close, volume] of every 1s period of `symbol`. */
+/** open_time -> [open, high, low, close, volume] of every 1s period of canonical `symbol`, from every trade the simulated exchange made. */
 export async function offlineCandles(trades: readonly SimTrade[], symbol: string, dir: string): Promise<Map<number, string[]>> {
-  // Binance trades dump layout: id, price, qty, quote qty, time, buyer-was-maker, best-match
-  const file = join(dir, `${symbol}-trades.csv`);
-  writeFileSync(file, trades.filter((t) => t.symbol === symbol).map((t) => `${t.id},${t.price},${t.qty},0,${t.time},${t.buyerIsMaker ? 'True' : 'False'},True`).join('\n') + '\n');
-  let out = '';
-  const stdout = new Writable({ write: (chunk, _e, cb) => ((out += chunk), cb()) });
-  const stderr = new Writable({ write: (_c, _e, cb) => cb() });
-  const result = await candlesCommand({ input: file, format: 'binance-trades-csv', symbol, timeframe: '1s' }, { stdout, stderr });
-  assert.equal(result.exitCode, 0);
-  const rows = out.trim().split('\n').slice(1).map((l) => l.split(','));
-  return new Map(rows.map((r) => [Number(r[0]), r.slice(1, 6)]));
+  const rows = await offlineCandleRows(trades, symbol, dir);
+  return new Map([...rows].map(([t, r]) => [t, r.slice(0, 5)]));
 }
 
 /** A fast config for end-to-end runs against the simulated exchange: 1s candles, short grace, quick reconnects. */
-export function e2eConfig(endpoints: { wsBaseUrl: string; restBaseUrl: string }, storeUrl: string, symbols = ['BTCUSDT', 'ETHUSDT']): Config {
+export function e2eConfig(endpoints: { wsBaseUrl: string; restBaseUrl: string }, storeUrl: string, symbols = ['BTC-USDT', 'ETH-USDT']): Config {
   const base = defaultConfig();
   return {
     ...base,

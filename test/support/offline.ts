@@ -6,11 +6,12 @@ import { Writable } from 'node:stream';
 import type { SimTrade } from '../../src/demo/simulated-binance/server.js';
 import { candlesCommand } from '../../src/cli/candles-command.js';
 
-/** open_time -> [open, high, low, close, volume, quote_volume, trade_count] of the 1s candles of `symbol`. */
-export async function offlineCandles(trades: SimTrade[], symbol: string, dir: string): Promise<Map<number, string[]>> {
+/** open_time -> [open, high, low, close, volume, quote_volume, trade_count] of the 1s candles of canonical `symbol` (BTC-USDT). */
+export async function offlineCandles(trades: readonly SimTrade[], symbol: string, dir: string): Promise<Map<number, string[]>> {
   // Binance trades dump layout: id, price, qty, quote qty, time, buyer-was-maker, best-match
-  const file = join(dir, `${symbol}-trades.csv`);
-  writeFileSync(file, trades.filter((t) => t.symbol === symbol).map((t) => `${t.id},${t.price},${t.qty},0,${t.time},${t.buyerIsMaker ? 'True' : 'False'},True`).join('\n') + '\n');
+  const native = symbol.replace('-', ''); // the simulated Binance's trades carry Binance's spelling
+  const file = join(dir, `${native}-trades.csv`);
+  writeFileSync(file, trades.filter((t) => t.symbol === native).map((t) => `${t.id},${t.price},${t.qty},0,${t.time},${t.buyerIsMaker ? 'True' : 'False'},True`).join('\n') + '\n');
   let out = '';
   const stdout = new Writable({ write: (chunk, _e, cb) => ((out += chunk), cb()) });
   const stderr = new Writable({ write: (_c, _e, cb) => cb() });

@@ -12,7 +12,7 @@ export const GRAFANA_VALUES: Record<string, string> = {
   __interval: '5s',
   __range: '30s',
   exchange: 'binance',
-  symbol: 'BTCUSDT',
+  symbol: 'BTC-USDT',
   timeframe: '1s',
   component: '.*',
   batch_job: '.*',

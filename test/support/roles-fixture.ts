@@ -7,7 +7,7 @@ import { DEFAULT_KAFKA_TOPICS } from '../../src/bus/kafka-codec.js';
 import { SimulatedBinance, type SimTrade } from '../../src/demo/simulated-binance/server.js';
 import { KafkaMockCluster } from './kafka/mock-cluster.js';
 
-export const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT'];
+export const SYMBOLS = ['BTC-USDT', 'ETH-USDT', 'SOL-USDT', 'BNB-USDT'];
 
 export async function kafkaFixture(seed: number) {
   const cluster = await KafkaMockCluster.start(3);

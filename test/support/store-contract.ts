@@ -15,7 +15,7 @@ export const T0 = Date.UTC(2024, 0, 1, 0, 0);
 export function candle(openTime: number, over: Partial<Candle> = {}): Candle {
   return {
     exchange: 'binance',
-    symbol: 'BTCUSDT',
+    symbol: 'BTC-USDT',
     timeframe: '1m',
     openTime,
     open: '100.00000000',
@@ -34,7 +34,7 @@ export function candle(openTime: number, over: Partial<Candle> = {}): Candle {
   };
 }
 
-export const q = (over: Partial<CandleQuery> = {}): CandleQuery => ({ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m', limit: 1000, ...over });
+export const q = (over: Partial<CandleQuery> = {}): CandleQuery => ({ exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', limit: 1000, ...over });
 
 /** Makes a new, empty store for one test and closes it after (via `t.after`). */
 export type StoreFactory = (t: TestContext, now?: () => number) => Promise<Store>;
@@ -85,7 +85,7 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
       const twice = await store.query(q());
       assert.deepEqual(twice, once);
       assert.equal(twice.length, 3);
-      assert.deepEqual(await store.series(), [{ exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m', candles: 3, firstOpenTime: T0, lastOpenTime: T0 + 2 * MIN }]);
+      assert.deepEqual(await store.series(), [{ exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', candles: 3, firstOpenTime: T0, lastOpenTime: T0 + 2 * MIN }]);
     });
 
     test('a forming candle does not overwrite a closed one; a correction and a close do', async (t) => {
@@ -131,12 +131,12 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
     test('a large batch (10,000 candles over 10 series) is written whole', async (t) => {
       const store = await make(t);
       const batch: Candle[] = [];
-      for (let s = 0; s < 10; s++) for (let i = 0; i < 1_000; i++) batch.push(candle(T0 + i * MIN, { symbol: `SYM${s}USDT`, tradeCount: i }));
+      for (let s = 0; s < 10; s++) for (let i = 0; i < 1_000; i++) batch.push(candle(T0 + i * MIN, { symbol: `SYM${s}-USDT`, tradeCount: i }));
       await store.upsert(batch);
       const series = await store.series();
       assert.equal(series.length, 10);
       assert.ok(series.every((s) => s.candles === 1_000 && s.firstOpenTime === T0 && s.lastOpenTime === T0 + 999 * MIN));
-      const last = await store.query(q({ symbol: 'SYM9USDT', limit: 2 }));
+      const last = await store.query(q({ symbol: 'SYM9-USDT', limit: 2 }));
       assert.deepEqual(last.map((c) => c.tradeCount), [998, 999]);
     });
   });
@@ -147,7 +147,7 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
       // inserted out of order, plus other series that must not leak into the query
       const times = [5, 0, 9, 3, 1, 8, 2, 7, 6, 4].map((i) => T0 + i * MIN);
       await store.upsert(times.map((ot) => candle(ot, { tradeCount: (ot - T0) / MIN })));
-      await store.upsert([candle(T0, { symbol: 'ETHUSDT' }), candle(T0, { timeframe: '5m' }), candle(T0, { exchange: 'other' })]);
+      await store.upsert([candle(T0, { symbol: 'ETH-USDT' }), candle(T0, { timeframe: '5m' }), candle(T0, { exchange: 'other' })]);
       return store;
     }
     const minutes = (cs: Candle[]): number[] => cs.map((c) => (c.openTime - T0) / MIN);
@@ -172,11 +172,11 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
 
     test('latest() returns the newest candle of every series of the given symbols', async (t) => {
       const store = await seeded(t);
-      await store.upsert([candle(T0 + 3 * MIN, { symbol: 'ETHUSDT' }), candle(T0 + 5 * MIN, { timeframe: '5m' }), candle(T0 + 50 * MIN, { exchange: 'other' })]);
-      const latest = await store.latest('binance', ['BTCUSDT', 'ETHUSDT', 'NOPE']);
+      await store.upsert([candle(T0 + 3 * MIN, { symbol: 'ETH-USDT' }), candle(T0 + 5 * MIN, { timeframe: '5m' }), candle(T0 + 50 * MIN, { exchange: 'other' })]);
+      const latest = await store.latest('binance', ['BTC-USDT', 'ETH-USDT', 'NOPE']);
       const got = latest.map((c) => `${c.exchange} ${c.symbol} ${c.timeframe} ${(c.openTime - T0) / MIN}`).sort();
-      assert.deepEqual(got, ['binance BTCUSDT 1m 9', 'binance BTCUSDT 5m 5', 'binance ETHUSDT 1m 3']);
-      assert.deepEqual(latest.find((c) => c.symbol === 'BTCUSDT' && c.timeframe === '1m'), candle(T0 + 9 * MIN, { tradeCount: 9 }), 'the whole candle');
+      assert.deepEqual(got, ['binance BTC-USDT 1m 9', 'binance BTC-USDT 5m 5', 'binance ETH-USDT 1m 3']);
+      assert.deepEqual(latest.find((c) => c.symbol === 'BTC-USDT' && c.timeframe === '1m'), candle(T0 + 9 * MIN, { tradeCount: 9 }), 'the whole candle');
       assert.deepEqual(await store.latest('binance', []), []);
     });
 
@@ -186,17 +186,17 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
       assert.deepEqual(
         series.map((s) => [s.exchange, s.symbol, s.timeframe, s.candles, (s.firstOpenTime - T0) / MIN, (s.lastOpenTime - T0) / MIN]),
         [
-          ['binance', 'BTCUSDT', '1m', 10, 0, 9],
-          ['binance', 'BTCUSDT', '5m', 1, 0, 0],
-          ['binance', 'ETHUSDT', '1m', 1, 0, 0],
-          ['other', 'BTCUSDT', '1m', 1, 0, 0],
+          ['binance', 'BTC-USDT', '1m', 10, 0, 9],
+          ['binance', 'BTC-USDT', '5m', 1, 0, 0],
+          ['binance', 'ETH-USDT', '1m', 1, 0, 0],
+          ['other', 'BTC-USDT', '1m', 1, 0, 0],
         ],
       );
     });
 
     test('prune() deletes only the timeframe before the cut-off (exclusive) and says how many', async (t) => {
       const store = await seeded(t);
-      assert.equal(await store.prune('1m', T0 + 4 * MIN), 4 + 1 + 1); // BTCUSDT 0..3, ETHUSDT 0, exchange 'other' 0
+      assert.equal(await store.prune('1m', T0 + 4 * MIN), 4 + 1 + 1); // BTC-USDT 0..3, ETH-USDT 0, exchange 'other' 0
       assert.deepEqual(minutes(await store.query(q())), [4, 5, 6, 7, 8, 9]);
       assert.equal((await store.query(q({ timeframe: '5m' }))).length, 1, '5m untouched');
       assert.equal(await store.prune('1m', T0 + 4 * MIN), 0);
@@ -212,7 +212,7 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
   });
 
   describe(`${name}: indicators`, { skip }, () => {
-    const key = { exchange: 'binance', symbol: 'BTCUSDT', timeframe: '1m' as const };
+    const key = { exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' as const };
     const rows = (i: number): IndicatorRow[] => [
       { ...key, openTime: T0 + i * MIN, name: 'sma20', values: { value: 100 + i + 0.1 } },
       { ...key, openTime: T0 + i * MIN, name: 'macd12_26_9', values: { macd: 0.5 * i, signal: i > 2 ? 0.25 * i : null, histogram: i > 2 ? 0.25 * i : null } },

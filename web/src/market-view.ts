@@ -50,7 +50,7 @@ export class MarketView {
     this.overlays = new IndicatorOverlays(this.chart.api);
     this.indicators = new IndicatorLayer(this.overlays, report);
     for (const id of ['pick-exchange', 'pick-symbol', 'pick-timeframe']) {
-      byId<HTMLSelectElement>(id).addEventListener('change', () => this.onPick(id));
+      byId<HTMLSelectElement>(id).addEventListener('change', () => this.onPick());
     }
     byId('latest').addEventListener('click', () => this.chart.scrollToLatest());
   }
@@ -252,10 +252,10 @@ export class MarketView {
     setOptions(byId('pick-timeframe'), TIMEFRAMES.filter((tf) => market.timeframes.includes(tf)), key.timeframe);
   }
 
-  private onPick(id: string): void {
+  private onPick(): void {
     const value = (sel: string) => byId<HTMLSelectElement>(sel).value;
-    const partial: Partial<MarketKey> = { exchange: value('pick-exchange') };
-    if (id !== 'pick-exchange') partial.symbol = value('pick-symbol');
+    // Symbols are canonical across exchanges: switching exchange keeps BTC-USDT when the new one lists it.
+    const partial: Partial<MarketKey> = { exchange: value('pick-exchange'), symbol: value('pick-symbol') };
     partial.timeframe = value('pick-timeframe') as MarketKey['timeframe'];
     this.navigate(this.resolve(partial));
   }

@@ -71,11 +71,16 @@ export const DEFAULT_SYMBOL_SPECS: readonly SymbolSpec[] = [
 
 export const DEFAULT_SYMBOLS: readonly string[] = DEFAULT_SYMBOL_SPECS.map((s) => s.symbol);
 
-/** Spec for a symbol: a default one, or a generic 100.00-priced market for anything else. */
+const USD_LIKE = ['USD', 'USDT', 'USDC', 'FDUSD'];
+
+/** Spec for a symbol: a default one, the same coin against another dollar-like quote, or a generic 100.00-priced market for anything else. */
 export function symbolSpec(symbol: string): SymbolSpec {
   const upper = symbol.toUpperCase();
   const known = DEFAULT_SYMBOL_SPECS.find((s) => s.symbol === upper);
   if (known) return known;
+  // The same coin against another dollar-like quote (BTCUSD, ETHUSDC) trades at the same price.
+  const sameBase = DEFAULT_SYMBOL_SPECS.find((s) => upper.startsWith(s.baseAsset) && USD_LIKE.includes(upper.slice(s.baseAsset.length)));
+  if (sameBase) return { ...sameBase, symbol: upper, quoteAsset: upper.slice(sameBase.baseAsset.length) };
   const quote = ['USDT', 'USDC', 'FDUSD', 'BTC', 'ETH', 'BNB'].find((q) => upper.endsWith(q) && upper.length > q.length) ?? 'USDT';
   return { ...spec(upper, 100, '0.01', '0.001', 1, 0.1), baseAsset: upper.slice(0, -quote.length), quoteAsset: quote };
 }

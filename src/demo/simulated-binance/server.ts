@@ -18,6 +18,7 @@ import { StreamHub, parseStreamName } from './stream-hub.js';
 export type { SimTrade } from './rest-api.js';
 
 export interface SimulatedBinanceOptions {
+  /** Binance symbols (BTCUSDT; the canonical BTC-USDT is read the same). */
   symbols?: string[];
   seed?: number;
   /** Average trades per second over all symbols (default 20). */
@@ -64,7 +65,7 @@ export class SimulatedBinance {
   private tradesGenerated = 0;
 
   constructor(opts: SimulatedBinanceOptions = {}) {
-    this.symbols = [...new Set((opts.symbols ?? DEFAULT_SYMBOLS).map((s) => s.toUpperCase()))];
+    this.symbols = [...new Set((opts.symbols ?? DEFAULT_SYMBOLS).map(binanceSpelling))];
     this.now = opts.now ?? Date.now;
     this.tickMs = opts.tickMs ?? 50;
     this.klinePushIntervalMs = opts.klinePushIntervalMs ?? 1000;
@@ -253,8 +254,13 @@ export class SimulatedBinance {
   }
 
   private known(symbol: string): string {
-    const upper = symbol.toUpperCase();
+    const upper = binanceSpelling(symbol);
     if (!this.books.has(upper)) throw new Error(`unknown symbol ${symbol}`);
     return upper;
   }
+}
+
+/** Binance's spelling of a symbol given natively (btcusdt) or canonically (BTC-USDT). */
+function binanceSpelling(symbol: string): string {
+  return symbol.replace('-', '').toUpperCase();
 }

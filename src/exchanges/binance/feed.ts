@@ -7,7 +7,7 @@ import type { ExchangeAdapter, Endpoints, StreamRef, Subscription } from '../ada
 import type { RestClient } from '../../feed/rest-client.js';
 import type { Kline } from '../../core/types.js';
 import { TIMEFRAMES, timeframeMs, type Timeframe } from '../../core/timeframe.js';
-import { binanceMapper } from './mapper.js';
+import { binanceMapper, binanceSymbols } from './mapper.js';
 
 const KLINE_LIMIT = 1000;
 /** Streams named in the connection URL (keeps the URL a few KB); the rest are subscribed by message. */
@@ -24,15 +24,16 @@ export const binance: ExchangeAdapter = {
     maxConnectionLifetimeMs: 23 * 3_600_000 + 30 * 60_000,
   },
   sequentialTradeIds: true,
+  increasingTradeIds: true,
   klineTimeframes: TIMEFRAMES,
   mapper: binanceMapper,
 
-  normalizeSymbol: (input) => input.replace(/[-/_]/g, '').toUpperCase(),
+  symbols: binanceSymbols,
 
   streams(sub: Subscription): StreamRef[] {
     const out: StreamRef[] = [];
     for (const symbol of sub.symbols) {
-      const lower = symbol.toLowerCase();
+      const lower = binanceSymbols.toNative(symbol).toLowerCase();
       out.push({ symbol, name: `${lower}@${sub.tradeStream}` });
       if (sub.klines) for (const tf of sub.timeframes) out.push({ symbol, name: `${lower}@kline_${tf}` });
     }
@@ -57,7 +58,7 @@ export const binance: ExchangeAdapter = {
     const step = timeframeMs(tf);
     let from = startTime;
     while (from <= endTime) {
-      const url = `${endpoints.restBaseUrl}/api/v3/klines?symbol=${encodeURIComponent(symbol)}&interval=${tf}&startTime=${from}&endTime=${endTime}&limit=${KLINE_LIMIT}`;
+      const url = `${endpoints.restBaseUrl}/api/v3/klines?symbol=${encodeURIComponent(binanceSymbols.toNative(symbol))}&interval=${tf}&startTime=${from}&endTime=${endTime}&limit=${KLINE_LIMIT}`;
       const rows = await rest.getJson(url);
       if (!Array.isArray(rows)) throw new TypeError(`binance klines: expected an array, got ${typeof rows}`);
       for (const row of rows) out.push(klineFromRest(symbol, tf, row));

@@ -3,8 +3,10 @@
  * wrapper `{"stream","data"}` and raw single-stream events. Every field is checked at this edge; a frame
  * that does not fit is rejected with a reason, never thrown.
  */
-import type { EventSink, Mapper } from '../adapter.js';
+import type { EventSink, Mapper, SymbolCodec } from '../adapter.js';
 import { isTimeframe } from '../../core/timeframe.js';
+import { canonicalSymbol, memoSymbols, splitCanonical, splitConcatenated } from '../../core/symbols.js';
+import { scanTrade } from './trade-scanner.js';
 
 const EXCHANGE = 'binance';
 
@@ -14,8 +16,22 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isDec = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 
+/** BTCUSDT <-> BTC-USDT: Binance concatenates base and quote; the quote is read from a known suffix. */
+export const binanceSymbols: SymbolCodec = {
+  toCanonical: memoSymbols((native) => {
+    const parts = splitConcatenated(native);
+    return parts ? canonicalSymbol(parts) : null;
+  }),
+  toNative(canonical) {
+    const parts = splitCanonical(canonical);
+    return parts ? parts.base + parts.quote : canonical;
+  },
+};
+
 export const binanceMapper: Mapper = {
   map(frame, receivedAt, sink) {
+    const fast = scanTrade(frame); // the common compact trade frame, without the generic JSON tree
+    if (fast !== null) return mapTrade(fast as unknown as Json, receivedAt, sink, frame, fast.e === 'trade' ? 't' : 'a', fast.e === 'aggTrade');
     let msg: unknown;
     try {
       msg = JSON.parse(frame);
@@ -48,8 +64,13 @@ export const binanceMapper: Mapper = {
 
 function mapTrade(d: Json, receivedAt: number, sink: EventSink, frame: string, idField: 't' | 'a', agg: boolean): void {
   const id = d[idField];
-  const { s, p, q, T, m } = d;
-  if (typeof s !== 'string' || !isInt(id) || !isDec(p) || !isDec(q) || !isInt(T) || typeof m !== 'boolean') {
+  const { p, q, T, m } = d;
+  const s = typeof d.s === 'string' ? binanceSymbols.toCanonical(d.s) : undefined;
+  if (s === null) {
+    sink.reject('unknown_symbol', `${agg ? 'aggTrade' : 'trade'} for symbol ${JSON.stringify(d.s ?? null)}`, frame);
+    return;
+  }
+  if (s === undefined || !isInt(id) || !isDec(p) || !isDec(q) || !isInt(T) || typeof m !== 'boolean') {
     sink.reject('invalid_field', `${agg ? 'aggTrade' : 'trade'} with missing or mistyped field`, frame);
     return;
   }
@@ -71,6 +92,11 @@ function mapKline(d: Json, receivedAt: number, sink: EventSink, frame: string): 
     sink.reject('invalid_field', 'kline without k/s/E', frame);
     return;
   }
+  const symbol = binanceSymbols.toCanonical(d.s);
+  if (symbol === null) {
+    sink.reject('unknown_symbol', `kline for symbol ${JSON.stringify(d.s)}`, frame);
+    return;
+  }
   const { t, i, o, h, l, c, v, q, V, n, x } = k;
   if (!isTimeframe(i)) {
     sink.reject('invalid_field', `kline interval ${JSON.stringify(i)} is not supported`, frame);
@@ -83,7 +109,7 @@ function mapKline(d: Json, receivedAt: number, sink: EventSink, frame: string): 
   sink.kline({
     type: 'kline',
     exchange: EXCHANGE,
-    symbol: d.s,
+    symbol,
     timeframe: i,
     openTime: t,
     open: o,

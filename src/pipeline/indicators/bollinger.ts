@@ -4,7 +4,7 @@
  * Bollinger define it. Sums are exact (exact-window.ts), so σ does not suffer cancellation at high prices.
  */
 import type { IndicatorValues } from '../../core/types.js';
-import { ExactWindow, meanOf, toScaled, varianceOf, type WindowSums } from './exact-window.js';
+import { ExactWindow } from './exact-window.js';
 import type { Bar, StreamingIndicator } from './indicator.js';
 
 export class Bollinger implements StreamingIndicator {
@@ -23,17 +23,17 @@ export class Bollinger implements StreamingIndicator {
   }
 
   next(bar: Bar): IndicatorValues | null {
-    return this.bands(this.window.push(toScaled(bar.closeText, bar.close)));
+    return this.bands(this.window.push(bar.closeText, bar.close, true));
   }
 
   peek(bar: Bar): IndicatorValues | null {
-    return this.bands(this.window.peek(toScaled(bar.closeText, bar.close)));
+    return this.bands(this.window.peek(bar.closeText, bar.close, true));
   }
 
-  private bands(s: WindowSums): IndicatorValues | null {
-    if (s.count !== this.period) return null;
-    const middle = meanOf(s);
-    const width = Math.sqrt(varianceOf(s)) * this.stdDev;
+  private bands(count: number): IndicatorValues | null {
+    if (count !== this.period) return null;
+    const middle = this.window.mean;
+    const width = Math.sqrt(this.window.variance) * this.stdDev;
     return { middle, upper: middle + width, lower: middle - width };
   }
 }

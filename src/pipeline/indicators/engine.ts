@@ -19,6 +19,7 @@ import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { toBar, type Bar, type IndicatorKind, type StreamingIndicator } from './indicator.js';
 import { createIndicators, type IndicatorSpec } from './specs.js';
+import { BarHistory } from './bar-history.js';
 
 export interface IndicatorEngineOptions {
   specs: readonly IndicatorSpec[];
@@ -40,7 +41,7 @@ export interface SeriesKey {
 interface Series extends SeriesKey {
   indicators: StreamingIndicator[];
   /** Closed candles, oldest first, at most `history`. */
-  bars: Bar[];
+  bars: BarHistory;
   last: number;
   /** Earliest corrected open time waiting for a replay. */
   replayFrom: number | null;
@@ -125,15 +126,15 @@ export class IndicatorEngine {
     const bar = toBar(c);
     const bars = s.bars;
     if (bars.length === 0 || c.openTime > s.last) return this.commit(s, bar, 'close');
-    if (c.openTime < bars[0]!.openTime && bars.length >= this.o.history) {
+    if (c.openTime < bars.openTimeAt(0) && bars.length >= this.o.history) {
       this.tooOld.inc();
       this.o.log.debug({ exchange: s.exchange, symbol: s.symbol, timeframe: s.timeframe, openTime: c.openTime }, 'correction older than the indicator history ignored');
       return;
     }
     let i = bars.length - 1;
-    while (i >= 0 && bars[i]!.openTime > c.openTime) i--;
-    if (i >= 0 && bars[i]!.openTime === c.openTime) bars[i] = bar;
-    else bars.splice(i + 1, 0, bar);
+    while (i >= 0 && bars.openTimeAt(i) > c.openTime) i--;
+    if (i >= 0 && bars.openTimeAt(i) === c.openTime) bars.set(i, bar);
+    else bars.insert(i + 1, bar);
     if (bars.length > this.o.history) bars.shift();
     s.replayFrom = Math.min(s.replayFrom ?? Number.POSITIVE_INFINITY, c.openTime);
     this.pending.add(s);
@@ -148,7 +149,8 @@ export class IndicatorEngine {
     s.replayFrom = null;
     this.pending.delete(s);
     const fresh = createIndicators(this.o.specs);
-    for (const bar of s.bars) {
+    for (let i = 0; i < s.bars.length; i++) {
+      const bar = s.bars.at(i);
       const values = this.compute(fresh, bar, false, false);
       if (bar.openTime >= from) this.publish(s, 'correction', bar.openTime, values);
     }
@@ -187,7 +189,7 @@ export class IndicatorEngine {
     const key = `${k.exchange}\u0000${k.symbol}\u0000${k.timeframe}`;
     let s = this.series.get(key);
     if (!s) {
-      s = { exchange: k.exchange, symbol: k.symbol, timeframe: k.timeframe, indicators: createIndicators(this.o.specs), bars: [], last: Number.NEGATIVE_INFINITY, replayFrom: null };
+      s = { exchange: k.exchange, symbol: k.symbol, timeframe: k.timeframe, indicators: createIndicators(this.o.specs), bars: new BarHistory(this.o.history), last: Number.NEGATIVE_INFINITY, replayFrom: null };
       this.series.set(key, s);
     }
     return s;

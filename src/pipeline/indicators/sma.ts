@@ -1,6 +1,6 @@
 /** Simple moving average of the last `period` closes (exact window sum, see exact-window.ts). */
 import type { IndicatorValues } from '../../core/types.js';
-import { ExactWindow, meanOf, toScaled } from './exact-window.js';
+import { ExactWindow } from './exact-window.js';
 import type { Bar, StreamingIndicator } from './indicator.js';
 
 export class Sma implements StreamingIndicator {
@@ -16,12 +16,10 @@ export class Sma implements StreamingIndicator {
   }
 
   next(bar: Bar): IndicatorValues | null {
-    const s = this.window.push(toScaled(bar.closeText, bar.close));
-    return s.count === this.period ? { value: meanOf(s) } : null;
+    return this.window.push(bar.closeText, bar.close, false) === this.period ? { value: this.window.mean } : null;
   }
 
   peek(bar: Bar): IndicatorValues | null {
-    const s = this.window.peek(toScaled(bar.closeText, bar.close));
-    return s.count === this.period ? { value: meanOf(s) } : null;
+    return this.window.peek(bar.closeText, bar.close, false) === this.period ? { value: this.window.mean } : null;
   }
 }

@@ -92,15 +92,10 @@ export const market: DashboardSpec = {
         },
         {
           title: 'Cross-exchange spread',
-          description: '(highest close - lowest close) / lowest close over the exchanges: orange from 0.1%, red from 0.5% (an arbitrage-sized gap, or one feed lagging).',
+          description: 'Spread of the last trade prices of $symbol across the exchanges watching it, (highest - lowest) / median: orange from 10 bps, red from 50 bps (an arbitrage-sized gap, or one feed lagging). Empty with fewer than two exchanges.',
           unit: 'percentunit',
           thresholds: above(0.001, 0.005),
-          targets: [
-            {
-              expr: '(max by (symbol) (candlestack_candle_close_price{symbol="$symbol",timeframe="$timeframe"}) - min by (symbol) (candlestack_candle_close_price{symbol="$symbol",timeframe="$timeframe"})) / min by (symbol) (candlestack_candle_close_price{symbol="$symbol",timeframe="$timeframe"})',
-              legend: '{{symbol}} spread',
-            },
-          ],
+          targets: [{ expr: 'candlestack_cross_exchange_spread_bps{symbol="$symbol"} / 10000', legend: '{{symbol}} spread' }],
         },
         {
           title: 'Exchanges quoting $symbol',

@@ -1,0 +1,83 @@
+/**
+ * Coinbase Exchange WebSocket frames (wss://ws-feed.exchange.coinbase.com) -> normalized events. Pure: no I/O,
+ * no clock. Trades come from the `matches` channel: `match`, and `last_match` (sent once per product right after
+ * subscribing: a real, earlier trade; the collector drops it as a duplicate when it was already seen).
+ * Docs: https://docs.cdp.coinbase.com/exchange/websocket-feed/channels (match, heartbeat),
+ * https://docs.cdp.coinbase.com/exchange/websocket-feed/overview (subscriptions, error).
+ */
+import type { EventSink, Mapper, SymbolCodec } from '../adapter.js';
+import { canonicalSymbol, memoSymbols, splitCanonical } from '../../core/symbols.js';
+
+const EXCHANGE = 'coinbase';
+
+type Json = Record<string, unknown>;
+
+/** A plain non-negative decimal as Coinbase prints prices and sizes ("400.23", "0.00001305", "70"). */
+const DECIMAL = /^\d+(\.\d+)?$/;
+/** RFC 3339 UTC with optional fraction (Coinbase sends microseconds: "2014-11-07T08:19:27.028459Z"). */
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isDec = (v: unknown): v is string => typeof v === 'string' && v.length <= 64 && DECIMAL.test(v);
+
+/** Product ids are already BASE-QUOTE (BTC-USD, ETH-USDT): canonical after asset aliases. */
+export const coinbaseSymbols: SymbolCodec = {
+  toCanonical: memoSymbols((native) => {
+    const parts = splitCanonical(native);
+    return parts ? canonicalSymbol(parts) : null;
+  }),
+  toNative: (canonical) => canonical.toUpperCase(),
+};
+
+/** "2014-11-07T08:19:27.028459Z" -> epoch ms (sub-millisecond digits truncated); NaN when not RFC 3339 UTC. */
+export function parseCoinbaseTime(v: unknown): number {
+  if (typeof v !== 'string' || !ISO_UTC.test(v)) return NaN;
+  return Date.parse(v);
+}
+
+export const coinbaseMapper: Mapper = {
+  map(frame, receivedAt, sink) {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(frame);
+    } catch {
+      sink.reject('invalid_json', 'frame is not JSON', frame);
+      return;
+    }
+    if (!isObject(msg)) {
+      sink.reject('invalid_json', 'frame is not a JSON object', frame);
+      return;
+    }
+    switch (msg.type) {
+      case 'match':
+      case 'last_match':
+        return mapMatch(msg, receivedAt, sink, frame);
+      case 'heartbeat': // keeps the feed alive; carries last_trade_id, which the trade ids themselves cover
+      case 'subscriptions': // the acknowledgement of a subscribe / unsubscribe
+        return;
+      case 'error': {
+        const reason = typeof msg.reason === 'string' ? `: ${msg.reason}` : '';
+        return sink.reject('exchange_error', `${typeof msg.message === 'string' ? msg.message : 'error'}${reason}`, frame);
+      }
+      default:
+        return sink.reject('unknown_event', `unknown message type ${JSON.stringify(msg.type ?? null)}`, frame);
+    }
+  },
+};
+
+function mapMatch(m: Json, receivedAt: number, sink: EventSink, frame: string): void {
+  const symbol = typeof m.product_id === 'string' ? coinbaseSymbols.toCanonical(m.product_id) : undefined;
+  if (symbol === null) {
+    sink.reject('unknown_symbol', `${String(m.type)} for product ${JSON.stringify(m.product_id)}`, frame);
+    return;
+  }
+  const { trade_id: id, price, size, side } = m;
+  const time = parseCoinbaseTime(m.time);
+  if (symbol === undefined || !isId(id) || !isDec(price) || !isDec(size) || (side !== 'buy' && side !== 'sell') || !(time >= 0)) {
+    sink.reject('invalid_field', `${String(m.type)} with missing or mistyped field`, frame);
+    return;
+  }
+  // `side` is the MAKER's order side ("sell" = the resting order sold, an up-tick): the taker did the opposite.
+  sink.trade({ type: 'trade', exchange: EXCHANGE, symbol, id, price, qty: size, side: side === 'sell' ? 'buy' : 'sell', count: 1, time, receivedAt });
+}
