@@ -55,7 +55,7 @@ try {
     cold.push(await loadMetrics(page));
     if (i === 0) {
       // A second visit in the same profile: the page is revalidated (304), hashed assets come from the cache.
-      await page.goto('about:blank');
+      await watch.leave(() => page.goto('about:blank'));
       await page.goto(`${base}/${MARKET}`);
       await page.waitForSelector('#chart[data-ready="true"]');
       warm = await loadMetrics(page);

@@ -104,4 +104,9 @@ export interface ExchangeAdapter {
    * paginating as needed.
    */
   fetchKlines(rest: RestClient, endpoints: Endpoints, symbol: string, tf: Timeframe, startTime: number, endTime: number): Promise<Kline[]>;
+  /**
+   * How far back `fetchKlines` reaches, in periods of the timeframe counting the current (forming) one; absent
+   * when the exchange serves its whole history. Older periods of a gap are counted as unrecoverable.
+   */
+  readonly klineHistoryPeriods?: number;
 }

@@ -2,7 +2,8 @@
  * Gap backfill: every gap (reconnect, trade-id jump, restart) names the periods it touches; once such a
  * period has closed (end + grace + settle), its kline is fetched from the exchange's REST API and replaces
  * our candle (source `backfill`, published as a correction). A failed fetch is retried with backoff.
- * Pending gaps live in memory: a restart raises its own `startup` gap instead.
+ * Pending gaps live in memory: a restart raises its own `startup` gap instead. Periods older than the exchange's
+ * REST history reaches (`klineHistoryPeriods`) are counted as unrecoverable and not asked for.
  *
  * REST calls go through the `backfill_rest` circuit breaker when one is given. While it is open no request
  * is made: due work waits (nothing is dropped) until the breaker lets a probe through, then runs again.
@@ -63,6 +64,10 @@ export class Backfiller {
   constructor(private readonly o: BackfillOptions) {
     this.timeframes = sortTimeframes(o.timeframes);
     this.settleMs = o.settleMs ?? 2_000;
+    // Unrecoverable periods start at an explicit 0 per exchange and timeframe, so "none lost" is a series.
+    for (const [exchange, { adapter }] of o.sources) {
+      for (const tf of this.timeframes) if (adapter.klineTimeframes.includes(tf)) o.metrics.backfillUnrecoverable.labels(exchange, tf).inc(0);
+    }
   }
 
   start(): void {
@@ -102,8 +107,10 @@ export class Backfiller {
    * its remaining due work is postponed with the same backoff instead of failing once per item.
    */
   async runDue(now: number = this.o.clock.now()): Promise<void> {
-    const due = this.work.filter((x) => x.readyAt <= now);
-    if (this.running || due.length === 0) return;
+    if (this.running) return;
+    // (two passes: dropUnreachable may remove work from this.work)
+    const due = this.work.filter((x) => x.readyAt <= now).filter((x) => this.dropUnreachable(x, now));
+    if (due.length === 0) return;
     const breaker = this.o.breaker;
     if (breaker && breaker.state === 'open' && !breaker.tryAcquire()) {
       this.holdWhileOpen(due, breaker);
@@ -158,6 +165,32 @@ export class Backfiller {
       this.postpone(w);
       return err ?? new Error('unknown error');
     }
+  }
+
+  /**
+   * Counts and drops the periods of `w` older than the exchange's REST history reaches (they would come back
+   * empty, and a retry cannot change that). Returns false when nothing of `w` is left to fetch (it is then
+   * removed from the pending work).
+   */
+  private dropUnreachable(w: PendingWork, now: number): boolean {
+    const depth = this.o.sources.get(w.exchange)!.adapter.klineHistoryPeriods;
+    if (depth === undefined) return true;
+    const ms = timeframeMs(w.timeframe);
+    const oldest = periodStart(now, ms) - (depth - 1) * ms;
+    if (w.first >= oldest) return true;
+    const lost = (Math.min(w.last, oldest - ms) - w.first) / ms + 1;
+    this.o.metrics.backfillUnrecoverable.labels(w.exchange, w.timeframe).inc(lost);
+    this.o.log.warn(
+      { exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, from: w.first, to: Math.min(w.last, oldest - ms), periods: lost, historyPeriods: depth },
+      `gap partly unrecoverable: ${w.exchange} serves only its ${depth} most recent ${w.timeframe} klines; older periods stay marked as gaps`,
+    );
+    if (w.last < oldest) {
+      this.work.splice(this.work.indexOf(w), 1);
+      this.o.metrics.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
+      return false;
+    }
+    w.first = oldest;
+    return true;
   }
 
   /** The breaker is open: no request is made; the due work waits for the end of the open period. */

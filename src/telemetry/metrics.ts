@@ -182,6 +182,12 @@ export function createMetrics(registry: Registry) {
       labelNames: ['exchange', 'result'] as const,
       registers: r,
     }),
+    backfillUnrecoverable: new Counter({
+      name: `${P}backfill_unrecoverable_periods_total`,
+      help: "Periods of a gap older than the exchange's REST history reaches (Kraken: the 720 most recent OHLC rows); they stay marked as gaps.",
+      labelNames: ['exchange', 'timeframe'] as const,
+      registers: r,
+    }),
     backfillPending: new Gauge({
       name: `${P}backfill_pending`,
       help: 'Gaps waiting for their periods to close before being backfilled.',

@@ -77,6 +77,7 @@ export const kraken: ExchangeAdapter = {
    * Kraken answers at most the 720 most recent entries, so a range older than that comes back truncated (older
    * periods cannot be fetched). Pages continue from `result.last` while a page ends before `endTime`.
    */
+  klineHistoryPeriods: OHLC_MAX_ENTRIES,
   async fetchKlines(rest: RestClient, endpoints: Endpoints, symbol: string, tf: Timeframe, startTime: number, endTime: number): Promise<Kline[]> {
     const interval = INTERVALS.get(tf);
     if (interval === undefined) throw new RangeError(`kraken has no ${tf} OHLC interval`);

@@ -84,11 +84,14 @@ export const dataQuality: DashboardSpec = {
         },
         {
           title: 'Candles backfilled',
-          description: 'Closed candles replaced by the exchange klines after a gap.',
+          description: 'Closed candles replaced by the exchange klines after a gap, and periods of a gap older than the exchange REST history reaches (Kraken: 720 intervals), which stay marked as gaps.',
           unit: 'short',
           thresholds: informational,
           bars: true,
-          targets: [{ expr: `sum by (exchange, timeframe) (increase(candlestack_backfill_candles_total{${EX},${TF}}[$__rate_interval]))`, legend: '{{exchange}} {{timeframe}}' }],
+          targets: [
+            { expr: `sum by (exchange, timeframe) (increase(candlestack_backfill_candles_total{${EX},${TF}}[$__rate_interval]))`, legend: '{{exchange}} {{timeframe}}' },
+            { expr: `sum by (exchange, timeframe) (increase(candlestack_backfill_unrecoverable_periods_total{${EX},${TF}}[$__rate_interval]))`, legend: 'unrecoverable {{exchange}} {{timeframe}}' },
+          ],
         },
       ],
     },
