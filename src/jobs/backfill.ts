@@ -182,7 +182,7 @@ export class Backfiller {
     this.o.metrics.backfillUnrecoverable.labels(w.exchange, w.timeframe).inc(lost);
     this.o.log.warn(
       { exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, from: w.first, to: Math.min(w.last, oldest - ms), periods: lost, historyPeriods: depth },
-      `gap partly unrecoverable: ${w.exchange} serves only its ${depth} most recent ${w.timeframe} klines; older periods stay marked as gaps`,
+      `gap ${w.last < oldest ? 'entirely' : 'partly'} unrecoverable: ${w.exchange} serves only its ${depth} most recent ${w.timeframe} klines; older periods stay marked as gaps`,
     );
     if (w.last < oldest) {
       this.work.splice(this.work.indexOf(w), 1);
