@@ -4,17 +4,8 @@ import assert from 'node:assert/strict';
 import { BarHistory, formatScaled8 } from '../src/pipeline/indicators/bar-history.js';
 import { toScaled } from '../src/pipeline/indicators/exact-window.js';
 import type { Bar } from '../src/pipeline/indicators/indicator.js';
+import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TEXTS = ['43210.12000000', '43210.12', '0.00000001', '5', '-12.5', '1e-7', '.5', '0.1234567891', '123456789012.5', String(0.1 + 0.2)];
 
@@ -28,7 +19,7 @@ describe('BarHistory', () => {
 
   for (const max of [0, 1, 5, 37]) {
     test(`push / insert / set / shift equal an array of Bars (max ${max}); close texts keep their exact value`, () => {
-      const r = rng(max + 1);
+      const r = mulberry32(max + 1);
       const h = new BarHistory(max);
       const model: Bar[] = [];
       for (let n = 0; n < 3000; n++) {

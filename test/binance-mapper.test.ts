@@ -4,8 +4,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { binanceMapper, binanceSymbols } from '../src/exchanges/binance/mapper.js';
-import type { EventSink } from '../src/exchanges/adapter.js';
-import type { Kline, Trade } from '../src/core/types.js';
+import { recordMapping, type Recorded } from './support/exchange-fixtures.js';
 
 /** test/fixtures/binance, found from the compiled file (dist/test) or the source file (test). */
 function fixtureDir(): string {
@@ -22,29 +21,7 @@ const FIXTURES = fixtureDir();
 const fixtureFiles = readdirSync(FIXTURES).filter((f) => f.endsWith('.jsonl')).sort();
 const lines = (file: string): string[] => readFileSync(join(FIXTURES, file), 'utf8').split('\n').filter((l) => l.trim() !== '');
 
-interface Recorded {
-  trades: Trade[];
-  klines: Kline[];
-  rejects: { reason: string; detail: string; frame: string }[];
-  reconnects: string[];
-}
-
-function recorder(): Recorded & { sink: EventSink } {
-  const r: Recorded = { trades: [], klines: [], rejects: [], reconnects: [] };
-  const sink: EventSink = {
-    trade: (t) => r.trades.push(t),
-    kline: (k) => r.klines.push(k),
-    reject: (reason, detail, frame) => r.rejects.push({ reason, detail, frame }),
-    reconnect: (reason) => r.reconnects.push(reason),
-  };
-  return { ...r, sink };
-}
-
-function mapOne(frame: string, receivedAt = 1_700_000_000_000): Recorded {
-  const r = recorder();
-  assert.doesNotThrow(() => binanceMapper.map(frame, receivedAt, r.sink), `map must not throw on ${frame.slice(0, 80)}`);
-  return { trades: r.trades, klines: r.klines, rejects: r.rejects, reconnects: r.reconnects };
-}
+const mapOne = (frame: string, receivedAt = 1_700_000_000_000): Recorded => recordMapping(binanceMapper, [frame], receivedAt);
 
 const total = (r: Recorded): number => r.trades.length + r.klines.length + r.rejects.length + r.reconnects.length;
 

@@ -11,20 +11,11 @@ import { CandleEngine, type LatePolicy } from '../src/pipeline/candle-engine.js'
 import type { CandleEvent, Trade } from '../src/core/types.js';
 import type { Timeframe } from '../src/core/timeframe.js';
 import { log, testMetrics } from './support/harness.js';
+import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function stream(seed: number, n: number): Trade[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const price = [43_000.5, 0.0012];
   const ids = [1, 1];
   let t = Date.UTC(2024, 0, 1, 23, 40) + Math.floor(r() * 600_000);

@@ -5,6 +5,7 @@ import type { Candle, CandleEvent, Side, Trade } from '../src/core/types.js';
 import type { Timeframe } from '../src/core/timeframe.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
+import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────────────────
 const U = 100_000_000n;
@@ -257,19 +258,9 @@ describe('CandleEngine: late trades', () => {
 });
 
 // ── rollups over a random multi-symbol stream ───────────────────────────────────────────────────────
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomStream(seed: number, symbols: string[], start: number, durationMs: number): Trade[] {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const out: Trade[] = [];
   for (const [si, symbol] of symbols.entries()) {
     let priceUnits = BigInt(Math.floor((10 + rand() * 60_000) * 1e8));

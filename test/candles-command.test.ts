@@ -13,6 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { CANDLES_HELP, CSV_HEADER, candlesCommand, parseCandlesArgs, type CandlesArgs } from '../src/cli/candles-command.js';
 import { ConfigError } from '../src/core/errors.js';
 import type { DumpFormat } from '../src/sources/binance-dumps.js';
+import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'candlestack-candles-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,16 +55,6 @@ interface GenTrade {
   buyerMaker: boolean;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MIN = 60_000;
 const BASE = Date.UTC(2024, 2, 1, 0, 0, 0); // 2024-03-01T00:00Z

@@ -6,7 +6,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { coinbaseMapper, coinbaseSymbols, parseCoinbaseTime } from '../src/exchanges/coinbase/mapper.js';
 import { captureFrames, recordMapping } from './support/exchange-fixtures.js';
-import type { Trade } from '../src/core/types.js';
 
 /** The recorded session's server frames with their receive times. */
 const recorded = captureFrames('coinbase', 'ws-feed-2021-04-17-matches.txt');

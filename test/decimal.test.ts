@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DecimalSum, SCALE, fixed8, formatFixed8, parseFixed8, sameDecimal } from '../src/core/decimal.js';
+import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
 
 // ── independent reference arithmetic (BigInt, units of 1e-8) ─────────────────────────────────────────
 const U = 100_000_000n;
@@ -12,17 +13,6 @@ const units = (s: string): bigint => {
   return BigInt(int === '' ? '0' : int) * U + BigInt(frac.padEnd(8, '0'));
 };
 
-/** Deterministic PRNG (mulberry32) so a failure is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A random decimal string with `maxInt` whole part bound and 0..8 decimals (sometimes padded, sometimes not). */
 function randomDecimal(rand: () => number, maxInt: number): string {
@@ -75,7 +65,7 @@ describe('parseFixed8', () => {
   });
 
   test('random 0..8-decimal strings parse to the BigInt reference', () => {
-    const rand = rng(1);
+    const rand = mulberry32(1);
     const out = fixed8();
     for (let i = 0; i < 20_000; i++) {
       const s = randomDecimal(rand, 10_000_000);
@@ -119,7 +109,7 @@ describe('formatFixed8 / DecimalSum.toString', () => {
 
 describe('DecimalSum.add', () => {
   test('exact over 100k random 8-decimal quantities (BigInt reference)', () => {
-    const rand = rng(42);
+    const rand = mulberry32(42);
     const sum = new DecimalSum();
     const p = fixed8();
     let ref = 0n;
@@ -168,7 +158,7 @@ describe('DecimalSum.add', () => {
   });
 
   test('a naive float sum of many 8-decimal quantities differs from the exact sum', () => {
-    const rand = rng(7);
+    const rand = mulberry32(7);
     const sum = new DecimalSum();
     const p = fixed8();
     let float = 0;
@@ -223,7 +213,7 @@ describe('DecimalSum.addProduct (Binance rule: each product truncated to 8 decim
   });
 
   test('equals the BigInt reference of per-trade truncated products over random trades', () => {
-    const rand = rng(2024);
+    const rand = mulberry32(2024);
     const sum = new DecimalSum();
     let ref = 0n;
     for (let i = 0; i < 50_000; i++) {
@@ -238,7 +228,7 @@ describe('DecimalSum.addProduct (Binance rule: each product truncated to 8 decim
   });
 
   test('single random products equal the truncated BigInt product', () => {
-    const rand = rng(99);
+    const rand = mulberry32(99);
     for (let i = 0; i < 20_000; i++) {
       const price = randomDecimal(rand, 100_000);
       const qty = randomDecimal(rand, 1_000);

@@ -7,17 +7,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExactWindow, toScaled, toScaled8 } from '../src/pipeline/indicators/exact-window.js';
+import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The previous implementation's reading of a window: exact BigInt sums at 10^18, rounded once. */
 function reference(window: readonly { text: string; close: number }[]): { mean: number; variance: number } {
@@ -61,7 +52,7 @@ describe('ExactWindow', () => {
   ] as const) {
     for (const size of [1, 3, 20, 50]) {
       test(`${name}, size ${size}: push and peek agree with the BigInt reference; peek changes nothing`, () => {
-        const r = rng(size * 7919);
+        const r = mulberry32(size * 7919);
         const w = new ExactWindow(size);
         const kept: { text: string; close: number }[] = [];
         for (let i = 0; i < 600; i++) {

@@ -2,6 +2,12 @@
 import { DecimalSum, fixed8, ratioToFixed8 } from './decimal.js';
 import type { Candle, CandleSource, Kline } from './types.js';
 
+/** A kline the exchange serves as final over REST: `time` and `receivedAt` are the period's last millisecond. */
+export function closedKline(k: Omit<Kline, 'type' | 'closed' | 'time' | 'receivedAt'>, periodMs: number): Kline {
+  const end = k.openTime + periodMs - 1;
+  return { ...k, type: 'kline', closed: true, time: end, receivedAt: end };
+}
+
 /**
  * The exchange's kline as a closed candle of ours (REST backfill). Fields the exchange does not report
  * (null) become 0 — the candle's `source: backfill` says its volume split and count are the exchange's — and

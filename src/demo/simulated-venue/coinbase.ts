@@ -18,6 +18,7 @@ import { periodStart } from '../../core/timeframe.js';
 import { formatUnits } from '../simulated-binance/price-process.js';
 import type { KlineBar } from '../simulated-binance/kline-book.js';
 import type { VenueContext, VenueProtocol, VenueSession, VenueTrade } from './venue.js';
+import { isObject, type Json } from '../../exchanges/json-frame.js';
 
 export interface CoinbaseProtocolOptions {
   /** Disconnect a client that has not subscribed within this long (default 5000 ms, as documented). */
@@ -31,8 +32,6 @@ export interface CoinbaseProtocolOptions {
 const CHANNELS = new Set(['matches', 'heartbeat']);
 const GRANULARITY: Readonly<Record<string, Timeframe>> = { 60: '1m', 300: '5m', 900: '15m', 3600: '1h', 21600: '6h', 86400: '1d' };
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** ISO time with microseconds, as the feed prints it ("2014-11-07T08:19:27.028000Z"). */
 const isoMicros = (ms: number): string => new Date(ms).toISOString().replace('Z', '000Z');

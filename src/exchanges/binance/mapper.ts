@@ -4,45 +4,25 @@
  * that does not fit is rejected with a reason, never thrown.
  */
 import type { EventSink, Mapper, SymbolCodec } from '../adapter.js';
+import { isObject, parseObjectFrame, type Json } from '../json-frame.js';
+import { concatenatedSymbols } from '../symbols.js';
 import { isTimeframe } from '../../core/timeframe.js';
-import { canonicalSymbol, memoSymbols, splitCanonical, splitConcatenated } from '../../core/symbols.js';
 import { scanTrade } from './trade-scanner.js';
 
 const EXCHANGE = 'binance';
 
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isDec = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 
 /** BTCUSDT <-> BTC-USDT: Binance concatenates base and quote; the quote is read from a known suffix. */
-export const binanceSymbols: SymbolCodec = {
-  toCanonical: memoSymbols((native) => {
-    const parts = splitConcatenated(native);
-    return parts ? canonicalSymbol(parts) : null;
-  }),
-  toNative(canonical) {
-    const parts = splitCanonical(canonical);
-    return parts ? parts.base + parts.quote : canonical;
-  },
-};
+export const binanceSymbols: SymbolCodec = concatenatedSymbols();
 
 export const binanceMapper: Mapper = {
   map(frame, receivedAt, sink) {
     const fast = scanTrade(frame); // the common compact trade frame, without the generic JSON tree
     if (fast !== null) return mapTrade(fast as unknown as Json, receivedAt, sink, frame, fast.e === 'trade' ? 't' : 'a', fast.e === 'aggTrade');
-    let msg: unknown;
-    try {
-      msg = JSON.parse(frame);
-    } catch {
-      sink.reject('invalid_json', 'frame is not JSON', frame);
-      return;
-    }
-    if (!isObject(msg)) {
-      sink.reject('invalid_json', 'frame is not a JSON object', frame);
-      return;
-    }
+    const msg = parseObjectFrame(frame, sink);
+    if (msg === undefined) return;
     // Combined streams wrap events in {"stream","data"}; Binance's WebSocket API wraps notices in {"event"}.
     const data = isObject(msg.data) && typeof msg.stream === 'string' ? msg.data : isObject(msg.event) ? msg.event : msg;
     switch (data.e) {

@@ -8,6 +8,7 @@
 import type { ExchangeAdapter, Endpoints, StreamRef, Subscription } from '../adapter.js';
 import type { RestClient } from '../../feed/rest-client.js';
 import type { Kline } from '../../core/types.js';
+import { closedKline } from '../../core/kline.js';
 import { timeframeMs, type Timeframe } from '../../core/timeframe.js';
 import { ExchangeRequestError } from '../../core/errors.js';
 import { BYBIT_INTERVALS, bybitMapper, bybitSymbols } from './mapper.js';
@@ -113,11 +114,7 @@ export function klinePage(body: unknown, symbol: string, timeframe: Timeframe): 
     const openTime = Number(start);
     if (!Number.isSafeInteger(openTime) || openTime < 0 || openTime % step !== 0) throw new TypeError(`bybit klines: bad start time ${start}`);
     if (klines.length > 0 && openTime >= klines[klines.length - 1]!.openTime) throw new TypeError('bybit klines: rows are not newest first');
-    const time = openTime + step - 1;
-    klines.push({
-      type: 'kline', exchange: 'bybit', symbol, timeframe, openTime, open: open!, high: high!, low: low!, close: close!, volume: volume!,
-      quoteVolume: turnover!, takerBuyVolume: null, tradeCount: null, closed: true, time, receivedAt: time,
-    });
+    klines.push(closedKline({ exchange: 'bybit', symbol, timeframe, openTime, open: open!, high: high!, low: low!, close: close!, volume: volume!, quoteVolume: turnover!, takerBuyVolume: null, tradeCount: null }, step));
   }
   return { klines, serverTime: b.time };
 }

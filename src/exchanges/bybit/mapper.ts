@@ -5,14 +5,12 @@
  * (https://bybit-exchange.github.io/docs/v5/ws/connect). Anything else is rejected with a reason, never thrown.
  */
 import type { EventSink, Mapper, SymbolCodec } from '../adapter.js';
+import { isObject, parseObjectFrame, type Json } from '../json-frame.js';
+import { concatenatedSymbols } from '../symbols.js';
 import type { Timeframe } from '../../core/timeframe.js';
-import { canonicalSymbol, memoSymbols, splitCanonical, splitConcatenated } from '../../core/symbols.js';
 
 const EXCHANGE = 'bybit';
 
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isDec = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 
@@ -23,16 +21,7 @@ export const BYBIT_INTERVALS: Readonly<Partial<Record<Timeframe, string>>> = {
 const TIMEFRAME_OF: ReadonlyMap<string, Timeframe> = new Map(Object.entries(BYBIT_INTERVALS).map(([tf, i]) => [i, tf as Timeframe]));
 
 /** BTCUSDT <-> BTC-USDT: spot symbols concatenate base and quote, like Binance. */
-export const bybitSymbols: SymbolCodec = {
-  toCanonical: memoSymbols((native) => {
-    const parts = splitConcatenated(native);
-    return parts ? canonicalSymbol(parts) : null;
-  }),
-  toNative(canonical) {
-    const parts = splitCanonical(canonical);
-    return parts ? parts.base + parts.quote : canonical;
-  },
-};
+export const bybitSymbols: SymbolCodec = concatenatedSymbols();
 
 /** Decimal digits kept from a numeric trade id: 10^15 < 2^53, so the result is always a safe integer. */
 const ID_DIGITS = 15;
@@ -76,17 +65,8 @@ function hash53(s: string): number {
 
 export const bybitMapper: Mapper = {
   map(frame, receivedAt, sink) {
-    let msg: unknown;
-    try {
-      msg = JSON.parse(frame);
-    } catch {
-      sink.reject('invalid_json', 'frame is not JSON', frame);
-      return;
-    }
-    if (!isObject(msg)) {
-      sink.reject('invalid_json', 'frame is not a JSON object', frame);
-      return;
-    }
+    const msg = parseObjectFrame(frame, sink);
+    if (msg === undefined) return;
     const topic = msg.topic;
     if (typeof topic === 'string') {
       if (topic.startsWith('publicTrade.')) return mapTrades(msg, receivedAt, sink, frame);

@@ -19,6 +19,7 @@ import type { ExchangeAdapter, Endpoints, StreamRef, Subscription } from '../ada
 import { batchesByTopic } from '../stream-batches.js';
 import type { RestClient } from '../../feed/rest-client.js';
 import type { Kline } from '../../core/types.js';
+import { closedKline } from '../../core/kline.js';
 import { periodStart, timeframeMs, type Timeframe } from '../../core/timeframe.js';
 import { coinbaseMapper, coinbaseSymbols } from './mapper.js';
 
@@ -110,25 +111,8 @@ export function klineFromRow(symbol: string, timeframe: Timeframe, step: number,
     throw new TypeError(`coinbase candles: bad bucket time ${JSON.stringify(time)}`);
   }
   if ([low, high, open, close, volume].some((v) => v === null)) throw new TypeError('coinbase candles: row has a non-decimal field');
-  const openTime = time * 1000;
-  return {
-    type: 'kline',
-    exchange: 'coinbase',
-    symbol,
-    timeframe,
-    openTime,
-    open: open as string,
-    high: high as string,
-    low: low as string,
-    close: close as string,
-    volume: volume as string,
-    quoteVolume: null,
-    takerBuyVolume: null,
-    tradeCount: null,
-    closed: true,
-    time: openTime + step - 1,
-    receivedAt: openTime + step - 1,
-  };
+  const prices = { open: open as string, high: high as string, low: low as string, close: close as string, volume: volume as string };
+  return closedKline({ exchange: 'coinbase', symbol, timeframe, openTime: time * 1000, ...prices, quoteVolume: null, takerBuyVolume: null, tradeCount: null }, step);
 }
 
 /**

@@ -6,18 +6,16 @@
  * https://docs.cdp.coinbase.com/exchange/websocket-feed/overview (subscriptions, error).
  */
 import type { EventSink, Mapper, SymbolCodec } from '../adapter.js';
+import { parseObjectFrame, type Json } from '../json-frame.js';
 import { canonicalSymbol, memoSymbols, splitCanonical } from '../../core/symbols.js';
 
 const EXCHANGE = 'coinbase';
-
-type Json = Record<string, unknown>;
 
 /** A plain non-negative decimal as Coinbase prints prices and sizes ("400.23", "0.00001305", "70"). */
 const DECIMAL = /^\d+(\.\d+)?$/;
 /** RFC 3339 UTC with optional fraction (Coinbase sends microseconds: "2014-11-07T08:19:27.028459Z"). */
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isDec = (v: unknown): v is string => typeof v === 'string' && v.length <= 64 && DECIMAL.test(v);
 
@@ -38,17 +36,8 @@ export function parseCoinbaseTime(v: unknown): number {
 
 export const coinbaseMapper: Mapper = {
   map(frame, receivedAt, sink) {
-    let msg: unknown;
-    try {
-      msg = JSON.parse(frame);
-    } catch {
-      sink.reject('invalid_json', 'frame is not JSON', frame);
-      return;
-    }
-    if (!isObject(msg)) {
-      sink.reject('invalid_json', 'frame is not a JSON object', frame);
-      return;
-    }
+    const msg = parseObjectFrame(frame, sink);
+    if (msg === undefined) return;
     switch (msg.type) {
       case 'match':
       case 'last_match':

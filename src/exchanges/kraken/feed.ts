@@ -11,6 +11,7 @@ import type { ExchangeAdapter, Endpoints, StreamRef, Subscription } from '../ada
 import { batchesByTopic } from '../stream-batches.js';
 import type { RestClient } from '../../feed/rest-client.js';
 import type { Kline } from '../../core/types.js';
+import { closedKline } from '../../core/kline.js';
 import { ExchangeRequestError } from '../../core/errors.js';
 import { splitCanonical } from '../../core/symbols.js';
 import { timeframeMs, type Timeframe } from '../../core/timeframe.js';
@@ -135,22 +136,6 @@ function klineFromRest(symbol: string, timeframe: Timeframe, step: number, row: 
   }
   const openTime = time * 1000;
   if (openTime % step !== 0) throw new TypeError(`kraken OHLC: row time ${time} is not aligned to ${timeframe}`);
-  return {
-    type: 'kline',
-    exchange: 'kraken',
-    symbol,
-    timeframe,
-    openTime,
-    open: open as string,
-    high: high as string,
-    low: low as string,
-    close: close as string,
-    volume: volume as string,
-    quoteVolume: null,
-    takerBuyVolume: null,
-    tradeCount: count,
-    closed: true,
-    time: openTime + step - 1,
-    receivedAt: openTime + step - 1,
-  };
+  const prices = { open: open as string, high: high as string, low: low as string, close: close as string, volume: volume as string };
+  return closedKline({ exchange: 'kraken', symbol, timeframe, openTime, ...prices, quoteVolume: null, takerBuyVolume: null, tradeCount: count }, step);
 }

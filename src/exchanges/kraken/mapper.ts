@@ -5,15 +5,13 @@
  * status frames are ignored; v1 frames (arrays, `{"event":...}`) and anything else are rejected, never thrown.
  */
 import type { EventSink, Mapper, SymbolCodec } from '../adapter.js';
+import { isObject, parseObjectFrame, type Json } from '../json-frame.js';
 import type { Timeframe } from '../../core/timeframe.js';
 import { canonicalSymbol, commonAsset, memoSymbols, splitCanonical, splitConcatenated, splitSeparated } from '../../core/symbols.js';
 import { plainDecimal, rawNumbers } from './numbers.js';
 
 const EXCHANGE = 'kraken';
 
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /** Quote assets of Kraken's concatenated REST names (`XBTUSDT`), longest first; TUSD is a base there, not a quote. */
@@ -51,16 +49,9 @@ const raw: string[] = []; // scratch for rawNumbers; the mapper is synchronous
 
 export const krakenMapper: Mapper = {
   map(frame, receivedAt, sink) {
-    let msg: unknown;
-    try {
-      msg = JSON.parse(frame);
-    } catch {
-      return sink.reject('invalid_json', 'frame is not JSON', frame);
-    }
-    if (!isObject(msg)) {
-      // v1 data frames are arrays: [channelID, [...], "trade", "XBT/USD"]
-      return sink.reject(Array.isArray(msg) ? 'unknown_event' : 'invalid_json', 'frame is not a v2 JSON object', frame);
-    }
+    // v1 data frames are arrays ([channelID, [...], "trade", "XBT/USD"]): unknown events, not corruption.
+    const msg = parseObjectFrame(frame, sink, 'unknown_event');
+    if (msg === undefined) return;
     switch (msg.channel) {
       case 'trade':
         return mapTrades(msg, frame, receivedAt, sink);

@@ -21,6 +21,7 @@
 import type { Endpoints, ExchangeAdapter, StreamRef, Subscription } from '../adapter.js';
 import type { RestClient } from '../../feed/rest-client.js';
 import type { Kline } from '../../core/types.js';
+import { closedKline } from '../../core/kline.js';
 import { ExchangeRequestError } from '../../core/errors.js';
 import { TIMEFRAMES, timeframeMs, type Timeframe } from '../../core/timeframe.js';
 import { OKX_BARS, klineFromRow, okxMapper, okxSymbols } from './mapper.js';
@@ -111,7 +112,7 @@ export const okx: ExchangeAdapter = {
         // Strictly older every row: a page that does not move backwards would loop forever.
         if (k.openTime >= after) throw new TypeError(`okx history-candles: row ${k.openTime} is not older than ${after}`);
         after = k.openTime;
-        if (k.closed && k.openTime >= startTime && k.openTime <= endTime) newestFirst.push({ ...k, time: k.openTime + step - 1, receivedAt: k.openTime + step - 1 });
+        if (k.closed && k.openTime >= startTime && k.openTime <= endTime) newestFirst.push(closedKline(k, step));
       }
     }
     return newestFirst.reverse();

@@ -9,15 +9,12 @@
  * - events subscribe/unsubscribe/error/notice: https://www.okx.com/docs-v5/en/#overview-websocket
  */
 import type { EventSink, Mapper, SymbolCodec } from '../adapter.js';
+import { isObject, parseObjectFrame } from '../json-frame.js';
 import type { Kline } from '../../core/types.js';
 import type { Timeframe } from '../../core/timeframe.js';
 import { canonicalSymbol, memoSymbols, splitCanonical } from '../../core/symbols.js';
 
 const EXCHANGE = 'okx';
-
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** OKX bar names of the timeframes it can serve aligned to UTC. 1H/2H/4H open on UTC+8 hours, which are UTC
  * boundaries of those lengths too (8 h is a multiple of each); 6h/12h/1d need the `utc` bars. OKX has no 8h. */
@@ -66,17 +63,8 @@ export function isDecimal(v: unknown): v is string {
 export const okxMapper: Mapper = {
   map(frame, receivedAt, sink) {
     if (frame === 'pong') return; // the reply to our text `ping`: not JSON
-    let msg: unknown;
-    try {
-      msg = JSON.parse(frame);
-    } catch {
-      sink.reject('invalid_json', 'frame is not JSON', frame);
-      return;
-    }
-    if (!isObject(msg)) {
-      sink.reject('invalid_json', 'frame is not a JSON object', frame);
-      return;
-    }
+    const msg = parseObjectFrame(frame, sink);
+    if (msg === undefined) return;
     const arg = msg.arg;
     if (msg.data !== undefined && isObject(arg) && typeof arg.channel === 'string') {
       const channel = arg.channel;
