@@ -43,7 +43,7 @@ export async function benchKafka(n = 100_000): Promise<KafkaBench | string> {
     for (let i = 0; i < n; i++) producer.publish('trade', trade(i));
     await producer.drain();
     const producedPerSecond = n / ((performance.now() - t0) / 1000);
-    await producer.close();
+    await producer.stop();
 
     const consumer = new KafkaBus({ brokers: cluster.brokers, clientId: 'bench-c', group: 'bench', fromBeginning: true, clock: systemClock, metrics: createMetrics(createRegistry({ defaults: false })), log });
     let got = 0;
@@ -56,7 +56,7 @@ export async function benchKafka(n = 100_000): Promise<KafkaBench | string> {
     await consumer.start();
     await all;
     const consumedPerSecond = n / ((performance.now() - t0) / 1000);
-    await consumer.close();
+    await consumer.stop();
     return { messages: n, producedPerSecond, consumedPerSecond, encodePerSecond, bytesPerMessage: bytes / n };
   } finally {
     await cluster.stop();

@@ -93,12 +93,13 @@ describe('POST /api/alerts', () => {
       version: 'test',
       health: { feeds: () => [], staleAfterMs: 30_000, store: { kind: 'sqlite', isOpen: () => true, queueDepth: () => 0 }, bus: { kind: 'memory' }, backfillPending: () => 0, startedAt: Date.now() },
     });
-    port = await api.listen();
+    await api.start();
+    port = api.port;
     base = `http://127.0.0.1:${port}`;
   });
 
   after(async () => {
-    await api.close();
+    await api.stop();
     await store.close();
   });
 

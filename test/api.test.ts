@@ -174,13 +174,15 @@ describe('ApiServer', () => {
         startedAt: Date.now(),
       },
     });
-    const port = await api.listen();
+    await api.start();
+    const port = api.port;
     base = `http://127.0.0.1:${port}`;
     wsBase = `ws://127.0.0.1:${port}`;
   });
 
   after(async () => {
-    await api.close();
+    await live.stop();
+    await api.stop();
     await store.close();
   });
 

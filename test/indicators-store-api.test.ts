@@ -126,13 +126,15 @@ describe('GET /api/indicators and /ws', () => {
       indicatorNames: ['sma20', 'macd12_26_9', 'rsi14'],
       health: { feeds: () => [], staleAfterMs: 10_000, store: { kind: 'sqlite', isOpen: () => true, queueDepth: () => 0 }, bus: { kind: 'memory' }, backfillPending: () => 0, startedAt: Date.now() },
     });
-    const port = await api.listen();
+    await api.start();
+    const port = api.port;
     base = `http://127.0.0.1:${port}`;
     wsBase = `ws://127.0.0.1:${port}`;
   });
 
   after(async () => {
-    await api.close();
+    await live.stop();
+    await api.stop();
     await store.close();
   });
 

@@ -83,8 +83,8 @@ test('Kafka bus: produce -> consume across 6 partitions keeps every symbol in or
     assert.equal(partitionsOf.size, symbols.length);
     for (const [k, ps] of partitionsOf) assert.equal(ps.size, 1, `${k} stays on one partition`);
   } finally {
-    await producer.close();
-    await consumer.close();
+    await producer.stop();
+    await consumer.stop();
     await cluster.stop();
   }
 });
@@ -126,7 +126,7 @@ test("Kafka bus: the exchange's closed klines go to binance_kline as the seed's 
       received_at: 1_700_000_100_050,
     });
   } finally {
-    await bus.close();
+    await bus.stop();
     await cluster.stop();
   }
 });
@@ -163,8 +163,8 @@ test('Kafka bus: every broker down, messages wait in the buffer (depth metric), 
     await until(() => new Set(got).size >= 300, 'all 300 trades consumed', 40_000);
     assert.deepEqual([...new Set(got)].sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i), 'nothing lost');
   } finally {
-    await producer.close();
-    await consumer.close();
+    await producer.stop();
+    await consumer.stop();
     await cluster.stop();
   }
 });
@@ -179,6 +179,6 @@ test('Kafka bus: a full buffer drops the newest messages and counts them', { tim
     assert.match(await metrics.registry.getSingleMetricAsString('candlestack_kafka_messages_dropped_total'), /topic="candlestack_trades"} 5/);
     assert.match(await metrics.registry.getSingleMetricAsString('candlestack_kafka_buffer_depth'), /candlestack_kafka_buffer_depth 10/);
   } finally {
-    await bus.close();
+    await bus.stop();
   }
 });

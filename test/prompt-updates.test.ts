@@ -122,7 +122,7 @@ test('LiveHub reports a series watched at its first subscriber and unwatched aft
     while (calls.length < 4) await new Promise((r) => setTimeout(r, 5));
     assert.deepEqual(calls.slice(2).sort(), ['binance BTC-USDT 1m false', 'binance BTC-USDT 5m false']);
   } finally {
-    await live.close();
+    await live.stop();
     server.close();
   }
 });

@@ -82,7 +82,8 @@ async function startApi(web: WebAssets | undefined, store: SqliteStore) {
     web,
     health: { feeds: () => [], staleAfterMs: 10_000, store: { kind: 'sqlite', isOpen: () => true, queueDepth: () => 0 }, bus: { kind: 'memory' }, backfillPending: () => 0, startedAt: Date.now() },
   });
-  const port = await api.listen();
+  await api.start();
+  const port = api.port;
   return { api, metrics, base: `http://127.0.0.1:${port}` };
 }
 
@@ -110,8 +111,8 @@ describe('dashboard assets served by the ApiServer', () => {
   });
 
   after(async () => {
-    await server.api.close();
-    await bare.api.close();
+    await server.api.stop();
+    await bare.api.stop();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -210,7 +211,7 @@ describe('dashboard assets served by the ApiServer', () => {
       assert.equal(err.code, 'dashboard_not_built');
       assert.match(err.message, /npm run build/);
     } finally {
-      await missing.api.close();
+      await missing.api.stop();
     }
     assert.equal((await raw(bare.base, '/')).status, 503);
   });

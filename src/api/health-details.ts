@@ -39,9 +39,9 @@ export interface DetailedHealthReport extends Omit<HealthReport, 'feeds' | 'stor
   symbols: { exchange: string; symbol: string; tradesReceived: number; lastTradeAgeMs: number | null; tradeIdGaps: number; tradeIdsMissing: number; level: Level }[];
   reconciliation: { total: ReconciliationCounts; recent: ReconciliationCounts; mismatchedFields: Record<string, number>; windowSeconds: number; level: Level };
   rejected: { total: number; reasons: Record<string, number> };
-  store: HealthReport['store'] & { rowsWritten: number; errors: number; recentErrors: number; level: Level };
+  store: NonNullable<HealthReport['store']> & { rowsWritten: number; errors: number; recentErrors: number; level: Level };
   bus: HealthReport['bus'] & { published: number; consumed: number; handlerErrors: number; recentHandlerErrors: number; level: Level };
-  backfill: HealthReport['backfill'] & { candles: number; runsOk: number; runsFailed: number; recentFailures: number; level: Level };
+  backfill: NonNullable<HealthReport['backfill']> & { candles: number; runsOk: number; runsFailed: number; recentFailures: number; level: Level };
 }
 
 interface Sample {
@@ -132,17 +132,19 @@ export class HealthDetails {
       windowSeconds: Math.round((now - base.at) / 1000),
       level: reconciliationLevel(recent),
     };
+    // The API server's report always has a store and a backfill (run, demo, serve); a role without reports them empty.
+    const reportStore = report.store ?? { kind: 'none', open: true, queueDepth: 0 };
     const store = {
-      ...report.store,
+      ...reportStore,
       rowsWritten: sum(rows),
       errors: current.storeErrors,
       recentErrors: recentStoreErrors,
-      level: (!report.store.open ? 'critical' : recentStoreErrors > 0 || report.store.queueDepth > STORE_BACKLOG_WARN ? 'warn' : 'ok') as Level,
+      level: (!reportStore.open ? 'critical' : recentStoreErrors > 0 || reportStore.queueDepth > STORE_BACKLOG_WARN ? 'warn' : 'ok') as Level,
     };
     const bus = { ...report.bus, published: sum(published), consumed: sum(consumed), handlerErrors: current.busHandlerErrors, recentHandlerErrors, level: (recentHandlerErrors > 0 ? 'warn' : 'ok') as Level };
     const recentBackfillFailures = current.backfillFailures - base.backfillFailures;
     const backfill = {
-      ...report.backfill,
+      pending: report.backfill?.pending ?? 0,
       candles: sum(bfCandles),
       runsOk: sum(bfRuns, { result: 'ok' }),
       runsFailed: current.backfillFailures,

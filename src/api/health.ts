@@ -1,14 +1,21 @@
-/** The health model behind /api/health and /readyz. */
+/**
+ * The one health model: `HealthReport` is what /api/health answers on every role (the API server of run,
+ * demo and serve adds the dashboard's detail, health-details.ts; the collect and process role servers serve
+ * it as is), and what /readyz derives from: ready when `reasons` is empty.
+ */
 import type { FeedHealth } from '../feed/collector.js';
 import type { BreakerStatus } from '../core/circuit-breaker.js';
 
+/** What a role knows about its parts; a role without feeds, store or backfill leaves them out. */
 export interface HealthSources {
-  feeds: () => FeedHealth[];
-  /** A feed whose last frame is older than this is reported `stale`. */
+  /** The role reporting (run, demo, collect, process, serve). */
+  role?: string;
+  feeds?: () => FeedHealth[];
+  /** A feed whose last frame is older than half of this is reported `stale`. */
   staleAfterMs: number;
-  store: { kind: string; isOpen(): boolean; queueDepth(): number };
-  bus: { kind: string };
-  backfillPending: () => number;
+  store?: { kind: string; isOpen(): boolean; queueDepth(): number };
+  bus: { kind: string; bufferDepth?: () => number; caughtUp?: () => boolean };
+  backfillPending?: () => number;
   startedAt: number;
   /** Circuit breakers; one that is not closed makes the status `degraded`. */
   breakers?: () => BreakerStatus[];
@@ -17,29 +24,41 @@ export interface HealthSources {
 export type FeedState = 'up' | 'stale' | 'down';
 
 export interface HealthReport {
+  role?: string;
+  /** `down`: the store is closed or no feed is up; `degraded`: some feed is not up or a breaker is not closed. */
   status: 'ok' | 'degraded' | 'down';
+  /** Why the role is not ready (empty when ready): what /readyz answers. */
+  reasons: string[];
   uptimeSeconds: number;
   feeds: (FeedHealth & { state: FeedState })[];
-  store: { kind: string; open: boolean; queueDepth: number };
-  bus: { kind: string };
-  backfill: { pending: number };
+  store?: { kind: string; open: boolean; queueDepth: number };
+  bus: { kind: string; bufferDepth?: number; caughtUp?: boolean };
+  backfill?: { pending: number };
   breakers?: BreakerStatus[];
 }
 
 export function healthReport(s: HealthSources, now: number): HealthReport {
-  const feeds = s.feeds().map((f) => ({ ...f, state: feedState(f, s.staleAfterMs) }));
-  const storeOpen = s.store.isOpen();
+  const feeds = (s.feeds?.() ?? []).map((f) => ({ ...f, state: feedState(f, s.staleAfterMs) }));
+  const storeOpen = s.store?.isOpen() ?? true;
   const up = feeds.filter((f) => f.state === 'up').length;
   const breakers = s.breakers?.();
   const tripped = breakers?.some((b) => b.state !== 'closed') ?? false;
   const status = !storeOpen || (feeds.length > 0 && up === 0) ? 'down' : up < feeds.length || tripped ? 'degraded' : 'ok';
+  const reasons: string[] = [];
+  if (s.store && !storeOpen) reasons.push(`store ${s.store.kind} is not open`);
+  for (const f of feeds) if (f.status !== 'connected') reasons.push(`feed ${f.exchange}#${f.connection} is ${f.status}`);
+  const bus: HealthReport['bus'] = { kind: s.bus.kind };
+  if (s.bus.bufferDepth) bus.bufferDepth = s.bus.bufferDepth();
+  if (s.bus.caughtUp) bus.caughtUp = s.bus.caughtUp();
   return {
+    ...(s.role ? { role: s.role } : {}),
     status,
+    reasons,
     uptimeSeconds: Math.round((now - s.startedAt) / 1000),
     feeds,
-    store: { kind: s.store.kind, open: storeOpen, queueDepth: s.store.queueDepth() },
-    bus: { kind: s.bus.kind },
-    backfill: { pending: s.backfillPending() },
+    ...(s.store ? { store: { kind: s.store.kind, open: storeOpen, queueDepth: s.store.queueDepth() } } : {}),
+    bus,
+    ...(s.backfillPending ? { backfill: { pending: s.backfillPending() } } : {}),
     ...(breakers ? { breakers } : {}),
   };
 }
@@ -49,10 +68,7 @@ function feedState(f: FeedHealth, staleAfterMs: number): FeedState {
   return f.lastMessageAgeMs !== null && f.lastMessageAgeMs > staleAfterMs / 2 ? 'stale' : 'up';
 }
 
-/** Ready when the store is open and every feed is connected. */
+/** Ready when the store (if any) is open and every feed is connected. */
 export function readiness(report: HealthReport): { ready: boolean; reasons: string[] } {
-  const reasons: string[] = [];
-  if (!report.store.open) reasons.push(`store ${report.store.kind} is not open`);
-  for (const f of report.feeds) if (f.status !== 'connected') reasons.push(`feed ${f.exchange}#${f.connection} is ${f.status}`);
-  return { ready: reasons.length === 0, reasons };
+  return { ready: report.reasons.length === 0, reasons: report.reasons };
 }

@@ -18,6 +18,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Markets } from './markets.js';
 import { parseTimeframe } from './params.js';
+import type { Service } from '../core/service.js';
 
 const MAX_SUBSCRIPTIONS = 200;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -28,7 +29,8 @@ interface Client {
   alive: boolean;
 }
 
-export class LiveHub {
+export class LiveHub implements Service {
+  readonly name = 'live-ws';
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private readonly byKey = new Map<string, Set<Client>>();
   private readonly clients = new Set<Client>();
@@ -79,7 +81,7 @@ export class LiveHub {
     for (const client of subs) this.send(client, text, 'indicator');
   };
 
-  async close(): Promise<void> {
+  async stop(): Promise<void> {
     this.heartbeat?.cancel();
     for (const c of this.clients) c.ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));

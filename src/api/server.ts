@@ -3,7 +3,6 @@
  * Every error is JSON: a bad parameter is a 400 naming it, an unknown route a 404.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import { BadParameterError } from '../core/errors.js';
@@ -12,7 +11,8 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { AlertReceiver } from './alerts-webhook.js';
 import { healthReport, readiness, type HealthSources } from './health.js';
-import { sendError, sendJson } from './http.js';
+import { closeServer, listen, sendError, sendJson } from './http.js';
+import type { Service } from '../core/service.js';
 import type { LiveHub } from './live-ws.js';
 import type { Markets } from './markets.js';
 import type { HealthDetails } from './health-details.js';
@@ -50,8 +50,10 @@ type RouteHandler = (url: URL, res: ServerResponse, req: IncomingMessage) => Pro
 /** Routes that take a request body (POST). */
 type BodyRouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-export class ApiServer {
+export class ApiServer implements Service {
+  readonly name = 'api';
   private readonly server: Server;
+  private boundPort: number | null = null;
   private readonly routes: ReadonlyMap<string, RouteHandler>;
   private readonly postRoutes: ReadonlyMap<string, BodyRouteHandler>;
 
@@ -78,24 +80,20 @@ export class ApiServer {
     this.server.keepAliveTimeout = 5_000;
   }
 
-  /** Starts listening; resolves with the bound port (useful with port 0). Rejects with a clear message if it is taken. */
-  listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        reject(err.code === 'EADDRINUSE' ? new Error(`port ${this.o.port} on ${this.o.host} is already in use; choose another with --port`, { cause: err }) : err);
-      };
-      this.server.once('error', onError);
-      this.server.listen(this.o.port, this.o.host, () => {
-        this.server.off('error', onError);
-        resolve((this.server.address() as AddressInfo).port);
-      });
-    });
+  /** Starts listening. Rejects with a clear message if the port is taken. */
+  async start(): Promise<void> {
+    this.boundPort = await listen(this.server, this.o.host, this.o.port);
   }
 
-  async close(): Promise<void> {
-    await this.o.live.close();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  /** The bound port (the chosen one with port 0); throws before `start`. */
+  get port(): number {
+    if (this.boundPort === null) throw new Error('ApiServer: not started');
+    return this.boundPort;
+  }
+
+  /** Closes the HTTP server and its connections (the LiveHub, a service of its own, closes the /ws clients). */
+  stop(): Promise<void> {
+    return closeServer(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

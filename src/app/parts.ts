@@ -1,7 +1,7 @@
 /**
- * Small builders shared by the composition roots (run/demo, collect, process, serve): the collectors of the
- * configured exchanges, the backfill sources (REST), the markets list, the API server with the web
- * dashboard, and the Kafka bus of a role.
+ * Small builders shared by the composition roots (run/demo, collect, process, serve): a role's telemetry,
+ * store and local bus (registered on its lifecycle), the collectors of the configured exchanges, the backfill
+ * sources (REST), the markets list, the API server with the web dashboard, and the Kafka bus of a role.
  */
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../config/config.js';
@@ -19,12 +19,65 @@ import { HealthDetails } from '../api/health-details.js';
 import { DEFAULT_WEB_DIR, WebAssets } from '../api/web-assets.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import { createMetrics, createRegistry, type Metrics } from '../telemetry/metrics.js';
+import { service } from '../core/service.js';
+import { MemoryBus } from '../bus/memory.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import type { ExchangeId } from '../exchanges/index.js';
+import type { Lifecycle } from './lifecycle.js';
 
 export interface PartDeps {
   clock: Clock;
   metrics: Metrics;
   log: Logger;
+}
+
+/** What every role root is given. */
+export interface RoleDeps {
+  clock: Clock;
+  log: Logger;
+  version: string;
+  /** Added to the "cannot connect" log line (e.g. how to run offline). */
+  unreachableHint?: string;
+  /** A store opened by the caller (tests); the role then does not close it. */
+  store?: Store;
+}
+
+/** What every role root returns. */
+export interface RoleApp {
+  port: number;
+  metrics: Metrics;
+  lifecycle: Lifecycle;
+  stop(): Promise<void>;
+}
+
+/** The role's own registry (with the process metrics) and metrics catalogue, `build_info` set. */
+export function roleTelemetry(version: string, role: string): { registry: Registry; metrics: Metrics } {
+  const registry = createRegistry();
+  const metrics = createMetrics(registry);
+  metrics.buildInfo.labels(version, role).set(1);
+  return { registry, metrics };
+}
+
+/** Opens the configured store (or takes the caller's) and registers it first, so it closes last. */
+export async function openRoleStore(config: Config, deps: RoleDeps, metrics: Metrics, lifecycle: Lifecycle): Promise<Store> {
+  if (deps.store) return deps.store;
+  const store = await openStore(config.store.url, () => deps.clock.now(), { metrics, log: deps.log.child({ component: 'store' }) });
+  lifecycle.register(service('store', () => {}, () => store.close()));
+  return store;
+}
+
+/** The role's in-process bus; stopped after everything that publishes on it. */
+export function localBus(metrics: Metrics, log: Logger, lifecycle: Lifecycle): MemoryBus {
+  const bus = new MemoryBus(metrics, log.child({ component: 'bus' }));
+  lifecycle.register(service('bus', () => {}, () => bus.stop()));
+  return bus;
+}
+
+/** The configured exchanges and their symbols. */
+export function marketsOf(config: Config): { exchange: ExchangeId; symbols: string[] }[] {
+  return config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols }));
 }
 
 export function buildBackfillSources(config: Config, deps: PartDeps): Map<string, BackfillSource> {

@@ -1,29 +1,28 @@
 /**
  * The small HTTP server of the collect and process roles: /metrics, /healthz (liveness), /readyz and
- * /api/health (the role's own health report). The serve role uses the full ApiServer instead.
+ * /api/health (the role's HealthReport, the same model the API server serves). The serve role and run/demo
+ * use the full ApiServer instead.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { sendError, sendJson } from '../api/http.js';
-
-export interface RoleHealth {
-  status: 'ok' | 'degraded' | 'down';
-  /** Why not ready (empty when ready). */
-  reasons: string[];
-  [detail: string]: unknown;
-}
+import type { Clock } from '../core/clock.js';
+import type { Service } from '../core/service.js';
+import { closeServer, listen, sendError, sendJson } from '../api/http.js';
+import { healthReport, readiness, type HealthSources } from '../api/health.js';
 
 export interface RoleServerOptions {
   host: string;
   port: number;
   role: string;
   registry: Registry;
-  health: () => RoleHealth;
+  health: HealthSources;
+  clock: Clock;
 }
 
-export class RoleServer {
+export class RoleServer implements Service {
+  readonly name = 'role-server';
   private readonly server: Server;
+  private boundPort: number | null = null;
 
   constructor(private readonly o: RoleServerOptions) {
     this.server = createServer((req, res) => {
@@ -31,10 +30,10 @@ export class RoleServer {
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'method_not_allowed', 'only GET');
       if (path === '/healthz') return sendJson(res, 200, { status: 'alive', role: o.role });
       if (path === '/readyz') {
-        const h = o.health();
-        return sendJson(res, h.reasons.length === 0 ? 200 : 503, { ready: h.reasons.length === 0, reasons: h.reasons });
+        const r = readiness(this.report());
+        return sendJson(res, r.ready ? 200 : 503, r);
       }
-      if (path === '/api/health') return sendJson(res, 200, { role: o.role, ...o.health() });
+      if (path === '/api/health') return sendJson(res, 200, this.report());
       if (path === '/metrics') {
         void o.registry.metrics().then(
           (body) => {
@@ -49,20 +48,20 @@ export class RoleServer {
     });
   }
 
-  listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'EADDRINUSE' ? new Error(`port ${this.o.port} on ${this.o.host} is already in use; choose another with --port`, { cause: err }) : err);
-      this.server.once('error', onError);
-      this.server.listen(this.o.port, this.o.host, () => {
-        this.server.off('error', onError);
-        resolve((this.server.address() as AddressInfo).port);
-      });
-    });
+  async start(): Promise<void> {
+    this.boundPort = await listen(this.server, this.o.host, this.o.port);
   }
 
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  get port(): number {
+    if (this.boundPort === null) throw new Error('RoleServer: not started');
+    return this.boundPort;
+  }
+
+  stop(): Promise<void> {
+    return closeServer(this.server);
+  }
+
+  private report() {
+    return healthReport({ ...this.o.health, role: this.o.role }, this.o.clock.now());
   }
 }

@@ -1,66 +1,47 @@
 /**
- * Composition root of `candlestack serve`: the store (candles written by the process role) and Kafka's
- * candle topic (live updates) -> REST API, live WebSocket /ws, /metrics and health, port 9001 by default.
- * Each serve instance reads the candle topic in a group of its own, from the end: live updates only.
- * Indicators: /api/indicators reads the values the process role stored; `indicator` events from Kafka are
- * pushed to /ws like candles. Data quality lives in the process role (its /metrics:
- * candlestack_data_quality_score); serve runs no QualityMonitor, so /api/quality answers 503 quality_unavailable.
+ * Composition root of `candlestack serve`: the store (candles and indicator values written by the process
+ * role) and Kafka's candle and indicator topics (live updates, relayed onto the local bus) -> REST API, live
+ * WebSocket /ws, the web dashboard, /metrics and health, port 9001 by default. Each serve instance reads those
+ * topics in a group of its own, from the end: live updates only. Data quality lives in the process role
+ * (its /metrics: candlestack_data_quality_score); serve runs no QualityMonitor, so /api/quality answers 503
+ * quality_unavailable.
  */
 import { hostname } from 'node:os';
 import type { Config } from '../config/config.js';
-import { openStore } from '../store/open.js';
-import type { Store } from '../store/store.js';
 import { LiveHub } from '../api/live-ws.js';
-import { createMetrics, createRegistry } from '../telemetry/metrics.js';
-import { buildApiServer, buildMarkets, kafkaBusFor } from './parts.js';
 import { redactUrl } from '../store/postgres-url.js';
 import { indicatorNames } from '../pipeline/indicators/specs.js';
-import type { RoleApp, RoleDeps } from './collect.js';
+import { buildApiServer, buildMarkets, kafkaBusFor, localBus, openRoleStore, roleTelemetry, type RoleApp, type RoleDeps } from './parts.js';
+import { kafkaImport } from './kafka-relay.js';
+import { Lifecycle } from './lifecycle.js';
 
-export async function startServe(config: Config, deps: RoleDeps & { store?: Store }): Promise<RoleApp> {
+export async function startServe(config: Config, deps: RoleDeps): Promise<RoleApp> {
   const { clock, log } = deps;
   const startedAt = clock.now();
-  const registry = createRegistry();
-  const metrics = createMetrics(registry);
-  metrics.buildInfo.labels(deps.version, 'serve').set(1);
-  const store = deps.store ?? (await openStore(config.store.url, () => clock.now(), { metrics, log: log.child({ component: 'store' }) }));
+  const lifecycle = new Lifecycle(log);
+  const { registry, metrics } = roleTelemetry(deps.version, 'serve');
+  const store = await openRoleStore(config, deps, metrics, lifecycle);
+  const bus = localBus(metrics, log, lifecycle);
   const markets = buildMarkets(config);
   const live = new LiveHub({ markets, metrics, log: log.child({ component: 'ws' }), clock });
-  const group = `candlestack-serve-${hostname()}-${process.pid}-${startedAt}`;
-  const bus = kafkaBusFor(config, 'serve', { clock, metrics, log }, { group, fromBeginning: false });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
+  const kafka = kafkaBusFor(config, 'serve', { clock, metrics, log }, { group: `candlestack-serve-${hostname()}-${process.pid}-${startedAt}`, fromBeginning: false });
   const ic = config.indicators;
   // The web dashboard too: its market view reads this role's API and /ws; its health view shows this role
   // (the feeds are on the collect role's own /api/health).
-  const api = buildApiServer(config, { clock, metrics, log, registry, version: deps.version }, {
-    store,
-    markets,
-    live,
-    indicatorNames: ic.enabled ? indicatorNames(ic.specs) : [],
-    health: {
-      feeds: () => [],
-      staleAfterMs: config.feed.staleAfterMs,
-      store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => 0 },
-      bus: { kind: bus.kind },
-      backfillPending: () => 0,
-      startedAt,
-    },
-  });
-  const port = await api.listen();
-  live.start();
-  await bus.start();
-  log.info({ component: 'app', port, bus: config.bus, store: redactUrl(config.store.url) }, `candlestack serve listening on http://${config.http.host}:${port}`);
-  let stopped = false;
-  return {
-    port,
-    metrics,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await bus.close();
-      await api.close();
-      if (!deps.store) await store.close();
-    },
-  };
+  const api = lifecycle.register(
+    buildApiServer(config, { clock, metrics, log, registry, version: deps.version }, {
+      store,
+      markets,
+      live,
+      indicatorNames: ic.enabled ? indicatorNames(ic.specs) : [],
+      health: { role: 'serve', staleAfterMs: config.feed.staleAfterMs, store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => 0 }, bus: { kind: kafka.kind }, backfillPending: () => 0, startedAt },
+    }),
+  );
+  lifecycle.register(live);
+  lifecycle.register(kafkaImport(kafka, bus, ['candle', 'indicator']));
+  await lifecycle.start();
+  log.info({ component: 'app', port: api.port, bus: config.bus, store: redactUrl(config.store.url) }, `candlestack serve listening on http://${config.http.host}:${api.port}`);
+  return { port: api.port, metrics, lifecycle, stop: () => lifecycle.stop() };
 }

@@ -1,7 +1,8 @@
 /**
- * The bus between pipeline stages. Topics are typed; the in-process implementation (memory.ts) delivers
- * synchronously, a broker-backed one (Kafka, later) buffers and delivers asynchronously. Publishers never
- * wait: `publish` returns at once and an implementation that can fill up says so through its metrics.
+ * The bus between pipeline stages. Topics are typed. Every role runs its stages on the in-process bus
+ * (memory.ts: synchronous fan-out); the Kafka bus (kafka.ts: buffered, asynchronous) sits only at a role's
+ * edge, relayed to and from the local bus (src/app/kafka-relay.ts). Publishers never wait: `publish` returns
+ * at once and an implementation that can fill up says so through its metrics.
  */
 import type { CandleEvent, GapEvent, IndicatorEvent, Kline, Trade } from '../core/types.js';
 
@@ -23,7 +24,8 @@ export interface Bus {
   publish<T extends Topic>(topic: T, message: BusTopics[T]): void;
   /** Returns a function that unsubscribes. */
   subscribe<T extends Topic>(topic: T, handler: Handler<T>): () => void;
-  close(): Promise<void>;
+  /** Drops every subscription (memory) or stops consuming and drains the producer (broker). */
+  stop(): Promise<void>;
   /** A broker-backed bus starts consuming here, once every subscription is declared (the memory bus needs none). */
   start?(): Promise<void>;
 }

@@ -8,6 +8,9 @@
  * first, so order is kept. Policy when the buffer is full (`bufferMax`, default 200 000 messages): the newest
  * message is dropped and counted (`candlestack_kafka_messages_dropped_total{topic}`), logged at most once a
  * second; a trade lost this way shows up downstream as a trade-id gap, which the process role backfills.
+ * Sends go through the `bus_produce` circuit breaker (`breaker`): after `failureThreshold` failed sends in a
+ * row it opens, and for `openFor` no send is attempted (no connection storm against a broker that is down);
+ * messages keep buffering under the same bound, and the first send after that is the half-open probe.
  *
  * Consumer (kafka-consumer.ts): one consumer in a group (`group`), so several instances share the partitions. Offsets
  * are committed every `commitIntervalMs` (and on close), each time only after `beforeCommit` resolved (the
@@ -20,6 +23,7 @@
  */
 import { CompressionTypes, Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
 import type { Clock, Timer } from '../core/clock.js';
+import type { CircuitBreaker } from '../core/circuit-breaker.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { TOPICS, type Bus, type BusTopics, type Handler, type Topic } from './bus.js';
@@ -50,6 +54,8 @@ export interface KafkaBusOptions {
   bufferMax?: number;
   batchMax?: number;
   lingerMs?: number;
+  /** The `bus_produce` breaker around sends (none: every retry is attempted). */
+  breaker?: CircuitBreaker;
   clock: Clock;
   metrics: Metrics;
   log: Logger;
@@ -181,8 +187,17 @@ export class KafkaBus implements Bus {
     }
   }
 
-  async close(): Promise<void> {
+  /** Stops consuming: the last commit (after the barrier) and leaving the group. The producer keeps sending. */
+  async stopConsuming(): Promise<void> {
+    const consumer = this.consumer;
+    this.consumer = null;
+    await consumer?.stop();
+  }
+
+  /** Stops consuming (if still), gives buffered messages up to 5 s to reach the broker, disconnects. */
+  async stop(): Promise<void> {
     if (this.closed) return;
+    await this.stopConsuming();
     // Give buffered messages a moment to reach a reachable broker; an unreachable one gets no wait.
     if (this.connected) {
       let t: NodeJS.Timeout | undefined;
@@ -192,7 +207,6 @@ export class KafkaBus implements Bus {
     if (this.queue.length > 0) this.o.log.warn({ buffered: this.queue.length }, 'Kafka bus closed with undelivered messages');
     this.closed = true;
     this.timer?.cancel();
-    await this.consumer?.stop();
     await this.producer.disconnect().catch(() => undefined);
     this.handlers.clear();
   }
@@ -210,6 +224,12 @@ export class KafkaBus implements Bus {
 
   private async pump(): Promise<void> {
     if (this.sending || this.queue.length === 0) return this.settle();
+    const breaker = this.o.breaker;
+    if (breaker && !breaker.tryAcquire()) {
+      const retryAt = breaker.status().retryAt;
+      this.schedule(Math.max(50, Math.min(5_000, (retryAt ?? 0) - this.o.clock.now())));
+      return;
+    }
     this.sending = true;
     const batch = this.queue.slice(0, this.batchMax);
     let retryIn = 0;
@@ -229,6 +249,7 @@ export class KafkaBus implements Bus {
         })),
       });
       this.queue.splice(0, batch.length);
+      breaker?.success();
       for (const [t, ms] of byTopic) {
         this.m[t].produced.inc(ms.length);
         let bytes = 0;
@@ -236,6 +257,7 @@ export class KafkaBus implements Bus {
         this.m[t].bytesOut.inc(bytes);
       }
     } catch (err) {
+      breaker?.failure(err);
       this.o.metrics.kafkaErrors.labels(this.connected ? 'produce' : 'connect').inc();
       this.warnOnce('produce', { err: (err as Error).message, buffered: this.queue.length }, 'Kafka produce failed; messages kept in the buffer and retried');
       retryIn = 500;

@@ -52,7 +52,7 @@ export class MemoryBus implements Bus {
     };
   }
 
-  async close(): Promise<void> {
+  async stop(): Promise<void> {
     for (const t of TOPICS) this.topics[t].handlers = [];
   }
 }

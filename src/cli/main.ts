@@ -132,7 +132,7 @@ async function serve(role: Role, argv: string[]): Promise<number> {
   const log = createLogger({ level: config.log.level, format: config.log.format, base: { role } });
   const clock = systemClock;
 
-  let app: Pick<Embedded, 'port' | 'stop'>;
+  let app: Pick<Embedded, 'port' | 'stop' | 'lifecycle'>;
   if (role !== 'run' && role !== 'demo') {
     const portGiven = flags.port !== undefined || process.env.CANDLESTACK_PORT !== undefined || config.http.port !== DEFAULT_PORT;
     if (!portGiven) config.http.port = ROLE_PORTS[role];
@@ -148,17 +148,11 @@ async function serve(role: Role, argv: string[]): Promise<number> {
     app = await startEmbedded(config, { clock, log, version: VERSION, role, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
   }
 
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
-      log.info({ component: 'app', signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-  });
+  // One lifecycle: SIGTERM/SIGINT or a fatal error stops the services in reverse start order, once.
+  const reason = await app.lifecycle.untilStopRequested();
   await app.stop();
   log.flush?.();
-  return 0;
+  return reason === 'fatal' ? 1 : 0;
 }
 
 function parseFlags(role: string, argv: string[], options: ParseArgsOptionsConfig) {

@@ -7,6 +7,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Trade } from '../core/types.js';
 import type { Bus } from '../bus/bus.js';
+import type { Service } from '../core/service.js';
 import type { Endpoints, EventSink, ExchangeAdapter, StreamRef, Subscription } from '../exchanges/adapter.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -60,7 +61,9 @@ interface Shard {
   readonly sink: EventSink;
 }
 
-export class Collector {
+export class Collector implements Service {
+  /** `collector:<exchange>` in the lifecycle's logs. */
+  readonly name: string;
   readonly exchange: string;
   private readonly shards: Shard[] = [];
   private readonly symbols = new Map<string, SymbolState>();
@@ -69,6 +72,7 @@ export class Collector {
 
   constructor(private readonly o: CollectorOptions) {
     this.exchange = o.adapter.id;
+    this.name = `collector:${o.adapter.id}`;
     this.maxSkew = o.maxClockSkewMs ?? 60_000;
     for (const symbol of o.subscription.symbols) this.state(symbol);
     const groups = shardStreams(o.adapter.streams(o.subscription), o.adapter.limits.maxStreamsPerConnection);

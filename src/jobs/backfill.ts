@@ -20,6 +20,7 @@ import type { CandleEngine } from '../pipeline/candle-engine.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { runJob } from './job.js';
+import type { Service } from '../core/service.js';
 
 export interface BackfillSource {
   adapter: ExchangeAdapter;
@@ -54,7 +55,8 @@ interface PendingWork {
   attempts: number;
 }
 
-export class Backfiller {
+export class Backfiller implements Service {
+  readonly name = 'backfill';
   private readonly work: PendingWork[] = [];
   private timer: Timer | null = null;
   private running = false;

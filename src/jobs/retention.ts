@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { runJob } from './job.js';
+import type { Service } from '../core/service.js';
 
 export interface RetentionOptions {
   store: Store;
@@ -16,7 +17,8 @@ export interface RetentionOptions {
   log: Logger;
 }
 
-export class RetentionJob {
+export class RetentionJob implements Service {
+  readonly name = 'retention';
   private timer: Timer | null = null;
   constructor(private readonly o: RetentionOptions) {}
 

@@ -9,6 +9,7 @@ import type { Candle, CandleEvent, Kline } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { CandleEngine } from './candle-engine.js';
+import type { Service } from '../core/service.js';
 
 export const RECONCILED_FIELDS = ['open', 'high', 'low', 'close', 'volume', 'quoteVolume', 'takerBuyVolume', 'tradeCount'] as const;
 export type ReconciledField = (typeof RECONCILED_FIELDS)[number];
@@ -61,7 +62,8 @@ export function diffCandle(ours: Candle, theirs: Kline): ReconciledField[] {
   return out;
 }
 
-export class Reconciler {
+export class Reconciler implements Service {
+  readonly name = 'reconciler';
   private readonly waiting = new Map<string, Kline>();
   private timer: Timer | null = null;
   private readonly holdMs: number;

@@ -19,6 +19,7 @@ import { crossExchange } from './cross-exchange.js';
 import { explainSymbol, type QualityReport, type QualitySummary } from './report.js';
 import type { QualitySettings } from './settings.js';
 import { SymbolQuality } from './symbol-quality.js';
+import type { Service } from '../core/service.js';
 
 export interface QualityMonitorOptions {
   settings: QualitySettings;
@@ -36,7 +37,8 @@ export interface QualityMonitorOptions {
 
 const LOG_EVERY_MS = 10_000;
 
-export class QualityMonitor {
+export class QualityMonitor implements Service {
+  readonly name = 'quality';
   private readonly states = new Map<string, Map<string, SymbolQuality>>();
   /** Every exchange's state of one canonical symbol. */
   private readonly exchangesOf = new Map<string, SymbolQuality[]>();

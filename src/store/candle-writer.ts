@@ -16,6 +16,7 @@ import type { Candle, CandleEvent } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Store } from './store.js';
+import type { Service } from '../core/service.js';
 
 export interface CandleWriterOptions {
   store: Store;
@@ -34,7 +35,8 @@ export interface CandleWriterOptions {
 /** How often (at most) the writer logs about dropping rows or holding closed rows past the bound. */
 const DROP_LOG_EVERY_MS = 10_000;
 
-export class CandleWriter {
+export class CandleWriter implements Service {
+  readonly name = 'candle-writer';
   /** Closed candles (and corrections) waiting, in arrival order. */
   private closedRows = new Map<string, Candle>();
   /** Forming-candle updates waiting, least recently updated first. */

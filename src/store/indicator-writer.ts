@@ -10,6 +10,7 @@ import type { IndicatorEvent } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { IndicatorRow, Store } from './store.js';
+import type { Service } from '../core/service.js';
 
 export interface IndicatorWriterOptions {
   store: Pick<Store, 'kind' | 'upsertIndicators'>;
@@ -21,7 +22,8 @@ export interface IndicatorWriterOptions {
   maxBatch?: number;
 }
 
-export class IndicatorWriter {
+export class IndicatorWriter implements Service {
+  readonly name = 'indicator-writer';
   private pending = new Map<string, IndicatorRow>();
   private timer: Timer | null = null;
   private flushing: Promise<void> | null = null;

@@ -1,0 +1,151 @@
+/**
+ * The processing stages, built once for every role that builds candles (run/demo and process), on the role's
+ * local in-process bus:
+ *
+ *   trade ─► CandleEngine ─► candle ─► CandleWriter (store_write breaker) ─► store
+ *     │                        ├─────► Reconciler ◄─ kline        (exchange klines vs ours)
+ *     │                        └─────► indicators ─► indicator ─► IndicatorWriter
+ *     └─► QualityMonitor ◄─ gap ─► CandleEngine.markGap, Backfiller (backfill_rest breaker) ─► CandleEngine
+ *
+ * plus retention (optional) and the candle clock (candle-clock.ts: run/demo close on the wall clock, the
+ * process role on each symbol's stream clock). What feeds the bus (collectors, or the Kafka import) and what
+ * else listens to it (the LiveHub, the Kafka export) is the root's business.
+ *
+ * `services` are in start order; a root registers them on its Lifecycle (stopped in reverse: the final
+ * candle tick first, then quality and the jobs, the indicator writer, and the candle writer, which flushes
+ * the store last).
+ */
+import type { Clock } from '../core/clock.js';
+import type { Service } from '../core/service.js';
+import type { Config } from '../config/config.js';
+import type { Bus } from '../bus/bus.js';
+import { adapterFor, isExchangeId } from '../exchanges/index.js';
+import { CandleEngine } from '../pipeline/candle-engine.js';
+import { Reconciler } from '../pipeline/reconciler.js';
+import { Backfiller } from '../jobs/backfill.js';
+import { RetentionJob } from '../jobs/retention.js';
+import { CandleWriter } from '../store/candle-writer.js';
+import type { Store } from '../store/store.js';
+import { QualityMonitor } from '../quality/monitor.js';
+import { instrumentedBreaker } from '../telemetry/breaker-metrics.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { breakerSettings, resolveCandleTimeframe } from '../config/quality-config.js';
+import type { BreakerStatus, CircuitBreaker } from '../core/circuit-breaker.js';
+import { buildBackfillSources } from './parts.js';
+import { setupIndicators, type IndicatorsRuntime } from './indicators.js';
+import { streamClockTicker, wallClockTicker, type StreamClockTicker } from '../pipeline/candle-clock.js';
+
+export interface PipelineDeps {
+  clock: Clock;
+  metrics: Metrics;
+  log: Logger;
+  store: Store;
+  /** The role's local bus: the stages subscribe to it and publish candles and indicators on it. */
+  bus: Bus;
+}
+
+export interface PipelineOptions {
+  /**
+   * The bus may redeliver trades (a Kafka consumer after a crash or rebalance): skip a trade whose id is not
+   * above the last one applied to its symbol, for exchanges whose ids only grow.
+   */
+  redelivery: boolean;
+  /** Run the retention job (deletes candles past their configured age). */
+  retention: boolean;
+  /** What closes candles (candle-clock.ts): the wall clock, or each symbol's stream clock while `caughtUp()` says whether the consumer reads live. */
+  candleClock: { kind: 'wall' } | { kind: 'stream'; caughtUp: () => boolean };
+}
+
+export interface Pipeline {
+  engine: CandleEngine;
+  writer: CandleWriter;
+  reconciler: Reconciler;
+  backfiller: Backfiller;
+  quality: QualityMonitor;
+  indicators: IndicatorsRuntime;
+  breakers: { storeWrite: CircuitBreaker; backfillRest: CircuitBreaker };
+  /** In start order; the candle clock is last, so its final tick (wall clock) runs before the writers stop. */
+  services: Service[];
+  breakerStatus(): BreakerStatus[];
+  /** Drops a symbol's state everywhere it is held (its Kafka partition moved to another consumer). */
+  forget(exchange: string, symbol: string): void;
+}
+
+/** A closed period is expected in the store this long after its end: the grace, two flushes and a margin. */
+export function candleSettleMs(config: Config): number {
+  return config.candles.graceMs + 2 * config.store.flushMs + 1_000;
+}
+
+export async function buildPipeline(config: Config, deps: PipelineDeps, options: PipelineOptions): Promise<Pipeline> {
+  const { clock, metrics, log, store, bus } = deps;
+  const breakerDeps = { clock, metrics, log: log.child({ component: 'breaker' }) };
+  const breakers = {
+    storeWrite: instrumentedBreaker('store_write', breakerSettings(config.breakers, 'store_write'), breakerDeps),
+    backfillRest: instrumentedBreaker('backfill_rest', breakerSettings(config.breakers, 'backfill_rest'), breakerDeps),
+  };
+  const writer = new CandleWriter({ store, clock, metrics, log: log.child({ component: 'store' }), flushMs: config.store.flushMs, breaker: breakers.storeWrite, maxBufferedRows: config.breakers.storeBufferRows });
+  const quality = new QualityMonitor({
+    settings: config.quality,
+    markets: config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols })),
+    candleTimeframe: resolveCandleTimeframe(config.quality, config.timeframes),
+    candleSettleMs: candleSettleMs(config),
+    store,
+    clock,
+    metrics,
+    log: log.child({ component: 'quality' }),
+  });
+  const engine = new CandleEngine({
+    timeframes: config.timeframes,
+    graceMs: config.candles.graceMs,
+    latePolicy: config.candles.latePolicy,
+    clock,
+    metrics,
+    log: log.child({ component: 'candles' }),
+    emit: (e) => bus.publish('candle', e),
+    defer: (fn) => void setImmediate(fn),
+    ...(options.redelivery ? { dedupeTradeIds: (exchange: string) => isExchangeId(exchange) && adapterFor(exchange).increasingTradeIds } : {}),
+  });
+  const reconciler = new Reconciler({ engine, clock, metrics, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
+  const backfiller = new Backfiller({ sources: buildBackfillSources(config, { clock, metrics, log }), engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }), breaker: breakers.backfillRest });
+
+  // The indicator engine subscribes to candles first: its values for a candle are out before the candle's
+  // own subscribers (writer, reconciler, /ws, Kafka) see the candle.
+  const indicators = await setupIndicators({ config, store, bus, clock, metrics, log });
+  bus.subscribe('trade', (t) => void engine.onTrade(t));
+  bus.subscribe('candle', writer.onEvent);
+  bus.subscribe('candle', reconciler.onCandle);
+  bus.subscribe('kline', reconciler.onKline);
+  bus.subscribe('gap', (g) => engine.markGap(g.exchange, g.symbol, g.from, g.to));
+  bus.subscribe('gap', backfiller.onGap);
+  bus.subscribe('trade', quality.onTrade);
+  bus.subscribe('gap', quality.onGap);
+
+  const services: Service[] = [writer, indicators, reconciler, backfiller];
+  if (options.retention) services.push(new RetentionJob({ store, maxAgeMs: config.retention, intervalMs: 3_600_000, clock, metrics, log: log.child({ component: 'retention' }) }));
+  services.push(quality);
+  let streamClock: StreamClockTicker | null = null;
+  if (options.candleClock.kind === 'stream') {
+    streamClock = streamClockTicker(engine, clock, config.candles.tickMs, options.candleClock.caughtUp);
+    bus.subscribe('trade', streamClock.onTrade);
+    services.push(streamClock);
+  } else {
+    services.push(wallClockTicker(engine, clock, config.candles.tickMs));
+  }
+  return {
+    engine,
+    writer,
+    reconciler,
+    backfiller,
+    quality,
+    indicators,
+    breakers,
+    services,
+    breakerStatus: () => [breakers.storeWrite.status(), breakers.backfillRest.status()],
+    forget(exchange, symbol) {
+      streamClock?.forget(exchange, symbol);
+      engine.forget(exchange, symbol);
+      writer.discard(exchange, symbol);
+    },
+  };
+}
