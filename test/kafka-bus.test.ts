@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { systemClock } from '../src/core/clock.js';
 import type { Kline, Trade } from '../src/core/types.js';
 import { KafkaBus } from '../src/bus/kafka.js';
+import { instrumentedBreaker } from '../src/telemetry/breaker-metrics.js';
 import { KafkaMockCluster, kafkaMockUnavailable, kcatUnavailable } from './support/kafka/mock-cluster.js';
 import { log, skipUnlessAvailable, testMetrics } from './support/harness.js';
 
@@ -180,5 +181,44 @@ test('Kafka bus: a full buffer drops the newest messages and counts them', { tim
     assert.match(await metrics.registry.getSingleMetricAsString('candlestack_kafka_buffer_depth'), /candlestack_kafka_buffer_depth 10/);
   } finally {
     await bus.stop();
+  }
+});
+
+test('Kafka bus: sends go through the bus_produce breaker: it opens while no broker is reachable, no send is attempted while open, and it closes after recovery with nothing lost', { timeout: 120_000 }, async (t) => {
+  const reason = unavailable();
+  if (reason) return t.skip(reason);
+  const cluster = await KafkaMockCluster.start(3);
+  const names = { trade: 'breaker_trades' };
+  await cluster.createTopic(names.trade, 2);
+  const pm = testMetrics();
+  const breaker = instrumentedBreaker('bus_produce', { failureThreshold: 2, openMs: 3_000, halfOpenProbes: 1 }, { clock: systemClock, metrics: pm, log });
+  const producer = new KafkaBus({ brokers: cluster.brokers, clientId: 'test-breaker', topics: names, breaker, clock: systemClock, metrics: pm, log });
+  const consumer = new KafkaBus({ brokers: cluster.brokers, clientId: 'test-breaker-c', topics: names, group: 'g-breaker', fromBeginning: true, clock: systemClock, metrics: testMetrics(), log });
+  const produceErrors = async () => (await pm.kafkaErrors.get()).values.reduce((a, v) => a + v.value, 0);
+  try {
+    const got = new Set<number>();
+    consumer.subscribe('trade', (tr) => got.add(tr.id));
+    await consumer.start();
+    for (let i = 0; i < 20; i++) producer.publish('trade', trade('BTC-USDT', i));
+    await producer.drain();
+    assert.equal(breaker.state, 'closed');
+    for (const id of [1, 2, 3]) await cluster.brokerDown(id);
+    for (let i = 20; i < 60; i++) producer.publish('trade', trade('BTC-USDT', i));
+    await until(() => breaker.state === 'open', 'the bus_produce breaker opens', 60_000);
+    const errorsWhenOpened = await produceErrors();
+    await sleep(2_000); // well inside openMs: the producer must not try the broker
+    assert.equal(breaker.state, 'open');
+    assert.equal(await produceErrors(), errorsWhenOpened, 'no send attempted while the breaker is open');
+    assert.ok(producer.bufferDepth > 0, 'messages stay buffered while the breaker is open');
+    assert.match(await pm.registry.getSingleMetricAsString('candlestack_circuit_breaker_state'), /component="bus_produce"} 1/);
+    for (const id of [1, 2, 3]) await cluster.brokerUp(id);
+    await producer.drain();
+    assert.equal(breaker.state, 'closed', 'the half-open probe succeeded and closed the breaker');
+    await until(() => got.size >= 60, 'all 60 trades consumed', 40_000);
+    assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 60 }, (_, i) => i), 'nothing lost');
+  } finally {
+    await producer.stop();
+    await consumer.stop();
+    await cluster.stop();
   }
 });
