@@ -94,7 +94,7 @@ test('counts per feed and per symbol come from the metrics; a quiet symbol is am
 
 test('feed levels follow the feed state: up green, stale amber, down red; the page level is the worst part', async () => {
   const s = setup();
-  const base = { exchange: 'binance', symbols: [], streams: 1, lastMessageAt: null, connectedSince: null, reconnects: 0, tradeIdGaps: 0, lastError: null };
+  const base = { exchange: 'binance' as const, symbols: [], streams: 1, lastMessageAt: null, connectedSince: null, reconnects: 0, tradeIdGaps: 0, lastError: null };
   s.setFeeds([
     { ...base, connection: '0', status: 'connected', lastMessageAgeMs: 100 },
     { ...base, connection: '1', status: 'connected', lastMessageAgeMs: STALE_AFTER_MS },

@@ -28,7 +28,7 @@ import { FakeClock } from './support/fake-clock.js';
 
 const T0 = Date.UTC(2024, 0, 1);
 const MIN = 60_000;
-const key = { exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' as const };
+const key = { exchange: 'binance' as const, symbol: 'BTC-USDT', timeframe: '1m' as const };
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-ind-'));

@@ -12,11 +12,12 @@ import { RollingWindow } from '../src/quality/rolling-window.js';
 import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
+import type { ExchangeId } from '../src/core/exchange-id.js';
 import { APRIL, loadFrames, tradesOf } from './support/binance-fixtures.js';
 
 const REAL_BTC = tradesOf(loadFrames(APRIL)).filter((t) => t.symbol === 'BTC-USDT');
 
-function setup(over: Partial<QualitySettings> = {}, markets = [{ exchange: 'binance', symbols: ['BTC-USDT'] }]) {
+function setup(over: Partial<QualitySettings> = {}, markets: { exchange: ExchangeId; symbols: string[] }[] = [{ exchange: 'binance', symbols: ['BTC-USDT'] }]) {
   const clock = new FakeClock(REAL_BTC[0]!.time);
   const metrics = testMetrics();
   const settings = { ...defaultQualitySettings(), ...over };
@@ -27,7 +28,7 @@ function setup(over: Partial<QualitySettings> = {}, markets = [{ exchange: 'bina
     clock.set(Math.max(clock.now(), t.time));
     monitor.onTrade({ ...t, receivedAt: clock.now() });
   };
-  const check = (name: string, exchange = 'binance', symbol = 'BTC-USDT') => monitor.explain(exchange, symbol)!.checks.find((c) => c.check === name)!;
+  const check = (name: string, exchange: ExchangeId = 'binance', symbol = 'BTC-USDT') => monitor.explain(exchange, symbol)!.checks.find((c) => c.check === name)!;
   const value = async (name: string, labels: Record<string, string>): Promise<number> => {
     const m = await metrics.registry.getSingleMetric(name)!.get();
     return m.values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((n, v) => n + v.value, 0);
@@ -159,36 +160,36 @@ describe('periodic checks', () => {
   });
 
   test('cross-exchange divergence: quiet with one exchange, passes within maxDivergence, fails beyond it on both sides; the spread gauge in bps', async () => {
-    const markets = [
-      { exchange: 'alpha', symbols: ['BTC-USDT'] },
-      { exchange: 'beta', symbols: ['BTC-USDT'] },
-      { exchange: 'gamma', symbols: ['ETH-USDT'] },
+    const markets: { exchange: ExchangeId; symbols: string[] }[] = [
+      { exchange: 'binance', symbols: ['BTC-USDT'] },
+      { exchange: 'coinbase', symbols: ['BTC-USDT'] },
+      { exchange: 'kraken', symbols: ['ETH-USDT'] },
     ];
     const { clock, monitor, check, value, metrics } = setup({ maxDivergence: 0.01 }, markets);
     const spread = () => value('candlestack_cross_exchange_spread_bps', { symbol: 'BTC-USDT' });
-    const trade = (exchange: string, symbol: string, id: number, price: string): Trade => ({ type: 'trade', exchange, symbol, id, price, qty: '1.00000000', side: 'buy', count: 1, time: clock.now(), receivedAt: clock.now() });
-    monitor.onTrade(trade('alpha', 'BTC-USDT', 1, '100.00'));
+    const trade = (exchange: ExchangeId, symbol: string, id: number, price: string): Trade => ({ type: 'trade', exchange, symbol, id, price, qty: '1.00000000', side: 'buy', count: 1, time: clock.now(), receivedAt: clock.now() });
+    monitor.onTrade(trade('binance', 'BTC-USDT', 1, '100.00'));
     monitor.evaluate();
-    assert.equal(check('cross_exchange', 'alpha', 'BTC-USDT').runs, 0, 'one exchange only: not run');
-    monitor.onTrade(trade('beta', 'BTC-USDT', 1, '100.50'));
-    monitor.onTrade(trade('gamma', 'ETH-USDT', 1, '3000'));
+    assert.equal(check('cross_exchange', 'binance', 'BTC-USDT').runs, 0, 'one exchange only: not run');
+    monitor.onTrade(trade('coinbase', 'BTC-USDT', 1, '100.50'));
+    monitor.onTrade(trade('kraken', 'ETH-USDT', 1, '3000'));
     monitor.evaluate();
-    assert.deepEqual([check('cross_exchange', 'alpha', 'BTC-USDT').runs, check('cross_exchange', 'beta', 'BTC-USDT').runs], [1, 1]);
-    assert.equal(check('cross_exchange', 'gamma', 'ETH-USDT').runs, 0, 'a symbol on one exchange only');
-    assert.equal(check('cross_exchange', 'alpha', 'BTC-USDT').failures, 0);
+    assert.deepEqual([check('cross_exchange', 'binance', 'BTC-USDT').runs, check('cross_exchange', 'coinbase', 'BTC-USDT').runs], [1, 1]);
+    assert.equal(check('cross_exchange', 'kraken', 'ETH-USDT').runs, 0, 'a symbol on one exchange only');
+    assert.equal(check('cross_exchange', 'binance', 'BTC-USDT').failures, 0);
     assert.ok(Math.abs((await spread()) - 0.5 / 100.25 * 10_000) < 1e-9, 'spread (high - low) / median in bps');
-    monitor.onTrade(trade('gamma', 'BTC-USDT', 1, '103.00')); // a third exchange, 3 % above
+    monitor.onTrade(trade('kraken', 'BTC-USDT', 1, '103.00')); // a third exchange, 3 % above
     monitor.evaluate();
-    const c = check('cross_exchange', 'gamma', 'BTC-USDT');
-    assert.equal(c.failures, 1, 'gamma diverges from the median of the three');
-    assert.deepEqual(c.recentFailures[0]!.values.others, { alpha: 100, beta: 100.5 });
+    const c = check('cross_exchange', 'kraken', 'BTC-USDT');
+    assert.equal(c.failures, 1, 'kraken diverges from the median of the three');
+    assert.deepEqual(c.recentFailures[0]!.values.others, { binance: 100, coinbase: 100.5 });
     assert.equal(c.recentFailures[0]!.values.median, 100.5);
     assert.ok(Math.abs((await spread()) - 3 / 100.5 * 10_000) < 1e-9, 'three exchanges: 100, 100.5, 103 -> 298.5 bps');
-    assert.equal(check('cross_exchange', 'alpha', 'BTC-USDT').failures, 0, 'alpha is 0.5 % from the median: within 1 %');
-    clock.advance(120_000); // alpha and beta go stale: one fresh exchange left, the check does not run
-    monitor.onTrade(trade('gamma', 'BTC-USDT', 2, '103.00'));
+    assert.equal(check('cross_exchange', 'binance', 'BTC-USDT').failures, 0, 'binance is 0.5 % from the median: within 1 %');
+    clock.advance(120_000); // binance and coinbase go stale: one fresh exchange left, the check does not run
+    monitor.onTrade(trade('kraken', 'BTC-USDT', 2, '103.00'));
     monitor.evaluate();
-    assert.equal(check('cross_exchange', 'gamma', 'BTC-USDT').runs, 1);
+    assert.equal(check('cross_exchange', 'kraken', 'BTC-USDT').runs, 1);
     const series = (await metrics.registry.getSingleMetric('candlestack_cross_exchange_spread_bps')!.get()).values;
     assert.deepEqual(series, [], 'one fresh price: no spread series rather than a stale one');
   });

@@ -23,8 +23,9 @@ import type { Timeframe } from '../src/core/timeframe.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
 import { APRIL, AUGUST, fixtureLines, loadFrames, tradesOf } from './support/binance-fixtures.js';
+import type { ExchangeId } from '../src/core/exchange-id.js';
 
-function monitorFor(clock: Clock, markets: { exchange: string; symbols: string[] }[], store = new SqliteStore(':memory:', () => clock.now()), candleTimeframe: Timeframe = '1m') {
+function monitorFor(clock: Clock, markets: { exchange: ExchangeId; symbols: string[] }[], store = new SqliteStore(':memory:', () => clock.now()), candleTimeframe: Timeframe = '1m') {
   const metrics = testMetrics();
   const monitor = new QualityMonitor({ settings: defaultQualitySettings(), markets, candleTimeframe, candleSettleMs: 0, store, clock, metrics, log });
   const check = (symbol: string, name: string) => monitor.explain('binance', symbol)!.checks.find((c) => c.check === name)!;

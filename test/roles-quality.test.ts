@@ -1,7 +1,7 @@
 /**
  * The split roles carry what the embedded role has beyond candles: over a real Kafka-protocol broker
  * (librdkafka's mock cluster), the process role computes and stores indicators and publishes them on the
- * `indicator` topic, scores data quality and runs the store_write / backfill_rest circuit breakers; the serve
+ * `indicator` topic, scores data quality and runs the store_write / backfill_rest / bus_produce circuit breakers; the serve
  * role answers /api/indicators from the store and pushes `indicator` events to /ws.
  */
 import { test } from 'node:test';
@@ -68,7 +68,7 @@ test('process stores and publishes indicators, scores quality and runs breakers;
     assert.match(metrics, /candlestack_circuit_breaker_state\{component="backfill_rest"[^}]*\} [0-9]/);
     assert.match(metrics, /candlestack_kafka_messages_produced_total\{topic="candlestack_indicators"\} [1-9]/);
     const health = (await (await fetch(`http://127.0.0.1:${processRole.port}/api/health`)).json()) as { breakers: { component: string }[] };
-    assert.deepEqual(health.breakers.map((b) => b.component).sort(), ['backfill_rest', 'store_write']);
+    assert.deepEqual(health.breakers.map((b) => b.component).sort(), ['backfill_rest', 'bus_produce', 'store_write']);
   } finally {
     await collect.stop();
     await processRole.stop();

@@ -19,6 +19,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { Markets } from './markets.js';
 import { parseTimeframe } from './params.js';
 import type { Service } from '../core/service.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 const MAX_SUBSCRIPTIONS = 200;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -44,7 +45,7 @@ export class LiveHub implements Service {
       clock: Clock;
       pingEveryMs?: number;
       /** Told when a series gets its first live subscriber (true) and loses its last one (false). */
-      onWatch?: (exchange: string, symbol: string, timeframe: string, watched: boolean) => void;
+      onWatch?: (exchange: ExchangeId, symbol: string, timeframe: string, watched: boolean) => void;
     },
   ) {}
 
@@ -172,12 +173,12 @@ export class LiveHub implements Service {
   private leave(k: string, client: Client): void {
     const set = this.byKey.get(k);
     if (!set?.delete(client) || set.size > 0) return;
-    const [exchange, symbol, timeframe] = k.split('\u0000') as [string, string, string];
+    const [exchange, symbol, timeframe] = k.split('\u0000') as [ExchangeId, string, string];
     this.o.onWatch?.(exchange, symbol, timeframe, false);
   }
 }
 
-function key(exchange: string, symbol: string, tf: string): string {
+function key(exchange: ExchangeId, symbol: string, tf: string): string {
   return `${exchange}\u0000${symbol}\u0000${tf}`;
 }
 

@@ -2,10 +2,11 @@
 import { BadParameterError } from '../core/errors.js';
 import type { Timeframe } from '../core/timeframe.js';
 import type { SymbolCodec } from '../exchanges/adapter.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 import { resolveSymbol } from '../exchanges/symbols.js';
 
 export interface Market {
-  exchange: string;
+  exchange: ExchangeId;
   /** Canonical BASE-QUOTE symbols. */
   symbols: readonly string[];
   timeframes: readonly Timeframe[];
@@ -21,7 +22,7 @@ export class Markets {
   }
 
   /** Resolves (and defaults) exchange and symbol; unknown ones are a BadParameterError. */
-  resolve(exchange: string | null, symbol: string | null): { exchange: string; symbol: string; market: Market } {
+  resolve(exchange: string | null, symbol: string | null): { exchange: ExchangeId; symbol: string; market: Market } {
     const market = exchange === null || exchange === '' ? this.list[0] : this.list.find((m) => m.exchange === exchange);
     if (!market) throw new BadParameterError('exchange', `one of ${this.list.map((m) => m.exchange).join(', ')}`, exchange);
     if (symbol === null || symbol === '') {

@@ -21,6 +21,8 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, createRegistry, type Metrics } from '../telemetry/metrics.js';
 import { service } from '../core/service.js';
+import { instrumentedBreaker } from '../telemetry/breaker-metrics.js';
+import { breakerSettings } from '../config/quality-config.js';
 import { MemoryBus } from '../bus/memory.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -133,13 +135,15 @@ export function buildApiServer(
   });
 }
 
-/** The Kafka bus of a role; the config must name a kafka:// bus (the split roles need a broker between them). */
+/** The Kafka bus of a role, its sends behind the `bus_produce` breaker; the config must name a kafka:// bus (the split roles need a broker between them). */
 export function kafkaBusFor(config: Config, role: string, deps: PartDeps, options: Partial<KafkaBusOptions> = {}): KafkaBus {
   if (!config.bus.startsWith('kafka://')) throw new ConfigError('--bus', `kafka://HOST:PORT for the ${role} role (memory only works inside one process: use candlestack run)`, config.bus);
+  const breakerLog = deps.log.child({ component: 'breaker' });
   return new KafkaBus({
     brokers: kafkaBrokers(config.bus),
     clientId: `candlestack-${role}`,
     topics: config.kafka.topics,
+    breaker: instrumentedBreaker('bus_produce', breakerSettings(config.breakers, 'bus_produce'), { ...deps, log: breakerLog }),
     clock: deps.clock,
     metrics: deps.metrics,
     log: deps.log.child({ component: 'kafka' }),

@@ -17,6 +17,7 @@
  */
 import type { Clock } from '../core/clock.js';
 import type { Service } from '../core/service.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 import type { Config } from '../config/config.js';
 import type { Bus } from '../bus/bus.js';
 import { adapterFor, isExchangeId } from '../exchanges/index.js';
@@ -69,7 +70,7 @@ export interface Pipeline {
   services: Service[];
   breakerStatus(): BreakerStatus[];
   /** Drops a symbol's state everywhere it is held (its Kafka partition moved to another consumer). */
-  forget(exchange: string, symbol: string): void;
+  forget(exchange: ExchangeId, symbol: string): void;
 }
 
 /** A closed period is expected in the store this long after its end: the grace, two flushes and a margin. */
@@ -104,7 +105,7 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
     log: log.child({ component: 'candles' }),
     emit: (e) => bus.publish('candle', e),
     defer: (fn) => void setImmediate(fn),
-    ...(options.redelivery ? { dedupeTradeIds: (exchange: string) => isExchangeId(exchange) && adapterFor(exchange).increasingTradeIds } : {}),
+    ...(options.redelivery ? { dedupeTradeIds: (exchange: ExchangeId) => isExchangeId(exchange) && adapterFor(exchange).increasingTradeIds } : {}),
   });
   const reconciler = new Reconciler({ engine, clock, metrics, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
   const backfiller = new Backfiller({ sources: buildBackfillSources(config, { clock, metrics, log }), engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }), breaker: breakers.backfillRest });

@@ -12,6 +12,7 @@
  * - Candles close on each symbol's stream clock (pipeline/candle-clock.ts), not the wall clock.
  * - No startup gap is raised: trades that arrived while this role was down wait in Kafka.
  * - Data quality is scored here (this role's /metrics: candlestack_data_quality_score); serve holds none.
+ * - Retention runs here too (with several instances each prunes the same rows: deletes are idempotent).
  */
 import type { Config } from '../config/config.js';
 import { resumeSymbol } from '../pipeline/restart.js';
@@ -59,7 +60,7 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
       log.info({ component: 'process', symbols: keys.map((k) => `${k.exchange}:${k.symbol}`) }, 'partitions moved away: symbols released');
     },
   });
-  pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: true, retention: false, candleClock: { kind: 'stream', caughtUp: () => kafka.caughtUp() } });
+  pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: true, retention: true, candleClock: { kind: 'stream', caughtUp: () => kafka.caughtUp() } });
   const server = lifecycle.register(
     new RoleServer({
       host: config.http.host,
@@ -73,7 +74,7 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
         store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => pipeline!.writer.depth },
         bus: { kind: kafka.kind, caughtUp: () => kafka.caughtUp() },
         backfillPending: () => pipeline!.backfiller.pending,
-        breakers: pipeline.breakerStatus,
+        breakers: () => [...pipeline!.breakerStatus(), ...kafka.breakerStatus()],
       },
     }),
   );

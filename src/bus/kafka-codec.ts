@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kline } from '../core/types.js';
 import { isTimeframe, timeframeMs } from '../core/timeframe.js';
 import type { BusTopics, Topic } from './bus.js';
+import { isExchangeId, type ExchangeId } from '../core/exchange-id.js';
 
 export const ENVELOPE_VERSION = 1;
 
@@ -134,7 +135,7 @@ function seedJsonToKline(o: Record<string, unknown>): Kline {
   if (!isTimeframe(interval)) throw new KafkaDecodeError(`kline: unknown interval ${interval}`);
   return {
     type: 'kline',
-    exchange: str('exchange'),
+    exchange: exchangeId(str('exchange')),
     symbol: str('symbol'),
     timeframe: interval,
     openTime: num('open_time'),
@@ -156,19 +157,23 @@ const isStr = (v: unknown) => typeof v === 'string';
 const isNum = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
 
 function isTrade(d: Record<string, unknown>): boolean {
-  return d.type === 'trade' && isStr(d.exchange) && isStr(d.symbol) && isNum(d.id) && isStr(d.price) && isStr(d.qty) && (d.side === 'buy' || d.side === 'sell') && isNum(d.count) && isNum(d.time) && isNum(d.receivedAt);
+  return d.type === 'trade' && isExchangeId(d.exchange) && isStr(d.symbol) && isNum(d.id) && isStr(d.price) && isStr(d.qty) && (d.side === 'buy' || d.side === 'sell') && isNum(d.count) && isNum(d.time) && isNum(d.receivedAt);
 }
 
 function isCandleEvent(d: Record<string, unknown>): boolean {
   const c = d.candle as Record<string, unknown> | null | undefined;
-  return d.type === 'candle' && isStr(d.kind) && typeof c === 'object' && c !== null && isStr(c.exchange) && isStr(c.symbol) && isStr(c.timeframe) && isNum(c.openTime) && isStr(c.close);
+  return d.type === 'candle' && isStr(d.kind) && typeof c === 'object' && c !== null && isExchangeId(c.exchange) && isStr(c.symbol) && isStr(c.timeframe) && isNum(c.openTime) && isStr(c.close);
 }
 
 function isIndicator(d: Record<string, unknown>): boolean {
-  return d.type === 'indicator' && isStr(d.kind) && isStr(d.exchange) && isStr(d.symbol) && isStr(d.timeframe) && isNum(d.openTime) && typeof d.values === 'object' && d.values !== null;
+  return d.type === 'indicator' && isStr(d.kind) && isExchangeId(d.exchange) && isStr(d.symbol) && isStr(d.timeframe) && isNum(d.openTime) && typeof d.values === 'object' && d.values !== null;
 }
 
 function isGap(d: Record<string, unknown>): boolean {
-  return d.type === 'gap' && isStr(d.exchange) && isStr(d.symbol) && isNum(d.from) && isNum(d.to) && isStr(d.cause);
+  return d.type === 'gap' && isExchangeId(d.exchange) && isStr(d.symbol) && isNum(d.from) && isNum(d.to) && isStr(d.cause);
 }
 
+function exchangeId(v: string): ExchangeId {
+  if (!isExchangeId(v)) throw new KafkaDecodeError(`unknown exchange ${JSON.stringify(v)}`);
+  return v;
+}

@@ -10,6 +10,7 @@
  */
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Clock } from '../core/clock.js';
+import { isExchangeId, type ExchangeId } from '../core/exchange-id.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Topic } from './bus.js';
@@ -22,8 +23,8 @@ export interface GroupConsumerOptions {
   ownershipTopic: Topic;
   commitIntervalMs: number;
   beforeCommit?: () => Promise<void>;
-  onKeyAcquired?: (exchange: string, symbol: string) => Promise<void>;
-  onKeysRevoked?: (keys: { exchange: string; symbol: string }[]) => void;
+  onKeyAcquired?: (exchange: ExchangeId, symbol: string) => Promise<void>;
+  onKeysRevoked?: (keys: { exchange: ExchangeId; symbol: string }[]) => void;
   /** Decodes and dispatches one message value (never throws). */
   deliver: (topic: Topic, value: Buffer, where: { topic: string; partition: number; offset: string }) => void;
   warn: (kind: string, ctx: Record<string, unknown>, msg: string) => void;
@@ -97,7 +98,8 @@ export class GroupConsumer {
         const key = msg.key?.toString() ?? '';
         if (!this.owned.has(key)) {
           const sep = key.indexOf(':');
-          if (sep > 0 && this.o.onKeyAcquired) await this.o.onKeyAcquired(key.slice(0, sep), key.slice(sep + 1));
+          const exchange = key.slice(0, sep);
+          if (sep > 0 && isExchangeId(exchange) && this.o.onKeyAcquired) await this.o.onKeyAcquired(exchange, key.slice(sep + 1));
           this.owned.add(key);
         }
         keys.add(key);
@@ -156,13 +158,14 @@ export class GroupConsumer {
   private async onAssigned(assignment: Record<string, number[]>): Promise<void> {
     this.assigning = true;
     const assigned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => `${t}/${p}`)));
-    const revoked: { exchange: string; symbol: string }[] = [];
+    const revoked: { exchange: ExchangeId; symbol: string }[] = [];
     for (const [partKey, keys] of this.keysByPartition) {
       if (assigned.has(partKey)) continue;
       for (const key of keys) {
         if (!this.owned.delete(key)) continue;
         const sep = key.indexOf(':');
-        revoked.push({ exchange: key.slice(0, sep), symbol: key.slice(sep + 1) });
+        const exchange = key.slice(0, sep);
+        if (isExchangeId(exchange)) revoked.push({ exchange, symbol: key.slice(sep + 1) });
       }
       this.keysByPartition.delete(partKey);
     }

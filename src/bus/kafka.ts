@@ -23,7 +23,8 @@
  */
 import { CompressionTypes, Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
 import type { Clock, Timer } from '../core/clock.js';
-import type { CircuitBreaker } from '../core/circuit-breaker.js';
+import type { ExchangeId } from '../core/exchange-id.js';
+import type { BreakerStatus, CircuitBreaker } from '../core/circuit-breaker.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { TOPICS, type Bus, type BusTopics, type Handler, type Topic } from './bus.js';
@@ -41,8 +42,8 @@ export interface KafkaBusOptions {
   beforeCommit?: () => Promise<void>;
   /** Commit (and run beforeCommit) at most this often, default 1000 ms: one store write per interval, not per batch. */
   commitIntervalMs?: number;
-  onKeyAcquired?: (exchange: string, symbol: string) => Promise<void>;
-  onKeysRevoked?: (keys: { exchange: string; symbol: string }[]) => void;
+  onKeyAcquired?: (exchange: ExchangeId, symbol: string) => Promise<void>;
+  onKeysRevoked?: (keys: { exchange: ExchangeId; symbol: string }[]) => void;
   /** The topic whose partitions decide which keys this member owns (default trade). */
   ownershipTopic?: Topic;
   /**
@@ -121,6 +122,11 @@ export class KafkaBus implements Bus {
       }),
     ) as unknown as KafkaBus['m'];
     mt.kafkaBufferDepth.set(0);
+  }
+
+  /** The `bus_produce` breaker's status (none without a breaker). */
+  breakerStatus(): BreakerStatus[] {
+    return this.o.breaker ? [this.o.breaker.status()] : [];
   }
 
   get bufferDepth(): number {

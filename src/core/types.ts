@@ -3,6 +3,7 @@
  * `type`. Prices and quantities stay the exchange's exact decimal strings; see core/decimal.ts for how sums
  * keep that precision.
  */
+import type { ExchangeId } from './exchange-id.js';
 import type { Timeframe } from './timeframe.js';
 
 export const SIDES = ['buy', 'sell'] as const;
@@ -11,7 +12,7 @@ export type Side = (typeof SIDES)[number];
 
 export interface Trade {
   readonly type: 'trade';
-  readonly exchange: string;
+  readonly exchange: ExchangeId;
   /** Canonical BASE-QUOTE symbol (`BTC-USDT`; see core/symbols.ts), whatever the exchange calls it. */
   readonly symbol: string;
   /** Exchange trade id. For Binance `@trade` this is `t`, for `@aggTrade` it is the aggregate id `a`. */
@@ -30,7 +31,7 @@ export interface Trade {
 /** A kline (OHLCV bar) as the exchange itself computed it: used for reconciliation and REST backfill. */
 export interface Kline {
   readonly type: 'kline';
-  readonly exchange: string;
+  readonly exchange: ExchangeId;
   readonly symbol: string;
   readonly timeframe: Timeframe;
   readonly openTime: number;
@@ -56,7 +57,7 @@ export const CANDLE_SOURCES = ['trades', 'backfill'] as const;
 export type CandleSource = (typeof CANDLE_SOURCES)[number];
 
 export interface Candle {
-  readonly exchange: string;
+  readonly exchange: ExchangeId;
   readonly symbol: string;
   readonly timeframe: Timeframe;
   /** Period start, epoch ms, aligned to a UTC boundary of the timeframe. */
@@ -100,7 +101,7 @@ export type GapCause = (typeof GAP_CAUSES)[number];
 /** Data between `from` and `to` (epoch ms) may be missing for this symbol: candles touching it get backfilled. */
 export interface GapEvent {
   readonly type: 'gap';
-  readonly exchange: string;
+  readonly exchange: ExchangeId;
   readonly symbol: string;
   readonly from: number;
   readonly to: number;
@@ -123,7 +124,7 @@ export type IndicatorEventKind = (typeof INDICATOR_EVENT_KINDS)[number];
 export interface IndicatorEvent {
   readonly type: 'indicator';
   readonly kind: IndicatorEventKind;
-  readonly exchange: string;
+  readonly exchange: ExchangeId;
   readonly symbol: string;
   readonly timeframe: Timeframe;
   readonly openTime: number;

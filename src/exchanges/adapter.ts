@@ -6,6 +6,7 @@
 import type { Kline, Trade } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
 import type { RestClient } from '../feed/rest-client.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 /** Where mapped events go. One sink per connection; calls are synchronous and must not throw. */
 export interface EventSink {
@@ -79,7 +80,7 @@ export interface SymbolCodec {
 }
 
 export interface ExchangeAdapter {
-  readonly id: string;
+  readonly id: ExchangeId;
   readonly displayName: string;
   readonly defaultEndpoints: Endpoints;
   readonly limits: FeedLimits;

@@ -6,14 +6,11 @@ import { kraken } from './kraken/feed.js';
 import { bybit } from './bybit/feed.js';
 import { okx } from './okx/feed.js';
 
-export const EXCHANGE_IDS = ['binance', 'coinbase', 'kraken', 'bybit', 'okx'] as const;
-export type ExchangeId = (typeof EXCHANGE_IDS)[number];
+import type { ExchangeId } from '../core/exchange-id.js';
+
+export { EXCHANGE_IDS, isExchangeId, type ExchangeId } from '../core/exchange-id.js';
 
 const ADAPTERS: Readonly<Record<ExchangeId, ExchangeAdapter>> = { binance, coinbase, kraken, bybit, okx };
-
-export function isExchangeId(value: unknown): value is ExchangeId {
-  return typeof value === 'string' && (EXCHANGE_IDS as readonly string[]).includes(value);
-}
 
 export function adapterFor(id: ExchangeId): ExchangeAdapter {
   return ADAPTERS[id];

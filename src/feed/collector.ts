@@ -13,6 +13,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { BackoffOptions } from './backoff.js';
 import { FeedConnection, type ConnectionStatus } from './connection.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 export interface CollectorOptions {
   adapter: ExchangeAdapter;
@@ -30,7 +31,7 @@ export interface CollectorOptions {
 }
 
 export interface FeedHealth {
-  exchange: string;
+  exchange: ExchangeId;
   connection: string;
   status: ConnectionStatus;
   symbols: string[];
@@ -64,7 +65,7 @@ interface Shard {
 export class Collector implements Service {
   /** `collector:<exchange>` in the lifecycle's logs. */
   readonly name: string;
-  readonly exchange: string;
+  readonly exchange: ExchangeId;
   private readonly shards: Shard[] = [];
   private readonly symbols = new Map<string, SymbolState>();
   private readonly lastRejectLog = new Map<string, number>();

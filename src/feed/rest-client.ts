@@ -8,9 +8,10 @@ import { ExchangeRequestError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 export interface RestClientOptions {
-  exchange: string;
+  exchange: ExchangeId;
   clock: Clock;
   metrics: Metrics;
   log: Logger;

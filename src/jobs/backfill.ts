@@ -21,6 +21,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { runJob } from './job.js';
 import type { Service } from '../core/service.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 export interface BackfillSource {
   adapter: ExchangeAdapter;
@@ -45,7 +46,7 @@ export interface BackfillOptions {
 }
 
 interface PendingWork {
-  exchange: string;
+  exchange: ExchangeId;
   symbol: string;
   timeframe: Timeframe;
   /** First and last period start to fetch. */
@@ -207,7 +208,7 @@ export class Backfiller implements Service {
     w.readyAt = this.o.clock.now() + backoffDelay(w.attempts++, { initialMs: 5_000, maxMs: 300_000 });
   }
 
-  private countFor(exchange: string): number {
+  private countFor(exchange: ExchangeId): number {
     return this.work.reduce((n, w) => n + (w.exchange === exchange ? 1 : 0), 0);
   }
 }

@@ -13,6 +13,7 @@ import type { Clock, Timer } from '../core/clock.js';
 import type { Service } from '../core/service.js';
 import type { Trade } from '../core/types.js';
 import type { CandleEngine } from './candle-engine.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 /** How far the wall clock may run ahead of a symbol's stream before it closes that symbol's candles. */
 export const IDLE_CLOSE_MS = 10_000;
@@ -33,7 +34,7 @@ export interface StreamClockTicker extends Service {
   /** Advances the trade's symbol's stream clock (subscribe it to the trade topic). */
   onTrade(t: Trade): void;
   /** Forgets a symbol (its partition moved away). */
-  forget(exchange: string, symbol: string): void;
+  forget(exchange: ExchangeId, symbol: string): void;
 }
 
 export function streamClockTicker(engine: CandleEngine, clock: Clock, tickMs: number, caughtUp: () => boolean, idleCloseMs = IDLE_CLOSE_MS): StreamClockTicker {

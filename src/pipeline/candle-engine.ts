@@ -19,6 +19,7 @@ import { periodStart, sortTimeframes, timeframeMs, type Timeframe } from '../cor
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CandleState } from './candle-state.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 export const LATE_POLICIES = ['drop', 'amend'] as const;
 export type LatePolicy = (typeof LATE_POLICIES)[number];
@@ -41,7 +42,7 @@ export interface CandleEngineOptions {
    * exchanges whose trade ids only grow; the watermark survives restarts through the stored candles'
    * `lastTradeId`.
    */
-  dedupeTradeIds?: (exchange: string) => boolean;
+  dedupeTradeIds?: (exchange: ExchangeId) => boolean;
 }
 
 /** Empty periods filled in one step at most; a longer jump restarts the series instead (bad clock or data). */
@@ -70,7 +71,7 @@ interface FrameState {
 }
 
 interface Book {
-  readonly exchange: string;
+  readonly exchange: ExchangeId;
   readonly symbol: string;
   readonly frames: FrameState[];
   /** Frames every trade is applied to: the shortest timeframe and any that is not a multiple of it. */
@@ -220,7 +221,7 @@ export class CandleEngine {
 
 
   /** Whether a series is watched live; watched series get prompt updates when the engine has `defer`. */
-  setWatched(exchange: string, symbol: string, tf: Timeframe, watched: boolean): void {
+  setWatched(exchange: ExchangeId, symbol: string, tf: Timeframe, watched: boolean): void {
     const book = this.book(exchange, symbol);
     this.settle(book);
     const frame = book.frames.find((f) => f.tf === tf);
@@ -258,7 +259,7 @@ export class CandleEngine {
    * `tick` with a clock per symbol (a consumer replaying a bus closes each symbol's candles on that symbol's
    * own stream time, so a partition read ahead of another does not make the other's trades late).
    */
-  tickEach(nowOf: (exchange: string, symbol: string) => number): void {
+  tickEach(nowOf: (exchange: ExchangeId, symbol: string) => number): void {
     for (const bySymbol of this.books.values()) {
       for (const book of bySymbol.values()) {
         const now = nowOf(book.exchange, book.symbol);
@@ -306,7 +307,7 @@ export class CandleEngine {
   }
 
   /** Marks every known candle overlapping [from, to] as incomplete (it will be backfilled, not reconciled). */
-  markGap(exchange: string, symbol: string, from: number, to: number): void {
+  markGap(exchange: ExchangeId, symbol: string, from: number, to: number): void {
     const book = this.book(exchange, symbol);
     this.settle(book);
     book.gaps.push({ from, to });
@@ -382,7 +383,7 @@ export class CandleEngine {
    * an empty forming candle of the next period. Trades up to the stored `lastTradeId` will be skipped
    * (with `dedupeTradeIds`). Does nothing for a symbol already in memory.
    */
-  resume(exchange: string, symbol: string, candles: readonly Candle[]): void {
+  resume(exchange: ExchangeId, symbol: string, candles: readonly Candle[]): void {
     if (this.books.get(exchange)?.has(symbol)) return;
     const book = this.book(exchange, symbol);
     for (const c of candles) {
@@ -408,7 +409,7 @@ export class CandleEngine {
   }
 
   /** Drops a symbol's in-memory state (its partition moved to another consumer). */
-  forget(exchange: string, symbol: string): void {
+  forget(exchange: ExchangeId, symbol: string): void {
     this.books.get(exchange)?.delete(symbol);
     this.lastBook = null;
   }
@@ -427,7 +428,7 @@ export class CandleEngine {
   }
 
   /** A closed candle still held in memory, with whether it overlaps a gap. */
-  lookupClosed(exchange: string, symbol: string, tf: Timeframe, openTime: number): { candle: Candle; incomplete: boolean } | undefined {
+  lookupClosed(exchange: ExchangeId, symbol: string, tf: Timeframe, openTime: number): { candle: Candle; incomplete: boolean } | undefined {
     const book = this.books.get(exchange)?.get(symbol);
     if (book) this.settle(book);
     const frame = book?.frames.find((f) => f.tf === tf);
@@ -436,7 +437,7 @@ export class CandleEngine {
   }
 
   /** The forming candle of a timeframe, if any. */
-  forming(exchange: string, symbol: string, tf: Timeframe): Candle | undefined {
+  forming(exchange: ExchangeId, symbol: string, tf: Timeframe): Candle | undefined {
     const book = this.books.get(exchange)?.get(symbol);
     if (book) this.settle(book);
     const frame = book?.frames.find((f) => f.tf === tf);
@@ -522,13 +523,13 @@ export class CandleEngine {
   }
 
   /** `book`, remembering the last one: consecutive trades of one symbol skip the two map lookups. */
-  private bookOf(exchange: string, symbol: string): Book {
+  private bookOf(exchange: ExchangeId, symbol: string): Book {
     const last = this.lastBook;
     if (last !== null && last.symbol === symbol && last.exchange === exchange) return last;
     return (this.lastBook = this.book(exchange, symbol));
   }
 
-  private book(exchange: string, symbol: string): Book {
+  private book(exchange: ExchangeId, symbol: string): Book {
     let bySymbol = this.books.get(exchange);
     if (!bySymbol) this.books.set(exchange, (bySymbol = new Map()));
     let book = bySymbol.get(symbol);

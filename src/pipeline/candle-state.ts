@@ -5,6 +5,7 @@
 import { DecimalSum, compareFixed8, parseFixed8, ratioToFixed8, type Fixed8 } from '../core/decimal.js';
 import type { Candle, CandleSource, Trade } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 export class CandleState {
   openTime: number;
@@ -204,12 +205,12 @@ export class CandleState {
     return ratioToFixed8(this.quoteVolume.toNumber() / this.volume.toNumber());
   }
 
-  snapshot(exchange: string, symbol: string, timeframe: Timeframe): Candle {
+  snapshot(exchange: ExchangeId, symbol: string, timeframe: Timeframe): Candle {
     const base = this.snapshotBase(exchange, symbol, timeframe);
     return this.lastTradeId >= 0 ? { ...base, lastTradeId: this.lastTradeId } : base;
   }
 
-  private snapshotBase(exchange: string, symbol: string, timeframe: Timeframe): Candle {
+  private snapshotBase(exchange: ExchangeId, symbol: string, timeframe: Timeframe): Candle {
     return {
       exchange,
       symbol,

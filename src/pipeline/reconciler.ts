@@ -10,6 +10,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { CandleEngine } from './candle-engine.js';
 import type { Service } from '../core/service.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 export const RECONCILED_FIELDS = ['open', 'high', 'low', 'close', 'volume', 'quoteVolume', 'takerBuyVolume', 'tradeCount'] as const;
 export type ReconciledField = (typeof RECONCILED_FIELDS)[number];
@@ -27,7 +28,7 @@ export interface ReconcilerOptions {
 
 /** One reconciliation outcome: `fields` (with both sides' values) only for a mismatch. */
 export interface ReconcileResult {
-  exchange: string;
+  exchange: ExchangeId;
   symbol: string;
   timeframe: Kline['timeframe'];
   openTime: number;
@@ -138,6 +139,6 @@ function result(k: Kline, r: ReconcileResult['result']): ReconcileResult {
   return { exchange: k.exchange, symbol: k.symbol, timeframe: k.timeframe, openTime: k.openTime, result: r };
 }
 
-function key(exchange: string, symbol: string, tf: string, openTime: number): string {
+function key(exchange: ExchangeId, symbol: string, tf: string, openTime: number): string {
   return `${exchange}\u0000${symbol}\u0000${tf}\u0000${openTime}`;
 }

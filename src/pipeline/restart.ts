@@ -13,11 +13,12 @@ import type { Clock } from '../core/clock.js';
 import type { CandleEvent, GapEvent } from '../core/types.js';
 import type { Store } from '../store/store.js';
 import type { CandleEngine } from './candle-engine.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 /** The longest outage a restart tries to backfill. */
 export const MAX_STARTUP_GAP_MS = 7 * 86_400_000;
 
-export async function restoreAndFindStartupGaps(store: Store, engine: CandleEngine, markets: readonly { exchange: string; symbols: readonly string[] }[], clock: Clock): Promise<GapEvent[]> {
+export async function restoreAndFindStartupGaps(store: Store, engine: CandleEngine, markets: readonly { exchange: ExchangeId; symbols: readonly string[] }[], clock: Clock): Promise<GapEvent[]> {
   const gaps: GapEvent[] = [];
   for (const m of markets) {
     const latest = await store.latest(m.exchange, [...m.symbols]);
@@ -37,7 +38,7 @@ export async function restoreAndFindStartupGaps(store: Store, engine: CandleEngi
  * its grace period at the crash) is final now: it is published closed through `publish`. Returns how many
  * stored candles the symbol resumed from.
  */
-export async function resumeSymbol(store: Store, engine: CandleEngine, exchange: string, symbol: string, publish: (e: CandleEvent) => void): Promise<number> {
+export async function resumeSymbol(store: Store, engine: CandleEngine, exchange: ExchangeId, symbol: string, publish: (e: CandleEvent) => void): Promise<number> {
   const latest = await store.latest(exchange, [symbol]);
   for (const c of latest) {
     const [prev] = await store.query({ exchange, symbol, timeframe: c.timeframe, to: c.openTime - 1, limit: 1 });

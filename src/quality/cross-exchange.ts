@@ -4,9 +4,10 @@
  * reported in basis points. With a single exchange the check does not run; it activates by itself when a
  * second exchange carries the same symbol. BTC-USD and BTC-USDT are different symbols and are not compared.
  */
+import type { ExchangeId } from '../core/exchange-id.js';
 
 export interface PricedMarket {
-  exchange: string;
+  exchange: ExchangeId;
   /** Last accepted price, NaN when none. */
   price: number;
   /** Whether the price is recent enough to compare (not stale). */
@@ -14,7 +15,7 @@ export interface PricedMarket {
 }
 
 export interface Divergence {
-  exchange: string;
+  exchange: ExchangeId;
   price: number;
   median: number;
   /** |ln(price / median)| */

@@ -20,11 +20,12 @@ import { explainSymbol, type QualityReport, type QualitySummary } from './report
 import type { QualitySettings } from './settings.js';
 import { SymbolQuality } from './symbol-quality.js';
 import type { Service } from '../core/service.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 export interface QualityMonitorOptions {
   settings: QualitySettings;
   /** The configured markets; symbols seen later are added as they come. */
-  markets: readonly { exchange: string; symbols: readonly string[] }[];
+  markets: readonly { exchange: ExchangeId; symbols: readonly string[] }[];
   /** Timeframe of the missing-candle check (resolved from the settings and the configured timeframes). */
   candleTimeframe: Timeframe;
   /** A closed period is expected in the store this long after its end (grace + flushes). */
@@ -118,7 +119,7 @@ export class QualityMonitor implements Service {
     return this.candleCheck;
   }
 
-  explain(exchange: string, symbol: string, now: number = this.o.clock.now()): QualityReport | undefined {
+  explain(exchange: ExchangeId, symbol: string, now: number = this.o.clock.now()): QualityReport | undefined {
     const sq = this.states.get(exchange)?.get(symbol);
     return sq ? explainSymbol(sq, now, this.o.settings) : undefined;
   }
@@ -195,11 +196,11 @@ export class QualityMonitor implements Service {
   }
 
   /** Hot path (per trade): two map lookups. No closure here, so a call allocates no context. */
-  private state(exchange: string, symbol: string): SymbolQuality {
+  private state(exchange: ExchangeId, symbol: string): SymbolQuality {
     return this.states.get(exchange)?.get(symbol) ?? this.create(exchange, symbol);
   }
 
-  private create(exchange: string, symbol: string): SymbolQuality {
+  private create(exchange: ExchangeId, symbol: string): SymbolQuality {
     let bySymbol = this.states.get(exchange);
     if (!bySymbol) this.states.set(exchange, (bySymbol = new Map()));
     const sq: SymbolQuality = new SymbolQuality(exchange, symbol, this.o.clock.now(), this.o.settings, this.o.metrics, (rec, anomaly, message, values, at) => this.fail(sq, rec, anomaly, message, values, at));

@@ -3,6 +3,7 @@ import type { QualityCheck } from './checks.js';
 import { qualityScore } from './score.js';
 import type { QualitySettings } from './settings.js';
 import type { SymbolQuality } from './symbol-quality.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 export interface ReportedFailure {
   at: number;
@@ -28,7 +29,7 @@ export interface CheckReport {
 }
 
 export interface QualityReport {
-  exchange: string;
+  exchange: ExchangeId;
   symbol: string;
   score: number;
   at: number;
@@ -39,7 +40,7 @@ export interface QualityReport {
 }
 
 export interface QualitySummary {
-  exchange: string;
+  exchange: ExchangeId;
   symbol: string;
   score: number;
   failing: QualityCheck[];

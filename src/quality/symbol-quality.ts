@@ -7,6 +7,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { CheckRecord } from './check-record.js';
 import { QUALITY_CHECKS, type AnomalyType, type QualityCheck } from './checks.js';
 import { TradeChecks, type FailSink, type TradeCheckSettings } from './trade-checks.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 export interface CheckCounters {
   pass: { inc(n?: number): void };
@@ -26,7 +27,7 @@ export class SymbolQuality {
   private readonly anomalies = new Map<AnomalyType, { inc(): void }>();
 
   constructor(
-    readonly exchange: string,
+    readonly exchange: ExchangeId,
     readonly symbol: string,
     since: number,
     settings: TradeCheckSettings,

@@ -17,6 +17,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Store } from './store.js';
 import type { Service } from '../core/service.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 export interface CandleWriterOptions {
   store: Store;
@@ -87,7 +88,7 @@ export class CandleWriter implements Service {
   };
 
   /** Drops the pending rows of one symbol (its partition moved to another process, which now writes it). */
-  discard(exchange: string, symbol: string): void {
+  discard(exchange: ExchangeId, symbol: string): void {
     const prefix = `${exchange}\u0000${symbol}\u0000`;
     for (const rows of [this.closedRows, this.formingRows]) for (const k of rows.keys()) if (k.startsWith(prefix)) rows.delete(k);
   }

@@ -1,9 +1,10 @@
 /** The PostgreSQL store's SQL, and its rows mapped back to candles (see postgres.ts). */
 import type { Candle, CandleSource } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 export interface Row {
-  exchange: string;
+  exchange: ExchangeId;
   symbol: string;
   timeframe: string;
   open_time: number;
@@ -54,7 +55,7 @@ export const SERIES = `
 
 export function toCandle(r: Row): Candle {
   return {
-    exchange: r.exchange,
+    exchange: r.exchange as ExchangeId, // written by us from an ExchangeId
     symbol: r.symbol,
     timeframe: r.timeframe as Timeframe,
     openTime: r.open_time,

@@ -7,9 +7,10 @@ import type { Timeframe } from '../core/timeframe.js';
 import type { CandleQuery, IndicatorPoint, IndicatorQuery, IndicatorRow, Store, StoredSeries } from './store.js';
 import { SqliteIndicators } from './sqlite-indicators.js';
 import { SQLITE_MIGRATIONS, type Migration } from './sqlite-migrations.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 interface Row {
-  exchange: string;
+  exchange: ExchangeId;
   symbol: string;
   timeframe: string;
   open_time: number;
@@ -80,7 +81,7 @@ export class SqliteStore implements Store {
     return rows.reverse().map(toCandle);
   }
 
-  async latest(exchange: string, symbols: readonly string[]): Promise<Candle[]> {
+  async latest(exchange: ExchangeId, symbols: readonly string[]): Promise<Candle[]> {
     const stmt = this.db.prepare(`
       SELECT ${COLUMNS} FROM candles c
       WHERE exchange = ? AND symbol = ? AND open_time = (
@@ -92,7 +93,7 @@ export class SqliteStore implements Store {
     const rows = this.db
       .prepare(`SELECT exchange, symbol, timeframe, COUNT(*) AS candles, MIN(open_time) AS first, MAX(open_time) AS last
                 FROM candles GROUP BY exchange, symbol, timeframe ORDER BY exchange, symbol, timeframe`)
-      .all() as { exchange: string; symbol: string; timeframe: string; candles: number; first: number; last: number }[];
+      .all() as { exchange: ExchangeId; symbol: string; timeframe: string; candles: number; first: number; last: number }[];
     return rows.map((r) => ({ exchange: r.exchange, symbol: r.symbol, timeframe: r.timeframe as Timeframe, candles: r.candles, firstOpenTime: r.first, lastOpenTime: r.last }));
   }
 
@@ -133,7 +134,7 @@ function migrate(db: Database.Database, migrations: readonly Migration[], now: (
 
 function toCandle(r: Row): Candle {
   return {
-    exchange: r.exchange,
+    exchange: r.exchange as ExchangeId, // written by us from an ExchangeId
     symbol: r.symbol,
     timeframe: r.timeframe as Timeframe,
     openTime: r.open_time,

@@ -5,9 +5,10 @@
  */
 import type { Candle, IndicatorValues } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 
 export interface CandleQuery {
-  exchange: string;
+  exchange: ExchangeId;
   symbol: string;
   timeframe: Timeframe;
   /** Inclusive open_time bounds, epoch ms. */
@@ -18,6 +19,7 @@ export interface CandleQuery {
 }
 
 export interface StoredSeries {
+  /** Whatever the database holds (rows of an exchange no longer configured included). */
   exchange: string;
   symbol: string;
   timeframe: Timeframe;
@@ -35,7 +37,7 @@ export interface Store {
   upsert(candles: readonly Candle[]): Promise<void>;
   query(q: CandleQuery): Promise<Candle[]>;
   /** The latest stored candle of every series of these symbols (to resume after a restart). */
-  latest(exchange: string, symbols: readonly string[]): Promise<Candle[]>;
+  latest(exchange: ExchangeId, symbols: readonly string[]): Promise<Candle[]>;
   series(): Promise<StoredSeries[]>;
   /** Deletes candles of `timeframe` that opened before `before`; returns how many. */
   prune(timeframe: Timeframe, before: number): Promise<number>;
@@ -48,7 +50,7 @@ export interface Store {
 }
 
 export interface IndicatorRow {
-  exchange: string;
+  exchange: ExchangeId;
   symbol: string;
   timeframe: Timeframe;
   openTime: number;

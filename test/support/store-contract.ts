@@ -147,7 +147,7 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
       // inserted out of order, plus other series that must not leak into the query
       const times = [5, 0, 9, 3, 1, 8, 2, 7, 6, 4].map((i) => T0 + i * MIN);
       await store.upsert(times.map((ot) => candle(ot, { tradeCount: (ot - T0) / MIN })));
-      await store.upsert([candle(T0, { symbol: 'ETH-USDT' }), candle(T0, { timeframe: '5m' }), candle(T0, { exchange: 'other' })]);
+      await store.upsert([candle(T0, { symbol: 'ETH-USDT' }), candle(T0, { timeframe: '5m' }), candle(T0, { exchange: 'okx' })]);
       return store;
     }
     const minutes = (cs: Candle[]): number[] => cs.map((c) => (c.openTime - T0) / MIN);
@@ -172,7 +172,7 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
 
     test('latest() returns the newest candle of every series of the given symbols', async (t) => {
       const store = await seeded(t);
-      await store.upsert([candle(T0 + 3 * MIN, { symbol: 'ETH-USDT' }), candle(T0 + 5 * MIN, { timeframe: '5m' }), candle(T0 + 50 * MIN, { exchange: 'other' })]);
+      await store.upsert([candle(T0 + 3 * MIN, { symbol: 'ETH-USDT' }), candle(T0 + 5 * MIN, { timeframe: '5m' }), candle(T0 + 50 * MIN, { exchange: 'okx' })]);
       const latest = await store.latest('binance', ['BTC-USDT', 'ETH-USDT', 'NOPE']);
       const got = latest.map((c) => `${c.exchange} ${c.symbol} ${c.timeframe} ${(c.openTime - T0) / MIN}`).sort();
       assert.deepEqual(got, ['binance BTC-USDT 1m 9', 'binance BTC-USDT 5m 5', 'binance ETH-USDT 1m 3']);
@@ -189,14 +189,14 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
           ['binance', 'BTC-USDT', '1m', 10, 0, 9],
           ['binance', 'BTC-USDT', '5m', 1, 0, 0],
           ['binance', 'ETH-USDT', '1m', 1, 0, 0],
-          ['other', 'BTC-USDT', '1m', 1, 0, 0],
+          ['okx', 'BTC-USDT', '1m', 1, 0, 0],
         ],
       );
     });
 
     test('prune() deletes only the timeframe before the cut-off (exclusive) and says how many', async (t) => {
       const store = await seeded(t);
-      assert.equal(await store.prune('1m', T0 + 4 * MIN), 4 + 1 + 1); // BTC-USDT 0..3, ETH-USDT 0, exchange 'other' 0
+      assert.equal(await store.prune('1m', T0 + 4 * MIN), 4 + 1 + 1); // BTC-USDT 0..3, ETH-USDT 0, exchange 'okx' 0
       assert.deepEqual(minutes(await store.query(q())), [4, 5, 6, 7, 8, 9]);
       assert.equal((await store.query(q({ timeframe: '5m' }))).length, 1, '5m untouched');
       assert.equal(await store.prune('1m', T0 + 4 * MIN), 0);
@@ -212,7 +212,7 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
   });
 
   describe(`${name}: indicators`, { skip }, () => {
-    const key = { exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' as const };
+    const key = { exchange: 'binance' as const, symbol: 'BTC-USDT', timeframe: '1m' as const };
     const rows = (i: number): IndicatorRow[] => [
       { ...key, openTime: T0 + i * MIN, name: 'sma20', values: { value: 100 + i + 0.1 } },
       { ...key, openTime: T0 + i * MIN, name: 'macd12_26_9', values: { macd: 0.5 * i, signal: i > 2 ? 0.25 * i : null, histogram: i > 2 ? 0.25 * i : null } },

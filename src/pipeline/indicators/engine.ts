@@ -20,6 +20,7 @@ import type { Metrics } from '../../telemetry/metrics.js';
 import { toBar, type Bar, type IndicatorKind, type StreamingIndicator } from './indicator.js';
 import { createIndicators, type IndicatorSpec } from './specs.js';
 import { BarHistory } from './bar-history.js';
+import type { ExchangeId } from '../../core/exchange-id.js';
 
 export interface IndicatorEngineOptions {
   specs: readonly IndicatorSpec[];
@@ -33,7 +34,7 @@ export interface IndicatorEngineOptions {
 }
 
 export interface SeriesKey {
-  exchange: string;
+  exchange: ExchangeId;
   symbol: string;
   timeframe: Timeframe;
 }
