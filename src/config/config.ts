@@ -8,17 +8,15 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../core/errors.js';
 import { TIMEFRAMES, isTimeframe, sortTimeframes, type Timeframe } from '../core/timeframe.js';
 import { EXCHANGE_IDS, adapterFor, isExchangeId, type ExchangeId } from '../exchanges/index.js';
-import type { TradeStream } from '../exchanges/adapter.js';
 import { resolveSymbol } from '../exchanges/symbols.js';
-import { LATE_POLICIES, type LatePolicy } from '../pipeline/candle-engine.js';
-import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.js';
+import { LATE_POLICIES, LOG_FORMATS, LOG_LEVELS, TRADE_STREAMS, type LatePolicy, type LogFormat, type LogLevel, type TradeStream } from '../core/choices.js';
 import { parseDuration } from './duration.js';
 import { indicatorsFromFile } from './indicators-config.js';
-import { defaultIndicatorsConfig, type IndicatorsConfig } from '../pipeline/indicators/specs.js';
+import { defaultIndicatorsConfig, type IndicatorsConfig } from '../core/indicator-specs.js';
 import { applyBreakersFile, applyQualityFile, defaultBreakersConfig, defaultQualitySettings, type BreakersConfig } from './quality-config.js';
 import type { QualitySettings } from '../quality/settings.js';
 import { POSTGRES_URL_EXPECTED, isPostgresUrl, parsePostgresUrl, redactUrl } from '../store/postgres-url.js';
-import { DEFAULT_KAFKA_TOPICS, type KafkaTopicNames } from '../bus/kafka-codec.js';
+import { DEFAULT_KAFKA_TOPICS, type KafkaTopicNames } from '../core/kafka-topics.js';
 
 export interface ExchangeConfig {
   id: ExchangeId;
@@ -43,7 +41,7 @@ export interface Config {
   /** Maximum age per timeframe; a timeframe not listed is kept forever. */
   retention: Partial<Record<Timeframe, number>>;
   http: { host: string; port: number };
-  log: { level: LogLevel; format: 'json' | 'pretty' | 'auto' };
+  log: { level: LogLevel; format: LogFormat };
   /** Streaming indicators (src/pipeline/indicators/); the file's `indicators:` section. */
   indicators: IndicatorsConfig;
   /** Data-quality checks and score (src/quality/). */
@@ -135,7 +133,7 @@ export const SETTINGS: readonly Setting[] = [
     value: 'NAME',
     help: 'trade stream: trade or aggTrade (default trade)',
     apply: (c, raw, field) => {
-      const v = oneOf(raw, ['trade', 'aggTrade'] as const, field);
+      const v = oneOf(raw, TRADE_STREAMS, field);
       for (const e of c.exchanges) e.tradeStream = v;
     },
   },
@@ -225,7 +223,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'CANDLESTACK_LOG_FORMAT',
     value: 'FORMAT',
     help: 'json, pretty, or auto (pretty on a terminal; default auto)',
-    apply: (c, raw, field) => (c.log.format = oneOf(raw, ['json', 'pretty', 'auto'] as const, field)),
+    apply: (c, raw, field) => (c.log.format = oneOf(raw, LOG_FORMATS, field)),
   },
 ];
 
@@ -329,7 +327,7 @@ function applyFile(c: Config, raw: unknown): void {
   if (top.log !== undefined) {
     const o = fields(top.log, 'log', ['level', 'format']);
     if (o.level !== undefined) c.log.level = oneOf(o.level, LOG_LEVELS, 'log.level');
-    if (o.format !== undefined) c.log.format = oneOf(o.format, ['json', 'pretty', 'auto'] as const, 'log.format');
+    if (o.format !== undefined) c.log.format = oneOf(o.format, LOG_FORMATS, 'log.format');
   }
   if (top.indicators !== undefined) c.indicators = indicatorsFromFile(top.indicators, 'indicators');
   if (top.quality !== undefined) applyQualityFile(c.quality, top.quality);
@@ -344,7 +342,7 @@ function exchangeFromFile(v: unknown, field: string): ExchangeConfig {
   return {
     id: o.id,
     symbols: o.symbols === undefined ? [...DEFAULT_SYMBOLS] : validateSymbols(stringList(o.symbols, `${field}.symbols`), `${field}.symbols`, o.id),
-    tradeStream: o.tradeStream === undefined ? 'trade' : oneOf(o.tradeStream, ['trade', 'aggTrade'] as const, `${field}.tradeStream`),
+    tradeStream: o.tradeStream === undefined ? 'trade' : oneOf(o.tradeStream, TRADE_STREAMS, `${field}.tradeStream`),
     klines: o.klines ?? true,
     wsUrl: o.wsUrl === undefined ? a.defaultEndpoints.wsBaseUrl : url(o.wsUrl, `${field}.wsUrl`, ['ws:', 'wss:']),
     restUrl: o.restUrl === undefined ? a.defaultEndpoints.restBaseUrl : url(o.restUrl, `${field}.restUrl`, ['http:', 'https:']),

@@ -14,7 +14,7 @@
  *     vwap: true
  */
 import { ConfigError } from '../core/errors.js';
-import { defaultIndicatorsConfig, longestWarmup, type IndicatorSpec, type IndicatorsConfig } from '../pipeline/indicators/specs.js';
+import { defaultIndicatorsConfig, longestWarmup, type IndicatorSpec, type IndicatorsConfig } from '../core/indicator-specs.js';
 
 const KEYS = ['enabled', 'forming', 'history', 'sma', 'ema', 'rsi', 'macd', 'bollinger', 'atr', 'vwap'] as const;
 const MAX_PERIOD = 1000;
