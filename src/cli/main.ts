@@ -19,7 +19,7 @@ import { CANDLES_HELP, candlesCommand, parseCandlesArgs } from './candles-comman
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-const MAIN_HELP = `candlestack ${VERSION}: real-time crypto market data -> OHLCV candles -> SQLite -> API, live WebSocket, /metrics
+const MAIN_HELP = `candlestack ${VERSION}: real-time crypto market data -> OHLCV candles -> SQLite or PostgreSQL -> API, live WebSocket, /metrics
 
 Usage: candlestack <command> [flags]
 
@@ -51,9 +51,9 @@ function settingsHelp(): string {
 const RUN_HELP = () => `Usage: candlestack run [flags]
 
 Collects trades (and the exchange's own klines, for reconciliation) from the configured exchanges, builds
-candles on every timeframe, stores them in SQLite and serves the web dashboard (/), the API, the live
-WebSocket /ws and /metrics on one port. Without flags: Binance spot, BTC-USDT and ETH-USDT, 1m 5m 15m 1h
-4h 1d, port ${9001}.
+candles on every timeframe, stores them (SQLite or PostgreSQL, see --store) and serves the web dashboard
+(/), the API, the live WebSocket /ws and /metrics on one port. Without flags: Binance spot, BTC-USDT and
+ETH-USDT, 1m 5m 15m 1h 4h 1d, SQLite in data/, port ${DEFAULT_PORT}.
 
 Flags:
 ${settingsHelp()}
