@@ -9,7 +9,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { systemClock } from '../core/clock.js';
 import { CandlestackError, ConfigError } from '../core/errors.js';
-import { DEFAULT_PORT, SETTINGS, loadConfig, type Config } from '../config/config.js';
+import { DEFAULT_PORT, SETTING_OPTIONS, loadConfig, settingFlags, settingsHelp, type Config } from '../config/config.js';
 import { startEmbedded, type Embedded } from '../app/embedded.js';
 import { startDemo } from '../demo/demo.js';
 import { STACK_HELP, StackError, parseStackArgs, stackCommand } from './stack-command.js';
@@ -41,12 +41,6 @@ Examples:
   candlestack demo --rate 200
   candlestack candles --input BTCUSDT-aggTrades-2024-01-01.csv --format binance-aggtrades-csv --symbol BTCUSDT --timeframe 1m
 `;
-
-function settingsHelp(): string {
-  const rows = [['--config FILE', 'YAML or JSON config file (env CANDLESTACK_CONFIG); flags and env override it'], ...SETTINGS.map((s) => [`--${s.flag} ${s.value}`, `${s.help} (env ${s.env})`])];
-  const width = Math.max(...rows.map(([a]) => a!.length)) + 2;
-  return rows.map(([a, b]) => `  ${a!.padEnd(width)}${b}`).join('\n');
-}
 
 const RUN_HELP = () => `Usage: candlestack run [flags]
 
@@ -116,18 +110,14 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(role: Role, argv: string[]): Promise<number> {
-  const options: ParseArgsOptionsConfig = {
-    config: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  };
-  for (const s of SETTINGS) options[s.flag] = { type: 'string' };
+  const options: ParseArgsOptionsConfig = { ...SETTING_OPTIONS, help: { type: 'boolean', short: 'h' } };
   if (role === 'demo') Object.assign(options, { rate: { type: 'string' }, seed: { type: 'string' }, chaos: { type: 'boolean' } });
   const { values } = parseFlags(role, argv, options);
   if (values.help) {
     process.stdout.write(role === 'run' ? RUN_HELP() : role === 'demo' ? DEMO_HELP() : roleHelp(role, settingsHelp()));
     return 0;
   }
-  const flags = Object.fromEntries(SETTINGS.map((s) => [s.flag, values[s.flag] as string | undefined]));
+  const flags = settingFlags(values);
   const config: Config = loadConfig({ file: values.config as string | undefined, env: process.env, flags });
   const log = createLogger({ level: config.log.level, format: config.log.format, base: { role } });
   const clock = systemClock;

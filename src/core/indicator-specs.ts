@@ -27,10 +27,6 @@ export const DEFAULT_INDICATOR_SPECS: readonly IndicatorSpec[] = [
   { kind: 'vwap' },
 ];
 
-export function defaultIndicatorsConfig(): IndicatorsConfig {
-  return { enabled: true, forming: true, history: 500, specs: DEFAULT_INDICATOR_SPECS.map((s) => ({ ...s })) };
-}
-
 /**
  * Closed candles an indicator needs before its first complete value (every output, MACD's signal line
  * included). Each implementation's `warmup` agrees (test/config-schema.test.ts checks it).
