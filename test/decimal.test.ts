@@ -1,7 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DecimalSum, SCALE, fixed8, formatFixed8, parseFixed8, sameDecimal } from '../src/core/decimal.js';
+import { DecimalSum, SCALE, fixed8, formatFixed8, parseFixed8, type Fixed8 } from '../src/core/decimal.js';
 import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
+
+/** True when two decimal strings denote the same value (e.g. "1.50000000" and "1.5"), by parseFixed8. */
+function sameDecimal(a: string, b: string, scratchA: Fixed8 = fixed8(), scratchB: Fixed8 = fixed8()): boolean {
+  if (a === b) return true;
+  if (!parseFixed8(a, scratchA) || !parseFixed8(b, scratchB)) return false;
+  return scratchA.int === scratchB.int && scratchA.frac === scratchB.frac;
+}
 
 // ── independent reference arithmetic (BigInt, units of 1e-8) ─────────────────────────────────────────
 const U = 100_000_000n;
@@ -75,7 +82,7 @@ describe('parseFixed8', () => {
     }
   });
 
-  test('sameDecimal compares by value', () => {
+  test('parseFixed8 reads one value written two ways to the same fixed point (sameDecimal)', () => {
     assert.equal(sameDecimal('1.50000000', '1.5'), true);
     assert.equal(sameDecimal('1.5', '1.50000001'), false);
     assert.equal(sameDecimal('abc', 'abc'), true); // identical strings short-circuit

@@ -29,9 +29,3 @@ export function parseTimeframe(value: string | null, fallback: Timeframe): Timef
   if (!isTimeframe(value)) throw new BadParameterError('timeframe', `one of ${TIMEFRAMES.join(', ')}`, value);
   return value;
 }
-
-export function parseChoice(name: string, value: string | null, choices: readonly string[], fallback: string): string {
-  if (value === null || value === '') return fallback;
-  if (!choices.includes(value)) throw new BadParameterError(name, `one of ${choices.join(', ')}`, value);
-  return value;
-}

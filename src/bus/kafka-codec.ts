@@ -18,21 +18,7 @@ import { isExchangeId, type ExchangeId } from '../core/exchange-id.js';
 
 export const ENVELOPE_VERSION = 1;
 
-export interface KafkaTopicNames {
-  trade: string;
-  kline: string;
-  candle: string;
-  gap: string;
-  indicator: string;
-}
-
-export const DEFAULT_KAFKA_TOPICS: KafkaTopicNames = {
-  trade: 'candlestack_trades',
-  kline: 'binance_kline',
-  candle: 'candlestack_candles',
-  gap: 'candlestack_gaps',
-  indicator: 'candlestack_indicators',
-};
+export { DEFAULT_KAFKA_TOPICS, type KafkaTopicNames } from '../core/kafka-topics.js';
 
 export class KafkaDecodeError extends Error {
   override name = 'KafkaDecodeError';

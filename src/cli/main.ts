@@ -9,7 +9,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { systemClock } from '../core/clock.js';
 import { CandlestackError, ConfigError } from '../core/errors.js';
-import { DEFAULT_PORT, SETTINGS, loadConfig, type Config } from '../config/config.js';
+import { DEFAULT_PORT, SETTING_OPTIONS, loadConfig, settingFlags, settingsHelp, type Config } from '../config/config.js';
 import { startEmbedded, type Embedded } from '../app/embedded.js';
 import { startDemo } from '../demo/demo.js';
 import { STACK_HELP, StackError, parseStackArgs, stackCommand } from './stack-command.js';
@@ -19,7 +19,7 @@ import { CANDLES_HELP, candlesCommand, parseCandlesArgs } from './candles-comman
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-const MAIN_HELP = `candlestack ${VERSION}: real-time crypto market data -> OHLCV candles -> SQLite -> API, live WebSocket, /metrics
+const MAIN_HELP = `candlestack ${VERSION}: real-time crypto market data -> OHLCV candles -> SQLite or PostgreSQL -> API, live WebSocket, /metrics
 
 Usage: candlestack <command> [flags]
 
@@ -42,18 +42,12 @@ Examples:
   candlestack candles --input BTCUSDT-aggTrades-2024-01-01.csv --format binance-aggtrades-csv --symbol BTCUSDT --timeframe 1m
 `;
 
-function settingsHelp(): string {
-  const rows = [['--config FILE', 'YAML or JSON config file (env CANDLESTACK_CONFIG); flags and env override it'], ...SETTINGS.map((s) => [`--${s.flag} ${s.value}`, `${s.help} (env ${s.env})`])];
-  const width = Math.max(...rows.map(([a]) => a!.length)) + 2;
-  return rows.map(([a, b]) => `  ${a!.padEnd(width)}${b}`).join('\n');
-}
-
 const RUN_HELP = () => `Usage: candlestack run [flags]
 
 Collects trades (and the exchange's own klines, for reconciliation) from the configured exchanges, builds
-candles on every timeframe, stores them in SQLite and serves the web dashboard (/), the API, the live
-WebSocket /ws and /metrics on one port. Without flags: Binance spot, BTC-USDT and ETH-USDT, 1m 5m 15m 1h
-4h 1d, port ${9001}.
+candles on every timeframe, stores them (SQLite or PostgreSQL, see --store) and serves the web dashboard
+(/), the API, the live WebSocket /ws and /metrics on one port. Without flags: Binance spot, BTC-USDT and
+ETH-USDT, 1m 5m 15m 1h 4h 1d, SQLite in data/, port ${DEFAULT_PORT}.
 
 Flags:
 ${settingsHelp()}
@@ -116,18 +110,14 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(role: Role, argv: string[]): Promise<number> {
-  const options: ParseArgsOptionsConfig = {
-    config: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  };
-  for (const s of SETTINGS) options[s.flag] = { type: 'string' };
+  const options: ParseArgsOptionsConfig = { ...SETTING_OPTIONS, help: { type: 'boolean', short: 'h' } };
   if (role === 'demo') Object.assign(options, { rate: { type: 'string' }, seed: { type: 'string' }, chaos: { type: 'boolean' } });
   const { values } = parseFlags(role, argv, options);
   if (values.help) {
     process.stdout.write(role === 'run' ? RUN_HELP() : role === 'demo' ? DEMO_HELP() : roleHelp(role, settingsHelp()));
     return 0;
   }
-  const flags = Object.fromEntries(SETTINGS.map((s) => [s.flag, values[s.flag] as string | undefined]));
+  const flags = settingFlags(values);
   const config: Config = loadConfig({ file: values.config as string | undefined, env: process.env, flags });
   const log = createLogger({ level: config.log.level, format: config.log.format, base: { role } });
   const clock = systemClock;

@@ -14,48 +14,59 @@
  *     vwap: true
  */
 import { ConfigError } from '../core/errors.js';
-import { defaultIndicatorsConfig, longestWarmup, type IndicatorSpec, type IndicatorsConfig } from '../pipeline/indicators/specs.js';
+import { DEFAULT_INDICATOR_SPECS, longestWarmup, type IndicatorSpec, type IndicatorsConfig } from '../core/indicator-specs.js';
+import { bool, isObj, mapping, type Obj, type Parse } from './fields.js';
+import { leaf, section, type Node } from './schema.js';
 
-const KEYS = ['enabled', 'forming', 'history', 'sma', 'ema', 'rsi', 'macd', 'bollinger', 'atr', 'vwap'] as const;
+const KINDS = ['sma', 'ema', 'rsi', 'macd', 'bollinger', 'atr', 'vwap'] as const;
 const MAX_PERIOD = 1000;
 
-type Obj = Record<string, unknown>;
-
-export function indicatorsFromFile(v: unknown, field = 'indicators'): IndicatorsConfig {
-  const c = defaultIndicatorsConfig();
-  if (v === false || v === null) return { ...c, enabled: false, specs: [] };
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(field, `false or a mapping with keys ${KEYS.join(', ')}`, v);
-  const o = v as Obj;
-  for (const k of Object.keys(o)) if (!(KEYS as readonly string[]).includes(k)) throw new ConfigError(`${field}.${k}`, `no such field (known: ${KEYS.join(', ')})`, o[k]);
-  if (o.enabled !== undefined) c.enabled = bool(o.enabled, `${field}.enabled`);
-  if (o.forming !== undefined) c.forming = bool(o.forming, `${field}.forming`);
-  let specs = c.specs;
-  const replace = (kind: IndicatorSpec['kind'], next: IndicatorSpec[]) => (specs = [...specs.filter((s) => s.kind !== kind), ...next]);
-  for (const kind of ['sma', 'ema', 'rsi', 'atr'] as const) {
-    if (o[kind] !== undefined) replace(kind, items(o[kind], `${field}.${kind}`).map((x, i) => ({ kind, period: period(x, `${field}.${kind}[${i}]`, kind === 'sma' ? 1 : 2) })));
-  }
-  if (o.macd !== undefined) replace('macd', items(o.macd, `${field}.macd`).map((x, i) => macd(x, `${field}.macd[${i}]`)));
-  if (o.bollinger !== undefined) replace('bollinger', items(o.bollinger, `${field}.bollinger`).map((x, i) => bollinger(x, `${field}.bollinger[${i}]`)));
-  if (o.vwap !== undefined) replace('vwap', bool(o.vwap, `${field}.vwap`) ? [{ kind: 'vwap' }] : []);
-  const seen = new Set<string>();
-  c.specs = specs.filter((s) => {
-    const k = JSON.stringify(s);
-    return seen.has(k) ? false : (seen.add(k), true);
-  });
-  if (o.history !== undefined) {
-    const h = o.history;
-    if (typeof h !== 'number' || !Number.isInteger(h) || h < 10 || h > 100_000) throw new ConfigError(`${field}.history`, 'an integer from 10 to 100000 (closed candles kept per series)', h);
-    c.history = h;
-  }
-  const need = longestWarmup(c.specs);
-  if (c.history < need) throw new ConfigError(`${field}.history`, `at least ${need} (the slowest configured indicator's warm-up)`, c.history);
-  return c;
-}
-
-function bool(v: unknown, field: string): boolean {
-  if (typeof v !== 'boolean') throw new ConfigError(field, 'true or false', v);
+const history: Parse<number> = (v, field) => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 10 || v > 100_000) throw new ConfigError(field, 'an integer from 10 to 100000 (closed candles kept per series)', v);
   return v;
-}
+};
+
+/** The indicator kinds' keys (sma ... vwap) in the section's mapping: each one given replaces that kind's specs. */
+const specs: Node<IndicatorSpec[]> = {
+  inline: KINDS,
+  init: () => DEFAULT_INDICATOR_SPECS.map((s) => ({ ...s })),
+  read(raw, field, current) {
+    const o = raw as Obj;
+    let out = current;
+    const replace = (kind: IndicatorSpec['kind'], next: IndicatorSpec[]) => (out = [...out.filter((s) => s.kind !== kind), ...next]);
+    for (const kind of ['sma', 'ema', 'rsi', 'atr'] as const) {
+      if (o[kind] !== undefined) replace(kind, items(o[kind], `${field}.${kind}`).map((x, i) => ({ kind, period: period(x, `${field}.${kind}[${i}]`, kind === 'sma' ? 1 : 2) })));
+    }
+    if (o.macd !== undefined) replace('macd', items(o.macd, `${field}.macd`).map((x, i) => macd(x, `${field}.macd[${i}]`)));
+    if (o.bollinger !== undefined) replace('bollinger', items(o.bollinger, `${field}.bollinger`).map((x, i) => bollinger(x, `${field}.bollinger[${i}]`)));
+    if (o.vwap !== undefined) replace('vwap', bool(o.vwap, `${field}.vwap`) ? [{ kind: 'vwap' }] : []);
+    const seen = new Set<string>();
+    return out.filter((s) => {
+      const k = JSON.stringify(s);
+      return seen.has(k) ? false : (seen.add(k), true);
+    });
+  },
+  settings: [],
+  leaves: () => [],
+};
+
+export const INDICATORS = section<IndicatorsConfig>(
+  {
+    enabled: leaf(bool, true),
+    forming: leaf(bool, true),
+    history: leaf(history, 500),
+    specs,
+  },
+  {
+    expected: (keys) => `false or a mapping with keys ${keys.join(', ')}`,
+    // `indicators: false` (or null): every kind off.
+    shorthand: (raw) => (raw === false || raw === null ? Object.fromEntries([['enabled', false], ...KINDS.map((k) => [k, false])]) : undefined),
+    check: (c, _given, field) => {
+      const need = longestWarmup(c.specs);
+      if (c.history < need) throw new ConfigError(`${field}.history`, `at least ${need} (the slowest configured indicator's warm-up)`, c.history);
+    },
+  },
+);
 
 function items(v: unknown, field: string): unknown[] {
   if (v === false) return [];
@@ -70,11 +81,11 @@ function period(v: unknown, field: string, min: number): number {
   return n;
 }
 
+/** "12/26/9" or { fast, slow, signal }: the parts in `names` order. */
 function parts(v: unknown, field: string, names: readonly string[], expected: string): unknown[] {
   if (typeof v === 'string') return v.split('/').map((s) => s.trim());
-  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-    const o = v as Obj;
-    for (const k of Object.keys(o)) if (!names.includes(k)) throw new ConfigError(`${field}.${k}`, `no such field (known: ${names.join(', ')})`, o[k]);
+  if (isObj(v)) {
+    const o = mapping(v, field, names);
     return names.map((n) => o[n]);
   }
   throw new ConfigError(field, expected, v);

@@ -1,13 +1,14 @@
 /**
- * Config sections `quality:` (data-quality checks and score) and `breakers:` (circuit breakers), read from the
- * config file and validated field by field: an invalid value is a ConfigError naming e.g. `quality.outlierK`.
+ * Config sections `quality:` (data-quality checks and score) and `breakers:` (circuit breakers). An invalid
+ * value is a ConfigError naming e.g. `quality.outlierK` or `breakers.store_write.openFor`.
  */
 import { BREAKER_COMPONENTS, type BreakerComponent, type BreakerSettings } from '../core/circuit-breaker.js';
 import { ConfigError } from '../core/errors.js';
-import { TIMEFRAMES, isTimeframe, type Timeframe } from '../core/timeframe.js';
-import { QUALITY_CHECKS } from '../quality/checks.js';
+import { TIMEFRAMES, type Timeframe } from '../core/timeframe.js';
+import { DEFAULT_CHECK_WEIGHTS, QUALITY_CHECKS } from '../quality/checks.js';
 import { defaultQualitySettings, type QualitySettings } from '../quality/settings.js';
-import { parseDuration } from './duration.js';
+import { duration, int, nullable, num, oneOf } from './fields.js';
+import { leaf, partial, record, section, type Fields } from './schema.js';
 
 export interface BreakersConfig {
   /** Settings every breaker uses unless overridden. */
@@ -17,43 +18,25 @@ export interface BreakersConfig {
   storeBufferRows: number;
 }
 
-export function defaultBreakersConfig(): BreakersConfig {
-  return { defaults: { failureThreshold: 5, openMs: 30_000, halfOpenProbes: 1 }, overrides: {}, storeBufferRows: 100_000 };
-}
+/** The defaults are the quality monitor's own (src/quality/settings.ts: tests and benches run it without config). */
+const Q = defaultQualitySettings();
 
-/** The settings of one component's breaker. */
-export function breakerSettings(c: BreakersConfig, component: BreakerComponent): BreakerSettings {
-  return { ...c.defaults, ...c.overrides[component] };
-}
-
-export { defaultQualitySettings };
-
-type Obj = Record<string, unknown>;
-
-const QUALITY_FIELDS = ['checkInterval', 'staleAfter', 'outlierK', 'outlierMinJump', 'outlierWindow', 'volumeMaxMultiple', 'candleTimeframe', 'candlePeriods', 'candleCheckInterval', 'maxDivergence', 'halfLife', 'window', 'weights'] as const;
-
-export function applyQualityFile(q: QualitySettings, raw: unknown): void {
-  const o = mapping(raw, 'quality', QUALITY_FIELDS);
-  if (o.checkInterval !== undefined) q.checkIntervalMs = duration(o.checkInterval, 'quality.checkInterval', 50, 3_600_000);
-  if (o.staleAfter !== undefined) q.staleAfterMs = duration(o.staleAfter, 'quality.staleAfter', 100, 86_400_000);
-  if (o.outlierK !== undefined) q.outlierK = num(o.outlierK, 'quality.outlierK', 1, 1_000);
-  if (o.outlierMinJump !== undefined) q.outlierMinJump = num(o.outlierMinJump, 'quality.outlierMinJump', 0, 1);
-  if (o.outlierWindow !== undefined) q.outlierWindow = int(o.outlierWindow, 'quality.outlierWindow', 8, 100_000);
-  if (o.volumeMaxMultiple !== undefined) q.volumeMaxMultiple = num(o.volumeMaxMultiple, 'quality.volumeMaxMultiple', 2, 1e12);
-  if (o.candleTimeframe !== undefined) {
-    if (typeof o.candleTimeframe !== 'string' || !isTimeframe(o.candleTimeframe)) throw new ConfigError('quality.candleTimeframe', `one of ${TIMEFRAMES.join(', ')}`, o.candleTimeframe);
-    q.candleTimeframe = o.candleTimeframe;
-  }
-  if (o.candlePeriods !== undefined) q.candlePeriods = int(o.candlePeriods, 'quality.candlePeriods', 2, 5_000);
-  if (o.candleCheckInterval !== undefined) q.candleCheckIntervalMs = duration(o.candleCheckInterval, 'quality.candleCheckInterval', 100, 86_400_000);
-  if (o.maxDivergence !== undefined) q.maxDivergence = num(o.maxDivergence, 'quality.maxDivergence', 0, 1);
-  if (o.halfLife !== undefined) q.halfLifeMs = duration(o.halfLife, 'quality.halfLife', 1_000, 86_400_000);
-  if (o.window !== undefined) q.windowMs = duration(o.window, 'quality.window', 1_000, 7 * 86_400_000);
-  if (o.weights !== undefined) {
-    const w = mapping(o.weights, 'quality.weights', QUALITY_CHECKS);
-    for (const [check, v] of Object.entries(w)) q.weights[check as keyof QualitySettings['weights']] = num(v, `quality.weights.${check}`, 0, 100);
-  }
-}
+export const QUALITY = section<QualitySettings>({
+  checkIntervalMs: leaf(duration(50, 3_600_000), Q.checkIntervalMs, { file: 'checkInterval' }),
+  staleAfterMs: leaf(duration(100, 86_400_000), Q.staleAfterMs, { file: 'staleAfter' }),
+  outlierK: leaf(num(1, 1_000), Q.outlierK),
+  outlierMinJump: leaf(num(0, 1), Q.outlierMinJump),
+  outlierWindow: leaf(int(8, 100_000), Q.outlierWindow),
+  volumeMaxMultiple: leaf(num(2, 1e12), Q.volumeMaxMultiple),
+  /** null: the smallest configured timeframe (resolveCandleTimeframe). */
+  candleTimeframe: leaf(nullable(oneOf(TIMEFRAMES)), Q.candleTimeframe),
+  candlePeriods: leaf(int(2, 5_000), Q.candlePeriods),
+  candleCheckIntervalMs: leaf(duration(100, 86_400_000), Q.candleCheckIntervalMs, { file: 'candleCheckInterval' }),
+  maxDivergence: leaf(num(0, 1), Q.maxDivergence),
+  halfLifeMs: leaf(duration(1_000, 86_400_000), Q.halfLifeMs, { file: 'halfLife' }),
+  windowMs: leaf(duration(1_000, 7 * 86_400_000), Q.windowMs, { file: 'window' }),
+  weights: record(QUALITY_CHECKS, (check) => leaf(num(0, 100), DEFAULT_CHECK_WEIGHTS[check])),
+});
 
 /** The timeframe the missing-candle check uses: the configured one (which must be collected) or the smallest. */
 export function resolveCandleTimeframe(q: QualitySettings, timeframes: readonly Timeframe[]): Timeframe {
@@ -62,47 +45,20 @@ export function resolveCandleTimeframe(q: QualitySettings, timeframes: readonly 
   return q.candleTimeframe;
 }
 
-const BREAKER_FIELDS = ['failureThreshold', 'openFor', 'halfOpenProbes'] as const;
+/** One breaker's settings: at the top of `breakers:` for every breaker, and per component to override them. */
+const BREAKER_FIELDS: Fields<BreakerSettings> = {
+  failureThreshold: leaf(int(1, 1_000), 5),
+  openMs: leaf(duration(100, 86_400_000), 30_000, { file: 'openFor' }),
+  halfOpenProbes: leaf(int(1, 100), 1),
+};
 
-export function applyBreakersFile(b: BreakersConfig, raw: unknown): void {
-  const o = mapping(raw, 'breakers', [...BREAKER_FIELDS, 'storeBufferRows', ...BREAKER_COMPONENTS]);
-  Object.assign(b.defaults, breakerFields(o, 'breakers'));
-  if (o.storeBufferRows !== undefined) b.storeBufferRows = int(o.storeBufferRows, 'breakers.storeBufferRows', 100, 100_000_000);
-  for (const component of BREAKER_COMPONENTS) {
-    if (o[component] === undefined) continue;
-    const field = `breakers.${component}`;
-    b.overrides[component] = breakerFields(mapping(o[component], field, BREAKER_FIELDS), field);
-  }
-}
+export const BREAKERS = section<BreakersConfig>({
+  defaults: section(BREAKER_FIELDS, { inline: true }),
+  storeBufferRows: leaf(int(100, 100_000_000), 100_000),
+  overrides: record(BREAKER_COMPONENTS, () => partial(section(BREAKER_FIELDS)), { inline: true }),
+});
 
-function breakerFields(o: Obj, field: string): Partial<BreakerSettings> {
-  const out: Partial<BreakerSettings> = {};
-  if (o.failureThreshold !== undefined) out.failureThreshold = int(o.failureThreshold, `${field}.failureThreshold`, 1, 1_000);
-  if (o.openFor !== undefined) out.openMs = duration(o.openFor, `${field}.openFor`, 100, 86_400_000);
-  if (o.halfOpenProbes !== undefined) out.halfOpenProbes = int(o.halfOpenProbes, `${field}.halfOpenProbes`, 1, 100);
-  return out;
-}
-
-function mapping(v: unknown, field: string, allowed: readonly string[]): Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(field, `a mapping with keys ${allowed.join(', ')}`, v);
-  for (const k of Object.keys(v)) if (!allowed.includes(k)) throw new ConfigError(`${field}.${k}`, `no such field (known: ${allowed.join(', ')})`, (v as Obj)[k]);
-  return v as Obj;
-}
-
-function num(v: unknown, field: string, min: number, max: number): number {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
-  if (!Number.isFinite(n) || n < min || n > max) throw new ConfigError(field, `a number from ${min} to ${max}`, v);
-  return n;
-}
-
-function int(v: unknown, field: string, min: number, max: number): number {
-  const n = num(v, field, min, max);
-  if (!Number.isInteger(n)) throw new ConfigError(field, `an integer from ${min} to ${max}`, v);
-  return n;
-}
-
-function duration(v: unknown, field: string, min: number, max: number): number {
-  const ms = parseDuration(v);
-  if (ms === undefined || ms < min || ms > max) throw new ConfigError(field, `a duration like 500ms, 2s, 5m, 1h (or milliseconds) between ${min}ms and ${max}ms`, v);
-  return ms;
+/** The settings of one component's breaker. */
+export function breakerSettings(c: BreakersConfig, component: BreakerComponent): BreakerSettings {
+  return { ...c.defaults, ...c.overrides[component] };
 }

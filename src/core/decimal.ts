@@ -172,9 +172,3 @@ export class DecimalSum {
     return formatFixed8(this.int, this.frac);
   }
 }
-/** True when two decimal strings denote the same value (e.g. "1.50000000" and "1.5"). */
-export function sameDecimal(a: string, b: string, scratchA: Fixed8 = fixed8(), scratchB: Fixed8 = fixed8()): boolean {
-  if (a === b) return true;
-  if (!parseFixed8(a, scratchA) || !parseFixed8(b, scratchB)) return false;
-  return scratchA.int === scratchB.int && scratchA.frac === scratchB.frac;
-}

@@ -7,6 +7,7 @@ import type { Kline, Trade } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
 import type { RestClient } from '../feed/rest-client.js';
 import type { ExchangeId } from '../core/exchange-id.js';
+import type { TradeStream } from '../core/choices.js';
 
 /** Where mapped events go. One sink per connection; calls are synchronous and must not throw. */
 export interface EventSink {
@@ -23,7 +24,7 @@ export interface Mapper {
   map(frame: string, receivedAt: number, sink: EventSink): void;
 }
 
-export type TradeStream = 'trade' | 'aggTrade';
+export type { TradeStream } from '../core/choices.js';
 
 export interface Subscription {
   symbols: readonly string[];

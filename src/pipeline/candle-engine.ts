@@ -20,9 +20,9 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CandleState } from './candle-state.js';
 import type { ExchangeId } from '../core/exchange-id.js';
+import type { LatePolicy } from '../core/choices.js';
 
-export const LATE_POLICIES = ['drop', 'amend'] as const;
-export type LatePolicy = (typeof LATE_POLICIES)[number];
+export { LATE_POLICIES, type LatePolicy } from '../core/choices.js';
 
 export interface CandleEngineOptions {
   timeframes: readonly Timeframe[];

@@ -1,15 +1,14 @@
 /** Structured JSON logs (pino) to stdout; human-readable when stdout is a terminal. */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import type { LogFormat, LogLevel } from '../core/choices.js';
 
 export type { Logger };
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel } from '../core/choices.js';
 
 export interface LoggerOptions {
   level: LogLevel;
   /** `auto`: pretty when stdout is a TTY. */
-  format: 'json' | 'pretty' | 'auto';
+  format: LogFormat;
   /** Fixed fields on every line (e.g. role). */
   base?: Record<string, unknown>;
 }
