@@ -1,5 +1,6 @@
 /**
- * The one HTTP server: REST API, live WebSocket (/ws), health endpoints and /metrics on one port.
+ * The API server of run, demo and serve: REST API, live WebSocket (/ws), the web dashboard, health endpoints
+ * and /metrics on one port (collect and process serve /metrics and health from src/app/role-server.ts).
  * Every error is JSON: a bad parameter is a 400 naming it, an unknown route a 404.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';

@@ -2,7 +2,8 @@
  * What the Kafka bus puts on the wire. Pure functions, no I/O.
  *
  * - Keys are `exchange:symbol`, so one symbol's events stay ordered in one partition.
- * - Values are a versioned JSON envelope `{"v":1,"type":"trade","data":{...}}` (trades, candles, gaps).
+ * - Values are a versioned JSON envelope `{"v":1,"type":"trade","data":{...}}` (trades, candles, gaps,
+ *   indicator values).
  * - The exchange's closed klines go to `binance_kline` (name configurable) as the flat JSON the seed
  *   exporter published (symbol, interval, open_time, close_time, open, high, low, close, volume, ...) plus
  *   `"v":1` and `"exchange"`: decimals stay the exchange's exact strings. A kline still forming is not

@@ -2,7 +2,7 @@
  * Gap backfill: every gap (reconnect, trade-id jump, restart) names the periods it touches; once such a
  * period has closed (end + grace + settle), its kline is fetched from the exchange's REST API and replaces
  * our candle (source `backfill`, published as a correction). A failed fetch is retried with backoff.
- * Pending gaps live in memory: a restart raises its own `startup` gap instead. Periods older than the exchange's
+ * Pending gaps live in memory: a restart of run/demo raises its own `startup` gap instead. Periods older than the exchange's
  * REST history reaches (`klineHistoryPeriods`) are counted as unrecoverable and not asked for.
  *
  * REST calls go through the `backfill_rest` circuit breaker when one is given. While it is open no request

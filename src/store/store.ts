@@ -1,7 +1,7 @@
 /**
  * The Store interface: candles persisted by (exchange, symbol, timeframe, open_time). Writes are idempotent
- * upserts, so replaying the same events leaves the same rows. SQLite (default) and, later, PostgreSQL
- * implement it; the rest of candlestack only sees this interface.
+ * upserts, so replaying the same events leaves the same rows. SQLite (default, sqlite.ts) and PostgreSQL
+ * (postgres.ts) implement it, chosen by URL in open.ts; the rest of candlestack only sees this interface.
  */
 import type { Candle, IndicatorValues } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
