@@ -9,6 +9,7 @@ import type { Collector } from '../feed/collector.js';
 import { buildCollectors, kafkaBusFor, localBus, roleTelemetry, type RoleApp, type RoleDeps } from './parts.js';
 import { kafkaExport } from './kafka-relay.js';
 import { RoleServer } from './role-server.js';
+import { initializeSeries } from '../telemetry/initial-series.js';
 import { Lifecycle } from './lifecycle.js';
 
 export type { RoleApp, RoleDeps } from './parts.js';
@@ -24,6 +25,7 @@ export async function startCollect(config: Config, deps: RoleDeps): Promise<Coll
   const lifecycle = new Lifecycle(log);
   const { registry, metrics } = roleTelemetry(deps.version, 'collect');
   const bus = localBus(metrics, log, lifecycle);
+  initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, bus: bus.kind });
   const kafka = kafkaBusFor(config, 'collect', { clock, metrics, log });
   const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });
   const health = { startedAt, staleAfterMs: config.feed.staleAfterMs, feeds: () => collectors.flatMap((c) => c.health()), bus: { kind: kafka.kind, bufferDepth: () => kafka.bufferDepth }, breakers: () => kafka.breakerStatus() };

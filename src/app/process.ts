@@ -25,6 +25,7 @@ import { buildPipeline, type Pipeline } from './pipeline.js';
 import { kafkaBusFor, localBus, openRoleStore, roleTelemetry, type RoleApp, type RoleDeps } from './parts.js';
 import { kafkaExport, kafkaImport } from './kafka-relay.js';
 import { RoleServer } from './role-server.js';
+import { initializeSeries } from '../telemetry/initial-series.js';
 import { Lifecycle } from './lifecycle.js';
 
 export interface ProcessApp extends RoleApp {
@@ -41,6 +42,7 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
   const { registry, metrics } = roleTelemetry(deps.version, 'process');
   const store = await openRoleStore(config, deps, metrics, lifecycle);
   const bus = localBus(metrics, log, lifecycle);
+  initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, store: store.kind, bus: bus.kind });
   let pipeline: Pipeline | undefined;
   const kafka = kafkaBusFor(config, 'process', { clock, metrics, log }, {
     group: config.kafka.group,

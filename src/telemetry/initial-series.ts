@@ -26,7 +26,8 @@ export const STORE_OPERATIONS = ['upsert'] as const;
 export interface SeriesScope {
   exchanges: readonly { id: string; symbols: readonly string[] }[];
   timeframes: readonly Timeframe[];
-  store: string;
+  /** The store kind; absent for a role without a store (collect). */
+  store?: string;
   bus: string;
 }
 
@@ -44,7 +45,7 @@ export function initializeSeries(metrics: Metrics, scope: SeriesScope): void {
       for (const field of RECONCILED_FIELDS) metrics.reconciliationMismatches.labels(ex.id, tf, field).inc(0);
     }
   }
-  for (const op of STORE_OPERATIONS) metrics.storeErrors.labels(scope.store, op).inc(0);
+  if (scope.store) for (const op of STORE_OPERATIONS) metrics.storeErrors.labels(scope.store, op).inc(0);
   for (const topic of TOPICS) metrics.busHandlerErrors.labels(scope.bus, topic).inc(0);
   for (const status of ALERT_STATUSES) {
     for (const severity of [...ALERT_SEVERITIES, 'other']) metrics.alertsReceived.labels(status, severity).inc(0);
