@@ -22,7 +22,8 @@ import { defaultQualitySettings } from '../src/quality/settings.js';
 import type { Timeframe } from '../src/core/timeframe.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
-import { APRIL, AUGUST, fixtureLines, loadFrames, tradesOf } from './support/binance-fixtures.js';
+import { APRIL, AUGUST, loadFrames, tradesOf } from './support/binance-fixtures.js';
+import { fixtureLines } from './support/fixtures.js';
 
 function monitorFor(clock: Clock, markets: { exchange: string; symbols: string[] }[], store = new SqliteStore(':memory:', () => clock.now()), candleTimeframe: Timeframe = '1m') {
   const metrics = testMetrics();
@@ -78,7 +79,7 @@ async function collect(lines: string[], expectedTrades: number) {
 }
 
 describe('quality on recorded Binance frames', () => {
-  const april = fixtureLines(APRIL);
+  const april = fixtureLines('binance', APRIL);
   const aprilTrades = tradesOf(loadFrames(APRIL)).length;
 
   test('clean recording through the real collector: no trade-id gap, no out-of-order trade, outlier or bad volume', { timeout: 15_000 }, async () => {
