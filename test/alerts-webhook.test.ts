@@ -21,7 +21,8 @@ import { createLogger } from '../src/telemetry/logger.js';
 import { initializeSeries } from '../src/telemetry/initial-series.js';
 import { createMetrics, createRegistry, type Metrics } from '../src/telemetry/metrics.js';
 import { skipUnlessAvailable } from './support/harness.js';
-import { ALERTMANAGER_CONFIG, freePort, readYaml, Service, toolAvailable, waitFor } from './support/observability.js';
+import { ALERTMANAGER_CONFIG, readYaml, Service, toolAvailable, waitFor } from './support/observability.js';
+import { freePort } from './support/net.js';
 
 /** The example body of Alertmanager's webhook_config documentation (version 4). */
 function documentedPayload() {

@@ -22,7 +22,8 @@ import { systemClock } from '../src/core/clock.js';
 import { defaultConfig } from '../src/config/config.js';
 import { startDemo, type Demo } from '../src/demo/demo.js';
 import { log, skipUnlessAvailable } from './support/harness.js';
-import { ALERTMANAGER_CONFIG, freePort, loadRules, path, PENDING_METRICS, PROMETHEUS_CONFIG, readYaml, RULES_DIR, Service, toolAvailable, UNAVAILABLE_EXPORTERS, waitFor, yamlFiles } from './support/observability.js';
+import { ALERTMANAGER_CONFIG, loadRules, path, PENDING_METRICS, PROMETHEUS_CONFIG, readYaml, RULES_DIR, Service, toolAvailable, UNAVAILABLE_EXPORTERS, waitFor, yamlFiles } from './support/observability.js';
+import { freePort } from './support/net.js';
 import { allQueries, emptyReasons, promQuery } from './support/proof-queries.js';
 import { metricNames } from './support/promql.js';
 

@@ -1,11 +1,10 @@
 /**
  * Shared by the observability tests: the deploy/ files (rules, rule tests, dashboards), the metric names
  * they may use, the metrics that cannot have data here (listed with the reason), and helpers to run the
- * real Prometheus, Alertmanager and node-exporter binaries on free loopback ports.
+ * real Prometheus, Alertmanager and node-exporter binaries on free loopback ports (test/support/net.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { createMetrics, createRegistry } from '../../src/telemetry/metrics.js';
@@ -129,17 +128,6 @@ export function unknownMetric(name: string, families: Map<string, string[]>, rec
 
 export function toolAvailable(command: string): boolean {
   return spawnSync(command, ['--version'], { encoding: 'utf8' }).status === 0;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A child process with its output kept (the tail goes into assertion messages) and a clean stop. */
