@@ -20,8 +20,8 @@ import { binance } from '../src/exchanges/binance/feed.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { initializeSeries } from '../src/telemetry/initial-series.js';
 import { createMetrics, createRegistry, type Metrics } from '../src/telemetry/metrics.js';
-import { skipUnlessAvailable } from './support/harness.js';
-import { ALERTMANAGER_CONFIG, readYaml, Service, toolAvailable, waitFor } from './support/observability.js';
+import { skipUnlessAvailable, until } from './support/harness.js';
+import { ALERTMANAGER_CONFIG, readYaml, Service, toolAvailable } from './support/observability.js';
 import { freePort } from './support/net.js';
 
 /** The example body of Alertmanager's webhook_config documentation (version 4). */
@@ -216,7 +216,7 @@ describe('POST /api/alerts', () => {
         { labels: { alertname: 'Watchdog', severity: 'none' }, annotations: { summary: 'Alerting pipeline heartbeat' } },
       ];
       await send(firing);
-      const seen = (name: string, pred: (l: LogLine) => boolean) => waitFor(`${name} delivered`, async () => alertLines(name).find(pred), 15_000);
+      const seen = (name: string, pred: (l: LogLine) => boolean) => until(`${name} delivered`, async () => alertLines(name).find(pred), 15_000, { pollMs: 250 });
 
       const down = await seen('FeedDown', (l) => l.status === 'firing' && l.labels?.connection === '0');
       assert.equal(down.receiver, 'critical');

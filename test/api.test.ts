@@ -17,7 +17,7 @@ import type { Timeframe } from '../src/core/timeframe.js';
 import type { FeedHealth } from '../src/feed/collector.js';
 import type { ConnectionStatus } from '../src/feed/connection.js';
 import { binance } from '../src/exchanges/binance/feed.js';
-import { log } from './support/harness.js';
+import { log, until } from './support/harness.js';
 
 const BASE = Date.UTC(2024, 0, 1, 0, 0, 0);
 const MIN = 60_000;
@@ -68,14 +68,6 @@ async function metricValue(metrics: Metrics, name: string, labels: Record<string
   return values
     .filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))
     .reduce((n, v) => n + v.value, 0);
-}
-
-async function waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** A WebSocket client that buffers every message from the start, so nothing sent on open is missed. */
@@ -447,11 +439,11 @@ describe('ApiServer', () => {
 
     test('candlestack_websocket_clients goes 1 then 0 after close', async (t) => {
       const clients = () => metricValue(metrics, 'candlestack_websocket_clients');
-      await waitFor('no clients from earlier tests', async () => (await clients()) === 0);
+      await until('no clients from earlier tests', async () => (await clients()) === 0, 3_000, { pollMs: 5 });
       const client = await LiveClient.open(t, `${wsBase}/ws`);
-      await waitFor('gauge 1', async () => (await clients()) === 1);
+      await until('gauge 1', async () => (await clients()) === 1, 3_000, { pollMs: 5 });
       await client.close();
-      await waitFor('gauge 0', async () => (await clients()) === 0);
+      await until('gauge 0', async () => (await clients()) === 0, 3_000, { pollMs: 5 });
     });
   });
 });

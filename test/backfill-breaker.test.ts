@@ -14,14 +14,14 @@ import { CandleEngine } from '../src/pipeline/candle-engine.js';
 import { SimulatedBinance } from '../src/demo/simulated-binance/server.js';
 import { instrumentedBreaker } from '../src/telemetry/breaker-metrics.js';
 import { FakeClock } from './support/fake-clock.js';
-import { log, testMetrics } from './support/harness.js';
+import { log, sleep, testMetrics } from './support/harness.js';
 
 test('while backfill_rest is open the gap waits without requests; a half-open probe then backfills it', { timeout: 20_000 }, async () => {
   const sim = new SimulatedBinance({ seed: 11, tradesPerSecond: 200, symbols: ['BTC-USDT'] });
   const endpoints = await sim.start();
   try {
     const start = Date.now();
-    await new Promise((r) => setTimeout(r, 2_200)); // the exchange has closed 1s klines to serve
+    await sleep(2_200); // the exchange has closed 1s klines to serve
     // the pipeline runs on a fake clock; the REST client on the real one (its only sleeps are 1 ms backoffs)
     const clock = new FakeClock(Date.now());
     const metrics = testMetrics();

@@ -16,7 +16,7 @@ import { CandleEngine } from '../src/pipeline/candle-engine.js';
 import { SimulatedVenue } from '../src/demo/simulated-venue/venue.js';
 import { krakenProtocol } from '../src/demo/simulated-venue/kraken.js';
 import { FakeClock } from './support/fake-clock.js';
-import { log, testMetrics } from './support/harness.js';
+import { log, sleep, testMetrics } from './support/harness.js';
 
 const MIN = 60_000;
 const ROWS = 6;
@@ -28,7 +28,7 @@ test('periods older than the REST history are counted unrecoverable and not fetc
   const venue = new SimulatedVenue({ protocol: krakenProtocol({ ohlcMaxEntries: ROWS }), symbols: ['BTC-USD'], seed: 3, tradesPerSecond: 30, now: venueNow });
   const endpoints = await venue.start();
   try {
-    await new Promise((r) => setTimeout(r, 6_000)); // ~12 venue minutes: twice what the OHLC rows hold
+    await sleep(6_000); // ~12 venue minutes: twice what the OHLC rows hold
     const now = venueNow();
     const clock = new FakeClock(now);
     const metrics = testMetrics();

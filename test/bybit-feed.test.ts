@@ -17,7 +17,7 @@ import { SimulatedVenue, type VenueTrade } from '../src/demo/simulated-venue/ven
 import { bybitProtocol, type BybitProtocolOptions } from '../src/demo/simulated-venue/bybit.js';
 import { formatUnits, parseUnits } from '../src/demo/simulated-binance/price-process.js';
 import type { Metrics } from '../src/telemetry/metrics.js';
-import { log, testMetrics, until } from './support/harness.js';
+import { log, sleep, testMetrics, until } from './support/harness.js';
 
 const ENDPOINTS = { wsBaseUrl: 'wss://example.invalid', restBaseUrl: 'https://example.invalid' };
 
@@ -103,7 +103,7 @@ test('subscribe: trades of every symbol arrive with canonical symbols and the ve
 test('heartbeat: client pings keep a connection alive past the idle timeout; a silent client is closed', { timeout: 20_000 }, async () => {
   const pinging = await harness({ symbols: ['BTC-USDT'], protocol: { idleTimeoutMs: 600 }, adapter: { ...bybit, clientHeartbeat: { intervalMs: 150, message: '{"op":"ping"}' } } });
   try {
-    await new Promise((r) => setTimeout(r, 2_000));
+    await sleep(2_000);
     assert.ok(pinging.protocol.stats.pings >= 6, `pings seen: ${pinging.protocol.stats.pings}`);
     assert.deepEqual([pinging.protocol.stats.idleCloses, pinging.collector.health()[0]!.reconnects], [0, 0]);
     assert.equal(await rejected(pinging.metrics, 'unknown_event'), 0); // pongs are recognised
@@ -163,7 +163,7 @@ test('backfill: fetchKlines equals klines rebuilt from the venue trades, paging 
   venue.onTrade((t) => trades.push(t));
   const endpoints = await venue.start();
   try {
-    await new Promise((r) => setTimeout(r, 2_500));
+    await sleep(2_500);
     const first = periodStart(trades[0]!.time, 60_000);
     const end = periodStart(now(), 60_000) - 1;
     const urls: string[] = [];

@@ -14,9 +14,7 @@ import { defaultConfig, type Config } from '../src/config/config.js';
 import { startEmbedded } from '../src/app/embedded.js';
 import { SimulatedBinance } from '../src/demo/simulated-binance/server.js';
 import type { IndicatorSpec } from '../src/pipeline/indicators/specs.js';
-import { log } from './support/harness.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { log, sleep } from './support/harness.js';
 
 const SPECS: IndicatorSpec[] = [
   { kind: 'sma', period: 4 },

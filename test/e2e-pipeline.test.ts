@@ -12,9 +12,7 @@ import { systemClock } from '../src/core/clock.js';
 import { startEmbedded } from '../src/app/embedded.js';
 import { SimulatedBinance, type SimTrade } from '../src/demo/simulated-binance/server.js';
 import { e2eConfig, offlineCandles } from './support/offline-candles.js';
-import { log } from './support/harness.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { log, sleep } from './support/harness.js';
 
 interface ApiCandle {
   openTime: number;

@@ -16,9 +16,9 @@ import { SimulatedBinance, type SimTrade } from '../src/demo/simulated-binance/s
 import { createLogger } from '../src/telemetry/logger.js';
 import { e2eConfig, offlineCandles } from './support/offline-candles.js';
 import { adminPool, pgSkip, testSchema } from './support/postgres.js';
+import { sleep } from './support/harness.js';
 
 const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' }); // required under CI by metrics-exposition.test
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const skip = await pgSkip();
 const admin = adminPool();
 after(() => admin.end());

@@ -11,19 +11,7 @@ import { defaultConfig, type Config } from '../src/config/config.js';
 import { startEmbedded } from '../src/app/embedded.js';
 import { SimulatedBinance, type SimTrade } from '../src/demo/simulated-binance/server.js';
 import type { QualityReport } from '../src/quality/report.js';
-import { log, skipUnlessAvailable } from './support/harness.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+import { log, skipUnlessAvailable, sleep, until } from './support/harness.js';
 
 test('an injected outlier, trade-id gap and stall each show in /api/quality and /metrics', { timeout: 60_000 }, async (t) => {
   const sim = new SimulatedBinance({ seed: 5, tradesPerSecond: 150, symbols: ['BTC-USDT', 'ETH-USDT'] });
@@ -47,7 +35,7 @@ test('an injected outlier, trade-id gap and stall each show in /api/quality and 
   const check = (r: QualityReport, name: string) => r.checks.find((c) => c.check === name)!;
   try {
     // warm up: the outlier check judges once it has a robust scale (a few dozen trades)
-    await waitFor('BTCUSDT prices being judged', async () => ((check(await report('BTC-USDT'), 'price_outlier').runs ?? 0) > 20 ? true : undefined));
+    await until('BTCUSDT prices being judged', async () => (check(await report('BTC-USDT'), 'price_outlier').runs ?? 0) > 20, 15_000);
     const clean = await report('BTC-USDT');
     assert.equal(check(clean, 'price_outlier').failures, 0, 'no outlier before the injection');
 
@@ -59,14 +47,14 @@ test('an injected outlier, trade-id gap and stall each show in /api/quality and 
     const stallAt = Date.now();
     sim.pauseStreams(2_500);
 
-    const btc = await waitFor('the outlier and the stall in BTCUSDT quality', async () => {
+    const btc = await until('the outlier and the stall in BTCUSDT quality', async () => {
       const r = await report('BTC-USDT');
       return check(r, 'price_outlier').failures > 0 && check(r, 'staleness').failures > 0 ? r : undefined;
-    });
-    const eth = await waitFor('the gap and the stall in ETHUSDT quality', async () => {
+    }, 15_000);
+    const eth = await until('the gap and the stall in ETHUSDT quality', async () => {
       const r = await report('ETH-USDT');
       return check(r, 'trade_id_gap').recentFailures.some((f) => f.values.missing === 5) && check(r, 'staleness').failures > 0 ? r : undefined;
-    });
+    }, 15_000);
 
     // the outlier: which trade, at what price, against what level
     const outlier = check(btc, 'price_outlier');
@@ -90,10 +78,10 @@ test('an injected outlier, trade-id gap and stall each show in /api/quality and 
     assert.ok(btc.failing.includes('price_outlier') && btc.failing.includes('staleness'), `BTCUSDT failing: ${btc.failing}`);
     assert.ok(btc.score < 1 && btc.score >= 0);
     // the stall left no hole in the stored candles: a missing-candle check that covers it (pause + settle) passed
-    const afterStall = await waitFor('a missing-candle check covering the stall', async () => {
+    const afterStall = await until('a missing-candle check covering the stall', async () => {
       const r = await report('BTC-USDT');
       return (check(r, 'missing_candles').lastRun ?? 0) > stallAt + 2_500 + 2_000 ? r : undefined;
-    });
+    }, 15_000);
     assert.equal(check(afterStall, 'missing_candles').failures, 0, JSON.stringify(check(afterStall, 'missing_candles').recentFailures));
 
     const all = (await (await fetch(`${api}/api/quality`)).json()) as { scores: { symbol: string; score: number }[] };

@@ -23,7 +23,7 @@ import { SqliteStore } from '../src/store/sqlite.js';
 import { SQLITE_MIGRATIONS } from '../src/store/sqlite-migrations.js';
 import { IndicatorWriter } from '../src/store/indicator-writer.js';
 import type { IndicatorRow, Store } from '../src/store/store.js';
-import { log, testMetrics } from './support/harness.js';
+import { log, testMetrics, until } from './support/harness.js';
 import { FakeClock } from './support/fake-clock.js';
 
 const T0 = Date.UTC(2024, 0, 1);
@@ -185,15 +185,13 @@ describe('GET /api/indicators and /ws', () => {
     ws.on('message', (d: Buffer) => messages.push(JSON.parse(d.toString())));
     await new Promise((r) => ws.once('open', r));
     ws.send(JSON.stringify({ op: 'subscribe', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' }));
-    const until = async (n: number) => {
-      for (let i = 0; i < 200 && messages.length < n; i++) await new Promise((r) => setTimeout(r, 5));
-    };
-    await until(1);
+    const received = (n: number) => until(`${n} messages`, () => messages.length >= n, 1_000, { pollMs: 5 });
+    await received(1);
     assert.equal(messages[0].type, 'subscribed');
     const values = { sma20: { value: 1.5 }, macd12_26_9: { macd: 0.1, signal: null, histogram: null } };
     live.onIndicator({ type: 'indicator', kind: 'update', ...key, timeframe: '5m', openTime: T0, values }); // other series
     live.onIndicator({ type: 'indicator', kind: 'close', ...key, openTime: T0, values });
-    await until(2);
+    await received(2);
     assert.deepEqual(messages[1], { type: 'indicator', kind: 'close', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', openTime: T0, values });
     assert.equal(messages.length, 2);
   });

@@ -10,9 +10,7 @@ import { systemClock } from '../src/core/clock.js';
 import type { Kline, Trade } from '../src/core/types.js';
 import { KafkaBus } from '../src/bus/kafka.js';
 import { KafkaMockCluster, kafkaMockUnavailable, kcatUnavailable } from './support/kafka/mock-cluster.js';
-import { log, skipUnlessAvailable, testMetrics } from './support/harness.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { log, skipUnlessAvailable, sleep, testMetrics, until } from './support/harness.js';
 
 function unavailable(): string | false {
   const why = kafkaMockUnavailable() ?? kcatUnavailable();
@@ -25,14 +23,6 @@ function kcat(args: string[]) {
 
 function trade(symbol: string, id: number): Trade {
   return { type: 'trade', exchange: 'binance', symbol, id, price: '100.5', qty: '0.25', side: id % 2 ? 'buy' : 'sell', count: 1, time: 1_700_000_000_000 + id, receivedAt: 1_700_000_000_010 + id };
-}
-
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 const topics = (p: string) => ({ trade: `${p}_trades`, kline: `${p}_kline`, candle: `${p}_candles`, gap: `${p}_gaps` });
@@ -55,7 +45,7 @@ test('Kafka bus: produce -> consume across 6 partitions keeps every symbol in or
     const perSymbol = 400;
     for (let i = 0; i < perSymbol; i++) for (const s of symbols) producer.publish('trade', trade(s, i));
     await producer.drain();
-    await until(() => symbols.every((s) => (got.get(s)?.length ?? 0) >= perSymbol), 'every trade consumed');
+    await until('every trade consumed', () => symbols.every((s) => (got.get(s)?.length ?? 0) >= perSymbol), 20_000, { pollMs: 50 });
     for (const s of symbols) assert.deepEqual(got.get(s), Array.from({ length: perSymbol }, (_, i) => i), `${s}: all trades, in order, once`);
 
     const produced = await pm.registry.getSingleMetricAsString('candlestack_kafka_messages_produced_total');
@@ -160,7 +150,7 @@ test('Kafka bus: every broker down, messages wait in the buffer (depth metric), 
     for (const id of [1, 2, 3]) await cluster.brokerUp(id);
     await producer.drain();
     assert.equal(producer.bufferDepth, 0);
-    await until(() => new Set(got).size >= 300, 'all 300 trades consumed', 40_000);
+    await until('all 300 trades consumed', () => new Set(got).size >= 300, 40_000, { pollMs: 50 });
     assert.deepEqual([...new Set(got)].sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i), 'nothing lost');
   } finally {
     await producer.close();

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { systemClock } from '../src/core/clock.js';
 import { defaultConfig } from '../src/config/config.js';
 import { startDemo } from '../src/demo/demo.js';
-import { log, skipUnlessAvailable } from './support/harness.js';
+import { log, skipUnlessAvailable, sleep } from './support/harness.js';
 
 const FAMILIES = [
   'candlestack_trades_received_total',
@@ -52,9 +52,9 @@ test('/metrics exposes the catalogue families and passes promtool check metrics'
   config.store = { url: 'sqlite::memory:', flushMs: 100 };
   const demo = await startDemo(config, { rate: 200, seed: 3, chaos: false, symbolsGiven: false, storeGiven: true }, { clock: systemClock, log, version: 'test' });
   try {
-    await new Promise((r) => setTimeout(r, 2_500));
+    await sleep(2_500);
     demo.sim!.skipTradeIds('BTC-USDT', 3);
-    await new Promise((r) => setTimeout(r, 1_000));
+    await sleep(1_000);
     const api = `http://127.0.0.1:${demo.port}`;
     await fetch(`${api}/api/candles?timeframe=nope`);
     const text = await (await fetch(`${api}/metrics`)).text();

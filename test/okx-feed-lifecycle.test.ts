@@ -16,7 +16,7 @@ import { SimulatedVenue, type VenueTrade } from '../src/demo/simulated-venue/ven
 import { okxProtocol, type OkxProtocolOptions } from '../src/demo/simulated-venue/okx.js';
 import { VENUE_PROTOCOLS } from '../src/demo/simulated-venue/protocols.js';
 import { UNITS_PER_ONE, formatUnits, parseUnits } from '../src/demo/simulated-binance/price-process.js';
-import { log, testMetrics, until } from './support/harness.js';
+import { log, sleep, testMetrics, until } from './support/harness.js';
 
 const SYMBOLS = ['BTC-USDT', 'ETH-USDT', 'SOL-USDT'];
 
@@ -76,7 +76,7 @@ test('heartbeat: text pings keep a connection with no data alive; a silent clien
   try {
     await until('connected', () => pinging.protocol.stats.subscribeRequests === 1);
     quiet(pinging.venue);
-    await new Promise((r) => setTimeout(r, 2_500));
+    await sleep(2_500);
     assert.ok(pinging.protocol.stats.pings >= 4, `pings reached the venue (${pinging.protocol.stats.pings})`);
     assert.equal(pinging.protocol.stats.idleCloses, 0);
     assert.equal(pinging.collector.health()[0]!.reconnects, 0);
@@ -140,9 +140,9 @@ test('backfill: fetchKlines over the venue REST equals candles rebuilt from ever
   venue.onTrade((t) => trades.push(t));
   const endpoints = await venue.start();
   try {
-    await new Promise((r) => setTimeout(r, 2_500));
+    await sleep(2_500);
     venue.skipTradeIds('BTC-USDT', 3); // sent to no one, yet part of the venue's candles
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const from = periodStart(trades[0]!.time, 1000) + 1000; // a whole bar after the first trade
     const to = periodStart(now(), 1000) - 2000; // closed for sure
     const rest = new RestClient({ exchange: 'okx', clock: systemClock, metrics: testMetrics(), log, attempts: 1 });

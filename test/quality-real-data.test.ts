@@ -21,7 +21,7 @@ import { QualityMonitor } from '../src/quality/monitor.js';
 import { defaultQualitySettings } from '../src/quality/settings.js';
 import type { Timeframe } from '../src/core/timeframe.js';
 import { FakeClock } from './support/fake-clock.js';
-import { log, testMetrics } from './support/harness.js';
+import { log, sleep, testMetrics } from './support/harness.js';
 import { APRIL, AUGUST, loadFrames, tradesOf } from './support/binance-fixtures.js';
 import { fixtureLines } from './support/fixtures.js';
 
@@ -68,7 +68,7 @@ async function collect(lines: string[], expectedTrades: number) {
   collector.start();
   try {
     const deadline = Date.now() + 5_000;
-    while (trades < expectedTrades && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (trades < expectedTrades && Date.now() < deadline) await sleep(10);
     assert.equal(trades, expectedTrades, 'every recorded trade went through the collector');
   } finally {
     await collector.stop();

@@ -12,11 +12,9 @@ import { startProcess } from '../src/app/process.js';
 import { startServe } from '../src/app/serve.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import { kafkaMockUnavailable } from './support/kafka/mock-cluster.js';
-import { assertSameCandles, eventually, offlineCandles, type ComparableCandle } from './support/offline.js';
+import { assertSameCandles, offlineCandles, type ComparableCandle } from './support/offline.js';
 import { SYMBOLS, kafkaFixture } from './support/roles-fixture.js';
-import { log, skipUnlessAvailable } from './support/harness.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { log, skipUnlessAvailable, sleep, until } from './support/harness.js';
 
 function unavailable(): string | false {
   const why = kafkaMockUnavailable();
@@ -54,7 +52,7 @@ test('collect | process | serve over Kafka serve the same candles as the offline
     ws.close();
     assert.ok(live.some((m) => (m as { type: string; kind: string }).type === 'candle' && (m as { kind: string }).kind === 'close'), 'serve relays live candles from Kafka');
 
-    const compared = await eventually(async () => {
+    const compared = await until('serve to answer the candles of the offline builder', async () => {
       let n = 0;
       for (const symbol of SYMBOLS) {
         const res = await fetch(`http://127.0.0.1:${serve.port}/api/candles?symbol=${symbol}&timeframe=1s&limit=5000`);
@@ -62,7 +60,7 @@ test('collect | process | serve over Kafka serve the same candles as the offline
         n += assertSameCandles(symbol, body.candles, await offlineCandles(fx.trades, symbol, fx.dir), startAt, stopAt);
       }
       return n;
-    });
+    }, 30_000, { pollMs: 500, retryOnThrow: true });
     assert.ok(compared >= 4 * 4, `enough candles compared (${compared})`);
     const page = await fetch(`http://127.0.0.1:${serve.port}/`);
     assert.equal(page.status, 200, 'serve serves the web dashboard');
@@ -101,9 +99,10 @@ test('two process instances in one consumer group write exactly the candles one 
     await sleep(5_000);
     const stopAt = Math.floor(Date.now() / 1000) * 1000;
     const path = fx.config.store.url.slice('sqlite:'.length);
-    await eventually(async () => {
+    await until('the two instances to store the candles of the offline builder', async () => {
       for (const symbol of SYMBOLS) assertSameCandles(symbol, await storedCandles(path, symbol), await offlineCandles(fx.trades, symbol, fx.dir), startAt, stopAt);
-    });
+      return true;
+    }, 30_000, { pollMs: 500, retryOnThrow: true });
     const consumedBy = await Promise.all([a, b].map(async (p) => (await p.metrics.kafkaConsumed.get()).values.reduce((n, v) => n + v.value, 0)));
     log.info({ consumedBy }, 'messages consumed per process instance');
   } finally {

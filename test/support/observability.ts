@@ -8,6 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { createMetrics, createRegistry } from '../../src/telemetry/metrics.js';
+import { sleep } from './harness.js';
 
 /** The repository root (this file runs from dist/test/support/). */
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -165,7 +166,7 @@ export class Service {
         // not listening yet
       }
       if (Date.now() > deadline) throw new Error(`${this.name} not ready at ${url} after ${timeoutMs} ms:\n${this.tail()}`);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
 
@@ -176,15 +177,5 @@ export class Service {
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
     await done;
     clearTimeout(timer);
-  }
-}
-
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, pollMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
