@@ -18,6 +18,7 @@ import type { FeedHealth } from '../src/feed/collector.js';
 import type { ConnectionStatus } from '../src/feed/connection.js';
 import { binance } from '../src/exchanges/binance/feed.js';
 import { log, until } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 const BASE = Date.UTC(2024, 0, 1, 0, 0, 0);
 const MIN = 60_000;
@@ -59,15 +60,6 @@ function feed(connection: string, status: ConnectionStatus, lastMessageAgeMs: nu
     tradeIdGaps: 0,
     lastError: status === 'connected' ? null : 'connect ECONNREFUSED',
   };
-}
-
-async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(name);
-  assert.ok(metric, `metric ${name} is registered`);
-  const { values } = await metric.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))
-    .reduce((n, v) => n + v.value, 0);
 }
 
 /** A WebSocket client that buffers every message from the start, so nothing sent on open is missed. */

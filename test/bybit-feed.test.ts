@@ -18,6 +18,7 @@ import { bybitProtocol, type BybitProtocolOptions } from '../src/demo/simulated-
 import { formatUnits, parseUnits } from '../src/demo/simulated-binance/price-process.js';
 import type { Metrics } from '../src/telemetry/metrics.js';
 import { log, sleep, testMetrics, until } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 const ENDPOINTS = { wsBaseUrl: 'wss://example.invalid', restBaseUrl: 'https://example.invalid' };
 
@@ -54,9 +55,7 @@ test('sharding keeps every connection under the 21,000-character args limit', ()
   }
 });
 
-async function rejected(metrics: Metrics, reason: string): Promise<number> {
-  return (await metrics.messagesRejected.get()).values.filter((v) => v.labels.exchange === 'bybit' && v.labels.reason === reason).reduce((n, v) => n + v.value, 0);
-}
+const rejected = (metrics: Metrics, reason: string) => metricValue(metrics, 'candlestack_messages_rejected_total', { exchange: 'bybit', reason });
 
 async function harness(o: { symbols: string[]; protocol?: BybitProtocolOptions; adapter?: ExchangeAdapter; tradesPerSecond?: number }) {
   const protocol = bybitProtocol(o.protocol);

@@ -11,19 +11,12 @@ import type { GapEvent, Trade } from '../src/core/types.js';
 import { MemoryBus } from '../src/bus/memory.js';
 import { coinbase } from '../src/exchanges/coinbase/feed.js';
 import { Collector } from '../src/feed/collector.js';
-import type { Metrics } from '../src/telemetry/metrics.js';
 import { SimulatedVenue } from '../src/demo/simulated-venue/venue.js';
 import { coinbaseProtocol, type CoinbaseProtocolOptions } from '../src/demo/simulated-venue/coinbase.js';
 import { log, sleep, testMetrics, until } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 const SYMBOLS = ['BTC-USD', 'ETH-USD', 'SOL-USDT'];
-
-async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(name);
-  assert.ok(metric, `metric ${name} is registered`);
-  const { values } = await metric.get();
-  return values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((n, v) => n + v.value, 0);
-}
 
 async function startVenue(t: TestContext, protocol: CoinbaseProtocolOptions = {}, tradesPerSecond = 60) {
   const venue = new SimulatedVenue({ protocol: coinbaseProtocol(protocol), symbols: SYMBOLS, seed: 3, tradesPerSecond });

@@ -17,19 +17,10 @@ import type { ExchangeAdapter, StreamRef, Subscription } from '../src/exchanges/
 import { MemoryBus } from '../src/bus/memory.js';
 import type { Metrics } from '../src/telemetry/metrics.js';
 import { log, sleep, testMetrics, until, type UntilOptions } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 /** Socket events here take milliseconds: poll often, and keep the waits as short as the tests claim. */
 const PROMPTLY: UntilOptions = { pollMs: 5 };
-
-/** Value of a metric's series whose labels include `labels` (0 when absent); with no labels, the sum of all series. */
-async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(name);
-  assert.ok(metric, `metric ${name} is registered`);
-  const { values } = await metric.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))
-    .reduce((n, v) => n + v.value, 0);
-}
 
 // ── a local WebSocket server we control ─────────────────────────────────────────────────────────────
 

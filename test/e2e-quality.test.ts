@@ -12,6 +12,7 @@ import { startEmbedded } from '../src/app/embedded.js';
 import { SimulatedBinance, type SimTrade } from '../src/demo/simulated-binance/server.js';
 import type { QualityReport } from '../src/quality/report.js';
 import { log, skipUnlessAvailable, sleep, until } from './support/harness.js';
+import { metricSeries, metricValue, parseExposition } from './support/metrics.js';
 
 test('an injected outlier, trade-id gap and stall each show in /api/quality and /metrics', { timeout: 60_000 }, async (t) => {
   const sim = new SimulatedBinance({ seed: 5, tradesPerSecond: 150, symbols: ['BTC-USDT', 'ETH-USDT'] });
@@ -88,18 +89,22 @@ test('an injected outlier, trade-id gap and stall each show in /api/quality and 
     assert.deepEqual(all.scores.map((s) => s.symbol).sort(), ['BTC-USDT', 'ETH-USDT']);
 
     await sleep(300); // one more evaluation: per-trade passes and the score reach /metrics
-    const metrics = await (await fetch(`${api}/metrics`)).text();
-    const sample = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? Number.NaN);
-    assert.equal(sample(/^candlestack_data_quality_checks_total\{exchange="binance",check="price_outlier",result="fail"\} (\d+)$/m), 1);
-    assert.ok(sample(/^candlestack_data_quality_checks_total\{exchange="binance",check="price_outlier",result="pass"\} (\d+)$/m) > 20);
-    assert.ok(sample(/^candlestack_data_quality_checks_total\{exchange="binance",check="trade_id_gap",result="fail"\} (\d+)$/m) >= 1);
-    assert.ok(sample(/^candlestack_data_quality_checks_total\{exchange="binance",check="staleness",result="fail"\} (\d+)$/m) >= 2);
-    assert.equal(sample(/^candlestack_data_anomalies_detected_total\{exchange="binance",type="price_outlier"\} (\d+)$/m), 1);
-    assert.ok(sample(/^candlestack_data_anomalies_detected_total\{exchange="binance",type="trade_id_gap"\} (\d+)$/m) >= 1);
-    assert.ok(sample(/^candlestack_data_anomalies_detected_total\{exchange="binance",type="stale_feed"\} (\d+)$/m) >= 2);
-    assert.ok(sample(/^candlestack_data_quality_score\{exchange="binance",symbol="BTC-USDT"\} ([\d.e-]+)$/m) < 1);
-    assert.equal(sample(/^candlestack_circuit_breaker_state\{component="store_write"\} (\d+)$/m), 0);
-    assert.equal(sample(/^candlestack_circuit_breaker_state\{component="backfill_rest"\} (\d+)$/m), 0);
+    const text = await (await fetch(`${api}/metrics`)).text();
+    const metrics = parseExposition(text);
+    const checks = (check: string, result: string) => metricValue(metrics, 'candlestack_data_quality_checks_total', { exchange: 'binance', check, result });
+    const anomalies = (type: string) => metricValue(metrics, 'candlestack_data_anomalies_detected_total', { exchange: 'binance', type });
+    assert.equal(await checks('price_outlier', 'fail'), 1);
+    assert.ok((await checks('price_outlier', 'pass')) > 20);
+    assert.ok((await checks('trade_id_gap', 'fail')) >= 1);
+    assert.ok((await checks('staleness', 'fail')) >= 2);
+    assert.equal(await anomalies('price_outlier'), 1);
+    assert.ok((await anomalies('trade_id_gap')) >= 1);
+    assert.ok((await anomalies('stale_feed')) >= 2);
+    // gauges: the series must be there (metricValue reads a missing one as 0)
+    const [score] = await metricSeries(metrics, 'candlestack_data_quality_score', { exchange: 'binance', symbol: 'BTC-USDT' });
+    assert.ok(score && score.value < 1, `BTC-USDT quality score ${score?.value}`);
+    assert.deepEqual((await metricSeries(metrics, 'candlestack_circuit_breaker_state', { component: 'store_write' })).map((x) => x.value), [0]);
+    assert.deepEqual((await metricSeries(metrics, 'candlestack_circuit_breaker_state', { component: 'backfill_rest' })).map((x) => x.value), [0]);
 
     const health = (await (await fetch(`${api}/api/health`)).json()) as { breakers: { component: string; state: string }[] };
     assert.deepEqual(health.breakers.map((b) => [b.component, b.state]), [['store_write', 'closed'], ['backfill_rest', 'closed']]);
@@ -115,7 +120,7 @@ test('an injected outlier, trade-id gap and stall each show in /api/quality and 
     const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
     const missing = skipUnlessAvailable(promtool.status === 0, 'promtool not installed (Debian package prometheus)');
     if (missing) return t.skip(missing);
-    const ours = metrics.split('\n').filter((l) => !/nodejs_active_(handles|requests|resources)_total/.test(l)).join('\n');
+    const ours = text.split('\n').filter((l) => !/nodejs_active_(handles|requests|resources)_total/.test(l)).join('\n');
     const lint = spawnSync('promtool', ['check', 'metrics'], { input: ours, encoding: 'utf8' });
     assert.equal(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
   } finally {

@@ -11,6 +11,7 @@ import type { Candle, CandleEvent, Kline } from '../src/core/types.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
 import { APRIL, AUGUST, loadFrames, type Frame } from './support/binance-fixtures.js';
+import { metricValue } from './support/metrics.js';
 
 const april = loadFrames(APRIL);
 const august = loadFrames(AUGUST);
@@ -203,10 +204,7 @@ describe('fidelity: closed minutes reproduced as mid-minute snapshot + recorded 
     assertSameAsExchange(closes.find((c) => c.symbol === 'FTM-USDT'), klineAt(august, 'FTM-USDT', 1628952421387).kline, 'FTMUSDT replay');
     assertSameAsExchange(closes.find((c) => c.symbol === 'SXP-BTC'), klineAt(august, 'SXP-BTC', 1628952422394).kline, 'SXPBTC replay');
     assertSameAsExchange(closes.find((c) => c.symbol === 'XMR-BTC'), klineAt(august, 'XMR-BTC', 1628952422309).kline, 'XMRBTC replay');
-    const recon = async (result: string): Promise<number> => {
-      const data = await metrics.reconciliations.get();
-      return data.values.filter((v) => v.labels.result === result).reduce((s, v) => s + v.value, 0);
-    };
+    const recon = (result: string) => metricValue(metrics, 'candlestack_reconciliations_total', { result });
     // FTMUSDT's x:true arrived before our close (waited), SXPBTC's after it (compared at once)
     assert.equal(await recon('match'), 2);
     assert.equal(await recon('mismatch'), 0);

@@ -25,6 +25,7 @@ import { IndicatorWriter } from '../src/store/indicator-writer.js';
 import type { IndicatorRow, Store } from '../src/store/store.js';
 import { log, testMetrics, until } from './support/harness.js';
 import { FakeClock } from './support/fake-clock.js';
+import { metricValue } from './support/metrics.js';
 
 const T0 = Date.UTC(2024, 0, 1);
 const MIN = 60_000;
@@ -93,8 +94,7 @@ describe('IndicatorWriter', () => {
     assert.deepEqual(writes, [4, 4]);
     const got = await inner.queryIndicators({ ...key, names: [], limit: 10 });
     assert.deepEqual(got.map((p) => p.values.sma20!.value), [9, 12]);
-    const errors = (await metrics.registry.getSingleMetric('candlestack_store_errors_total')!.get()).values.find((v) => v.labels.operation === 'upsert_indicators');
-    assert.equal(errors?.value, 1);
+    assert.equal(await metricValue(metrics, 'candlestack_store_errors_total', { operation: 'upsert_indicators' }), 1);
     await writer.stop();
   });
 });

@@ -17,6 +17,7 @@ import { okxProtocol, type OkxProtocolOptions } from '../src/demo/simulated-venu
 import { VENUE_PROTOCOLS } from '../src/demo/simulated-venue/protocols.js';
 import { UNITS_PER_ONE, formatUnits, parseUnits } from '../src/demo/simulated-binance/price-process.js';
 import { log, sleep, testMetrics, until } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 const SYMBOLS = ['BTC-USDT', 'ETH-USDT', 'SOL-USDT'];
 
@@ -48,9 +49,6 @@ async function setup(o: { adapter?: ExchangeAdapter; protocol?: OkxProtocolOptio
   };
   return { protocol, venue, endpoints, metrics, collector, seen, stop };
 }
-
-const counter = async (c: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> }, labels: Record<string, string>): Promise<number> =>
-  (await c.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
 
 test('subscribe: one subscribe message; trades of every symbol with canonical symbols and consecutive ids; candles', { timeout: 20_000 }, async () => {
   const s = await setup({ klines: true });
@@ -101,7 +99,7 @@ test('reconnect: dropped connections -> reconnect gaps and trades resume; skippe
     await until('reconnect gaps for every symbol', () => SYMBOLS.every((sym) => s.seen.gaps.some((g) => g.symbol === sym && g.cause === 'reconnect')));
     const after = s.seen.trades.length;
     await until('trades resume', () => s.seen.trades.length >= after + 10);
-    assert.ok((await counter(s.metrics.websocketReconnections, { exchange: 'okx' })) >= 1);
+    assert.ok((await metricValue(s.metrics, 'candlestack_websocket_reconnections_total', { exchange: 'okx' })) >= 1);
     await until('a BTC trade after the reconnect', () => s.seen.trades.slice(after).some((t) => t.symbol === 'BTC-USDT'));
     s.venue.skipTradeIds('BTC-USDT', 5);
     const gap = await until('a trade_id gap', () => s.seen.gaps.find((g) => g.cause === 'trade_id'));
@@ -118,12 +116,12 @@ test('unknown and malformed frames are counted as rejected, never thrown; a serv
     s.venue.broadcast('{"event":"mystery"}');
     s.venue.broadcast('{"arg":{"channel":"trades-all","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"x"}]}');
     s.venue.broadcast('garbage');
-    const rejected = (reason: string) => counter(s.metrics.messagesRejected, { exchange: 'okx', reason });
+    const rejected = (reason: string) => metricValue(s.metrics, 'candlestack_messages_rejected_total', { exchange: 'okx', reason });
     await until('rejections counted', async () => (await rejected('unknown_event')) === 1 && (await rejected('invalid_field')) === 1 && (await rejected('invalid_json')) === 1);
     const before = s.seen.trades.length;
     await until('trades continue', () => s.seen.trades.length >= before + 5);
     s.venue.broadcast('{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. Please reconnect.","connId":"a4d3ae55"}');
-    await until('reconnected on notice', async () => (await counter(s.metrics.websocketReconnections, { exchange: 'okx', reason: 'service_upgrade' })) === 1);
+    await until('reconnected on notice', async () => (await metricValue(s.metrics, 'candlestack_websocket_reconnections_total', { exchange: 'okx', reason: 'service_upgrade' })) === 1);
   } finally {
     await s.stop();
   }

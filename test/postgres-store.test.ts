@@ -16,6 +16,7 @@ import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics, until } from './support/harness.js';
 import { MIN, T0, candle, q, storeContract } from './support/store-contract.js';
 import { adminPool, backends, pgSkip, terminate, testSchema, type TestSchema } from './support/postgres.js';
+import { metricValue } from './support/metrics.js';
 
 const skip = await pgSkip();
 const admin = adminPool();
@@ -27,12 +28,6 @@ async function open(t: TestContext, schema: TestSchema, over: { now?: () => numb
   const store = await PostgresStore.open({ url: schema.url, now: over.now ?? (() => 1), metrics: over.metrics ?? testMetrics(), log, migrations: over.migrations });
   t.after(() => store.close());
   return store;
-}
-
-async function metricValue(metrics: Metrics, name: string, labels: Record<string, string>, field = ''): Promise<number> {
-  const data = await metrics.registry.getSingleMetric(name)!.get();
-  const match = data.values.filter((v) => (field === '' || (v as { metricName?: string }).metricName === `${name}${field}`) && Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val));
-  return match[0]?.value ?? 0;
 }
 
 storeContract('PostgresStore', async (t, now) => open(t, testSchema(t, admin), { now }), { skip });
@@ -131,7 +126,7 @@ describe('PostgresStore: metrics', { skip }, () => {
     const labels = (operation: string) => ({ store: 'postgres', operation });
     for (const [op, n] of [['migrate', 1], ['upsert', 1], ['query', 2], ['latest', 1], ['series', 1], ['prune', 1]] as const) {
       assert.equal(await metricValue(metrics, 'candlestack_db_queries_total', labels(op)), n, op);
-      assert.equal(await metricValue(metrics, 'candlestack_db_query_duration_seconds', labels(op), '_count'), n, `${op} duration observed`);
+      assert.equal(await metricValue(metrics, 'candlestack_db_query_duration_seconds_count', labels(op)), n, `${op} duration observed`);
     }
     const pool = async () => [
       await metricValue(metrics, 'candlestack_db_connection_pool_size', { store: 'postgres' }),

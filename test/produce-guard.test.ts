@@ -9,6 +9,7 @@ import { ProduceGuard, type Outgoing } from '../src/bus/produce-guard.js';
 import { instrumentedBreaker } from '../src/telemetry/breaker-metrics.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
+import { metricSeries } from './support/metrics.js';
 
 const trade = (id: number): Trade => ({ type: 'trade', exchange: 'binance', symbol: 'BTC-USDT', id, price: '1', qty: '1', side: 'buy', count: 1, time: id, receivedAt: id });
 const update = (openTime: number): CandleEvent => ({
@@ -70,7 +71,7 @@ test('past the bound forming-candle updates are dropped first, then the oldest m
   assert.equal(guard.depth, 3);
   assert.deepEqual(dropped.map((m) => m.topic), ['candle', 'trade']);
   assert.equal((dropped[1]!.message as Trade).id, 1);
-  const counted = (await metrics.busMessagesDropped.get()).values.map((v) => [v.labels.topic, v.value]);
+  const counted = (await metricSeries(metrics, 'candlestack_bus_messages_dropped_total')).map((s) => [s.labels.topic, s.value]);
   assert.deepEqual(counted, [['candle', 1], ['trade', 1]]);
   broker.down = false;
   await guard.drain();

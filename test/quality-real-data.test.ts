@@ -24,6 +24,7 @@ import { FakeClock } from './support/fake-clock.js';
 import { log, sleep, testMetrics } from './support/harness.js';
 import { APRIL, AUGUST, loadFrames, tradesOf } from './support/binance-fixtures.js';
 import { fixtureLines } from './support/fixtures.js';
+import { metricSeries } from './support/metrics.js';
 
 function monitorFor(clock: Clock, markets: { exchange: string; symbols: string[] }[], store = new SqliteStore(':memory:', () => clock.now()), candleTimeframe: Timeframe = '1m') {
   const metrics = testMetrics();
@@ -106,8 +107,8 @@ describe('quality on recorded Binance frames', () => {
     assert.deepEqual({ missing: gap.recentFailures[0]!.values.missing, cause: gap.recentFailures[0]!.values.cause }, { missing: 1, cause: 'trade_id' });
     assert.equal(check('ETH-USDT', 'trade_id_gap').failures, 0, 'the other symbols are unaffected');
     assert.deepEqual(monitor.explain('binance', 'BTC-USDT')!.failing, ['trade_id_gap']);
-    const anomalies = await metrics.dataAnomalies.get();
-    assert.deepEqual(anomalies.values.map((v) => [v.labels.type, v.value]), [['trade_id_gap', 1]]);
+    const anomalies = await metricSeries(metrics, 'candlestack_data_anomalies_detected_total');
+    assert.deepEqual(anomalies.map((s) => [s.labels.type, s.value]), [['trade_id_gap', 1]]);
   });
 
   test('reconciliation: the live replay of 14:46 matches the closed klines (pass); an altered kline fails with both values', () => {

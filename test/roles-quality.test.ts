@@ -15,6 +15,7 @@ import { startServe } from '../src/app/serve.js';
 import { kafkaMockUnavailable } from './support/kafka/mock-cluster.js';
 import { kafkaFixture } from './support/roles-fixture.js';
 import { log, skipUnlessAvailable, until } from './support/harness.js';
+import { metricSeries, metricValue, scrapeMetrics } from './support/metrics.js';
 
 interface ApiIndicators {
   names: string[];
@@ -59,13 +60,15 @@ test('process stores and publishes indicators, scores quality and runs breakers;
     assert.equal(((await q.json()) as { error: { code: string } }).error.code, 'quality_unavailable');
 
     const metrics = await until('the BTC-USDT quality score on the process role /metrics', async () => {
-      const text = await (await fetch(`http://127.0.0.1:${processRole.port}/metrics`)).text();
-      assert.match(text, /candlestack_data_quality_score\{exchange="binance",symbol="BTC-USDT"\} [0-9.]+/);
-      return text;
+      const scraped = await scrapeMetrics(`http://127.0.0.1:${processRole.port}`);
+      const [score] = await metricSeries(scraped, 'candlestack_data_quality_score', { exchange: 'binance', symbol: 'BTC-USDT' });
+      return score && score.value >= 0 ? scraped : undefined;
     }, 30_000, { pollMs: 500, retryOnThrow: true });
-    assert.match(metrics, /candlestack_circuit_breaker_state\{component="store_write"[^}]*\} [0-9]/);
-    assert.match(metrics, /candlestack_circuit_breaker_state\{component="backfill_rest"[^}]*\} [0-9]/);
-    assert.match(metrics, /candlestack_kafka_messages_produced_total\{topic="candlestack_indicators"\} [1-9]/);
+    for (const component of ['store_write', 'backfill_rest']) {
+      const states = await metricSeries(metrics, 'candlestack_circuit_breaker_state', { component });
+      assert.ok(states.length === 1 && states[0]!.value >= 0, `${component} breaker state exposed (${JSON.stringify(states)})`);
+    }
+    assert.ok((await metricValue(metrics, 'candlestack_kafka_messages_produced_total', { topic: 'candlestack_indicators' })) >= 1);
     const health = (await (await fetch(`http://127.0.0.1:${processRole.port}/api/health`)).json()) as { breakers: { component: string }[] };
     assert.deepEqual(health.breakers.map((b) => b.component).sort(), ['backfill_rest', 'store_write']);
   } finally {

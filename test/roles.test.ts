@@ -15,6 +15,7 @@ import { kafkaMockUnavailable } from './support/kafka/mock-cluster.js';
 import { assertSameCandles, offlineCandles, type ComparableCandle } from './support/offline.js';
 import { SYMBOLS, kafkaFixture } from './support/roles-fixture.js';
 import { log, skipUnlessAvailable, sleep, until } from './support/harness.js';
+import { metricSeries, metricValue, scrapeMetric, scrapeMetrics } from './support/metrics.js';
 
 function unavailable(): string | false {
   const why = kafkaMockUnavailable();
@@ -66,15 +67,14 @@ test('collect | process | serve over Kafka serve the same candles as the offline
     assert.equal(page.status, 200, 'serve serves the web dashboard');
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
     for (const [port, name] of [[collect.port, 'collect'], [processRole.port, 'process']] as const) {
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      assert.match(text, new RegExp(`candlestack_build_info\\{version="test",role="${name}"\\} 1`));
+      assert.equal(await scrapeMetric(`http://127.0.0.1:${port}`, 'candlestack_build_info', { version: 'test', role: name }), 1);
       assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
     }
-    const collectMetrics = await (await fetch(`http://127.0.0.1:${collect.port}/metrics`)).text();
-    assert.match(collectMetrics, /candlestack_kafka_messages_produced_total\{topic="candlestack_trades"\} [1-9]/);
-    const processMetrics = await (await fetch(`http://127.0.0.1:${processRole.port}/metrics`)).text();
-    assert.match(processMetrics, /candlestack_kafka_messages_consumed_total\{topic="candlestack_trades"\} [1-9]/);
-    assert.match(processMetrics, /candlestack_kafka_consumer_lag\{topic="candlestack_trades",partition="\d"\} \d/);
+    assert.ok((await scrapeMetric(`http://127.0.0.1:${collect.port}`, 'candlestack_kafka_messages_produced_total', { topic: 'candlestack_trades' })) >= 1);
+    const processMetrics = await scrapeMetrics(`http://127.0.0.1:${processRole.port}`);
+    assert.ok((await metricValue(processMetrics, 'candlestack_kafka_messages_consumed_total', { topic: 'candlestack_trades' })) >= 1);
+    const lag = await metricSeries(processMetrics, 'candlestack_kafka_consumer_lag', { topic: 'candlestack_trades' });
+    assert.ok(lag.some((p) => p.labels.partition !== undefined && p.value >= 0), `consumer lag per partition (${JSON.stringify(lag)})`);
   } finally {
     await collect.stop();
     await processRole.stop();
