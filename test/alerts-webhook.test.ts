@@ -10,17 +10,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { ApiServer } from '../src/api/server.js';
-import { LiveHub } from '../src/api/live-ws.js';
-import { Markets } from '../src/api/markets.js';
 import { MAX_ALERTS_BODY_BYTES } from '../src/api/alerts-webhook.js';
-import { SqliteStore } from '../src/store/sqlite.js';
-import { systemClock } from '../src/core/clock.js';
-import { binance } from '../src/exchanges/binance/feed.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { initializeSeries } from '../src/telemetry/initial-series.js';
 import { createMetrics, createRegistry, type Metrics } from '../src/telemetry/metrics.js';
 import { skipUnlessAvailable, until } from './support/harness.js';
+import { startTestApi, type TestApi } from './support/api.js';
 import { ALERTMANAGER_CONFIG, readYaml, Service, toolAvailable } from './support/observability.js';
 import { freePort } from './support/net.js';
 import { metricValue, scrapeMetrics } from './support/metrics.js';
@@ -62,41 +57,22 @@ interface LogLine {
 }
 
 describe('POST /api/alerts', () => {
-  let api: ApiServer;
-  let store: SqliteStore;
+  let server: TestApi;
   let metrics: Metrics;
   let base = '';
-  let port = 0;
   const lines: LogLine[] = [];
   const alertLines = (name: string) => lines.filter((l) => l.alertname === name);
 
   before(async () => {
-    store = new SqliteStore(':memory:');
     metrics = createMetrics(createRegistry({ defaults: false }));
     initializeSeries(metrics, { exchanges: [], timeframes: [], store: 'sqlite', bus: 'memory' });
     const log = createLogger({ level: 'debug', format: 'json' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-    const markets = new Markets([{ exchange: 'binance', symbols: ['BTC-USDT'], timeframes: ['1m'], codec: binance.symbols }]);
-    const live = new LiveHub({ markets, metrics, log, clock: systemClock });
-    api = new ApiServer({
-      host: '127.0.0.1',
-      port: 0,
-      store,
-      markets,
-      live,
-      registry: metrics.registry,
-      metrics,
-      clock: systemClock,
-      log,
-      version: 'test',
-      health: { feeds: () => [], staleAfterMs: 30_000, store: { kind: 'sqlite', isOpen: () => true, queueDepth: () => 0 }, bus: { kind: 'memory' }, backfillPending: () => 0, startedAt: Date.now() },
-    });
-    port = await api.listen();
-    base = `http://127.0.0.1:${port}`;
+    server = await startTestApi({ metrics, log, health: { staleAfterMs: 30_000 } });
+    base = server.url;
   });
 
   after(async () => {
-    await api.close();
-    await store.close();
+    await server.close();
   });
 
   const post = (body: string, type = 'application/json') => fetch(`${base}/api/alerts`, { method: 'POST', headers: { 'content-type': type }, body });

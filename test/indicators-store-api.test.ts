@@ -11,11 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import Database from 'better-sqlite3';
-import { ApiServer } from '../src/api/server.js';
-import { LiveHub } from '../src/api/live-ws.js';
-import { Markets } from '../src/api/markets.js';
-import { binance } from '../src/exchanges/binance/feed.js';
-import { systemClock } from '../src/core/clock.js';
+import type { LiveHub } from '../src/api/live-ws.js';
 import { ConfigError } from '../src/core/errors.js';
 import type { IndicatorEvent } from '../src/core/types.js';
 import { loadConfig } from '../src/config/config.js';
@@ -25,6 +21,7 @@ import { IndicatorWriter } from '../src/store/indicator-writer.js';
 import type { IndicatorRow, Store } from '../src/store/store.js';
 import { log, testMetrics, until } from './support/harness.js';
 import { FakeClock } from './support/fake-clock.js';
+import { startTestApi, type TestApi } from './support/api.js';
 import { metricValue } from './support/metrics.js';
 
 const T0 = Date.UTC(2024, 0, 1);
@@ -100,7 +97,7 @@ describe('IndicatorWriter', () => {
 });
 
 describe('GET /api/indicators and /ws', () => {
-  let api: ApiServer;
+  let server: TestApi;
   let live: LiveHub;
   let store: SqliteStore;
   let base = '';
@@ -109,30 +106,12 @@ describe('GET /api/indicators and /ws', () => {
   before(async () => {
     store = new SqliteStore(':memory:');
     for (let i = 0; i < 10; i++) await store.upsertIndicators(rows(i));
-    const metrics = testMetrics();
-    const markets = new Markets([{ exchange: 'binance', symbols: ['BTC-USDT', 'ETH-USDT'], timeframes: ['1m', '5m'], codec: binance.symbols }]);
-    live = new LiveHub({ markets, metrics, log, clock: systemClock });
-    api = new ApiServer({
-      host: '127.0.0.1',
-      port: 0,
-      store,
-      markets,
-      live,
-      registry: metrics.registry,
-      metrics,
-      clock: systemClock,
-      log,
-      version: 'test',
-      indicatorNames: ['sma20', 'macd12_26_9', 'rsi14'],
-      health: { feeds: () => [], staleAfterMs: 10_000, store: { kind: 'sqlite', isOpen: () => true, queueDepth: () => 0 }, bus: { kind: 'memory' }, backfillPending: () => 0, startedAt: Date.now() },
-    });
-    const port = await api.listen();
-    base = `http://127.0.0.1:${port}`;
-    wsBase = `ws://127.0.0.1:${port}`;
+    server = await startTestApi({ store, symbols: ['BTC-USDT', 'ETH-USDT'], timeframes: ['1m', '5m'], indicatorNames: ['sma20', 'macd12_26_9', 'rsi14'] });
+    ({ live, url: base, wsUrl: wsBase } = server);
   });
 
   after(async () => {
-    await api.close();
+    await server.close();
     await store.close();
   });
 
