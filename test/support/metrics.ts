@@ -14,15 +14,24 @@ export interface Sample {
   value: number;
 }
 
-/** In-process metrics, or samples already scraped (scrapeMetrics) to read several values from one snapshot. */
-export type MetricSource = Metrics | Registry | readonly Sample[];
+/** Samples parsed from the text format, with the metric families its # TYPE lines declare (name -> type). */
+export type Scrape = Sample[] & { families: ReadonlyMap<string, string> };
+
+/** In-process metrics, or a scrape (scrapeMetrics, parseExposition) to read several values from one snapshot. */
+export type MetricSource = Metrics | Registry | Scrape;
 
 const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];
 
+/** The family a sample name belongs to, when it is not a family itself (name_count -> name). */
+const histogramFamily = (name: string): string | undefined => {
+  const suffix = HISTOGRAM_SUFFIXES.find((s) => name.endsWith(s));
+  return suffix ? name.slice(0, -suffix.length) : undefined;
+};
+
 async function registrySamples(registry: Registry, name: string): Promise<Sample[]> {
-  const base = HISTOGRAM_SUFFIXES.find((s) => name.endsWith(s));
-  const metric = registry.getSingleMetric(name) ?? (base ? registry.getSingleMetric(name.slice(0, -base.length)) : undefined);
-  assert.ok(metric, `metric ${name} is registered`);
+  const family = histogramFamily(name);
+  const metric = registry.getSingleMetric(name) ?? (family ? registry.getSingleMetric(family) : undefined);
+  assert.ok(metric, `no metric ${name} is registered`);
   const data = await metric.get();
   if (String(data.type) === 'histogram' && data.name === name) assert.fail(`${name} is a histogram: read ${name}_count, ${name}_sum or ${name}_bucket`);
   return data.values.map((v) => ({
@@ -36,7 +45,16 @@ const matches = (s: Sample, name: string, labels: Record<string, string>): boole
 
 /** The series of `name` whose labels include `labels` (to check a series is there, or to see its labels). */
 export async function metricSeries(source: MetricSource, name: string, labels: Record<string, string> = {}): Promise<Sample[]> {
-  const samples = Array.isArray(source) ? (source as readonly Sample[]) : await registrySamples('registry' in source ? (source as Metrics).registry : (source as Registry), name);
+  let samples: readonly Sample[];
+  if (Array.isArray(source)) {
+    const { families } = source as Scrape;
+    const family = histogramFamily(name);
+    assert.ok(families.has(name) || (family !== undefined && families.has(family)), `no metric ${name} in the scrape`);
+    if (families.get(name) === 'histogram') assert.fail(`${name} is a histogram: read ${name}_count, ${name}_sum or ${name}_bucket`);
+    samples = source;
+  } else {
+    samples = await registrySamples('registry' in source ? (source as Metrics).registry : (source as Registry), name);
+  }
   return samples.filter((s) => matches(s, name, labels));
 }
 
@@ -56,10 +74,13 @@ function parseValue(text: string): number {
   return Number(text);
 }
 
-/** The samples of a Prometheus text exposition (comments skipped, label values unescaped). */
-export function parseExposition(text: string): Sample[] {
+/** The samples of a Prometheus text exposition (label values unescaped) and the families it declares. */
+export function parseExposition(text: string): Scrape {
   const out: Sample[] = [];
+  const families = new Map<string, string>();
   for (const line of text.split('\n')) {
+    const type = /^# TYPE (\S+) (\S+)/.exec(line);
+    if (type) families.set(type[1]!, type[2]!);
     if (line.trim() === '' || line.startsWith('#')) continue;
     const m = SAMPLE_LINE.exec(line.trim());
     assert.ok(m, `not a sample line: ${line}`);
@@ -73,11 +94,11 @@ export function parseExposition(text: string): Sample[] {
     }
     out.push({ name: m[1]!, labels, value: parseValue(m[3]!) });
   }
-  return out;
+  return Object.assign(out, { families });
 }
 
 /** GET `${baseUrl}/metrics`, parsed: pass it to metricValue / metricSeries to read one consistent snapshot. */
-export async function scrapeMetrics(baseUrl: string): Promise<Sample[]> {
+export async function scrapeMetrics(baseUrl: string): Promise<Scrape> {
   const res = await fetch(`${baseUrl}/metrics`);
   assert.equal(res.status, 200, `GET ${baseUrl}/metrics`);
   return parseExposition(await res.text());
