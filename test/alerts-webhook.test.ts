@@ -10,18 +10,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { ApiServer } from '../src/api/server.js';
-import { LiveHub } from '../src/api/live-ws.js';
-import { Markets } from '../src/api/markets.js';
 import { MAX_ALERTS_BODY_BYTES } from '../src/api/alerts-webhook.js';
-import { SqliteStore } from '../src/store/sqlite.js';
-import { systemClock } from '../src/core/clock.js';
-import { binance } from '../src/exchanges/binance/feed.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { initializeSeries } from '../src/telemetry/initial-series.js';
 import { createMetrics, createRegistry, type Metrics } from '../src/telemetry/metrics.js';
-import { skipUnlessAvailable } from './support/harness.js';
-import { ALERTMANAGER_CONFIG, freePort, readYaml, Service, toolAvailable, waitFor } from './support/observability.js';
+import { skipUnlessAvailable, until } from './support/harness.js';
+import { startTestApi, type TestApi } from './support/api.js';
+import { ALERTMANAGER_CONFIG, readYaml, Service, toolAvailable } from './support/observability.js';
+import { freePort } from './support/net.js';
+import { metricValue, scrapeMetrics } from './support/metrics.js';
 
 /** The example body of Alertmanager's webhook_config documentation (version 4). */
 function documentedPayload() {
@@ -59,58 +56,33 @@ interface LogLine {
   receiver?: string;
 }
 
-async function received(metrics: Metrics, status: string, severity: string): Promise<number> {
-  const { values } = await metrics.alertsReceived.get();
-  return values.find((v) => v.labels.status === status && v.labels.severity === severity)?.value ?? 0;
-}
-
 describe('POST /api/alerts', () => {
-  let api: ApiServer;
-  let store: SqliteStore;
+  let server: TestApi;
   let metrics: Metrics;
   let base = '';
-  let port = 0;
   const lines: LogLine[] = [];
   const alertLines = (name: string) => lines.filter((l) => l.alertname === name);
 
   before(async () => {
-    store = new SqliteStore(':memory:');
     metrics = createMetrics(createRegistry({ defaults: false }));
     initializeSeries(metrics, { exchanges: [], timeframes: [], store: 'sqlite', bus: 'memory' });
     const log = createLogger({ level: 'debug', format: 'json' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-    const markets = new Markets([{ exchange: 'binance', symbols: ['BTC-USDT'], timeframes: ['1m'], codec: binance.symbols }]);
-    const live = new LiveHub({ markets, metrics, log, clock: systemClock });
-    api = new ApiServer({
-      host: '127.0.0.1',
-      port: 0,
-      store,
-      markets,
-      live,
-      registry: metrics.registry,
-      metrics,
-      clock: systemClock,
-      log,
-      version: 'test',
-      health: { feeds: () => [], staleAfterMs: 30_000, store: { kind: 'sqlite', isOpen: () => true, queueDepth: () => 0 }, bus: { kind: 'memory' }, backfillPending: () => 0, startedAt: Date.now() },
-    });
-    await api.start();
-    port = api.port;
-    base = `http://127.0.0.1:${port}`;
+    server = await startTestApi({ metrics, log, health: { staleAfterMs: 30_000 } });
+    base = server.url;
   });
 
   after(async () => {
-    await api.stop();
-    await store.close();
+    await server.close();
   });
 
   const post = (body: string, type = 'application/json') => fetch(`${base}/api/alerts`, { method: 'POST', headers: { 'content-type': type }, body });
 
   test('the documented Alertmanager payload is accepted, logged with its labels and counted', async () => {
-    const before = await received(metrics, 'firing', 'critical');
+    const before = await metricValue(metrics, 'candlestack_alerts_received_total', { status: 'firing', severity: 'critical' });
     const res = await post(JSON.stringify(documentedPayload()));
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { status: 'ok', received: 1 });
-    assert.equal(await received(metrics, 'firing', 'critical'), before + 1);
+    assert.equal(await metricValue(metrics, 'candlestack_alerts_received_total', { status: 'firing', severity: 'critical' }), before + 1);
     const line = alertLines('FeedDown').at(-1)!;
     assert.equal(line.status, 'firing');
     assert.equal(line.severity, 'critical');
@@ -118,16 +90,16 @@ describe('POST /api/alerts', () => {
     assert.equal(line.labels?.connection, '0');
     assert.equal(line.level, 40, 'a firing alert is a warning in the log');
     assert.match(line.msg, /FeedDown - Feed binance shard 0 is down/);
-    const text = await (await fetch(`${base}/metrics`)).text();
-    assert.match(text, /^candlestack_alerts_received_total\{status="firing",severity="critical"\} 1$/m);
-    assert.match(text, /^candlestack_http_requests_total\{method="POST",route="\/api\/alerts",status="200"\} 1$/m);
+    const scraped = await scrapeMetrics(base);
+    assert.equal(await metricValue(scraped, 'candlestack_alerts_received_total', { status: 'firing', severity: 'critical' }), 1);
+    assert.equal(await metricValue(scraped, 'candlestack_http_requests_total', { method: 'POST', route: '/api/alerts', status: '200' }), 1);
   });
 
   test('a severity outside the known set is counted as other, so the label stays bounded', async () => {
     const body = documentedPayload();
     body.alerts[0]!.labels.severity = 'page-the-ceo';
     assert.equal((await post(JSON.stringify(body))).status, 200);
-    assert.equal(await received(metrics, 'firing', 'other'), 1);
+    assert.equal(await metricValue(metrics, 'candlestack_alerts_received_total', { status: 'firing', severity: 'other' }), 1);
   });
 
   const bad: [string, (b: any) => unknown, string][] = [
@@ -144,7 +116,7 @@ describe('POST /api/alerts', () => {
   ];
   for (const [what, mutate, parameter] of bad) {
     test(`400 naming ${parameter} for ${what}; nothing is counted`, async () => {
-      const countedBefore = await received(metrics, 'firing', 'critical');
+      const countedBefore = await metricValue(metrics, 'candlestack_alerts_received_total', { status: 'firing', severity: 'critical' });
       const body = mutate(documentedPayload());
       const res = await post(typeof body === 'string' ? body : JSON.stringify(body));
       assert.equal(res.status, 400);
@@ -152,7 +124,7 @@ describe('POST /api/alerts', () => {
       assert.equal(json.error.code, 'bad_parameter');
       assert.equal(json.error.parameter, parameter);
       assert.ok(json.error.message.startsWith(`${parameter}: expected`), json.error.message);
-      assert.equal(await received(metrics, 'firing', 'critical'), countedBefore, 'a rejected payload counts no alert');
+      assert.equal(await metricValue(metrics, 'candlestack_alerts_received_total', { status: 'firing', severity: 'critical' }), countedBefore, 'a rejected payload counts no alert');
     });
   }
 
@@ -216,7 +188,7 @@ describe('POST /api/alerts', () => {
         { labels: { alertname: 'Watchdog', severity: 'none' }, annotations: { summary: 'Alerting pipeline heartbeat' } },
       ];
       await send(firing);
-      const seen = (name: string, pred: (l: LogLine) => boolean) => waitFor(`${name} delivered`, async () => alertLines(name).find(pred), 15_000);
+      const seen = (name: string, pred: (l: LogLine) => boolean) => until(`${name} delivered`, async () => alertLines(name).find(pred), 15_000, { pollMs: 250 });
 
       const down = await seen('FeedDown', (l) => l.status === 'firing' && l.labels?.connection === '0');
       assert.equal(down.receiver, 'critical');
@@ -232,9 +204,9 @@ describe('POST /api/alerts', () => {
       await send([alert({ alertname: 'FeedDown', severity: 'critical', connection: '0' }, new Date(Date.now() - 1000).toISOString()), ...firing.slice(1)]);
       const resolved = await seen('FeedDown', (l) => l.status === 'resolved');
       assert.equal(resolved.level, 30, 'a resolution is logged at info');
-      assert.ok((await received(metrics, 'resolved', 'critical')) >= 1);
+      assert.ok((await metricValue(metrics, 'candlestack_alerts_received_total', { status: 'resolved', severity: 'critical' })) >= 1);
       await seen('FeedStale', (l) => l.labels?.connection === '0' && l.status === 'firing');
-      assert.ok((await received(metrics, 'firing', 'none')) >= 1);
+      assert.ok((await metricValue(metrics, 'candlestack_alerts_received_total', { status: 'firing', severity: 'none' })) >= 1);
     } catch (err) {
       throw new Error(`${(err as Error).message}\nalertmanager output:\n${am.tail()}`, { cause: err });
     } finally {

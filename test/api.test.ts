@@ -6,18 +6,16 @@ import { after, before, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { ApiServer } from '../src/api/server.js';
-import { LiveHub } from '../src/api/live-ws.js';
-import { Markets } from '../src/api/markets.js';
+import type { LiveHub } from '../src/api/live-ws.js';
 import { SqliteStore } from '../src/store/sqlite.js';
-import { createMetrics, createRegistry, type Metrics } from '../src/telemetry/metrics.js';
-import { systemClock } from '../src/core/clock.js';
+import type { Metrics } from '../src/telemetry/metrics.js';
 import type { Candle } from '../src/core/types.js';
 import type { Timeframe } from '../src/core/timeframe.js';
 import type { FeedHealth } from '../src/feed/collector.js';
 import type { ConnectionStatus } from '../src/feed/connection.js';
-import { binance } from '../src/exchanges/binance/feed.js';
-import { log } from './support/harness.js';
+import { until } from './support/harness.js';
+import { startTestApi, type TestApi } from './support/api.js';
+import { metricValue } from './support/metrics.js';
 
 const BASE = Date.UTC(2024, 0, 1, 0, 0, 0);
 const MIN = 60_000;
@@ -59,23 +57,6 @@ function feed(connection: string, status: ConnectionStatus, lastMessageAgeMs: nu
     tradeIdGaps: 0,
     lastError: status === 'connected' ? null : 'connect ECONNREFUSED',
   };
-}
-
-async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(name);
-  assert.ok(metric, `metric ${name} is registered`);
-  const { values } = await metric.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))
-    .reduce((n, v) => n + v.value, 0);
-}
-
-async function waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** A WebSocket client that buffers every message from the start, so nothing sent on open is missed. */
@@ -132,7 +113,7 @@ class LiveClient {
 }
 
 describe('ApiServer', () => {
-  let api: ApiServer;
+  let server: TestApi;
   let live: LiveHub;
   let store: SqliteStore;
   let metrics: Metrics;
@@ -148,41 +129,13 @@ describe('ApiServer', () => {
     await store.upsert([...btc1m].reverse());
     await store.upsert([candle('BTC-USDT', '5m', BASE, '101.00000000'), candle('BTC-USDT', '5m', BASE + 5 * MIN, '102.00000000', false)]);
     await store.upsert([0, 1, 2].map((i) => candle('ETH-USDT', '1m', BASE + i * MIN, `${2000 + i}.00000000`)));
-    metrics = createMetrics(createRegistry({ defaults: false }));
-    const markets = new Markets([
-      { exchange: 'binance', symbols: ['BTC-USDT', 'ETH-USDT', 'SOL-USDT'], timeframes: ['1m', '5m'], codec: binance.symbols },
-    ]);
-    live = new LiveHub({ markets, metrics, log, clock: systemClock });
+    server = await startTestApi({ store, symbols: ['BTC-USDT', 'ETH-USDT', 'SOL-USDT'], timeframes: ['1m', '5m'], health: { feeds: () => feeds, staleAfterMs: STALE_AFTER_MS } });
+    ({ live, metrics, url: base, wsUrl: wsBase } = server);
     live.start();
-    api = new ApiServer({
-      host: '127.0.0.1',
-      port: 0,
-      store,
-      markets,
-      live,
-      registry: metrics.registry,
-      metrics,
-      clock: systemClock,
-      log,
-      version: 'test',
-      health: {
-        feeds: () => feeds,
-        staleAfterMs: STALE_AFTER_MS,
-        store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => 0 },
-        bus: { kind: 'memory' },
-        backfillPending: () => 0,
-        startedAt: Date.now(),
-      },
-    });
-    await api.start();
-    const port = api.port;
-    base = `http://127.0.0.1:${port}`;
-    wsBase = `ws://127.0.0.1:${port}`;
   });
 
   after(async () => {
-    await live.stop();
-    await api.stop();
+    await server.close();
     await store.close();
   });
 
@@ -449,11 +402,11 @@ describe('ApiServer', () => {
 
     test('candlestack_websocket_clients goes 1 then 0 after close', async (t) => {
       const clients = () => metricValue(metrics, 'candlestack_websocket_clients');
-      await waitFor('no clients from earlier tests', async () => (await clients()) === 0);
+      await until('no clients from earlier tests', async () => (await clients()) === 0, 3_000, { pollMs: 5 });
       const client = await LiveClient.open(t, `${wsBase}/ws`);
-      await waitFor('gauge 1', async () => (await clients()) === 1);
+      await until('gauge 1', async () => (await clients()) === 1, 3_000, { pollMs: 5 });
       await client.close();
-      await waitFor('gauge 0', async () => (await clients()) === 0);
+      await until('gauge 0', async () => (await clients()) === 0, 3_000, { pollMs: 5 });
     });
   });
 });

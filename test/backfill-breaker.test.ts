@@ -14,14 +14,15 @@ import { CandleEngine } from '../src/pipeline/candle-engine.js';
 import { SimulatedBinance } from '../src/demo/simulated-binance/server.js';
 import { instrumentedBreaker } from '../src/telemetry/breaker-metrics.js';
 import { FakeClock } from './support/fake-clock.js';
-import { log, testMetrics } from './support/harness.js';
+import { log, sleep, testMetrics } from './support/harness.js';
+import { metricSeries, metricValue } from './support/metrics.js';
 
 test('while backfill_rest is open the gap waits without requests; a half-open probe then backfills it', { timeout: 20_000 }, async () => {
   const sim = new SimulatedBinance({ seed: 11, tradesPerSecond: 200, symbols: ['BTC-USDT'] });
   const endpoints = await sim.start();
   try {
     const start = Date.now();
-    await new Promise((r) => setTimeout(r, 2_200)); // the exchange has closed 1s klines to serve
+    await sleep(2_200); // the exchange has closed 1s klines to serve
     // the pipeline runs on a fake clock; the REST client on the real one (its only sleeps are 1 ms backoffs)
     const clock = new FakeClock(Date.now());
     const metrics = testMetrics();
@@ -30,7 +31,7 @@ test('while backfill_rest is open the gap waits without requests; a half-open pr
     const engine = new CandleEngine({ timeframes: ['1s'], graceMs: 0, latePolicy: 'drop', clock, metrics, log, emit: (e) => corrections.push(e) });
     const breaker = instrumentedBreaker('backfill_rest', { failureThreshold: 2, openMs: 60_000, halfOpenProbes: 1 }, { clock, metrics, log });
     const backfiller = new Backfiller({ sources: new Map([['binance', { adapter: binance, endpoints, rest }]]), engine, timeframes: ['1s'], graceMs: 0, settleMs: 0, clock, metrics, log, breaker });
-    const requests = async (): Promise<number> => (await metrics.restRequests.get()).values.reduce((n, v) => n + v.value, 0);
+    const requests = () => metricValue(metrics, 'candlestack_rest_requests_total');
 
     const from = Math.floor(start / 1000) * 1000;
     backfiller.onGap({ type: 'gap', exchange: 'binance', symbol: 'BTC-USDT', from, to: from + 1000, cause: 'trade_id', missing: 3 });
@@ -51,7 +52,7 @@ test('while backfill_rest is open the gap waits without requests; a half-open pr
     assert.equal(await requests(), 2, 'no request while open');
     assert.equal(backfiller.pending, 1, 'the gap waits; nothing dropped');
     assert.equal(corrections.length, 0);
-    assert.ok((await metrics.circuitBreakerRejected.get()).values[0]!.value >= 1, 'refusals are counted');
+    assert.ok((await metricValue(metrics, 'candlestack_circuit_breaker_rejected_total', { component: 'backfill_rest' })) >= 1, 'refusals are counted');
 
     sim.failRest(0); // the exchange is back
     clock.advance(10_000); // 60 s after opening
@@ -66,7 +67,7 @@ test('while backfill_rest is open the gap waits without requests; a half-open pr
         ['correction', from + 1000, 'backfill'],
       ],
     );
-    const transitions = (await metrics.circuitBreakerTransitions.get()).values.filter((v) => v.value > 0).map((v) => `${v.labels.from}->${v.labels.to}`).sort();
+    const transitions = (await metricSeries(metrics, 'candlestack_circuit_breaker_transitions_total')).filter((s) => s.value > 0).map((s) => `${s.labels.from}->${s.labels.to}`).sort();
     assert.deepEqual(transitions, ['closed->open', 'half_open->closed', 'open->half_open']);
   } finally {
     await sim.stop();

@@ -16,7 +16,8 @@ import { CandleEngine } from '../src/pipeline/candle-engine.js';
 import { SimulatedVenue } from '../src/demo/simulated-venue/venue.js';
 import { krakenProtocol } from '../src/demo/simulated-venue/kraken.js';
 import { FakeClock } from './support/fake-clock.js';
-import { log, testMetrics } from './support/harness.js';
+import { log, sleep, testMetrics } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 const MIN = 60_000;
 const ROWS = 6;
@@ -28,7 +29,7 @@ test('periods older than the REST history are counted unrecoverable and not fetc
   const venue = new SimulatedVenue({ protocol: krakenProtocol({ ohlcMaxEntries: ROWS }), symbols: ['BTC-USD'], seed: 3, tradesPerSecond: 30, now: venueNow });
   const endpoints = await venue.start();
   try {
-    await new Promise((r) => setTimeout(r, 6_000)); // ~12 venue minutes: twice what the OHLC rows hold
+    await sleep(6_000); // ~12 venue minutes: twice what the OHLC rows hold
     const now = venueNow();
     const clock = new FakeClock(now);
     const metrics = testMetrics();
@@ -37,7 +38,6 @@ test('periods older than the REST history are counted unrecoverable and not fetc
     const engine = new CandleEngine({ timeframes: ['1m'], graceMs: 0, latePolicy: 'drop', clock, metrics, log, emit: (e) => corrections.push(e) });
     const adapter = { ...kraken, klineHistoryPeriods: ROWS };
     const backfiller = new Backfiller({ sources: new Map([['kraken', { adapter, endpoints, rest }]]), engine, timeframes: ['1m'], graceMs: 0, settleMs: 0, clock, metrics, log });
-    const counted = async (name: 'backfillUnrecoverable' | 'restRequests'): Promise<number> => (await metrics[name].get()).values.reduce((n, v) => n + v.value, 0);
 
     const current = periodStart(now, MIN);
     const oldest = current - (ROWS - 1) * MIN; // the oldest period the OHLC rows still hold
@@ -47,7 +47,7 @@ test('periods older than the REST history are counted unrecoverable and not fetc
     backfiller.onGap({ type: 'gap', exchange: 'kraken', symbol: 'BTC-USD', from: first, to: last, cause: 'reconnect' });
     await backfiller.runDue(now);
 
-    assert.equal(await counted('backfillUnrecoverable'), (oldest - first) / MIN, 'every period before the oldest row');
+    assert.equal(await metricValue(metrics, 'candlestack_backfill_unrecoverable_periods_total'), (oldest - first) / MIN, 'every period before the oldest row');
     assert.equal(backfiller.pending, 0, 'the reachable part was backfilled');
     const times = corrections.map((e) => e.candle.openTime);
     assert.ok(times.every((t) => t >= oldest && t <= last), 'nothing older than the history is claimed as backfilled');
@@ -55,12 +55,12 @@ test('periods older than the REST history are counted unrecoverable and not fetc
     assert.ok(times.length >= (last - oldest) / MIN && times.length <= (last - oldest) / MIN + 1, `backfilled ${times.length} periods`);
     assert.ok(corrections.every((e) => e.kind === 'correction' && e.candle.source === 'backfill'));
 
-    const requests = await counted('restRequests');
+    const requests = await metricValue(metrics, 'candlestack_rest_requests_total');
     backfiller.onGap({ type: 'gap', exchange: 'kraken', symbol: 'BTC-USD', from: first - 30 * MIN, to: first - 20 * MIN, cause: 'startup' });
     await backfiller.runDue(now);
     assert.equal(backfiller.pending, 0, 'a gap entirely out of reach is dropped, not retried');
-    assert.equal(await counted('restRequests'), requests, 'and costs no request');
-    assert.equal(await counted('backfillUnrecoverable'), (oldest - first) / MIN + 11);
+    assert.equal(await metricValue(metrics, 'candlestack_rest_requests_total'), requests, 'and costs no request');
+    assert.equal(await metricValue(metrics, 'candlestack_backfill_unrecoverable_periods_total'), (oldest - first) / MIN + 11);
   } finally {
     await venue.stop();
   }

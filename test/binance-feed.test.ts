@@ -13,7 +13,7 @@ import { Collector } from '../src/feed/collector.js';
 import { RestClient } from '../src/feed/rest-client.js';
 import { MemoryBus } from '../src/bus/memory.js';
 import { SimulatedBinance } from '../src/demo/simulated-binance/server.js';
-import { log, testMetrics } from './support/harness.js';
+import { log, sleep, testMetrics } from './support/harness.js';
 
 test('streams: trade stream and one kline stream per timeframe for each symbol', () => {
   const streams = binance.streams({ symbols: ['BTC-USDT', 'ETH-USDT'], timeframes: ['1m', '1h'], tradeStream: 'aggTrade', klines: true });
@@ -58,8 +58,8 @@ test('a collector with more streams than fit the URL receives every symbol (SUBS
   });
   try {
     collector.start();
-    const until = Date.now() + 10_000;
-    while (seen.size < symbols.length && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    const deadline = Date.now() + 10_000;
+    while (seen.size < symbols.length && Date.now() < deadline) await sleep(100);
     // 40 symbols x 7 streams = 280: the last 80 streams (symbols 29..39) came through SUBSCRIBE.
     assert.deepEqual([...seen].sort(), symbols);
     assert.equal(collector.health()[0]!.streams, 280);

@@ -1,25 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { binanceMapper, binanceSymbols } from '../src/exchanges/binance/mapper.js';
 import { recordMapping, type Recorded } from './support/exchange-fixtures.js';
+import { fixtureFiles, fixtureLines } from './support/fixtures.js';
 
-/** test/fixtures/binance, found from the compiled file (dist/test) or the source file (test). */
-function fixtureDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'test', 'fixtures', 'binance');
-    if (existsSync(join(candidate, 'PROVENANCE.md'))) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('test/fixtures/binance not found');
-}
-
-const FIXTURES = fixtureDir();
-const fixtureFiles = readdirSync(FIXTURES).filter((f) => f.endsWith('.jsonl')).sort();
-const lines = (file: string): string[] => readFileSync(join(FIXTURES, file), 'utf8').split('\n').filter((l) => l.trim() !== '');
+const recordings = fixtureFiles('binance', '.jsonl');
+const lines = (file: string): string[] => fixtureLines('binance', file);
 
 const mapOne = (frame: string, receivedAt = 1_700_000_000_000): Recorded => recordMapping(binanceMapper, [frame], receivedAt);
 
@@ -111,13 +97,13 @@ describe('binanceMapper: documented example payloads', () => {
 
 describe('binanceMapper: real recorded frames', () => {
   test('fixtures are present', () => {
-    assert.deepEqual(fixtureFiles, [
+    assert.deepEqual(recordings, [
       'ws-combined-2021-04-04T2004Z-btc-eth-dot-aggtrade-kline.jsonl',
       'ws-combined-2021-08-14T1446Z-aggtrade-kline.jsonl',
     ]);
   });
 
-  for (const file of fixtureFiles) {
+  for (const file of recordings) {
     test(`${file}: every aggTrade and kline frame maps exactly`, () => {
       let aggTrades = 0;
       let klines = 0;
@@ -182,7 +168,7 @@ describe('binanceMapper: real recorded frames', () => {
   }
 
   test('the recorded frames include taker buys and sells, multi-trade aggTrades and closed klines', () => {
-    const all = fixtureFiles.flatMap(lines).map((l) => mapOne(l));
+    const all = recordings.flatMap(lines).map((l) => mapOne(l));
     const trades = all.flatMap((r) => r.trades);
     const ks = all.flatMap((r) => r.klines);
     assert.ok(trades.some((t) => t.side === 'buy'));

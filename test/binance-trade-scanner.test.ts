@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { binanceMapper } from '../src/exchanges/binance/mapper.js';
 import { scanTrade } from '../src/exchanges/binance/trade-scanner.js';
 import { makeWorkload } from '../bench/workload.js';
-import { readFixture } from './support/exchange-fixtures.js';
+import { fixtureLines } from './support/fixtures.js';
 
 const RECORDED = ['ws-combined-2021-04-04T2004Z-btc-eth-dot-aggtrade-kline.jsonl', 'ws-combined-2021-08-14T1446Z-aggtrade-kline.jsonl']
-  .flatMap((f) => readFixture('binance', f).split('\n').filter((l) => l.trim() !== ''));
+  .flatMap((f) => fixtureLines('binance', f));
 const DOCUMENTED = [
   '{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100","T":1672515782136,"m":true,"M":true}',
   '{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100","b":88,"a":50,"T":1672515782136,"m":true,"M":true}',

@@ -17,7 +17,8 @@ import { SimulatedVenue, type VenueTrade } from '../src/demo/simulated-venue/ven
 import { bybitProtocol, type BybitProtocolOptions } from '../src/demo/simulated-venue/bybit.js';
 import { formatUnits, parseUnits } from '../src/demo/simulated-binance/price-process.js';
 import type { Metrics } from '../src/telemetry/metrics.js';
-import { log, testMetrics, until } from './support/harness.js';
+import { log, sleep, testMetrics, until } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 const ENDPOINTS = { wsBaseUrl: 'wss://example.invalid', restBaseUrl: 'https://example.invalid' };
 
@@ -54,9 +55,7 @@ test('sharding keeps every connection under the 21,000-character args limit', ()
   }
 });
 
-async function rejected(metrics: Metrics, reason: string): Promise<number> {
-  return (await metrics.messagesRejected.get()).values.filter((v) => v.labels.exchange === 'bybit' && v.labels.reason === reason).reduce((n, v) => n + v.value, 0);
-}
+const rejected = (metrics: Metrics, reason: string) => metricValue(metrics, 'candlestack_messages_rejected_total', { exchange: 'bybit', reason });
 
 async function harness(o: { symbols: string[]; protocol?: BybitProtocolOptions; adapter?: ExchangeAdapter; tradesPerSecond?: number }) {
   const protocol = bybitProtocol(o.protocol);
@@ -103,7 +102,7 @@ test('subscribe: trades of every symbol arrive with canonical symbols and the ve
 test('heartbeat: client pings keep a connection alive past the idle timeout; a silent client is closed', { timeout: 20_000 }, async () => {
   const pinging = await harness({ symbols: ['BTC-USDT'], protocol: { idleTimeoutMs: 600 }, adapter: { ...bybit, clientHeartbeat: { intervalMs: 150, message: '{"op":"ping"}' } } });
   try {
-    await new Promise((r) => setTimeout(r, 2_000));
+    await sleep(2_000);
     assert.ok(pinging.protocol.stats.pings >= 6, `pings seen: ${pinging.protocol.stats.pings}`);
     assert.deepEqual([pinging.protocol.stats.idleCloses, pinging.collector.health()[0]!.reconnects], [0, 0]);
     assert.equal(await rejected(pinging.metrics, 'unknown_event'), 0); // pongs are recognised
@@ -163,7 +162,7 @@ test('backfill: fetchKlines equals klines rebuilt from the venue trades, paging 
   venue.onTrade((t) => trades.push(t));
   const endpoints = await venue.start();
   try {
-    await new Promise((r) => setTimeout(r, 2_500));
+    await sleep(2_500);
     const first = periodStart(trades[0]!.time, 60_000);
     const end = periodStart(now(), 60_000) - 1;
     const urls: string[] = [];

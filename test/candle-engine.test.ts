@@ -5,6 +5,7 @@ import type { Candle, CandleEvent, Side, Trade } from '../src/core/types.js';
 import type { Timeframe } from '../src/core/timeframe.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────────────────
@@ -18,16 +19,6 @@ const fmt = (u: bigint): string => `${u / U}.${(u % U).toString().padStart(8, '0
 const MIN = 60_000;
 const T0 = Date.UTC(2024, 2, 15, 10, 0, 0); // 2024-03-15 10:00:00 UTC
 const GRACE = 2_000;
-
-type Metrics = ReturnType<typeof testMetrics>;
-
-async function metricValue(metrics: Metrics, name: string, labels: Record<string, string>): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(name);
-  assert.ok(metric, `metric ${name} is registered`);
-  const data = await metric.get();
-  const v = data.values.find((x) => Object.entries(labels).every(([k, val]) => (x.labels as Record<string, unknown>)[k] === val));
-  return v?.value ?? 0;
-}
 
 let nextId = 1;
 function trade(time: number, price: string, qty: string, opts: { symbol?: string; side?: Side; count?: number; receivedAt?: number } = {}): Trade {

@@ -5,7 +5,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -14,6 +14,8 @@ import { CANDLES_HELP, CSV_HEADER, candlesCommand, parseCandlesArgs, type Candle
 import { ConfigError } from '../src/core/errors.js';
 import type { DumpFormat } from '../src/sources/binance-dumps.js';
 import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
+import { APRIL } from './support/binance-fixtures.js';
+import { fixtureLines, fixturePath } from './support/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'candlestack-candles-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -435,11 +437,11 @@ test('parseCandlesArgs: valid flags, --help, and errors that name the flag', () 
 
 // ── (5) a real Binance recording against Binance's own kline ─────────────────────────────────────────
 
-const FIXTURE = 'test/fixtures/binance/ws-combined-2021-04-04T2004Z-btc-eth-dot-aggtrade-kline.jsonl';
+const FIXTURE = fixturePath('binance', APRIL);
 const MINUTE_2004 = 1617566640000;
 
 test('real recording: the 20:04 BTCUSDT minute equals Binance kline snapshots built from the same trades', async () => {
-  const lines = readFileSync(FIXTURE, 'utf8').split('\n').filter((l) => l !== '');
+  const lines = fixtureLines('binance', APRIL);
   type K = { E: number; k: { t: number; f: number; L: number; o: string; h: string; l: string; c: string; v: string; q: string; n: number; V: string; x: boolean } };
   const frames = lines.map((l) => JSON.parse(l) as { stream: string; data: Record<string, unknown> });
   const snapshots = frames

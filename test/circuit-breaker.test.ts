@@ -5,6 +5,7 @@ import { CircuitBreaker, CircuitOpenError, type BreakerState } from '../src/core
 import { instrumentedBreaker } from '../src/telemetry/breaker-metrics.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 const SETTINGS = { failureThreshold: 3, openMs: 10_000, halfOpenProbes: 2 };
 
@@ -12,10 +13,7 @@ function setup(settings = SETTINGS) {
   const clock = new FakeClock();
   const metrics = testMetrics();
   const breaker = instrumentedBreaker('store_write', settings, { clock, metrics, log });
-  const value = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
-    const m = await metrics.registry.getSingleMetric(name)!.get();
-    return m.values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((n, v) => n + v.value, 0);
-  };
+  const value = (name: string, labels: Record<string, string> = {}) => metricValue(metrics, name, labels);
   const fail = (n: number) => {
     for (let i = 0; i < n; i++) breaker.failure(new Error(`boom ${i}`));
   };

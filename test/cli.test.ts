@@ -6,10 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep, until } from './support/harness.js';
+import { freePort } from './support/net.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -20,28 +21,6 @@ function cli(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function stopChild(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
@@ -115,13 +94,13 @@ test('demo serves live candles, health and metrics offline, and stops cleanly on
   child.stderr!.on('data', (d) => (output += d));
   try {
     const api = `http://127.0.0.1:${port}`;
-    await waitFor(async () => ((await fetch(`${api}/healthz`)).ok ? true : undefined), 20_000);
-    const candles = await waitFor(async () => {
+    await until('/healthz', async () => (await fetch(`${api}/healthz`)).ok, 20_000, { pollMs: 200, retryOnThrow: true });
+    const candles = await until('a candle from /api/candles', async () => {
       const b = (await (await fetch(`${api}/api/candles?limit=3`)).json()) as { symbol: string; candles: { volume: string }[] };
       return b.candles.length > 0 ? b : undefined;
-    }, 15_000);
+    }, 15_000, { pollMs: 200, retryOnThrow: true });
     assert.equal(candles.symbol, 'BTC-USDT');
-    const ready = await waitFor(async () => ((await fetch(`${api}/readyz`)).status === 200 ? true : undefined), 10_000);
+    const ready = await until('/readyz 200', async () => (await fetch(`${api}/readyz`)).status === 200, 10_000, { pollMs: 200, retryOnThrow: true });
     assert.ok(ready);
     const metrics = await (await fetch(`${api}/metrics`)).text();
     for (const family of ['candlestack_trades_received_total', 'candlestack_collector_status', 'candlestack_last_trade_timestamp_seconds', 'process_cpu_seconds_total', 'nodejs_eventloop_lag_seconds']) {
@@ -145,8 +124,8 @@ test('run with the exchange unreachable: one clear line pointing to the demo, ke
   child.stdout!.on('data', (d) => (output += d));
   try {
     const api = `http://127.0.0.1:${port}`;
-    await waitFor(async () => ((await fetch(`${api}/healthz`)).ok ? true : undefined), 15_000);
-    await new Promise((r) => setTimeout(r, 4_000)); // several backoff rounds
+    await until('/healthz', async () => (await fetch(`${api}/healthz`)).ok, 15_000, { pollMs: 200, retryOnThrow: true });
+    await sleep(4_000); // several backoff rounds
     const health = (await (await fetch(`${api}/api/health`)).json()) as { status: string; feeds: { state: string; lastError: string }[] };
     assert.equal(health.status, 'down');
     assert.equal(health.feeds[0]!.state, 'down');

@@ -14,6 +14,7 @@ import type { VenueTrade } from '../src/demo/simulated-venue/venue.js';
 import { coinbaseProtocol } from '../src/demo/simulated-venue/coinbase.js';
 import { parseUnits } from '../src/demo/simulated-binance/price-process.js';
 import { log, testMetrics, until } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 const ENDPOINTS = { wsBaseUrl: 'wss://example.invalid', restBaseUrl: 'https://example.invalid' };
 
@@ -105,9 +106,9 @@ test('backfill: fetchKlines pages by 300 buckets and equals the venue\'s own tra
 
   for (const tf of ['1m', '5m'] as const) {
     const step = timeframeMs(tf);
-    const before = (await metrics.restRequests.get()).values.reduce((n, v) => n + v.value, 0);
+    const before = await metricValue(metrics, 'candlestack_rest_requests_total');
     const klines = await coinbase.fetchKlines(rest, { wsBaseUrl: '', restBaseUrl }, 'BTC-USD', tf, first, endTime);
-    const requests = (await metrics.restRequests.get()).values.reduce((n, v) => n + v.value, 0) - before;
+    const requests = (await metricValue(metrics, 'candlestack_rest_requests_total')) - before;
     const periods = Math.ceil((endTime + 1 - first) / step);
     assert.equal(requests, Math.ceil(periods / 300), `${tf}: ${periods} buckets need ${Math.ceil(periods / 300)} requests`);
     const expected = [...aggregate(trades, step)].filter(([at]) => at >= first && at + step - 1 <= endTime).sort((a, b) => a[0] - b[0]);

@@ -11,19 +11,12 @@ import type { GapEvent, Trade } from '../src/core/types.js';
 import { MemoryBus } from '../src/bus/memory.js';
 import { coinbase } from '../src/exchanges/coinbase/feed.js';
 import { Collector } from '../src/feed/collector.js';
-import type { Metrics } from '../src/telemetry/metrics.js';
 import { SimulatedVenue } from '../src/demo/simulated-venue/venue.js';
 import { coinbaseProtocol, type CoinbaseProtocolOptions } from '../src/demo/simulated-venue/coinbase.js';
-import { log, testMetrics, until } from './support/harness.js';
+import { log, sleep, testMetrics, until } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 const SYMBOLS = ['BTC-USD', 'ETH-USD', 'SOL-USDT'];
-
-async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(name);
-  assert.ok(metric, `metric ${name} is registered`);
-  const { values } = await metric.get();
-  return values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((n, v) => n + v.value, 0);
-}
 
 async function startVenue(t: TestContext, protocol: CoinbaseProtocolOptions = {}, tradesPerSecond = 60) {
   const venue = new SimulatedVenue({ protocol: coinbaseProtocol(protocol), symbols: SYMBOLS, seed: 3, tradesPerSecond });
@@ -60,7 +53,7 @@ async function startFeed(t: TestContext, protocol: CoinbaseProtocolOptions = {},
 
 test('subscribe: trades of every product arrive with canonical symbols and consecutive ids; nothing rejected', { timeout: 20_000 }, async (t) => {
   const { trades, gaps, metrics } = await startFeed(t);
-  await new Promise((r) => setTimeout(r, 1500));
+  await sleep(1500);
   assert.deepEqual([...new Set(trades.map((x) => x.symbol))].sort(), [...SYMBOLS].sort());
   for (const symbol of SYMBOLS) {
     const ids = trades.filter((x) => x.symbol === symbol).map((x) => x.id);
@@ -89,7 +82,7 @@ test('the venue drops a client that does not subscribe in time, and keeps one th
   assert.ok(silentAfter >= 300 && silentAfter < 2000, `silent client closed after ${silentAfter} ms`);
   assert.ok(badAfter >= 300 && badAfter < 2000, 'a failed subscribe does not count as subscribed');
   assert.deepEqual(JSON.parse(badFrames[0]!), { type: 'error', message: 'Failed to subscribe', reason: '"XYZ-USD" is not a valid product' });
-  await new Promise((r) => setTimeout(r, 400));
+  await sleep(400);
   assert.equal(good.readyState, WebSocket.OPEN, 'the subscribed client outlives the deadline');
   assert.deepEqual(JSON.parse(goodFrames[0]!), { type: 'subscriptions', channels: [{ name: 'heartbeat', product_ids: ['BTC-USD'] }] });
   assert.ok(goodFrames.filter((f) => JSON.parse(f).type === 'heartbeat').length >= 3, 'heartbeats every 100 ms');
@@ -99,7 +92,7 @@ test('the venue drops a client that does not subscribe in time, and keeps one th
 test('heartbeats keep a connection without trades alive; silence (no heartbeats) makes it stale and reconnect', { timeout: 20_000 }, async (t) => {
   const { venue, collector, metrics } = await startFeed(t, { heartbeatIntervalMs: 100 }, 700);
   for (const s of SYMBOLS) venue.haltSymbol(s, 2000);
-  await new Promise((r) => setTimeout(r, 1800));
+  await sleep(1800);
   assert.equal(collector.health()[0]!.reconnects, 0, 'no trades for 1.8 s, but heartbeats: no reconnect');
   assert.equal(await metricValue(metrics, 'candlestack_feed_stale_total'), 0);
   venue.pauseStreams(1500); // nothing at all, heartbeats included

@@ -16,27 +16,11 @@ import { binance } from '../src/exchanges/binance/feed.js';
 import type { ExchangeAdapter, StreamRef, Subscription } from '../src/exchanges/adapter.js';
 import { MemoryBus } from '../src/bus/memory.js';
 import type { Metrics } from '../src/telemetry/metrics.js';
-import { log, testMetrics } from './support/harness.js';
+import { log, sleep, testMetrics, until, type UntilOptions } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, pred: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-/** Value of a metric's series whose labels include `labels` (0 when absent); with no labels, the sum of all series. */
-async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(name);
-  assert.ok(metric, `metric ${name} is registered`);
-  const { values } = await metric.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))
-    .reduce((n, v) => n + v.value, 0);
-}
+/** Socket events here take milliseconds: poll often, and keep the waits as short as the tests claim. */
+const PROMPTLY: UntilOptions = { pollMs: 5 };
 
 // ── a local WebSocket server we control ─────────────────────────────────────────────────────────────
 
@@ -154,20 +138,20 @@ describe('FeedConnection', () => {
     const server = await startServer(t);
     const h = makeConnection(t, server, { plan: () => ({ url: server.url, subscribeMessages: ['{"op":"sub","n":1}', '{"op":"sub","n":2}'] }) });
     h.conn.start();
-    await waitFor('a connection', () => server.accepted.length === 1 && h.opens.length === 1);
+    await until('a connection', () => server.accepted.length === 1 && h.opens.length === 1, 3_000, PROMPTLY);
     assert.equal(h.conn.status, 'connected');
     assert.equal(h.opens[0]!.downSince, null, 'first open has no downSince');
     assert.ok(h.conn.connectedSince !== null);
     assert.equal(await metricValue(h.metrics, 'candlestack_collector_status', { exchange: 'testex', connection: '0' }), 1);
 
-    await waitFor('the subscribe messages', () => server.accepted[0]!.messages.length === 2);
+    await until('the subscribe messages', () => server.accepted[0]!.messages.length === 2, 3_000, PROMPTLY);
     assert.deepEqual(server.accepted[0]!.messages.map((m) => m.text), ['{"op":"sub","n":1}', '{"op":"sub","n":2}']);
 
     const ws = server.accepted[0]!.ws;
     ws.send('frame-a');
     ws.send('frame-b');
     ws.send(Buffer.from('frame-c'), { binary: true });
-    await waitFor('three frames', () => h.frames.length === 3);
+    await until('three frames', () => h.frames.length === 3, 3_000, PROMPTLY);
     assert.deepEqual(h.frames.map((f) => f.frame), ['frame-a', 'frame-b', 'frame-c']);
     assert.equal(h.conn.lastMessageAt, h.frames[2]!.at);
     assert.equal(await metricValue(h.metrics, 'candlestack_ws_messages_received_total', { exchange: 'testex', connection: '0' }), 3);
@@ -177,13 +161,13 @@ describe('FeedConnection', () => {
     const server = await startServer(t);
     const h = makeConnection(t, server);
     h.conn.start();
-    await waitFor('first connection', () => h.opens.length === 1);
+    await until('first connection', () => h.opens.length === 1, 3_000, PROMPTLY);
     server.accepted[0]!.ws.send('hello');
-    await waitFor('first frame', () => h.frames.length === 1);
+    await until('first frame', () => h.frames.length === 1, 3_000, PROMPTLY);
 
     const droppedAt = Date.now();
     server.accepted[0]!.ws.terminate();
-    await waitFor('second connection', () => h.opens.length === 2 && server.accepted.length === 2);
+    await until('second connection', () => h.opens.length === 2 && server.accepted.length === 2, 3_000, PROMPTLY);
     const second = h.opens[1]!;
     assert.notEqual(second.downSince, null, 'second onOpen has downSince');
     assert.ok(second.downSince! <= droppedAt + 5 && second.downSince! <= second.at, 'downSince is when data stopped, before the reopen');
@@ -194,7 +178,7 @@ describe('FeedConnection', () => {
 
     // frames on the new socket still arrive
     server.accepted[1]!.ws.send('again');
-    await waitFor('frame on the new socket', () => h.frames.length === 2);
+    await until('frame on the new socket', () => h.frames.length === 2, 3_000, PROMPTLY);
     assert.equal(h.frames[1]!.frame, 'again');
   });
 
@@ -203,7 +187,7 @@ describe('FeedConnection', () => {
     server.refuse = true;
     const h = makeConnection(t, server); // initialMs 50, maxMs 400, random() = 1 -> 50, 100, 200, 400, 400, ...
     h.conn.start();
-    await waitFor('7 upgrade attempts', () => server.upgrades.length >= 7, 4000);
+    await until('7 upgrade attempts', () => server.upgrades.length >= 7, 4000, PROMPTLY);
     const at = server.upgrades.map((u) => u.at);
     const gaps = at.slice(1).map((x, i) => x - at[i]!);
     const expected = [50, 100, 200, 400, 400, 400];
@@ -220,13 +204,13 @@ describe('FeedConnection', () => {
 
     // let it in; once data flows the attempt count resets, so the next drop retries after ~initialMs again
     server.refuse = false;
-    await waitFor('connection after refusals', () => h.opens.length === 1, 2000);
+    await until('connection after refusals', () => h.opens.length === 1, 2000, PROMPTLY);
     assert.equal(h.opens[0]!.downSince, null);
     server.accepted[0]!.ws.send('data');
-    await waitFor('frame', () => h.frames.length === 1);
+    await until('frame', () => h.frames.length === 1, 3_000, PROMPTLY);
     const dropAt = Date.now();
     server.accepted[0]!.ws.terminate();
-    await waitFor('reconnect after drop', () => server.accepted.length === 2, 2000);
+    await until('reconnect after drop', () => server.accepted.length === 2, 2000, PROMPTLY);
     const delay = server.accepted[1]!.at - dropAt;
     assert.ok(delay < 200, `reconnect after data flowed took ${delay} ms; expected ~50 ms (attempt count reset)`);
   });
@@ -237,7 +221,7 @@ describe('FeedConnection', () => {
     await server.close();
     const h = makeConnection(t, server, { plan: () => ({ url: `ws://127.0.0.1:${port}/feed`, subscribeMessages: [] }) });
     h.conn.start();
-    await waitFor('3 failed attempts', () => h.conn.lastError !== null, 2000);
+    await until('3 failed attempts', () => h.conn.lastError !== null, 2000, PROMPTLY);
     await sleep(250);
     assert.ok((await metricValue(h.metrics, 'candlestack_collector_errors_total', { kind: 'connect' })) >= 2);
     assert.match(h.conn.lastError ?? '', /ECONNREFUSED|connect/i);
@@ -249,14 +233,14 @@ describe('FeedConnection', () => {
     const server = await startServer(t);
     const h = makeConnection(t, server, { staleAfterMs: 250 });
     h.conn.start();
-    await waitFor('first connection', () => server.accepted.length === 1);
-    await waitFor('stale reconnect', () => server.accepted.length === 2, 2000);
+    await until('first connection', () => server.accepted.length === 1, 3_000, PROMPTLY);
+    await until('stale reconnect', () => server.accepted.length === 2, 2000, PROMPTLY);
     const after = server.accepted[1]!.at - server.accepted[0]!.at;
     assert.ok(after >= 240, `recycled after ${after} ms, not before staleAfterMs`);
     assert.ok(after < 1000, `recycled after ${after} ms`);
     assert.ok((await metricValue(h.metrics, 'candlestack_feed_stale_total', { exchange: 'testex', connection: '0' })) >= 1);
     assert.ok((await metricValue(h.metrics, 'candlestack_websocket_reconnections_total', { reason: 'stale' })) >= 1);
-    await waitFor('old socket closed on the server', () => server.accepted[0]!.closed);
+    await until('old socket closed on the server', () => server.accepted[0]!.closed, 3_000, PROMPTLY);
   });
 
   test('stale detection: a server that keeps sending is not recycled', async (t) => {
@@ -269,7 +253,7 @@ describe('FeedConnection', () => {
     });
     const h = makeConnection(t, server, { staleAfterMs: 250 });
     h.conn.start();
-    await waitFor('first connection', () => server.accepted.length === 1);
+    await until('first connection', () => server.accepted.length === 1, 3_000, PROMPTLY);
     await sleep(1000);
     assert.equal(server.accepted.length, 1, 'no reconnect while data flows');
     assert.equal(await metricValue(h.metrics, 'candlestack_feed_stale_total'), 0);
@@ -281,13 +265,13 @@ describe('FeedConnection', () => {
     const server = await startServer(t);
     const h = makeConnection(t, server);
     h.conn.start();
-    await waitFor('connection', () => server.accepted.length === 1 && h.opens.length === 1);
+    await until('connection', () => server.accepted.length === 1 && h.opens.length === 1, 3_000, PROMPTLY);
     const c = server.accepted[0]!;
     c.ws.ping(Buffer.from('ping-payload-42'));
-    await waitFor('pong', () => c.pongs.length === 1);
+    await until('pong', () => c.pongs.length === 1, 3_000, PROMPTLY);
     assert.equal(c.pongs[0]!.data.toString(), 'ping-payload-42');
     c.ws.ping(Buffer.from('second'));
-    await waitFor('second pong', () => c.pongs.length === 2);
+    await until('second pong', () => c.pongs.length === 2, 3_000, PROMPTLY);
     await sleep(100);
     assert.deepEqual(c.pongs.map((p) => p.data.toString()), ['ping-payload-42', 'second'], 'one pong per ping (no auto-pong duplicate)');
   });
@@ -302,7 +286,7 @@ describe('FeedConnection', () => {
       limits: { maxStreamsPerConnection: 10, maxOutgoingPerSecond: 2, maxConnectionLifetimeMs: 60_000 },
     });
     h.conn.start();
-    await waitFor('s3 and the pong', () => (server.accepted[0]?.messages.length ?? 0) >= 3 && server.accepted[0]!.pongs.length === 1, 3000);
+    await until('s3 and the pong', () => (server.accepted[0]?.messages.length ?? 0) >= 3 && server.accepted[0]!.pongs.length === 1, 3000, PROMPTLY);
     const events = server.accepted[0]!.events;
     assert.ok(events.indexOf('pong:p1') < events.indexOf('msg:s3'), `pong jumps the queue: ${events.join(' ')}`);
     assert.deepEqual(events.filter((e) => e.startsWith('msg:')).slice(0, 3), ['msg:s1', 'msg:s2', 'msg:s3']);
@@ -316,9 +300,9 @@ describe('FeedConnection', () => {
       limits: { maxStreamsPerConnection: 10, maxOutgoingPerSecond: 5, maxConnectionLifetimeMs: 60_000 },
     });
     h.conn.start();
-    await waitFor('connection', () => h.opens.length === 1);
+    await until('connection', () => h.opens.length === 1, 3_000, PROMPTLY);
     const openedAt = h.opens[0]!.at;
-    await waitFor('all 12 messages', () => (server.accepted[0]?.messages.length ?? 0) === 12, 3500);
+    await until('all 12 messages', () => (server.accepted[0]?.messages.length ?? 0) === 12, 3500, PROMPTLY);
     const got = server.accepted[0]!.messages;
     assert.deepEqual(got.map((m) => m.text), msgs, 'order kept');
     const ts = got.map((m) => m.at);
@@ -335,38 +319,38 @@ describe('FeedConnection', () => {
     const server = await startServer(t);
     const h = makeConnection(t, server, { limits: { maxStreamsPerConnection: 10, maxOutgoingPerSecond: 50, maxConnectionLifetimeMs: 300 } });
     h.conn.start();
-    await waitFor('first connection', () => server.accepted.length === 1);
-    await waitFor('rotation', () => server.accepted.length === 2 && h.opens.length === 2, 2000);
+    await until('first connection', () => server.accepted.length === 1, 3_000, PROMPTLY);
+    await until('rotation', () => server.accepted.length === 2 && h.opens.length === 2, 2000, PROMPTLY);
     const after = server.accepted[1]!.at - server.accepted[0]!.at;
     assert.ok(after >= 280 && after < 800, `rotated after ${after} ms`);
     assert.ok((await metricValue(h.metrics, 'candlestack_websocket_reconnections_total', { exchange: 'testex', reason: 'lifetime' })) >= 1);
     assert.notEqual(h.opens[1]!.downSince, null);
-    await waitFor('old socket closed', () => server.accepted[0]!.closed);
+    await until('old socket closed', () => server.accepted[0]!.closed, 3_000, PROMPTLY);
   });
 
   test("reconnect('server_shutdown') reconnects at once and counts that reason", async (t) => {
     const server = await startServer(t);
     const h = makeConnection(t, server);
     h.conn.start();
-    await waitFor('first connection', () => h.opens.length === 1);
+    await until('first connection', () => h.opens.length === 1, 3_000, PROMPTLY);
     const t0 = Date.now();
     h.conn.reconnect('server_shutdown');
-    await waitFor('second connection', () => server.accepted.length === 2 && h.opens.length === 2);
+    await until('second connection', () => server.accepted.length === 2 && h.opens.length === 2, 3_000, PROMPTLY);
     assert.ok(Date.now() - t0 < 500);
     assert.equal(await metricValue(h.metrics, 'candlestack_websocket_reconnections_total', { exchange: 'testex', reason: 'server_shutdown' }), 1);
     assert.equal(await metricValue(h.metrics, 'candlestack_websocket_reconnections_total'), 1);
     assert.equal(h.conn.reconnects, 1);
-    await waitFor('old socket closed', () => server.accepted[0]!.closed);
+    await until('old socket closed', () => server.accepted[0]!.closed, 3_000, PROMPTLY);
   });
 
   test('stop() closes the socket and no reconnect happens afterwards', async (t) => {
     const server = await startServer(t);
     const h = makeConnection(t, server, { staleAfterMs: 100, limits: { maxStreamsPerConnection: 10, maxOutgoingPerSecond: 50, maxConnectionLifetimeMs: 150 } });
     h.conn.start();
-    await waitFor('connection', () => h.opens.length === 1);
+    await until('connection', () => h.opens.length === 1, 3_000, PROMPTLY);
     await h.conn.stop();
     assert.equal(h.conn.status, 'stopped');
-    await waitFor('server saw the close', () => server.accepted[0]!.closed);
+    await until('server saw the close', () => server.accepted[0]!.closed, 3_000, PROMPTLY);
     h.conn.start(); // no effect once stopped
     h.conn.reconnect('server_shutdown'); // no effect once stopped
     await sleep(400); // longer than the lifetime, stale and backoff timers
@@ -380,7 +364,7 @@ describe('FeedConnection', () => {
     server.refuse = true;
     const h = makeConnection(t, server);
     h.conn.start();
-    await waitFor('two refused attempts', () => server.upgrades.length >= 2);
+    await until('two refused attempts', () => server.upgrades.length >= 2, 3_000, PROMPTLY);
     await h.conn.stop();
     const n = server.upgrades.length;
     await sleep(500);
@@ -437,13 +421,13 @@ describe('Collector (Binance adapter)', () => {
     const server = await startServer(t);
     const h = makeCollector(t, server);
     h.collector.start();
-    await waitFor('connection', () => server.accepted.length === 1);
+    await until('connection', () => server.accepted.length === 1, 3_000, PROMPTLY);
     assert.equal(server.accepted[0]!.url, '/stream?streams=btcusdt@trade/ethusdt@trade');
     const ws = server.accepted[0]!.ws;
     const time = Date.now() - 1000;
     ws.send(tradeFrame('BTC-USDT', 7, time, '42000.10'));
     ws.send(JSON.stringify({ stream: 'ethusdt@trade', data: { e: 'trade', E: time, s: 'ETHUSDT', t: 3, p: '3000', q: '1', T: time, m: true } }));
-    await waitFor('two trades', () => h.trades.length === 2);
+    await until('two trades', () => h.trades.length === 2, 3_000, PROMPTLY);
     assert.deepEqual(
       h.trades.map((x) => [x.exchange, x.symbol, x.id, x.price, x.qty, x.side, x.time]),
       [
@@ -463,11 +447,11 @@ describe('Collector (Binance adapter)', () => {
     const server = await startServer(t);
     const h = makeCollector(t, server, { symbols: ['BTC-USDT'], klines: true, timeframes: ['1m', '5m'] });
     h.collector.start();
-    await waitFor('connection', () => server.accepted.length === 1);
+    await until('connection', () => server.accepted.length === 1, 3_000, PROMPTLY);
     assert.equal(server.accepted[0]!.url, '/stream?streams=btcusdt@trade/btcusdt@kline_1m/btcusdt@kline_5m');
     const k = { t: 1_700_000_040_000, i: '1m', o: '1', h: '2', l: '0.5', c: '1.5', v: '10', q: '15', V: '4', n: 12, x: true };
     server.accepted[0]!.ws.send(JSON.stringify({ stream: 'btcusdt@kline_1m', data: { e: 'kline', E: 1_700_000_100_000, s: 'BTCUSDT', k } }));
-    await waitFor('kline', () => h.klines.length === 1);
+    await until('kline', () => h.klines.length === 1, 3_000, PROMPTLY);
     assert.equal(h.klines[0]!.timeframe, '1m');
     assert.equal(h.klines[0]!.closed, true);
     assert.equal(await metricValue(h.metrics, 'candlestack_klines_received_total', { exchange: 'binance', timeframe: '1m' }), 1);
@@ -477,7 +461,7 @@ describe('Collector (Binance adapter)', () => {
     const server = await startServer(t);
     const h = makeCollector(t, server);
     h.collector.start();
-    await waitFor('connection', () => server.accepted.length === 1);
+    await until('connection', () => server.accepted.length === 1, 3_000, PROMPTLY);
     const ws = server.accepted[0]!.ws;
     const t0 = Date.now() - 10_000;
     ws.send(tradeFrame('BTC-USDT', 100, t0));
@@ -485,7 +469,7 @@ describe('Collector (Binance adapter)', () => {
     ws.send(tradeFrame('ETH-USDT', 50, t0 + 150));
     ws.send(tradeFrame('BTC-USDT', 104, t0 + 200)); // 102, 103 missing
     ws.send(tradeFrame('ETH-USDT', 51, t0 + 250));
-    await waitFor('5 trades', () => h.trades.length === 5);
+    await until('5 trades', () => h.trades.length === 5, 3_000, PROMPTLY);
     assert.equal(h.gaps.length, 1);
     assert.deepEqual(h.gaps[0], { type: 'gap', exchange: 'binance', symbol: 'BTC-USDT', from: t0 + 100, to: t0 + 200, cause: 'trade_id', missing: 2 });
     assert.equal(await metricValue(h.metrics, 'candlestack_trade_id_gaps_total', { exchange: 'binance', symbol: 'BTC-USDT', cause: 'stream' }), 1);
@@ -496,7 +480,7 @@ describe('Collector (Binance adapter)', () => {
     ws.send(tradeFrame('BTC-USDT', 104, t0 + 300));
     ws.send(tradeFrame('BTC-USDT', 103, t0 + 300));
     ws.send(tradeFrame('BTC-USDT', 105, t0 + 400));
-    await waitFor('trade 105', () => h.trades.some((x) => x.id === 105));
+    await until('trade 105', () => h.trades.some((x) => x.id === 105), 3_000, PROMPTLY);
     assert.deepEqual(
       h.trades.filter((x) => x.symbol === 'BTC-USDT').map((x) => x.id),
       [100, 101, 104, 105],
@@ -510,7 +494,7 @@ describe('Collector (Binance adapter)', () => {
     const server = await startServer(t);
     const h = makeCollector(t, server);
     h.collector.start();
-    await waitFor('connection', () => server.accepted.length === 1);
+    await until('connection', () => server.accepted.length === 1, 3_000, PROMPTLY);
     const ws = server.accepted[0]!.ws;
     ws.send('this is not json');
     ws.send('[1,2,3]');
@@ -519,7 +503,7 @@ describe('Collector (Binance adapter)', () => {
     ws.send(JSON.stringify({ e: 'mystery', E: 1 }));
     ws.send(tradeFrame('BTC-USDT', 9, Date.now() + 3_600_000)); // an hour in the future
     ws.send(tradeFrame('BTC-USDT', 10));
-    await waitFor('the good trade', () => h.trades.length === 1);
+    await until('the good trade', () => h.trades.length === 1, 3_000, PROMPTLY);
     assert.equal(h.trades[0]!.id, 10);
     const rejected = (reason: string) => metricValue(h.metrics, 'candlestack_messages_rejected_total', { exchange: 'binance', reason });
     assert.equal(await rejected('invalid_json'), 2);
@@ -535,26 +519,26 @@ describe('Collector (Binance adapter)', () => {
     const server = await startServer(t);
     const h = makeCollector(t, server);
     h.collector.start();
-    await waitFor('connection', () => server.accepted.length === 1);
+    await until('connection', () => server.accepted.length === 1, 3_000, PROMPTLY);
     server.accepted[0]!.ws.send('{"e":"serverShutdown","E":1}');
-    await waitFor('second connection', () => server.accepted.length === 2, 2000);
+    await until('second connection', () => server.accepted.length === 2, 2000, PROMPTLY);
     assert.equal(server.accepted[1]!.url, '/stream?streams=btcusdt@trade/ethusdt@trade');
     assert.equal(await metricValue(h.metrics, 'candlestack_websocket_reconnections_total', { exchange: 'binance', reason: 'server_shutdown' }), 1);
-    await waitFor('old socket closed', () => server.accepted[0]!.closed);
-    await waitFor('reconnected', () => h.collector.health()[0]?.status === 'connected');
+    await until('old socket closed', () => server.accepted[0]!.closed, 3_000, PROMPTLY);
+    await until('reconnected', () => h.collector.health()[0]?.status === 'connected', 3_000, PROMPTLY);
   });
 
   test('after a server-side drop, a reconnect gap is published per symbol and id jumps count as reconnect', async (t) => {
     const server = await startServer(t);
     const h = makeCollector(t, server);
     h.collector.start();
-    await waitFor('connection', () => server.accepted.length === 1);
+    await until('connection', () => server.accepted.length === 1, 3_000, PROMPTLY);
     const tradeTime = Date.now() - 5_000;
     server.accepted[0]!.ws.send(tradeFrame('BTC-USDT', 10, tradeTime));
-    await waitFor('trade', () => h.trades.length === 1);
+    await until('trade', () => h.trades.length === 1, 3_000, PROMPTLY);
     const dropAt = Date.now();
     server.accepted[0]!.ws.terminate();
-    await waitFor('reconnect gaps', () => server.accepted.length === 2 && h.gaps.length === 2, 2000);
+    await until('reconnect gaps', () => server.accepted.length === 2 && h.gaps.length === 2, 2000, PROMPTLY);
     const bySymbol = new Map(h.gaps.map((g) => [g.symbol, g]));
     assert.deepEqual([...bySymbol.keys()].sort(), ['BTC-USDT', 'ETH-USDT']);
     for (const g of h.gaps) {
@@ -569,7 +553,7 @@ describe('Collector (Binance adapter)', () => {
 
     // the jump across the reconnect is attributed to the reconnect, not to a dropped stream message
     server.accepted[1]!.ws.send(tradeFrame('BTC-USDT', 15));
-    await waitFor('trade after reconnect', () => h.trades.length === 2);
+    await until('trade after reconnect', () => h.trades.length === 2, 3_000, PROMPTLY);
     assert.equal(await metricValue(h.metrics, 'candlestack_trade_id_gaps_total', { symbol: 'BTC-USDT', cause: 'reconnect' }), 1);
     assert.equal(await metricValue(h.metrics, 'candlestack_trade_id_gaps_total', { cause: 'stream' }), 0);
     assert.equal(h.gaps.at(-1)?.cause, 'reconnect');
@@ -581,7 +565,7 @@ describe('Collector (Binance adapter)', () => {
     const small: ExchangeAdapter = { ...binance, limits: { ...binance.limits, maxStreamsPerConnection: 3 } };
     const h = makeCollector(t, server, { symbols: ['BTC-USDT', 'ETH-USDT', 'SOL-USDT'], klines: true, timeframes: ['1m'] }, small);
     h.collector.start();
-    await waitFor('three connections', () => server.accepted.length === 3);
+    await until('three connections', () => server.accepted.length === 3, 3_000, PROMPTLY);
     assert.deepEqual(server.accepted.map((c) => c.url).sort(), [
       '/stream?streams=btcusdt@trade/btcusdt@kline_1m',
       '/stream?streams=ethusdt@trade/ethusdt@kline_1m',

@@ -18,7 +18,7 @@ import type { Candle } from '../src/core/types.js';
 import { startDemo, type Demo } from '../src/demo/demo.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import { chromiumAvailable, launchChromium, loadMetrics, PageWatch } from './support/browser.js';
-import { log, skipUnlessAvailable, until } from './support/harness.js';
+import { log, skipUnlessAvailable, sleep, until } from './support/harness.js';
 
 const ARTIFACTS = join('test-artifacts');
 const MIN = 60_000;
@@ -143,7 +143,7 @@ describe('web dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     };
     let diff = await differences();
     for (let i = 0; i < 20 && diff.length > 0; i++) {
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
       diff = await differences();
     }
     assert.deepEqual(diff, [], 'the chart holds what /api/candles returns');

@@ -20,7 +20,7 @@ import { IndicatorEngine } from '../src/pipeline/indicators/engine.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import type { IndicatorRow } from '../src/store/store.js';
 import { chromiumAvailable, launchChromium, PageWatch } from './support/browser.js';
-import { log, skipUnlessAvailable, testMetrics, until } from './support/harness.js';
+import { log, skipUnlessAvailable, sleep, testMetrics, until } from './support/harness.js';
 
 const ARTIFACTS = join('test-artifacts');
 const MIN = 60_000;
@@ -192,7 +192,7 @@ describe('indicator overlays on the web dashboard in Chromium', { skip, timeout:
     };
     let diff = await differences();
     for (let i = 0; i < 20 && diff.length > 0; i++) {
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
       diff = await differences();
     }
     assert.deepEqual(diff.slice(0, 10), [], `${diff.length} differences`);

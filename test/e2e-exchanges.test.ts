@@ -11,6 +11,7 @@ import { defaultConfig } from '../src/config/config.js';
 import { EXCHANGE_IDS } from '../src/exchanges/index.js';
 import { startDemo } from '../src/demo/demo.js';
 import { log, until } from './support/harness.js';
+import { metricSeries, scrapeMetric, scrapeMetrics } from './support/metrics.js';
 
 const NATIVE: Record<string, string> = { binance: 'BTCUSDT', coinbase: 'BTC-USDT', kraken: 'BTC/USDT', bybit: 'BTCUSDT', okx: 'BTC-USDT' };
 
@@ -28,10 +29,6 @@ test('five exchanges stream into the same candles, API and metrics; an OKX gap i
   const demo = await startDemo(config, { rate: 40, seed: 9, chaos: false, symbolsGiven: false, storeGiven: true }, { clock: systemClock, log, version: 'test' });
   const api = `http://127.0.0.1:${demo.port}`;
   const json = async (path: string) => (await fetch(`${api}${path}`)).json() as Promise<any>;
-  const metric = async (re: RegExp): Promise<number | undefined> => {
-    const m = re.exec(await (await fetch(`${api}/metrics`)).text());
-    return m ? Number(m[1]) : undefined;
-  };
   try {
     assert.deepEqual(demo.venues.map((v) => v.exchange), [...EXCHANGE_IDS]);
 
@@ -56,22 +53,22 @@ test('five exchanges stream into the same candles, API and metrics; an OKX gap i
     );
 
     // one price path on every venue: the spread of the five last prices is measured and small
-    const spread = await until('the BTC-USDT cross-exchange spread', () => metric(/^candlestack_cross_exchange_spread_bps\{symbol="BTC-USDT"\} (\S+)$/m));
+    const spread = await until('the BTC-USDT cross-exchange spread', async () => (await metricSeries(await scrapeMetrics(api), 'candlestack_cross_exchange_spread_bps', { symbol: 'BTC-USDT' }))[0]?.value);
     assert.ok(spread >= 0 && spread < 100, `spread ${spread} bps`);
     for (const exchange of EXCHANGE_IDS) {
-      const n = await metric(new RegExp(`^candlestack_trades_received_total\\{exchange="${exchange}",symbol="BTC-USDT"\\} (\\S+)$`, 'm'));
-      assert.ok((n ?? 0) > 0, `${exchange} trades counted under the canonical symbol`);
+      const n = await scrapeMetric(api, 'candlestack_trades_received_total', { exchange, symbol: 'BTC-USDT' });
+      assert.ok(n > 0, `${exchange} trades counted under the canonical symbol`);
     }
 
     // dropped messages on OKX: the trade-id jump is a gap, and OKX's REST candles repair the 1s candles
     const okx = demo.venues.find((v) => v.exchange === 'okx')!;
     okx.skipTradeIds('BTC-USDT', 4);
     const gaps = await until('an OKX trade-id gap', async () => {
-      const n = await metric(/^candlestack_trade_id_gaps_total\{exchange="okx",symbol="BTC-USDT",cause="stream"\} (\S+)$/m);
-      return (n ?? 0) > 0 ? n : undefined; // the counter starts at 0
+      const n = await scrapeMetric(api, 'candlestack_trade_id_gaps_total', { exchange: 'okx', symbol: 'BTC-USDT', cause: 'stream' });
+      return n > 0 ? n : undefined; // the counter starts at 0
     }, 15_000);
     assert.equal(gaps, 1);
-    await until('OKX 1s candles backfilled from OKX', async () => ((await metric(/^candlestack_backfill_candles_total\{exchange="okx",timeframe="1s"\} (\S+)$/m)) ?? 0) > 0, 20_000);
+    await until('OKX 1s candles backfilled from OKX', async () => (await scrapeMetric(api, 'candlestack_backfill_candles_total', { exchange: 'okx', timeframe: '1s' })) > 0, 20_000);
     const health = await json('/api/health');
     const feeds = (health.feeds as { exchange: string; state: string }[]) ?? [];
     for (const exchange of EXCHANGE_IDS) assert.ok(feeds.some((f) => f.exchange === exchange && f.state === 'up'), `${exchange} feed up in /api/health`);

@@ -12,9 +12,8 @@ import { systemClock } from '../src/core/clock.js';
 import { startEmbedded } from '../src/app/embedded.js';
 import { SimulatedBinance, type SimTrade } from '../src/demo/simulated-binance/server.js';
 import { e2eConfig, offlineCandles } from './support/offline-candles.js';
-import { log } from './support/harness.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { log, sleep } from './support/harness.js';
+import { metricValue, scrapeMetrics } from './support/metrics.js';
 
 interface ApiCandle {
   openTime: number;
@@ -49,9 +48,9 @@ test('API candles equal offline candles from every exchange trade, across a disc
     const health = (await (await fetch(`${api}/api/health`)).json()) as { feeds: { status: string; reconnects: number; tradeIdGaps: number }[] };
     assert.equal(health.feeds[0]!.status, 'connected');
     assert.ok(health.feeds[0]!.reconnects >= 1, 'the forced disconnect was seen');
-    const metrics = await (await fetch(`${api}/metrics`)).text();
-    assert.match(metrics, /candlestack_trade_id_gaps_total\{exchange="binance",symbol="ETH-USDT",cause="stream"\} 1/);
-    assert.match(metrics, /candlestack_backfill_candles_total\{exchange="binance",timeframe="1s"\} [1-9]/);
+    const metrics = await scrapeMetrics(api);
+    assert.equal(await metricValue(metrics, 'candlestack_trade_id_gaps_total', { exchange: 'binance', symbol: 'ETH-USDT', cause: 'stream' }), 1);
+    assert.ok((await metricValue(metrics, 'candlestack_backfill_candles_total', { exchange: 'binance', timeframe: '1s' })) >= 1);
 
     for (const symbol of ['BTC-USDT', 'ETH-USDT']) {
       const body = (await (await fetch(`${api}/api/candles?symbol=${symbol}&timeframe=1s&limit=5000`)).json()) as { candles: ApiCandle[] };

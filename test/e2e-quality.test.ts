@@ -11,19 +11,8 @@ import { defaultConfig, type Config } from '../src/config/config.js';
 import { startEmbedded } from '../src/app/embedded.js';
 import { SimulatedBinance, type SimTrade } from '../src/demo/simulated-binance/server.js';
 import type { QualityReport } from '../src/quality/report.js';
-import { log, skipUnlessAvailable } from './support/harness.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+import { log, skipUnlessAvailable, sleep, until } from './support/harness.js';
+import { metricSeries, metricValue, parseExposition } from './support/metrics.js';
 
 test('an injected outlier, trade-id gap and stall each show in /api/quality and /metrics', { timeout: 60_000 }, async (t) => {
   const sim = new SimulatedBinance({ seed: 5, tradesPerSecond: 150, symbols: ['BTC-USDT', 'ETH-USDT'] });
@@ -47,7 +36,7 @@ test('an injected outlier, trade-id gap and stall each show in /api/quality and 
   const check = (r: QualityReport, name: string) => r.checks.find((c) => c.check === name)!;
   try {
     // warm up: the outlier check judges once it has a robust scale (a few dozen trades)
-    await waitFor('BTCUSDT prices being judged', async () => ((check(await report('BTC-USDT'), 'price_outlier').runs ?? 0) > 20 ? true : undefined));
+    await until('BTCUSDT prices being judged', async () => (check(await report('BTC-USDT'), 'price_outlier').runs ?? 0) > 20, 15_000);
     const clean = await report('BTC-USDT');
     assert.equal(check(clean, 'price_outlier').failures, 0, 'no outlier before the injection');
 
@@ -59,14 +48,14 @@ test('an injected outlier, trade-id gap and stall each show in /api/quality and 
     const stallAt = Date.now();
     sim.pauseStreams(2_500);
 
-    const btc = await waitFor('the outlier and the stall in BTCUSDT quality', async () => {
+    const btc = await until('the outlier and the stall in BTCUSDT quality', async () => {
       const r = await report('BTC-USDT');
       return check(r, 'price_outlier').failures > 0 && check(r, 'staleness').failures > 0 ? r : undefined;
-    });
-    const eth = await waitFor('the gap and the stall in ETHUSDT quality', async () => {
+    }, 15_000);
+    const eth = await until('the gap and the stall in ETHUSDT quality', async () => {
       const r = await report('ETH-USDT');
       return check(r, 'trade_id_gap').recentFailures.some((f) => f.values.missing === 5) && check(r, 'staleness').failures > 0 ? r : undefined;
-    });
+    }, 15_000);
 
     // the outlier: which trade, at what price, against what level
     const outlier = check(btc, 'price_outlier');
@@ -90,28 +79,32 @@ test('an injected outlier, trade-id gap and stall each show in /api/quality and 
     assert.ok(btc.failing.includes('price_outlier') && btc.failing.includes('staleness'), `BTCUSDT failing: ${btc.failing}`);
     assert.ok(btc.score < 1 && btc.score >= 0);
     // the stall left no hole in the stored candles: a missing-candle check that covers it (pause + settle) passed
-    const afterStall = await waitFor('a missing-candle check covering the stall', async () => {
+    const afterStall = await until('a missing-candle check covering the stall', async () => {
       const r = await report('BTC-USDT');
       return (check(r, 'missing_candles').lastRun ?? 0) > stallAt + 2_500 + 2_000 ? r : undefined;
-    });
+    }, 15_000);
     assert.equal(check(afterStall, 'missing_candles').failures, 0, JSON.stringify(check(afterStall, 'missing_candles').recentFailures));
 
     const all = (await (await fetch(`${api}/api/quality`)).json()) as { scores: { symbol: string; score: number }[] };
     assert.deepEqual(all.scores.map((s) => s.symbol).sort(), ['BTC-USDT', 'ETH-USDT']);
 
     await sleep(300); // one more evaluation: per-trade passes and the score reach /metrics
-    const metrics = await (await fetch(`${api}/metrics`)).text();
-    const sample = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? Number.NaN);
-    assert.equal(sample(/^candlestack_data_quality_checks_total\{exchange="binance",check="price_outlier",result="fail"\} (\d+)$/m), 1);
-    assert.ok(sample(/^candlestack_data_quality_checks_total\{exchange="binance",check="price_outlier",result="pass"\} (\d+)$/m) > 20);
-    assert.ok(sample(/^candlestack_data_quality_checks_total\{exchange="binance",check="trade_id_gap",result="fail"\} (\d+)$/m) >= 1);
-    assert.ok(sample(/^candlestack_data_quality_checks_total\{exchange="binance",check="staleness",result="fail"\} (\d+)$/m) >= 2);
-    assert.equal(sample(/^candlestack_data_anomalies_detected_total\{exchange="binance",type="price_outlier"\} (\d+)$/m), 1);
-    assert.ok(sample(/^candlestack_data_anomalies_detected_total\{exchange="binance",type="trade_id_gap"\} (\d+)$/m) >= 1);
-    assert.ok(sample(/^candlestack_data_anomalies_detected_total\{exchange="binance",type="stale_feed"\} (\d+)$/m) >= 2);
-    assert.ok(sample(/^candlestack_data_quality_score\{exchange="binance",symbol="BTC-USDT"\} ([\d.e-]+)$/m) < 1);
-    assert.equal(sample(/^candlestack_circuit_breaker_state\{component="store_write"\} (\d+)$/m), 0);
-    assert.equal(sample(/^candlestack_circuit_breaker_state\{component="backfill_rest"\} (\d+)$/m), 0);
+    const text = await (await fetch(`${api}/metrics`)).text();
+    const metrics = parseExposition(text);
+    const checks = (check: string, result: string) => metricValue(metrics, 'candlestack_data_quality_checks_total', { exchange: 'binance', check, result });
+    const anomalies = (type: string) => metricValue(metrics, 'candlestack_data_anomalies_detected_total', { exchange: 'binance', type });
+    assert.equal(await checks('price_outlier', 'fail'), 1);
+    assert.ok((await checks('price_outlier', 'pass')) > 20);
+    assert.ok((await checks('trade_id_gap', 'fail')) >= 1);
+    assert.ok((await checks('staleness', 'fail')) >= 2);
+    assert.equal(await anomalies('price_outlier'), 1);
+    assert.ok((await anomalies('trade_id_gap')) >= 1);
+    assert.ok((await anomalies('stale_feed')) >= 2);
+    // gauges: the series must be there (metricValue reads a missing one as 0)
+    const [score] = await metricSeries(metrics, 'candlestack_data_quality_score', { exchange: 'binance', symbol: 'BTC-USDT' });
+    assert.ok(score && score.value < 1, `BTC-USDT quality score ${score?.value}`);
+    assert.deepEqual((await metricSeries(metrics, 'candlestack_circuit_breaker_state', { component: 'store_write' })).map((x) => x.value), [0]);
+    assert.deepEqual((await metricSeries(metrics, 'candlestack_circuit_breaker_state', { component: 'backfill_rest' })).map((x) => x.value), [0]);
 
     const health = (await (await fetch(`${api}/api/health`)).json()) as { breakers: { component: string; state: string }[] };
     assert.deepEqual(health.breakers.map((b) => [b.component, b.state]), [['store_write', 'closed'], ['backfill_rest', 'closed']]);
@@ -127,7 +120,7 @@ test('an injected outlier, trade-id gap and stall each show in /api/quality and 
     const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
     const missing = skipUnlessAvailable(promtool.status === 0, 'promtool not installed (Debian package prometheus)');
     if (missing) return t.skip(missing);
-    const ours = metrics.split('\n').filter((l) => !/nodejs_active_(handles|requests|resources)_total/.test(l)).join('\n');
+    const ours = text.split('\n').filter((l) => !/nodejs_active_(handles|requests|resources)_total/.test(l)).join('\n');
     const lint = spawnSync('promtool', ['check', 'metrics'], { input: ours, encoding: 'utf8' });
     assert.equal(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
   } finally {

@@ -4,55 +4,17 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { binanceMapper } from '../src/exchanges/binance/mapper.js';
 import { CandleEngine } from '../src/pipeline/candle-engine.js';
 import { Reconciler, diffCandle } from '../src/pipeline/reconciler.js';
 import { klineToCandle } from '../src/core/kline.js';
-import type { Candle, CandleEvent, Kline, Trade } from '../src/core/types.js';
+import type { Candle, CandleEvent, Kline } from '../src/core/types.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
+import { APRIL, AUGUST, loadFrames, type Frame } from './support/binance-fixtures.js';
+import { metricValue } from './support/metrics.js';
 
-function fixtureDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'test', 'fixtures', 'binance');
-    if (existsSync(join(candidate, 'PROVENANCE.md'))) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('test/fixtures/binance not found');
-}
-
-const FIXTURES = fixtureDir();
-const APRIL = 'ws-combined-2021-04-04T2004Z-btc-eth-dot-aggtrade-kline.jsonl';
-const AUGUST = 'ws-combined-2021-08-14T1446Z-aggtrade-kline.jsonl';
-
-/** One recorded frame after mapping: the event plus the aggTrade's first/last trade ids. */
-type Frame = { line: string; E: number } & ({ kind: 'trade'; trade: Trade; f: number; l: number } | { kind: 'kline'; kline: Kline; f: number; L: number });
-
-function load(file: string): Frame[] {
-  const out: Frame[] = [];
-  for (const line of readFileSync(join(FIXTURES, file), 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
-    const d = (JSON.parse(line) as { data: Record<string, any> }).data;
-    const E = d.E as number;
-    const got: Frame[] = [];
-    binanceMapper.map(line, E, {
-      trade: (trade) => got.push({ line, E, kind: 'trade', trade, f: d.f, l: d.l }),
-      kline: (kline) => got.push({ line, E, kind: 'kline', kline, f: d.k.f, L: d.k.L }),
-      reject: (reason, detail) => assert.fail(`fixture frame rejected (${reason}: ${detail}): ${line}`),
-      reconnect: () => assert.fail('unexpected reconnect'),
-    });
-    assert.equal(got.length, 1, line);
-    out.push(got[0]!);
-  }
-  return out;
-}
-
-const april = load(APRIL);
-const august = load(AUGUST);
+const april = loadFrames(APRIL);
+const august = loadFrames(AUGUST);
 const aggTrades = (frames: Frame[], symbol: string) =>
   frames.filter((x): x is Extract<Frame, { kind: 'trade' }> => x.kind === 'trade' && x.trade.symbol === symbol);
 const klineAt = (frames: Frame[], symbol: string, E: number) => {
@@ -242,10 +204,7 @@ describe('fidelity: closed minutes reproduced as mid-minute snapshot + recorded 
     assertSameAsExchange(closes.find((c) => c.symbol === 'FTM-USDT'), klineAt(august, 'FTM-USDT', 1628952421387).kline, 'FTMUSDT replay');
     assertSameAsExchange(closes.find((c) => c.symbol === 'SXP-BTC'), klineAt(august, 'SXP-BTC', 1628952422394).kline, 'SXPBTC replay');
     assertSameAsExchange(closes.find((c) => c.symbol === 'XMR-BTC'), klineAt(august, 'XMR-BTC', 1628952422309).kline, 'XMRBTC replay');
-    const recon = async (result: string): Promise<number> => {
-      const data = await metrics.reconciliations.get();
-      return data.values.filter((v) => v.labels.result === result).reduce((s, v) => s + v.value, 0);
-    };
+    const recon = (result: string) => metricValue(metrics, 'candlestack_reconciliations_total', { result });
     // FTMUSDT's x:true arrived before our close (waited), SXPBTC's after it (compared at once)
     assert.equal(await recon('match'), 2);
     assert.equal(await recon('mismatch'), 0);

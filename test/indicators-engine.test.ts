@@ -13,6 +13,7 @@ import { toScaled } from '../src/pipeline/indicators/exact-window.js';
 import { Vwap } from '../src/pipeline/indicators/vwap.js';
 import { log, testMetrics } from './support/harness.js';
 import { loadKlines } from './support/klines.js';
+import { metricValue } from './support/metrics.js';
 
 const candles = loadKlines('XRPETH-1m-2019-10-11.json', 'XRP-ETH', '1m');
 const SPECS: IndicatorSpec[] = [...DEFAULT_INDICATOR_SPECS, { kind: 'sma', period: 5 }, { kind: 'macd', fast: 3, slow: 7, signal: 4 }];
@@ -39,11 +40,6 @@ function batch(cs: readonly Candle[]): Map<number, Record<string, unknown>> {
     if (Object.keys(values).length > 0) out.set(c.openTime, values);
   }
   return out;
-}
-
-async function metric(metrics: ReturnType<typeof testMetrics>, name: string, labels: Record<string, string>): Promise<number> {
-  const m = await metrics.registry.getSingleMetric(name)!.get();
-  return m.values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((n, v) => n + v.value, 0);
 }
 
 describe('streaming indicators', () => {
@@ -139,7 +135,7 @@ describe('IndicatorEngine', () => {
     for (const c of corrected.slice(100)) e.onCandle(ev(c));
     const last = events[events.length - 1]!;
     assert.deepEqual(last.values, want.get(last.openTime), 'the stream continues from the corrected state');
-    assert.equal(await metric(metrics, 'candlestack_indicator_recalculations_total', { result: 'replayed' }), 1);
+    assert.equal(await metricValue(metrics, 'candlestack_indicator_recalculations_total', { result: 'replayed' }), 1);
   });
 
   test('a correction older than the history is counted and ignored', async () => {
@@ -149,7 +145,7 @@ describe('IndicatorEngine', () => {
     e.onCandle(ev({ ...candles[10]!, close: '0.00100000' }, 'correction'));
     e.flush();
     assert.equal(events.length, before);
-    assert.equal(await metric(metrics, 'candlestack_indicator_recalculations_total', { result: 'too_old' }), 1);
+    assert.equal(await metricValue(metrics, 'candlestack_indicator_recalculations_total', { result: 'too_old' }), 1);
   });
 
   test('warm-up from stored candles continues the series exactly where it stopped', async () => {
@@ -169,11 +165,10 @@ describe('IndicatorEngine', () => {
     const { e, metrics } = engine();
     for (const c of candles.slice(0, 30)) e.onCandle(ev(c));
     e.onCandle(ev({ ...candles[30]!, closed: false }, 'update'));
-    const text = await metrics.registry.metrics();
-    assert.match(text, /candlestack_indicator_calculation_duration_seconds_count\{indicator="sma"\} 60/, 'two SMAs on 30 closes');
-    assert.match(text, /candlestack_indicator_calculation_duration_seconds_count\{indicator="vwap"\} 30/);
+    assert.equal(await metricValue(metrics, 'candlestack_indicator_calculation_duration_seconds_count', { indicator: 'sma' }), 60, 'two SMAs on 30 closes');
+    assert.equal(await metricValue(metrics, 'candlestack_indicator_calculation_duration_seconds_count', { indicator: 'vwap' }), 30);
     // sma5: 26 closes + 1 forming; sma20: 11 + 1
-    assert.equal(await metric(metrics, 'candlestack_features_calculated_total', { indicator: 'sma' }), 26 + 1 + 11 + 1);
-    assert.equal(await metric(metrics, 'candlestack_features_calculated_total', { indicator: 'vwap' }), 31);
+    assert.equal(await metricValue(metrics, 'candlestack_features_calculated_total', { indicator: 'sma' }), 26 + 1 + 11 + 1);
+    assert.equal(await metricValue(metrics, 'candlestack_features_calculated_total', { indicator: 'vwap' }), 31);
   });
 });

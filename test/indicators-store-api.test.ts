@@ -11,11 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import Database from 'better-sqlite3';
-import { ApiServer } from '../src/api/server.js';
-import { LiveHub } from '../src/api/live-ws.js';
-import { Markets } from '../src/api/markets.js';
-import { binance } from '../src/exchanges/binance/feed.js';
-import { systemClock } from '../src/core/clock.js';
+import type { LiveHub } from '../src/api/live-ws.js';
 import { ConfigError } from '../src/core/errors.js';
 import type { IndicatorEvent } from '../src/core/types.js';
 import { loadConfig } from '../src/config/config.js';
@@ -23,8 +19,10 @@ import { SqliteStore } from '../src/store/sqlite.js';
 import { SQLITE_MIGRATIONS } from '../src/store/sqlite-migrations.js';
 import { IndicatorWriter } from '../src/store/indicator-writer.js';
 import type { IndicatorRow, Store } from '../src/store/store.js';
-import { log, testMetrics } from './support/harness.js';
+import { log, testMetrics, until } from './support/harness.js';
 import { FakeClock } from './support/fake-clock.js';
+import { startTestApi, type TestApi } from './support/api.js';
+import { metricValue } from './support/metrics.js';
 
 const T0 = Date.UTC(2024, 0, 1);
 const MIN = 60_000;
@@ -93,14 +91,13 @@ describe('IndicatorWriter', () => {
     assert.deepEqual(writes, [4, 4]);
     const got = await inner.queryIndicators({ ...key, names: [], limit: 10 });
     assert.deepEqual(got.map((p) => p.values.sma20!.value), [9, 12]);
-    const errors = (await metrics.registry.getSingleMetric('candlestack_store_errors_total')!.get()).values.find((v) => v.labels.operation === 'upsert_indicators');
-    assert.equal(errors?.value, 1);
+    assert.equal(await metricValue(metrics, 'candlestack_store_errors_total', { operation: 'upsert_indicators' }), 1);
     await writer.stop();
   });
 });
 
 describe('GET /api/indicators and /ws', () => {
-  let api: ApiServer;
+  let server: TestApi;
   let live: LiveHub;
   let store: SqliteStore;
   let base = '';
@@ -109,32 +106,12 @@ describe('GET /api/indicators and /ws', () => {
   before(async () => {
     store = new SqliteStore(':memory:');
     for (let i = 0; i < 10; i++) await store.upsertIndicators(rows(i));
-    const metrics = testMetrics();
-    const markets = new Markets([{ exchange: 'binance', symbols: ['BTC-USDT', 'ETH-USDT'], timeframes: ['1m', '5m'], codec: binance.symbols }]);
-    live = new LiveHub({ markets, metrics, log, clock: systemClock });
-    api = new ApiServer({
-      host: '127.0.0.1',
-      port: 0,
-      store,
-      markets,
-      live,
-      registry: metrics.registry,
-      metrics,
-      clock: systemClock,
-      log,
-      version: 'test',
-      indicatorNames: ['sma20', 'macd12_26_9', 'rsi14'],
-      health: { feeds: () => [], staleAfterMs: 10_000, store: { kind: 'sqlite', isOpen: () => true, queueDepth: () => 0 }, bus: { kind: 'memory' }, backfillPending: () => 0, startedAt: Date.now() },
-    });
-    await api.start();
-    const port = api.port;
-    base = `http://127.0.0.1:${port}`;
-    wsBase = `ws://127.0.0.1:${port}`;
+    server = await startTestApi({ store, symbols: ['BTC-USDT', 'ETH-USDT'], timeframes: ['1m', '5m'], indicatorNames: ['sma20', 'macd12_26_9', 'rsi14'] });
+    ({ live, url: base, wsUrl: wsBase } = server);
   });
 
   after(async () => {
-    await live.stop();
-    await api.stop();
+    await server.close();
     await store.close();
   });
 
@@ -187,15 +164,13 @@ describe('GET /api/indicators and /ws', () => {
     ws.on('message', (d: Buffer) => messages.push(JSON.parse(d.toString())));
     await new Promise((r) => ws.once('open', r));
     ws.send(JSON.stringify({ op: 'subscribe', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' }));
-    const until = async (n: number) => {
-      for (let i = 0; i < 200 && messages.length < n; i++) await new Promise((r) => setTimeout(r, 5));
-    };
-    await until(1);
+    const received = (n: number) => until(`${n} messages`, () => messages.length >= n, 1_000, { pollMs: 5 });
+    await received(1);
     assert.equal(messages[0].type, 'subscribed');
     const values = { sma20: { value: 1.5 }, macd12_26_9: { macd: 0.1, signal: null, histogram: null } };
     live.onIndicator({ type: 'indicator', kind: 'update', ...key, timeframe: '5m', openTime: T0, values }); // other series
     live.onIndicator({ type: 'indicator', kind: 'close', ...key, openTime: T0, values });
-    await until(2);
+    await received(2);
     assert.deepEqual(messages[1], { type: 'indicator', kind: 'close', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', openTime: T0, values });
     assert.equal(messages.length, 2);
   });

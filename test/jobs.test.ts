@@ -6,16 +6,12 @@ import { SqliteStore } from '../src/store/sqlite.js';
 import { RetentionJob } from '../src/jobs/retention.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
+import { metricSeries, metricValue } from './support/metrics.js';
 
 const DAY = 86_400_000;
 
 function candle(timeframe: Candle['timeframe'], openTime: number): Candle {
   return { exchange: 'binance', symbol: 'BTC-USDT', timeframe, openTime, open: '1', high: '1', low: '1', close: '1', volume: '0.00000000', quoteVolume: '0.00000000', takerBuyVolume: '0.00000000', tradeCount: 0, vwap: '1', closed: true, source: 'trades', revision: 0 };
-}
-
-async function value(metrics: ReturnType<typeof testMetrics>, name: string, labels: Record<string, string>): Promise<number | undefined> {
-  const m = await metrics.registry.getSingleMetric(name)!.get();
-  return m.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value;
 }
 
 test('retention deletes candles older than the age configured for their timeframe only', async () => {
@@ -28,9 +24,9 @@ test('retention deletes candles older than the age configured for their timefram
   assert.equal(await job.run(), 1);
   assert.deepEqual((await store.query({ exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', limit: 10 })).map((c) => c.openTime), [now - 10 * DAY]);
   assert.equal((await store.query({ exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1h', limit: 10 })).length, 1, '1h is kept forever');
-  assert.equal(await value(metrics, 'candlestack_job_last_run_status', { task: 'retention' }), 1);
-  assert.equal(await value(metrics, 'candlestack_job_last_success_timestamp_seconds', { task: 'retention' }), now / 1000);
-  assert.equal(await value(metrics, 'candlestack_job_runs_total', { task: 'retention', result: 'success' }), 1);
+  assert.equal(await metricValue(metrics, 'candlestack_job_last_run_status', { task: 'retention' }), 1);
+  assert.equal(await metricValue(metrics, 'candlestack_job_last_success_timestamp_seconds', { task: 'retention' }), now / 1000);
+  assert.equal(await metricValue(metrics, 'candlestack_job_runs_total', { task: 'retention', result: 'success' }), 1);
   await store.close();
 });
 
@@ -44,7 +40,8 @@ test('a failing job run is recorded as status 0 and keeps the last success time'
   clock.advance(3_600_000);
   await store.close(); // the next run's prune fails: the database is closed
   assert.equal(await job.run(), undefined);
-  assert.equal(await value(metrics, 'candlestack_job_last_run_status', { task: 'retention' }), 0);
-  assert.equal(await value(metrics, 'candlestack_job_runs_total', { task: 'retention', result: 'failure' }), 1);
-  assert.equal(await value(metrics, 'candlestack_job_last_success_timestamp_seconds', { task: 'retention' }), firstSuccess);
+  // the series is there with 0 (not gone, which metricValue would also read as 0)
+  assert.deepEqual((await metricSeries(metrics, 'candlestack_job_last_run_status', { task: 'retention' })).map((s) => s.value), [0]);
+  assert.equal(await metricValue(metrics, 'candlestack_job_runs_total', { task: 'retention', result: 'failure' }), 1);
+  assert.equal(await metricValue(metrics, 'candlestack_job_last_success_timestamp_seconds', { task: 'retention' }), firstSuccess);
 });

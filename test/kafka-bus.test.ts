@@ -11,9 +11,8 @@ import type { Kline, Trade } from '../src/core/types.js';
 import { KafkaBus } from '../src/bus/kafka.js';
 import { instrumentedBreaker } from '../src/telemetry/breaker-metrics.js';
 import { KafkaMockCluster, kafkaMockUnavailable, kcatUnavailable } from './support/kafka/mock-cluster.js';
-import { log, skipUnlessAvailable, testMetrics } from './support/harness.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { log, skipUnlessAvailable, sleep, testMetrics, until } from './support/harness.js';
+import { metricSeries, metricValue } from './support/metrics.js';
 
 function unavailable(): string | false {
   const why = kafkaMockUnavailable() ?? kcatUnavailable();
@@ -26,14 +25,6 @@ function kcat(args: string[]) {
 
 function trade(symbol: string, id: number): Trade {
   return { type: 'trade', exchange: 'binance', symbol, id, price: '100.5', qty: '0.25', side: id % 2 ? 'buy' : 'sell', count: 1, time: 1_700_000_000_000 + id, receivedAt: 1_700_000_000_010 + id };
-}
-
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 const topics = (p: string) => ({ trade: `${p}_trades`, kline: `${p}_kline`, candle: `${p}_candles`, gap: `${p}_gaps` });
@@ -56,14 +47,12 @@ test('Kafka bus: produce -> consume across 6 partitions keeps every symbol in or
     const perSymbol = 400;
     for (let i = 0; i < perSymbol; i++) for (const s of symbols) producer.publish('trade', trade(s, i));
     await producer.drain();
-    await until(() => symbols.every((s) => (got.get(s)?.length ?? 0) >= perSymbol), 'every trade consumed');
+    await until('every trade consumed', () => symbols.every((s) => (got.get(s)?.length ?? 0) >= perSymbol), 20_000, { pollMs: 50 });
     for (const s of symbols) assert.deepEqual(got.get(s), Array.from({ length: perSymbol }, (_, i) => i), `${s}: all trades, in order, once`);
 
-    const produced = await pm.registry.getSingleMetricAsString('candlestack_kafka_messages_produced_total');
-    assert.match(produced, new RegExp(`topic="t1_trades"} ${symbols.length * perSymbol}`));
-    const consumed = await cm.registry.getSingleMetricAsString('candlestack_kafka_messages_consumed_total');
-    assert.match(consumed, new RegExp(`topic="t1_trades"} ${symbols.length * perSymbol}`));
-    assert.match(await cm.registry.getSingleMetricAsString('candlestack_kafka_consumer_lag'), /topic="t1_trades",partition="\d"} 0/);
+    assert.equal(await metricValue(pm, 'candlestack_kafka_messages_produced_total', { topic: 't1_trades' }), symbols.length * perSymbol);
+    assert.equal(await metricValue(cm, 'candlestack_kafka_messages_consumed_total', { topic: 't1_trades' }), symbols.length * perSymbol);
+    assert.ok((await metricSeries(cm, 'candlestack_kafka_consumer_lag', { topic: 't1_trades' })).some((p) => p.value === 0), 'a t1_trades partition with lag 0');
 
     const out = kcat(['-b', cluster.bootstrap, '-t', names.trade, '-C', '-o', 'beginning', '-e', '-q', '-c', '3', '-p', '0', '-f', '%k\t%h\t%s\n']);
     assert.equal(out.status, 0, out.stderr);
@@ -149,19 +138,22 @@ test('Kafka bus: every broker down, messages wait in the buffer (depth metric), 
     await producer.drain();
     for (const id of [1, 2, 3]) await cluster.brokerDown(id);
     for (let i = 100; i < 300; i++) producer.publish('trade', trade(i % 2 ? 'BTC-USDT' : 'ETH-USDT', i));
-    let errors = 0;
-    const end = Date.now() + 40_000;
-    while (errors === 0 && Date.now() < end) {
-      await sleep(200);
-      errors = (await pm.kafkaErrors.get()).values.filter((v) => v.labels.operation === 'produce').reduce((a, v) => a + v.value, 0);
-    }
+    const errors = await until(
+      'produce errors counted while no broker is reachable',
+      async () => {
+        const n = await metricValue(pm, 'candlestack_kafka_errors_total', { operation: 'produce' });
+        return n > 0 ? n : undefined;
+      },
+      40_000,
+      { pollMs: 200 },
+    );
     assert.ok(errors > 0, 'produce errors counted while no broker is reachable');
     assert.ok(producer.bufferDepth > 0, 'messages are buffered while no broker is reachable');
-    assert.match(await pm.registry.getSingleMetricAsString('candlestack_kafka_buffer_depth'), /candlestack_kafka_buffer_depth [1-9]/);
+    assert.ok((await metricValue(pm, 'candlestack_kafka_buffer_depth')) >= 1);
     for (const id of [1, 2, 3]) await cluster.brokerUp(id);
     await producer.drain();
     assert.equal(producer.bufferDepth, 0);
-    await until(() => new Set(got).size >= 300, 'all 300 trades consumed', 40_000);
+    await until('all 300 trades consumed', () => new Set(got).size >= 300, 40_000, { pollMs: 50 });
     assert.deepEqual([...new Set(got)].sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i), 'nothing lost');
   } finally {
     await producer.stop();
@@ -177,8 +169,8 @@ test('Kafka bus: a full buffer drops the newest messages and counts them', { tim
   try {
     for (let i = 0; i < 15; i++) bus.publish('trade', trade('BTC-USDT', i));
     assert.equal(bus.bufferDepth, 10);
-    assert.match(await metrics.registry.getSingleMetricAsString('candlestack_kafka_messages_dropped_total'), /topic="candlestack_trades"} 5/);
-    assert.match(await metrics.registry.getSingleMetricAsString('candlestack_kafka_buffer_depth'), /candlestack_kafka_buffer_depth 10/);
+    assert.equal(await metricValue(metrics, 'candlestack_kafka_messages_dropped_total', { topic: 'candlestack_trades' }), 5);
+    assert.equal(await metricValue(metrics, 'candlestack_kafka_buffer_depth'), 10);
   } finally {
     await bus.stop();
   }
@@ -194,7 +186,7 @@ test('Kafka bus: sends go through the bus_produce breaker: it opens while no bro
   const breaker = instrumentedBreaker('bus_produce', { failureThreshold: 2, openMs: 3_000, halfOpenProbes: 1 }, { clock: systemClock, metrics: pm, log });
   const producer = new KafkaBus({ brokers: cluster.brokers, clientId: 'test-breaker', topics: names, breaker, clock: systemClock, metrics: pm, log });
   const consumer = new KafkaBus({ brokers: cluster.brokers, clientId: 'test-breaker-c', topics: names, group: 'g-breaker', fromBeginning: true, clock: systemClock, metrics: testMetrics(), log });
-  const produceErrors = async () => (await pm.kafkaErrors.get()).values.reduce((a, v) => a + v.value, 0);
+  const produceErrors = () => metricValue(pm, 'candlestack_kafka_errors_total');
   try {
     const got = new Set<number>();
     consumer.subscribe('trade', (tr) => got.add(tr.id));
@@ -204,17 +196,17 @@ test('Kafka bus: sends go through the bus_produce breaker: it opens while no bro
     assert.equal(breaker.state, 'closed');
     for (const id of [1, 2, 3]) await cluster.brokerDown(id);
     for (let i = 20; i < 60; i++) producer.publish('trade', trade('BTC-USDT', i));
-    await until(() => breaker.state === 'open', 'the bus_produce breaker opens', 60_000);
+    await until('the bus_produce breaker opens', () => breaker.state === 'open', 60_000, { pollMs: 50 });
     const errorsWhenOpened = await produceErrors();
     await sleep(2_000); // well inside openMs: the producer must not try the broker
     assert.equal(breaker.state, 'open');
     assert.equal(await produceErrors(), errorsWhenOpened, 'no send attempted while the breaker is open');
     assert.ok(producer.bufferDepth > 0, 'messages stay buffered while the breaker is open');
-    assert.match(await pm.registry.getSingleMetricAsString('candlestack_circuit_breaker_state'), /component="bus_produce"} 1/);
+    assert.equal(await metricValue(pm, 'candlestack_circuit_breaker_state', { component: 'bus_produce' }), 1);
     for (const id of [1, 2, 3]) await cluster.brokerUp(id);
     await producer.drain();
     assert.equal(breaker.state, 'closed', 'the half-open probe succeeded and closed the breaker');
-    await until(() => got.size >= 60, 'all 60 trades consumed', 40_000);
+    await until('all 60 trades consumed', () => got.size >= 60, 40_000, { pollMs: 50 });
     assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 60 }, (_, i) => i), 'nothing lost');
   } finally {
     await producer.stop();

@@ -14,10 +14,9 @@ import { krakenProtocol } from '../src/demo/simulated-venue/kraken.js';
 import { formatUnits } from '../src/demo/simulated-binance/price-process.js';
 import { log, testMetrics, until } from './support/harness.js';
 import { SYMBOLS, rig } from './support/kraken-rig.js';
+import { metricValue } from './support/metrics.js';
 
 const trim = (d: string): string => (d.includes('.') ? d.replace(/\.?0+$/, '') : d);
-const counter = async (c: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> }, labels: Record<string, string>) =>
-  (await c.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
 
 test('streams: trades, and ohlc only for the intervals Kraken has, in the v2 symbol form', () => {
   const streams = kraken.streams({ symbols: ['BTC-USD', 'ETH-EUR'], timeframes: ['1s', '1m', '3m', '1h', '1d'], tradeStream: 'aggTrade', klines: true });
@@ -101,7 +100,7 @@ test('subscribe: trades of every symbol arrive with canonical symbols, exact pri
       assert.deepEqual([t.symbol, t.price, t.qty, t.side, t.time], [v.symbol, trim(v.price), trim(v.qty), v.side, v.time]);
     }
     assert.ok(r.klines.every((k) => SYMBOLS.includes(k.symbol) && k.timeframe === '1m' && k.quoteVolume === null));
-    assert.equal(await counter(r.metrics.messagesRejected, { exchange: 'kraken' }), 0);
+    assert.equal(await metricValue(r.metrics, 'candlestack_messages_rejected_total', { exchange: 'kraken' }), 0);
   } finally {
     await r.stop();
   }
@@ -130,9 +129,9 @@ test('heartbeat: venue heartbeats keep a quiet feed alive; silence makes it stal
   try {
     for (const s of SYMBOLS) r.venue.haltSymbol(s, 60_000);
     await new Promise((res) => setTimeout(res, 3_500));
-    assert.equal(await counter(r.metrics.websocketReconnections, { reason: 'stale' }), 0, 'heartbeats alone keep it alive');
+    assert.equal(await metricValue(r.metrics, 'candlestack_websocket_reconnections_total', { reason: 'stale' }), 0, 'heartbeats alone keep it alive');
     r.venue.pauseStreams(3_000);
-    await until('stale reconnect', async () => (await counter(r.metrics.websocketReconnections, { reason: 'stale' })) >= 1, 5_000);
+    await until('stale reconnect', async () => (await metricValue(r.metrics, 'candlestack_websocket_reconnections_total', { reason: 'stale' })) >= 1, 5_000);
   } finally {
     await r.stop();
   }
@@ -151,7 +150,7 @@ test('reconnect and dropped trades: gaps on the bus, trades resume; an unknown f
     assert.deepEqual([gap.symbol, gap.missing], ['BTC-USD', 5]);
     r.venue.broadcast('{"channel":"book","type":"snapshot","data":[]}');
     r.venue.broadcast('[1234,[["1.0","2.0","1618678142.5","s","l",""]],"trade","XBT/USD"]');
-    await until('rejects counted', async () => (await counter(r.metrics.messagesRejected, { exchange: 'kraken', reason: 'unknown_event' })) === 2);
+    await until('rejects counted', async () => (await metricValue(r.metrics, 'candlestack_messages_rejected_total', { exchange: 'kraken', reason: 'unknown_event' })) === 2);
     const n = r.trades.length;
     await until('still streaming', () => r.trades.length > n);
   } finally {

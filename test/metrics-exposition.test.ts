@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { systemClock } from '../src/core/clock.js';
 import { defaultConfig } from '../src/config/config.js';
 import { startDemo } from '../src/demo/demo.js';
-import { log, skipUnlessAvailable } from './support/harness.js';
+import { log, skipUnlessAvailable, sleep } from './support/harness.js';
+import { metricValue, parseExposition } from './support/metrics.js';
 
 const FAMILIES = [
   'candlestack_trades_received_total',
@@ -52,16 +53,17 @@ test('/metrics exposes the catalogue families and passes promtool check metrics'
   config.store = { url: 'sqlite::memory:', flushMs: 100 };
   const demo = await startDemo(config, { rate: 200, seed: 3, chaos: false, symbolsGiven: false, storeGiven: true }, { clock: systemClock, log, version: 'test' });
   try {
-    await new Promise((r) => setTimeout(r, 2_500));
+    await sleep(2_500);
     demo.sim!.skipTradeIds('BTC-USDT', 3);
-    await new Promise((r) => setTimeout(r, 1_000));
+    await sleep(1_000);
     const api = `http://127.0.0.1:${demo.port}`;
     await fetch(`${api}/api/candles?timeframe=nope`);
     const text = await (await fetch(`${api}/metrics`)).text();
     for (const family of FAMILIES) assert.match(text, new RegExp(`^# TYPE ${family} `, 'm'), `${family} is exposed`);
-    assert.match(text, /^candlestack_http_requests_total\{method="GET",route="\/api\/candles",status="400"\} 1$/m);
-    assert.match(text, /^candlestack_trade_id_gaps_total\{exchange="binance",symbol="BTC-USDT",cause="stream"\} 1$/m);
-    assert.match(text, /^candlestack_candles_completed_total\{exchange="binance",timeframe="1s"\} [1-9]/m);
+    const samples = parseExposition(text);
+    assert.equal(await metricValue(samples, 'candlestack_http_requests_total', { method: 'GET', route: '/api/candles', status: '400' }), 1);
+    assert.equal(await metricValue(samples, 'candlestack_trade_id_gaps_total', { exchange: 'binance', symbol: 'BTC-USDT', cause: 'stream' }), 1);
+    assert.ok((await metricValue(samples, 'candlestack_candles_completed_total', { exchange: 'binance', timeframe: '1s' })) >= 1);
     // Bounded labels: no label carries an id or a timestamp.
     for (const line of text.split('\n')) if (!line.startsWith('#')) assert.doesNotMatch(line, /="\d{6,}"/, line);
 

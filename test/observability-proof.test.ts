@@ -21,12 +21,11 @@ import { WebSocket } from 'ws';
 import { systemClock } from '../src/core/clock.js';
 import { defaultConfig } from '../src/config/config.js';
 import { startDemo, type Demo } from '../src/demo/demo.js';
-import { log, skipUnlessAvailable } from './support/harness.js';
-import { ALERTMANAGER_CONFIG, freePort, loadRules, path, PENDING_METRICS, PROMETHEUS_CONFIG, readYaml, RULES_DIR, Service, toolAvailable, UNAVAILABLE_EXPORTERS, waitFor, yamlFiles } from './support/observability.js';
+import { log, skipUnlessAvailable, sleep, until } from './support/harness.js';
+import { ALERTMANAGER_CONFIG, loadRules, path, PENDING_METRICS, PROMETHEUS_CONFIG, readYaml, RULES_DIR, Service, toolAvailable, UNAVAILABLE_EXPORTERS, yamlFiles } from './support/observability.js';
+import { freePort } from './support/net.js';
 import { allQueries, emptyReasons, promQuery } from './support/proof-queries.js';
 import { metricNames } from './support/promql.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const TOOLS = [
   ['prometheus', 'prometheus (Debian package prometheus)'],
@@ -108,7 +107,7 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
     const promUrl = `http://127.0.0.1:${promPort}`;
     await Promise.all([ne.waitReady(`http://127.0.0.1:${nePort}/metrics`), alertmanager.waitReady(`http://127.0.0.1:${amPort}/-/ready`), prometheus.waitReady(`${promUrl}/-/ready`)]);
     const runningJobs = Object.entries(targets).filter(([, v]) => v.length > 0).map(([k]) => k);
-    await waitFor(
+    await until(
       'every runnable target up',
       async () => {
         const body = (await (await fetch(`${promUrl}/api/v1/targets`)).json()) as any;
@@ -116,6 +115,7 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
         return runningJobs.every((j) => up.has(j));
       },
       20_000,
+      { pollMs: 250 },
     );
 
     // ── traffic and the failures a feed meets, so every signal has data ─────────────────────────
@@ -143,7 +143,7 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
       'candlestack_websocket_messages_sent_total > 0',
     ];
     let notYet: string[] = witnesses;
-    await waitFor(
+    await until(
       'the failures to reach Prometheus and the Watchdog to travel Prometheus -> Alertmanager -> POST /api/alerts',
       async () => {
         const pending: string[] = [];
@@ -152,6 +152,7 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
         return pending.length === 0;
       },
       30_000,
+      { pollMs: 250 },
     ).catch((err: Error) => {
       throw new Error(`${err.message}; still empty: ${notYet.join(', ')}`);
     });

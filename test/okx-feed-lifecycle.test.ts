@@ -16,7 +16,8 @@ import { SimulatedVenue, type VenueTrade } from '../src/demo/simulated-venue/ven
 import { okxProtocol, type OkxProtocolOptions } from '../src/demo/simulated-venue/okx.js';
 import { VENUE_PROTOCOLS } from '../src/demo/simulated-venue/protocols.js';
 import { UNITS_PER_ONE, formatUnits, parseUnits } from '../src/demo/simulated-binance/price-process.js';
-import { log, testMetrics, until } from './support/harness.js';
+import { log, sleep, testMetrics, until } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 const SYMBOLS = ['BTC-USDT', 'ETH-USDT', 'SOL-USDT'];
 
@@ -49,9 +50,6 @@ async function setup(o: { adapter?: ExchangeAdapter; protocol?: OkxProtocolOptio
   return { protocol, venue, endpoints, metrics, collector, seen, stop };
 }
 
-const counter = async (c: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> }, labels: Record<string, string>): Promise<number> =>
-  (await c.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
-
 test('subscribe: one subscribe message; trades of every symbol with canonical symbols and consecutive ids; candles', { timeout: 20_000 }, async () => {
   const s = await setup({ klines: true });
   try {
@@ -76,7 +74,7 @@ test('heartbeat: text pings keep a connection with no data alive; a silent clien
   try {
     await until('connected', () => pinging.protocol.stats.subscribeRequests === 1);
     quiet(pinging.venue);
-    await new Promise((r) => setTimeout(r, 2_500));
+    await sleep(2_500);
     assert.ok(pinging.protocol.stats.pings >= 4, `pings reached the venue (${pinging.protocol.stats.pings})`);
     assert.equal(pinging.protocol.stats.idleCloses, 0);
     assert.equal(pinging.collector.health()[0]!.reconnects, 0);
@@ -101,7 +99,7 @@ test('reconnect: dropped connections -> reconnect gaps and trades resume; skippe
     await until('reconnect gaps for every symbol', () => SYMBOLS.every((sym) => s.seen.gaps.some((g) => g.symbol === sym && g.cause === 'reconnect')));
     const after = s.seen.trades.length;
     await until('trades resume', () => s.seen.trades.length >= after + 10);
-    assert.ok((await counter(s.metrics.websocketReconnections, { exchange: 'okx' })) >= 1);
+    assert.ok((await metricValue(s.metrics, 'candlestack_websocket_reconnections_total', { exchange: 'okx' })) >= 1);
     await until('a BTC trade after the reconnect', () => s.seen.trades.slice(after).some((t) => t.symbol === 'BTC-USDT'));
     s.venue.skipTradeIds('BTC-USDT', 5);
     const gap = await until('a trade_id gap', () => s.seen.gaps.find((g) => g.cause === 'trade_id'));
@@ -118,12 +116,12 @@ test('unknown and malformed frames are counted as rejected, never thrown; a serv
     s.venue.broadcast('{"event":"mystery"}');
     s.venue.broadcast('{"arg":{"channel":"trades-all","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"x"}]}');
     s.venue.broadcast('garbage');
-    const rejected = (reason: string) => counter(s.metrics.messagesRejected, { exchange: 'okx', reason });
+    const rejected = (reason: string) => metricValue(s.metrics, 'candlestack_messages_rejected_total', { exchange: 'okx', reason });
     await until('rejections counted', async () => (await rejected('unknown_event')) === 1 && (await rejected('invalid_field')) === 1 && (await rejected('invalid_json')) === 1);
     const before = s.seen.trades.length;
     await until('trades continue', () => s.seen.trades.length >= before + 5);
     s.venue.broadcast('{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. Please reconnect.","connId":"a4d3ae55"}');
-    await until('reconnected on notice', async () => (await counter(s.metrics.websocketReconnections, { exchange: 'okx', reason: 'service_upgrade' })) === 1);
+    await until('reconnected on notice', async () => (await metricValue(s.metrics, 'candlestack_websocket_reconnections_total', { exchange: 'okx', reason: 'service_upgrade' })) === 1);
   } finally {
     await s.stop();
   }
@@ -140,9 +138,9 @@ test('backfill: fetchKlines over the venue REST equals candles rebuilt from ever
   venue.onTrade((t) => trades.push(t));
   const endpoints = await venue.start();
   try {
-    await new Promise((r) => setTimeout(r, 2_500));
+    await sleep(2_500);
     venue.skipTradeIds('BTC-USDT', 3); // sent to no one, yet part of the venue's candles
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const from = periodStart(trades[0]!.time, 1000) + 1000; // a whole bar after the first trade
     const to = periodStart(now(), 1000) - 2000; // closed for sure
     const rest = new RestClient({ exchange: 'okx', clock: systemClock, metrics: testMetrics(), log, attempts: 1 });

@@ -13,9 +13,10 @@ import { HYPERTABLE_CHUNK_MS, createHypertable, enableTimescale, timescaleStatus
 import { CandleWriter } from '../src/store/candle-writer.js';
 import type { CandleEvent } from '../src/core/types.js';
 import { FakeClock } from './support/fake-clock.js';
-import { log, testMetrics } from './support/harness.js';
+import { log, testMetrics, until } from './support/harness.js';
 import { MIN, T0, candle, q, storeContract } from './support/store-contract.js';
 import { adminPool, backends, pgSkip, terminate, testSchema, type TestSchema } from './support/postgres.js';
+import { metricValue } from './support/metrics.js';
 
 const skip = await pgSkip();
 const admin = adminPool();
@@ -28,20 +29,6 @@ async function open(t: TestContext, schema: TestSchema, over: { now?: () => numb
   t.after(() => store.close());
   return store;
 }
-
-async function metricValue(metrics: Metrics, name: string, labels: Record<string, string>, field = ''): Promise<number> {
-  const data = await metrics.registry.getSingleMetric(name)!.get();
-  const match = data.values.filter((v) => (field === '' || (v as { metricName?: string }).metricName === `${name}${field}`) && Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val));
-  return match[0]?.value ?? 0;
-}
-
-const waitFor = async (what: string, check: () => Promise<boolean>): Promise<void> => {
-  for (let i = 0; i < 500; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`never happened: ${what}`);
-};
 
 storeContract('PostgresStore', async (t, now) => open(t, testSchema(t, admin), { now }), { skip });
 
@@ -139,7 +126,7 @@ describe('PostgresStore: metrics', { skip }, () => {
     const labels = (operation: string) => ({ store: 'postgres', operation });
     for (const [op, n] of [['migrate', 1], ['upsert', 1], ['query', 2], ['latest', 1], ['series', 1], ['prune', 1]] as const) {
       assert.equal(await metricValue(metrics, 'candlestack_db_queries_total', labels(op)), n, op);
-      assert.equal(await metricValue(metrics, 'candlestack_db_query_duration_seconds', labels(op), '_count'), n, `${op} duration observed`);
+      assert.equal(await metricValue(metrics, 'candlestack_db_query_duration_seconds_count', labels(op)), n, `${op} duration observed`);
     }
     const pool = async () => [
       await metricValue(metrics, 'candlestack_db_connection_pool_size', { store: 'postgres' }),
@@ -151,10 +138,10 @@ describe('PostgresStore: metrics', { skip }, () => {
     // A transaction elsewhere holds the table: 12 upserts take all 10 connections and 2 wait for one.
     const unlock = await schema.lockCandles();
     const blocked = Array.from({ length: 12 }, (_, i) => store.upsert([candle(T0 + (10 + i) * MIN)]));
-    await waitFor('all connections busy', async () => (await pool()).join() === '10,0,2');
+    await until('all connections busy', async () => (await pool()).join() === '10,0,2', 15_000, { pollMs: 20 });
     await unlock();
     await Promise.all(blocked);
-    await waitFor('connections released', async () => (await pool()).join() === '10,10,0');
+    await until('connections released', async () => (await pool()).join() === '10,10,0', 15_000, { pollMs: 20 });
     assert.equal((await store.query(q())).length, 14);
   });
 
@@ -182,7 +169,7 @@ describe('PostgresStore: recovery after lost connections', { skip }, () => {
     const before = await backends(admin, schema.applicationName);
     assert.ok(before.length >= 1);
     await terminate(admin, before);
-    await waitFor('terminated backends gone', async () => (await backends(admin, schema.applicationName)).length === 0);
+    await until('terminated backends gone', async () => (await backends(admin, schema.applicationName)).length === 0, 15_000, { pollMs: 20 });
 
     await store.upsert([candle(T0 + MIN)]);
     assert.equal((await store.query(q())).length, 2);
@@ -198,10 +185,10 @@ describe('PostgresStore: recovery after lost connections', { skip }, () => {
     const unlock = await schema.lockCandles();
     const write = store.upsert([candle(T0), candle(T0 + MIN)]);
     const waiting = `wait_event_type = 'Lock'`;
-    await waitFor('the upsert waits on the lock', async () => (await backends(admin, schema.applicationName, waiting)).length === 1);
+    await until('the upsert waits on the lock', async () => (await backends(admin, schema.applicationName, waiting)).length === 1, 15_000, { pollMs: 20 });
     const [first] = await backends(admin, schema.applicationName, waiting);
     await terminate(admin, [first!]);
-    await waitFor('the retry waits on the lock', async () => (await backends(admin, schema.applicationName, waiting)).some((pid) => pid !== first));
+    await until('the retry waits on the lock', async () => (await backends(admin, schema.applicationName, waiting)).some((pid) => pid !== first), 15_000, { pollMs: 20 });
     await unlock();
     await write;
     assert.equal((await store.query(q())).length, 2);
@@ -221,7 +208,7 @@ describe('PostgresStore: recovery after lost connections', { skip }, () => {
     const waiting = `wait_event_type = 'Lock'`;
     const killed: number[] = [];
     for (let i = 0; i < 2; i++) {
-      await waitFor(`attempt ${i + 1} waits on the lock`, async () => (await backends(admin, schema.applicationName, waiting)).some((pid) => !killed.includes(pid)));
+      await until(`attempt ${i + 1} waits on the lock`, async () => (await backends(admin, schema.applicationName, waiting)).some((pid) => !killed.includes(pid)), 15_000, { pollMs: 20 });
       const pid = (await backends(admin, schema.applicationName, waiting)).find((p) => !killed.includes(p))!;
       await terminate(admin, [pid]);
       killed.push(pid);

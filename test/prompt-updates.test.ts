@@ -21,7 +21,7 @@ import { defaultConfig, type Config } from '../src/config/config.js';
 import { startEmbedded } from '../src/app/embedded.js';
 import { SimulatedBinance } from '../src/demo/simulated-binance/server.js';
 import { FakeClock } from './support/fake-clock.js';
-import { log, testMetrics } from './support/harness.js';
+import { log, sleep, testMetrics } from './support/harness.js';
 
 const T0 = Date.UTC(2024, 2, 15, 10, 0, 0);
 let nextId = 1;
@@ -103,7 +103,7 @@ test('LiveHub reports a series watched at its first subscriber and unwatched aft
       async request(msg: object) {
         const n = inbox.length;
         ws.send(JSON.stringify(msg));
-        while (inbox.length === n) await new Promise((r) => setTimeout(r, 5));
+        while (inbox.length === n) await sleep(5);
       },
     };
   };
@@ -119,7 +119,7 @@ test('LiveHub reports a series watched at its first subscriber and unwatched aft
     assert.deepEqual(calls.slice(2), [], 'b still watches BTC-USDT 1m');
     b.ws.close();
     a.ws.close();
-    while (calls.length < 4) await new Promise((r) => setTimeout(r, 5));
+    while (calls.length < 4) await sleep(5);
     assert.deepEqual(calls.slice(2).sort(), ['binance BTC-USDT 1m false', 'binance BTC-USDT 5m false']);
   } finally {
     await live.stop();
@@ -148,7 +148,7 @@ test('end to end: a /ws client gets forming-candle updates with the engine tick 
       const m = JSON.parse(d.toString()) as { type: string; kind?: string; candle?: { timeframe: string; tradeCount: number } };
       if (m.type === 'candle' && m.kind === 'update') updates.push(m.candle!);
     });
-    while (updates.length < 5) await new Promise((r) => setTimeout(r, 20));
+    while (updates.length < 5) await sleep(20);
     assert.ok(updates.every((c) => c.timeframe === '1m'), 'only the subscribed series');
     assert.ok(updates.some((c, i) => i > 0 && c.tradeCount > updates[i - 1]!.tradeCount), 'the forming candle grows from update to update');
   } finally {

@@ -14,6 +14,7 @@ import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
 import type { ExchangeId } from '../src/core/exchange-id.js';
 import { APRIL, loadFrames, tradesOf } from './support/binance-fixtures.js';
+import { metricSeries, metricValue } from './support/metrics.js';
 
 const REAL_BTC = tradesOf(loadFrames(APRIL)).filter((t) => t.symbol === 'BTC-USDT');
 
@@ -29,10 +30,7 @@ function setup(over: Partial<QualitySettings> = {}, markets: { exchange: Exchang
     monitor.onTrade({ ...t, receivedAt: clock.now() });
   };
   const check = (name: string, exchange: ExchangeId = 'binance', symbol = 'BTC-USDT') => monitor.explain(exchange, symbol)!.checks.find((c) => c.check === name)!;
-  const value = async (name: string, labels: Record<string, string>): Promise<number> => {
-    const m = await metrics.registry.getSingleMetric(name)!.get();
-    return m.values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((n, v) => n + v.value, 0);
-  };
+  const value = (name: string, labels: Record<string, string>) => metricValue(metrics, name, labels);
   return { clock, metrics, monitor, feed, check, value, settings };
 }
 
@@ -190,7 +188,7 @@ describe('periodic checks', () => {
     monitor.onTrade(trade('kraken', 'BTC-USDT', 2, '103.00'));
     monitor.evaluate();
     assert.equal(check('cross_exchange', 'kraken', 'BTC-USDT').runs, 1);
-    const series = (await metrics.registry.getSingleMetric('candlestack_cross_exchange_spread_bps')!.get()).values;
+    const series = await metricSeries(metrics, 'candlestack_cross_exchange_spread_bps');
     assert.deepEqual(series, [], 'one fresh price: no spread series rather than a stale one');
   });
 });

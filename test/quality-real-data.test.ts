@@ -21,9 +21,11 @@ import { QualityMonitor } from '../src/quality/monitor.js';
 import { defaultQualitySettings } from '../src/quality/settings.js';
 import type { Timeframe } from '../src/core/timeframe.js';
 import { FakeClock } from './support/fake-clock.js';
-import { log, testMetrics } from './support/harness.js';
-import { APRIL, AUGUST, fixtureLines, loadFrames, tradesOf } from './support/binance-fixtures.js';
+import { log, sleep, testMetrics } from './support/harness.js';
+import { APRIL, AUGUST, loadFrames, tradesOf } from './support/binance-fixtures.js';
+import { fixtureLines } from './support/fixtures.js';
 import type { ExchangeId } from '../src/core/exchange-id.js';
+import { metricSeries } from './support/metrics.js';
 
 function monitorFor(clock: Clock, markets: { exchange: ExchangeId; symbols: string[] }[], store = new SqliteStore(':memory:', () => clock.now()), candleTimeframe: Timeframe = '1m') {
   const metrics = testMetrics();
@@ -68,7 +70,7 @@ async function collect(lines: string[], expectedTrades: number) {
   collector.start();
   try {
     const deadline = Date.now() + 5_000;
-    while (trades < expectedTrades && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (trades < expectedTrades && Date.now() < deadline) await sleep(10);
     assert.equal(trades, expectedTrades, 'every recorded trade went through the collector');
   } finally {
     await collector.stop();
@@ -79,7 +81,7 @@ async function collect(lines: string[], expectedTrades: number) {
 }
 
 describe('quality on recorded Binance frames', () => {
-  const april = fixtureLines(APRIL);
+  const april = fixtureLines('binance', APRIL);
   const aprilTrades = tradesOf(loadFrames(APRIL)).length;
 
   test('clean recording through the real collector: no trade-id gap, no out-of-order trade, outlier or bad volume', { timeout: 15_000 }, async () => {
@@ -106,8 +108,8 @@ describe('quality on recorded Binance frames', () => {
     assert.deepEqual({ missing: gap.recentFailures[0]!.values.missing, cause: gap.recentFailures[0]!.values.cause }, { missing: 1, cause: 'trade_id' });
     assert.equal(check('ETH-USDT', 'trade_id_gap').failures, 0, 'the other symbols are unaffected');
     assert.deepEqual(monitor.explain('binance', 'BTC-USDT')!.failing, ['trade_id_gap']);
-    const anomalies = await metrics.dataAnomalies.get();
-    assert.deepEqual(anomalies.values.map((v) => [v.labels.type, v.value]), [['trade_id_gap', 1]]);
+    const anomalies = await metricSeries(metrics, 'candlestack_data_anomalies_detected_total');
+    assert.deepEqual(anomalies.map((s) => [s.labels.type, s.value]), [['trade_id_gap', 1]]);
   });
 
   test('reconciliation: the live replay of 14:46 matches the closed klines (pass); an altered kline fails with both values', () => {

@@ -5,6 +5,7 @@ import { RECONCILED_FIELDS, Reconciler, diffCandle } from '../src/pipeline/recon
 import type { Candle, CandleEvent, Kline, Side, Trade } from '../src/core/types.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 const MIN = 60_000;
 const GRACE = 2_000;
@@ -67,14 +68,8 @@ function setup(holdMs = 60_000) {
     clock.set(T0 + 20_000);
     engine.onTrade(trade(T0 + 20_000, '102.50000000', '0.40000000', 'sell', symbol));
   };
-  const count = async (result: string): Promise<number> => {
-    const data = await metrics.reconciliations.get();
-    return data.values.filter((v) => v.labels.result === result).reduce((s, v) => s + v.value, 0);
-  };
-  const fieldCount = async (field: string): Promise<number> => {
-    const data = await metrics.reconciliationMismatches.get();
-    return data.values.filter((v) => v.labels.field === field).reduce((s, v) => s + v.value, 0);
-  };
+  const count = (result: string) => metricValue(metrics, 'candlestack_reconciliations_total', { result });
+  const fieldCount = (field: string) => metricValue(metrics, 'candlestack_reconciliation_mismatches_total', { field });
   const results = async () => ({ match: await count('match'), mismatch: await count('mismatch'), skipped: await count('skipped'), unmatched: await count('unmatched') });
   return { clock, metrics, events, engine, reconciler, at, tradeTheMinute, count, fieldCount, results };
 }
@@ -142,8 +137,7 @@ describe('Reconciler', () => {
     assert.equal(await s.fieldCount('high'), 1);
     assert.equal(await s.fieldCount('tradeCount'), 1);
     for (const f of ['open', 'low', 'close', 'quoteVolume', 'takerBuyVolume']) assert.equal(await s.fieldCount(f), 0, f);
-    const text = await s.metrics.registry.getSingleMetricAsString('candlestack_reconciliation_mismatches_total');
-    assert.match(text, /candlestack_reconciliation_mismatches_total\{exchange="binance",timeframe="1m",field="volume"\} 1/);
+    assert.equal(await metricValue(s.metrics, 'candlestack_reconciliation_mismatches_total', { exchange: 'binance', timeframe: '1m', field: 'volume' }), 1);
   });
 
   test('a kline arriving before our close waits and is compared when the candle closes', async () => {

@@ -9,6 +9,7 @@ import { ExchangeRequestError } from '../src/core/errors.js';
 import { RestClient, parseRetryAfter, type RestClientOptions } from '../src/feed/rest-client.js';
 import type { Metrics } from '../src/telemetry/metrics.js';
 import { log, testMetrics } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 type Reply = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -70,15 +71,6 @@ function client(overrides: Partial<RestClientOptions> = {}): { rest: RestClient;
 function keepAlive(t: TestContext): void {
   const handle = setInterval(() => undefined, 1_000);
   t.after(() => clearInterval(handle));
-}
-
-async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(name);
-  assert.ok(metric, `metric ${name} is registered`);
-  const { values } = await metric.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))
-    .reduce((n, v) => n + v.value, 0);
 }
 
 describe('RestClient', () => {

@@ -13,11 +13,10 @@ import { systemClock } from '../src/core/clock.js';
 import { startCollect } from '../src/app/collect.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import { kafkaMockUnavailable } from './support/kafka/mock-cluster.js';
-import { assertSameCandles, eventually, offlineCandles } from './support/offline.js';
+import { assertSameCandles, offlineCandles } from './support/offline.js';
 import { SYMBOLS, kafkaFixture } from './support/roles-fixture.js';
-import { log, skipUnlessAvailable } from './support/harness.js';
+import { log, skipUnlessAvailable, sleep, until } from './support/harness.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 test('a process role killed with SIGKILL mid-stream and restarted: no duplicate, no missing candle', { timeout: 150_000 }, async (t) => {
@@ -55,7 +54,7 @@ test('a process role killed with SIGKILL mid-stream and restarted: no duplicate,
     await sleep(5_000);
     const stopAt = Math.floor(Date.now() / 1000) * 1000;
     const path = fx.config.store.url.slice('sqlite:'.length);
-    await eventually(async () => {
+    await until('the candles stored across the crash to match the offline builder', async () => {
       const store = new SqliteStore(path);
       try {
         for (const symbol of SYMBOLS) {
@@ -63,10 +62,11 @@ test('a process role killed with SIGKILL mid-stream and restarted: no duplicate,
           const n = assertSameCandles(symbol, got, await offlineCandles(fx.trades, symbol, fx.dir), startAt, stopAt);
           assert.ok(n >= 8, `${symbol}: enough candles across the crash (${n})`);
         }
+        return true;
       } finally {
         await store.close();
       }
-    }, 40_000);
+    }, 40_000, { pollMs: 500, retryOnThrow: true });
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));

@@ -13,9 +13,9 @@ import { startCollect } from '../src/app/collect.js';
 import { startProcess } from '../src/app/process.js';
 import { startServe } from '../src/app/serve.js';
 import { kafkaMockUnavailable } from './support/kafka/mock-cluster.js';
-import { eventually } from './support/offline.js';
 import { kafkaFixture } from './support/roles-fixture.js';
-import { log, skipUnlessAvailable } from './support/harness.js';
+import { log, skipUnlessAvailable, until } from './support/harness.js';
+import { metricSeries, metricValue, scrapeMetrics } from './support/metrics.js';
 
 interface ApiIndicators {
   names: string[];
@@ -43,15 +43,15 @@ test('process stores and publishes indicators, scores quality and runs breakers;
     ws.send(JSON.stringify({ op: 'subscribe', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1s' }));
 
     const base = `http://127.0.0.1:${serve.port}`;
-    const body = await eventually(async () => {
+    const body = await until('a stored sma2 value served by /api/indicators', async () => {
       const res = await fetch(`${base}/api/indicators?exchange=binance&symbol=BTCUSDT&timeframe=1s&limit=100`);
       assert.equal(res.status, 200);
       const b = (await res.json()) as ApiIndicators;
       assert.ok(b.indicators.some((p) => typeof p.values['sma2']?.['value'] === 'number'), `a stored sma2 value (${JSON.stringify(b).slice(0, 300)})`);
       return b;
-    });
+    }, 30_000, { pollMs: 500, retryOnThrow: true });
     assert.deepEqual(body.names, ['sma2', 'ema3']);
-    await eventually(async () => assert.ok(live.some((m) => m.type === 'indicator'), 'serve pushes indicator events from Kafka to /ws'));
+    await until('serve to push indicator events from Kafka to /ws', () => live.some((m) => m.type === 'indicator'), 30_000, { pollMs: 500 });
     ws.close();
 
     // Quality state lives in the process role; serve says so instead of inventing a score.
@@ -59,14 +59,16 @@ test('process stores and publishes indicators, scores quality and runs breakers;
     assert.equal(q.status, 503);
     assert.equal(((await q.json()) as { error: { code: string } }).error.code, 'quality_unavailable');
 
-    const metrics = await eventually(async () => {
-      const text = await (await fetch(`http://127.0.0.1:${processRole.port}/metrics`)).text();
-      assert.match(text, /candlestack_data_quality_score\{exchange="binance",symbol="BTC-USDT"\} [0-9.]+/);
-      return text;
-    });
-    assert.match(metrics, /candlestack_circuit_breaker_state\{component="store_write"[^}]*\} [0-9]/);
-    assert.match(metrics, /candlestack_circuit_breaker_state\{component="backfill_rest"[^}]*\} [0-9]/);
-    assert.match(metrics, /candlestack_kafka_messages_produced_total\{topic="candlestack_indicators"\} [1-9]/);
+    const metrics = await until('the BTC-USDT quality score on the process role /metrics', async () => {
+      const scraped = await scrapeMetrics(`http://127.0.0.1:${processRole.port}`);
+      const [score] = await metricSeries(scraped, 'candlestack_data_quality_score', { exchange: 'binance', symbol: 'BTC-USDT' });
+      return score && score.value >= 0 ? scraped : undefined;
+    }, 30_000, { pollMs: 500, retryOnThrow: true });
+    for (const component of ['store_write', 'backfill_rest']) {
+      const states = await metricSeries(metrics, 'candlestack_circuit_breaker_state', { component });
+      assert.ok(states.length === 1 && states[0]!.value >= 0, `${component} breaker state exposed (${JSON.stringify(states)})`);
+    }
+    assert.ok((await metricValue(metrics, 'candlestack_kafka_messages_produced_total', { topic: 'candlestack_indicators' })) >= 1);
     const health = (await (await fetch(`http://127.0.0.1:${processRole.port}/api/health`)).json()) as { breakers: { component: string }[] };
     assert.deepEqual(health.breakers.map((b) => b.component).sort(), ['backfill_rest', 'bus_produce', 'store_write']);
   } finally {

@@ -7,8 +7,8 @@ import { SimulatedBinance } from '../src/demo/simulated-binance/server.js';
 import type { SimTrade, SimulatedBinanceOptions } from '../src/demo/simulated-binance/server.js';
 import { MarketGenerator } from '../src/demo/simulated-binance/price-process.js';
 import { KlineBook, klineRestRow } from '../src/demo/simulated-binance/kline-book.js';
+import { sleep } from './support/harness.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const DECIMAL_8 = /^\d+\.\d{8}$/;
 
 // Independent exact decimal arithmetic for the expectations (units of 1e-8).

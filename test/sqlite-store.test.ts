@@ -13,6 +13,7 @@ import type { Candle, CandleEvent } from '../src/core/types.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
 import { MIN, T0, candle, q, storeContract } from './support/store-contract.js';
+import { metricValue } from './support/metrics.js';
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-sqlite-test-'));
@@ -81,11 +82,6 @@ storeContract('SqliteStore', async (t, now) => memoryStore(t, now));
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 };
-
-async function metricValue(metrics: ReturnType<typeof testMetrics>, name: string, labels: Record<string, string>): Promise<number> {
-  const data = await metrics.registry.getSingleMetric(name)!.get();
-  return data.values.find((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val))?.value ?? 0;
-}
 
 const ev = (c: Candle, kind: CandleEvent['kind'] = 'update'): CandleEvent => ({ type: 'candle', kind, candle: c });
 

@@ -13,6 +13,7 @@ import { instrumentedBreaker } from '../src/telemetry/breaker-metrics.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
+import { metricValue } from './support/metrics.js';
 
 const T0 = Date.UTC(2024, 0, 1);
 
@@ -44,10 +45,7 @@ function setup(maxBufferedRows = 100_000) {
   const store = new FlakyStore();
   const breaker = instrumentedBreaker('store_write', { failureThreshold: 2, openMs: 5_000, halfOpenProbes: 1 }, { clock, metrics, log });
   const writer = new CandleWriter({ store, clock, metrics, log: writerLog, flushMs: 1_000, breaker, maxBufferedRows });
-  const value = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
-    const m = await metrics.registry.getSingleMetric(name)!.get();
-    return m.values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((n, v) => n + v.value, 0);
-  };
+  const value = (name: string, labels: Record<string, string> = {}) => metricValue(metrics, name, labels);
   const stored = async (symbol: string) => (await store.query({ exchange: 'binance', symbol, timeframe: '1s', limit: 5000 })).map((c) => [c.openTime - T0, c.closed]);
   return { clock, metrics, lines, store, breaker, writer, value, stored };
 }

@@ -10,16 +10,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
-import { ApiServer } from '../src/api/server.js';
-import { LiveHub } from '../src/api/live-ws.js';
-import { Markets } from '../src/api/markets.js';
 import { chooseEncoding, COMPRESS_MIN_BYTES } from '../src/api/compress.js';
 import { DEFAULT_WEB_DIR, PAGE_CSP, WebAssets } from '../src/api/web-assets.js';
 import { SqliteStore } from '../src/store/sqlite.js';
-import { systemClock } from '../src/core/clock.js';
 import type { Candle } from '../src/core/types.js';
-import { binance } from '../src/exchanges/binance/feed.js';
-import { log, testMetrics } from './support/harness.js';
+import { log } from './support/harness.js';
+import { startTestApi, type TestApi } from './support/api.js';
+import { metricValue } from './support/metrics.js';
 
 const PAGE = '<!doctype html><title>candlestack</title><script type="module" src="/assets/app-ABC123.js"></script>';
 const SCRIPT = `console.log(${JSON.stringify('x'.repeat(4000))});`;
@@ -64,34 +61,11 @@ function candle(i: number): Candle {
   };
 }
 
-async function startApi(web: WebAssets | undefined, store: SqliteStore) {
-  const metrics = testMetrics();
-  const markets = new Markets([{ exchange: 'binance', symbols: ['BTC-USDT'], timeframes: ['1m'], codec: binance.symbols }]);
-  const live = new LiveHub({ markets, metrics, log, clock: systemClock });
-  const api = new ApiServer({
-    host: '127.0.0.1',
-    port: 0,
-    store,
-    markets,
-    live,
-    registry: metrics.registry,
-    metrics,
-    clock: systemClock,
-    log,
-    version: 'test',
-    web,
-    health: { feeds: () => [], staleAfterMs: 10_000, store: { kind: 'sqlite', isOpen: () => true, queueDepth: () => 0 }, bus: { kind: 'memory' }, backfillPending: () => 0, startedAt: Date.now() },
-  });
-  await api.start();
-  const port = api.port;
-  return { api, metrics, base: `http://127.0.0.1:${port}` };
-}
-
 describe('dashboard assets served by the ApiServer', () => {
   let dir: string;
   let store: SqliteStore;
-  let server: Awaited<ReturnType<typeof startApi>>;
-  let bare: Awaited<ReturnType<typeof startApi>>;
+  let server: TestApi;
+  let bare: TestApi;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'candlestack-web-'));
@@ -106,19 +80,19 @@ describe('dashboard assets served by the ApiServer', () => {
     writeFileSync(join(dir, 'assets', 'favicon-0011.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
     store = new SqliteStore(':memory:');
     await store.upsert(Array.from({ length: 200 }, (_, i) => candle(i)));
-    server = await startApi(WebAssets.load(dir, log), store);
-    bare = await startApi(undefined, store);
+    server = await startTestApi({ web: WebAssets.load(dir, log), store });
+    bare = await startTestApi({ store });
   });
 
   after(async () => {
-    await server.api.stop();
-    await bare.api.stop();
+    await server.close();
+    await bare.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   test('/ is the page: HTML, revalidated on every load, same-origin-only CSP', async () => {
-    const r = await raw(server.base, '/');
+    const r = await raw(server.url, '/');
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-type'], 'text/html; charset=utf-8');
     assert.equal(r.headers['cache-control'], 'no-cache');
@@ -131,15 +105,15 @@ describe('dashboard assets served by the ApiServer', () => {
   });
 
   test('brotli, then gzip, then identity by Accept-Encoding; the ETag names the encoding', async () => {
-    const br = await raw(server.base, '/assets/app-ABC123.js', { 'accept-encoding': 'gzip, deflate, br' });
+    const br = await raw(server.url, '/assets/app-ABC123.js', { 'accept-encoding': 'gzip, deflate, br' });
     assert.equal(br.headers['content-encoding'], 'br');
     assert.equal(brotliDecompressSync(br.body).toString(), SCRIPT);
     assert.equal(Number(br.headers['content-length']), br.body.length);
     assert.ok(br.body.length < SCRIPT.length / 4);
-    const gz = await raw(server.base, '/assets/app-ABC123.js', { 'accept-encoding': 'br;q=0, gzip' });
+    const gz = await raw(server.url, '/assets/app-ABC123.js', { 'accept-encoding': 'br;q=0, gzip' });
     assert.equal(gz.headers['content-encoding'], 'gzip');
     assert.equal(gunzipSync(gz.body).toString(), SCRIPT);
-    const plain = await raw(server.base, '/assets/app-ABC123.js');
+    const plain = await raw(server.url, '/assets/app-ABC123.js');
     assert.equal(plain.headers['content-encoding'], undefined);
     assert.equal(plain.body.toString(), SCRIPT);
     assert.equal(plain.headers.vary, 'accept-encoding');
@@ -154,7 +128,7 @@ describe('dashboard assets served by the ApiServer', () => {
       ['/assets/favicon-0011.svg', 'image/svg+xml'],
     ];
     for (const [path, type] of cases) {
-      const r = await raw(server.base, path);
+      const r = await raw(server.url, path);
       assert.equal(r.status, 200, path);
       assert.equal(r.headers['content-type'], type, path);
       assert.equal(r.headers['cache-control'], 'public, max-age=31536000, immutable', path);
@@ -164,16 +138,16 @@ describe('dashboard assets served by the ApiServer', () => {
   });
 
   test('If-None-Match with the current ETag: 304 without a body', async () => {
-    const first = await raw(server.base, '/', { 'accept-encoding': 'br' });
-    const again = await raw(server.base, '/', { 'accept-encoding': 'br', 'if-none-match': String(first.headers.etag) });
+    const first = await raw(server.url, '/', { 'accept-encoding': 'br' });
+    const again = await raw(server.url, '/', { 'accept-encoding': 'br', 'if-none-match': String(first.headers.etag) });
     assert.equal(again.status, 304);
     assert.equal(again.body.length, 0);
-    const stale = await raw(server.base, '/', { 'accept-encoding': 'br', 'if-none-match': '"something-else"' });
+    const stale = await raw(server.url, '/', { 'accept-encoding': 'br', 'if-none-match': '"something-else"' });
     assert.equal(stale.status, 200);
   });
 
   test('HEAD answers the headers only', async () => {
-    const r = await raw(server.base, '/assets/app-ABC123.js', {}, 'HEAD');
+    const r = await raw(server.url, '/assets/app-ABC123.js', {}, 'HEAD');
     assert.equal(r.status, 200);
     assert.equal(Number(r.headers['content-length']), Buffer.byteLength(SCRIPT));
     assert.equal(r.body.length, 0);
@@ -181,56 +155,55 @@ describe('dashboard assets served by the ApiServer', () => {
 
   test('unknown assets, traversal and methods other than GET/HEAD are JSON errors', async () => {
     for (const path of ['/assets/app-NOPE.js', '/assets/../package.json', '/assets/%2e%2e/package.json', '/assets/', '/index.html']) {
-      const r = await raw(server.base, path);
+      const r = await raw(server.url, path);
       assert.equal(r.status, 404, path);
       assert.match(String(r.headers['content-type']), /application\/json/);
       assert.equal(JSON.parse(r.body.toString()).error.code, 'not_found', path);
     }
-    const post = await raw(server.base, '/assets/app-ABC123.js', {}, 'POST');
+    const post = await raw(server.url, '/assets/app-ABC123.js', {}, 'POST');
     assert.equal(post.status, 405);
   });
 
   test('requests for assets are counted under one bounded route label', async () => {
-    await raw(server.base, '/assets/app-DEF456.css');
-    const text = await server.metrics.registry.metrics();
-    assert.match(text, /candlestack_http_requests_total\{method="GET",route="\/assets\/",status="200"\} [1-9]/);
-    assert.doesNotMatch(text, /route="\/assets\/app-/);
+    await raw(server.url, '/assets/app-DEF456.css');
+    assert.ok((await metricValue(server.metrics, 'candlestack_http_requests_total', { method: 'GET', route: '/assets/', status: '200' })) >= 1);
+    assert.doesNotMatch(await server.metrics.registry.metrics(), /route="\/assets\/app-/);
   });
 
   test('/api is the JSON index; without built assets / says how to build them', async () => {
-    const index = await raw(server.base, '/api');
+    const index = await raw(server.url, '/api');
     assert.equal(index.status, 200);
     const body = JSON.parse(index.body.toString());
     assert.equal(body.name, 'candlestack');
     assert.equal(body.endpoints.dashboard, '/');
-    const missing = await startApi(WebAssets.load(join(dir, 'nothing-here'), log), store);
+    const missing = await startTestApi({ web: WebAssets.load(join(dir, 'nothing-here'), log), store });
     try {
-      const r = await raw(missing.base, '/');
+      const r = await raw(missing.url, '/');
       assert.equal(r.status, 503);
       const err = JSON.parse(r.body.toString()).error;
       assert.equal(err.code, 'dashboard_not_built');
       assert.match(err.message, /npm run build/);
     } finally {
-      await missing.api.stop();
+      await missing.close();
     }
-    assert.equal((await raw(bare.base, '/')).status, 503);
+    assert.equal((await raw(bare.url, '/')).status, 503);
   });
 
   test('large API answers are compressed when accepted, small ones are not', async () => {
     const path = '/api/candles?symbol=BTCUSDT&timeframe=1m&limit=200';
-    const plain = await raw(server.base, path);
+    const plain = await raw(server.url, path);
     assert.ok(plain.body.length > COMPRESS_MIN_BYTES, 'the page of candles is large enough to compress');
     assert.equal(plain.headers['content-encoding'], undefined);
-    const gz = await raw(server.base, path, { 'accept-encoding': 'gzip' });
+    const gz = await raw(server.url, path, { 'accept-encoding': 'gzip' });
     assert.equal(gz.headers['content-encoding'], 'gzip');
     assert.deepEqual(JSON.parse(gunzipSync(gz.body).toString()), JSON.parse(plain.body.toString()));
-    const br = await raw(server.base, path, { 'accept-encoding': 'br, gzip' });
+    const br = await raw(server.url, path, { 'accept-encoding': 'br, gzip' });
     assert.equal(br.headers['content-encoding'], 'br');
     assert.deepEqual(JSON.parse(brotliDecompressSync(br.body).toString()), JSON.parse(plain.body.toString()));
     assert.ok(br.body.length < plain.body.length / 5, `${br.body.length} of ${plain.body.length} bytes`);
-    const small = await raw(server.base, '/healthz', { 'accept-encoding': 'br, gzip' });
+    const small = await raw(server.url, '/healthz', { 'accept-encoding': 'br, gzip' });
     assert.equal(small.headers['content-encoding'], undefined);
-    const error = await raw(server.base, '/api/candles?limit=0', { 'accept-encoding': 'gzip' });
+    const error = await raw(server.url, '/api/candles?limit=0', { 'accept-encoding': 'gzip' });
     assert.equal(error.status, 400);
     assert.equal(JSON.parse(error.body.toString()).error.parameter, 'limit');
   });

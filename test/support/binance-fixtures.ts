@@ -1,20 +1,8 @@
 /** The recorded real Binance frames of test/fixtures/binance (see PROVENANCE.md), raw and mapped. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { binanceMapper } from '../../src/exchanges/binance/mapper.js';
 import type { Kline, Trade } from '../../src/core/types.js';
-
-function fixtureDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'test', 'fixtures', 'binance');
-    if (existsSync(join(candidate, 'PROVENANCE.md'))) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('test/fixtures/binance not found');
-}
+import { fixtureLines } from './fixtures.js';
 
 export const APRIL = 'ws-combined-2021-04-04T2004Z-btc-eth-dot-aggtrade-kline.jsonl';
 export const AUGUST = 'ws-combined-2021-08-14T1446Z-aggtrade-kline.jsonl';
@@ -22,12 +10,8 @@ export const AUGUST = 'ws-combined-2021-08-14T1446Z-aggtrade-kline.jsonl';
 /** One recorded frame: the raw line, its event time, and what binanceMapper makes of it. */
 export type Frame = { line: string; E: number } & ({ kind: 'trade'; trade: Trade; f: number; l: number } | { kind: 'kline'; kline: Kline; f: number; L: number });
 
-export function fixtureLines(file: string): string[] {
-  return readFileSync(join(fixtureDir(), file), 'utf8').split('\n').filter((l) => l.trim() !== '');
-}
-
 export function loadFrames(file: string): Frame[] {
-  return fixtureLines(file).map((line) => {
+  return fixtureLines('binance', file).map((line) => {
     const d = (JSON.parse(line) as { data: Record<string, any> }).data;
     const E = d.E as number;
     const got: Frame[] = [];

@@ -1,21 +1,8 @@
 /** Recorded exchange frames under test/fixtures/<exchange>/, and a sink that records what a mapper makes of frames. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { EventSink, Mapper } from '../../src/exchanges/adapter.js';
 import type { Kline, Trade } from '../../src/core/types.js';
-
-/** The text of test/fixtures/<exchange>/<name>, found from the source or the compiled test directory. */
-export function readFixture(exchange: string, name: string): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'test', 'fixtures', exchange, name);
-    if (existsSync(candidate)) return readFileSync(candidate, 'utf8');
-    dir = dirname(dir);
-  }
-  throw new Error(`test/fixtures/${exchange}/${name} not found`);
-}
+import { readFixture } from './fixtures.js';
 
 /**
  * The server frames of a recorded session in cryptofeed's capture format: `<unix seconds>: <frame>` lines, with

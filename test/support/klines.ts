@@ -1,15 +1,11 @@
 /** Real Binance klines from test/fixtures/binance/ as candles (decimal strings with the exchange's 8 decimals). */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Candle } from '../../src/core/types.js';
 import type { Timeframe } from '../../src/core/timeframe.js';
-
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'binance');
+import { readFixture } from './fixtures.js';
 
 /** `[openTime, open, high, low, close, volume]` rows (freqtrade's OHLCV JSON layout) -> closed candles. */
 export function loadKlines(file: string, symbol: string, timeframe: Timeframe): Candle[] {
-  const rows = JSON.parse(readFileSync(join(FIXTURES, file), 'utf8')) as number[][];
+  const rows = JSON.parse(readFixture('binance', file)) as number[][];
   return rows.map(([t, o, h, l, c, v]) => {
     const close = c!.toFixed(8);
     return {

@@ -1,14 +1,14 @@
 /**
  * Shared by the observability tests: the deploy/ files (rules, rule tests, dashboards), the metric names
  * they may use, the metrics that cannot have data here (listed with the reason), and helpers to run the
- * real Prometheus, Alertmanager and node-exporter binaries on free loopback ports.
+ * real Prometheus, Alertmanager and node-exporter binaries on free loopback ports (test/support/net.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { createMetrics, createRegistry } from '../../src/telemetry/metrics.js';
+import { sleep } from './harness.js';
 
 /** The repository root (this file runs from dist/test/support/). */
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -131,17 +131,6 @@ export function toolAvailable(command: string): boolean {
   return spawnSync(command, ['--version'], { encoding: 'utf8' }).status === 0;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** A child process with its output kept (the tail goes into assertion messages) and a clean stop. */
 export class Service {
   private output = '';
@@ -177,7 +166,7 @@ export class Service {
         // not listening yet
       }
       if (Date.now() > deadline) throw new Error(`${this.name} not ready at ${url} after ${timeoutMs} ms:\n${this.tail()}`);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
 
@@ -188,15 +177,5 @@ export class Service {
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
     await done;
     clearTimeout(timer);
-  }
-}
-
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, pollMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, pollMs));
   }
 }

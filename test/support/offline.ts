@@ -52,16 +52,3 @@ export function assertSameCandles(label: string, got: ComparableCandle[], expect
   }
   return inRange.length;
 }
-
-/** Runs `check` until it passes (the roles are asynchronous: a rebalance or a replay takes a few seconds), at most `ms`. */
-export async function eventually<T>(check: () => Promise<T>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-}

@@ -9,10 +9,14 @@ import { KafkaMockCluster } from './kafka/mock-cluster.js';
 
 export const SYMBOLS = ['BTC-USDT', 'ETH-USDT', 'SOL-USDT', 'BNB-USDT'];
 
-export async function kafkaFixture(seed: number) {
+/** Partitions of every topic the fixture creates. */
+export const TOPIC_PARTITIONS = 6;
+
+/** `symbols`: what the simulated Binance trades and the roles follow (default SYMBOLS). */
+export async function kafkaFixture(seed: number, { symbols = SYMBOLS }: { symbols?: readonly string[] } = {}) {
   const cluster = await KafkaMockCluster.start(3);
-  for (const name of Object.values(DEFAULT_KAFKA_TOPICS)) await cluster.createTopic(name, 6);
-  const sim = new SimulatedBinance({ seed, tradesPerSecond: 120, symbols: SYMBOLS });
+  for (const name of Object.values(DEFAULT_KAFKA_TOPICS)) await cluster.createTopic(name, TOPIC_PARTITIONS);
+  const sim = new SimulatedBinance({ seed, tradesPerSecond: 120, symbols: [...symbols] });
   const trades: SimTrade[] = [];
   sim.onTrade((t) => trades.push(t));
   const { wsBaseUrl, restBaseUrl } = await sim.start();
@@ -20,7 +24,7 @@ export async function kafkaFixture(seed: number) {
   const base = defaultConfig();
   const config: Config = {
     ...base,
-    exchanges: [{ ...base.exchanges[0]!, symbols: SYMBOLS, wsUrl: wsBaseUrl, restUrl: restBaseUrl }],
+    exchanges: [{ ...base.exchanges[0]!, symbols: [...symbols], wsUrl: wsBaseUrl, restUrl: restBaseUrl }],
     timeframes: ['1s', '1m'],
     candles: { graceMs: 300, latePolicy: 'drop', tickMs: 50 },
     feed: { staleAfterMs: 5_000, backoffInitialMs: 100, backoffMaxMs: 500 },
@@ -31,6 +35,7 @@ export async function kafkaFixture(seed: number) {
   return {
     cluster,
     sim,
+    symbols,
     trades,
     dir,
     config,
