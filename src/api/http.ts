@@ -17,21 +17,38 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
   sendJson(res, status, body);
 }
 
-/** Listens on host:port; resolves with the bound port (the chosen one with port 0). A taken port is a clear error. */
-export function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is already in use; choose another with --port`, { cause: err }) : err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
+/** An http.Server on host:port: `start` listens (a taken port is a clear error), `stop` closes it now, `port` is the bound one. */
+export class Listener {
+  private bound: number | null = null;
 
-/** Closes a server now: open keep-alive connections are ended, not waited for. */
-export async function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  constructor(
+    private readonly server: Server,
+    private readonly host: string,
+    private readonly wanted: number,
+  ) {}
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) =>
+        reject(err.code === 'EADDRINUSE' ? new Error(`port ${this.wanted} on ${this.host} is already in use; choose another with --port`, { cause: err }) : err);
+      this.server.once('error', onError);
+      this.server.listen(this.wanted, this.host, () => {
+        this.server.off('error', onError);
+        this.bound = (this.server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  }
+
+  /** The bound port (the chosen one with port 0); throws before `start`. */
+  get port(): number {
+    if (this.bound === null) throw new Error('server not started');
+    return this.bound;
+  }
+
+  /** Open keep-alive connections are ended, not waited for. */
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
 }

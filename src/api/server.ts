@@ -12,7 +12,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { AlertReceiver } from './alerts-webhook.js';
 import { healthReport, readiness, type HealthSources } from './health.js';
-import { closeServer, listen, sendError, sendJson } from './http.js';
+import { Listener, sendError, sendJson } from './http.js';
 import type { Service } from '../core/service.js';
 import type { LiveHub } from './live-ws.js';
 import type { Markets } from './markets.js';
@@ -54,7 +54,7 @@ type BodyRouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<v
 export class ApiServer implements Service {
   readonly name = 'api';
   private readonly server: Server;
-  private boundPort: number | null = null;
+  private readonly listener: Listener;
   private readonly routes: ReadonlyMap<string, RouteHandler>;
   private readonly postRoutes: ReadonlyMap<string, BodyRouteHandler>;
 
@@ -79,22 +79,14 @@ export class ApiServer implements Service {
       else socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
     });
     this.server.keepAliveTimeout = 5_000;
+    this.listener = new Listener(this.server, o.host, o.port);
   }
 
-  /** Starts listening. Rejects with a clear message if the port is taken. */
-  async start(): Promise<void> {
-    this.boundPort = await listen(this.server, this.o.host, this.o.port);
-  }
-
-  /** The bound port (the chosen one with port 0); throws before `start`. */
-  get port(): number {
-    if (this.boundPort === null) throw new Error('ApiServer: not started');
-    return this.boundPort;
-  }
-
+  start = (): Promise<void> => this.listener.start();
   /** Closes the HTTP server and its connections (the LiveHub, a service of its own, closes the /ws clients). */
-  stop(): Promise<void> {
-    return closeServer(this.server);
+  stop = (): Promise<void> => this.listener.stop();
+  get port(): number {
+    return this.listener.port;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -3,11 +3,11 @@
  * /api/health (the role's HealthReport, the same model the API server serves). The serve role and run/demo
  * use the full ApiServer instead.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import type { Service } from '../core/service.js';
-import { closeServer, listen, sendError, sendJson } from '../api/http.js';
+import { Listener, sendError, sendJson } from '../api/http.js';
 import { healthReport, readiness, type HealthSources } from '../api/health.js';
 
 export interface RoleServerOptions {
@@ -21,11 +21,10 @@ export interface RoleServerOptions {
 
 export class RoleServer implements Service {
   readonly name = 'role-server';
-  private readonly server: Server;
-  private boundPort: number | null = null;
+  private readonly listener: Listener;
 
   constructor(private readonly o: RoleServerOptions) {
-    this.server = createServer((req, res) => {
+    const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'method_not_allowed', 'only GET');
       if (path === '/healthz') return sendJson(res, 200, { status: 'alive', role: o.role });
@@ -46,19 +45,13 @@ export class RoleServer implements Service {
       }
       sendError(res, 404, 'not_found', `no route ${path}; try /metrics, /healthz, /readyz or /api/health`);
     });
+    this.listener = new Listener(server, o.host, o.port);
   }
 
-  async start(): Promise<void> {
-    this.boundPort = await listen(this.server, this.o.host, this.o.port);
-  }
-
+  start = (): Promise<void> => this.listener.start();
+  stop = (): Promise<void> => this.listener.stop();
   get port(): number {
-    if (this.boundPort === null) throw new Error('RoleServer: not started');
-    return this.boundPort;
-  }
-
-  stop(): Promise<void> {
-    return closeServer(this.server);
+    return this.listener.port;
   }
 
   private report() {
