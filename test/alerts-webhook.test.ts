@@ -60,7 +60,7 @@ interface LogLine {
 }
 
 async function received(metrics: Metrics, status: string, severity: string): Promise<number> {
-  const { values } = await metrics.alertsReceived.get();
+  const { values } = await metrics.api.alertsReceived.get();
   return values.find((v) => v.labels.status === status && v.labels.severity === severity)?.value ?? 0;
 }
 
@@ -79,7 +79,7 @@ describe('POST /api/alerts', () => {
     initializeSeries(metrics, { exchanges: [], timeframes: [], store: 'sqlite', bus: 'memory' });
     const log = createLogger({ level: 'debug', format: 'json' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
     const markets = new Markets([{ exchange: 'binance', symbols: ['BTC-USDT'], timeframes: ['1m'], codec: binance.symbols }]);
-    const live = new LiveHub({ markets, metrics, log, clock: systemClock });
+    const live = new LiveHub({ markets, metrics: metrics.api, log, clock: systemClock });
     api = new ApiServer({
       host: '127.0.0.1',
       port: 0,
@@ -87,7 +87,7 @@ describe('POST /api/alerts', () => {
       markets,
       live,
       registry: metrics.registry,
-      metrics,
+      metrics: metrics.api,
       clock: systemClock,
       log,
       version: 'test',

@@ -152,7 +152,7 @@ describe('ApiServer', () => {
     const markets = new Markets([
       { exchange: 'binance', symbols: ['BTC-USDT', 'ETH-USDT', 'SOL-USDT'], timeframes: ['1m', '5m'], codec: binance.symbols },
     ]);
-    live = new LiveHub({ markets, metrics, log, clock: systemClock });
+    live = new LiveHub({ markets, metrics: metrics.api, log, clock: systemClock });
     live.start();
     api = new ApiServer({
       host: '127.0.0.1',
@@ -161,7 +161,7 @@ describe('ApiServer', () => {
       markets,
       live,
       registry: metrics.registry,
-      metrics,
+      metrics: metrics.api,
       clock: systemClock,
       log,
       version: 'test',

@@ -25,12 +25,12 @@ test('while backfill_rest is open the gap waits without requests; a half-open pr
     // the pipeline runs on a fake clock; the REST client on the real one (its only sleeps are 1 ms backoffs)
     const clock = new FakeClock(Date.now());
     const metrics = testMetrics();
-    const rest = new RestClient({ exchange: 'binance', clock: systemClock, metrics, log, attempts: 1, backoff: { initialMs: 1, maxMs: 1 } });
+    const rest = new RestClient({ exchange: 'binance', clock: systemClock, metrics: metrics.feed, log, attempts: 1, backoff: { initialMs: 1, maxMs: 1 } });
     const corrections: CandleEvent[] = [];
     const engine = new CandleEngine({ timeframes: ['1s'], graceMs: 0, latePolicy: 'drop', clock, metrics, log, emit: (e) => corrections.push(e) });
-    const breaker = instrumentedBreaker('backfill_rest', { failureThreshold: 2, openMs: 60_000, halfOpenProbes: 1 }, { clock, metrics, log });
+    const breaker = instrumentedBreaker('backfill_rest', { failureThreshold: 2, openMs: 60_000, halfOpenProbes: 1 }, { clock, metrics: metrics.breakers, log });
     const backfiller = new Backfiller({ sources: new Map([['binance', { adapter: binance, endpoints, rest }]]), engine, timeframes: ['1s'], graceMs: 0, settleMs: 0, clock, metrics, log, breaker });
-    const requests = async (): Promise<number> => (await metrics.restRequests.get()).values.reduce((n, v) => n + v.value, 0);
+    const requests = async (): Promise<number> => (await metrics.feed.restRequests.get()).values.reduce((n, v) => n + v.value, 0);
 
     const from = Math.floor(start / 1000) * 1000;
     backfiller.onGap({ type: 'gap', exchange: 'binance', symbol: 'BTC-USDT', from, to: from + 1000, cause: 'trade_id', missing: 3 });
@@ -51,7 +51,7 @@ test('while backfill_rest is open the gap waits without requests; a half-open pr
     assert.equal(await requests(), 2, 'no request while open');
     assert.equal(backfiller.pending, 1, 'the gap waits; nothing dropped');
     assert.equal(corrections.length, 0);
-    assert.ok((await metrics.circuitBreakerRejected.get()).values[0]!.value >= 1, 'refusals are counted');
+    assert.ok((await metrics.breakers.circuitBreakerRejected.get()).values[0]!.value >= 1, 'refusals are counted');
 
     sim.failRest(0); // the exchange is back
     clock.advance(10_000); // 60 s after opening
@@ -66,7 +66,7 @@ test('while backfill_rest is open the gap waits without requests; a half-open pr
         ['correction', from + 1000, 'backfill'],
       ],
     );
-    const transitions = (await metrics.circuitBreakerTransitions.get()).values.filter((v) => v.value > 0).map((v) => `${v.labels.from}->${v.labels.to}`).sort();
+    const transitions = (await metrics.breakers.circuitBreakerTransitions.get()).values.filter((v) => v.value > 0).map((v) => `${v.labels.from}->${v.labels.to}`).sort();
     assert.deepEqual(transitions, ['closed->open', 'half_open->closed', 'open->half_open']);
   } finally {
     await sim.stop();

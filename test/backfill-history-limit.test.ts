@@ -32,12 +32,12 @@ test('periods older than the REST history are counted unrecoverable and not fetc
     const now = venueNow();
     const clock = new FakeClock(now);
     const metrics = testMetrics();
-    const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics, log, attempts: 1 });
+    const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics: metrics.feed, log, attempts: 1 });
     const corrections: CandleEvent[] = [];
     const engine = new CandleEngine({ timeframes: ['1m'], graceMs: 0, latePolicy: 'drop', clock, metrics, log, emit: (e) => corrections.push(e) });
     const adapter = { ...kraken, klineHistoryPeriods: ROWS };
     const backfiller = new Backfiller({ sources: new Map([['kraken', { adapter, endpoints, rest }]]), engine, timeframes: ['1m'], graceMs: 0, settleMs: 0, clock, metrics, log });
-    const counted = async (name: 'backfillUnrecoverable' | 'restRequests'): Promise<number> => (await metrics[name].get()).values.reduce((n, v) => n + v.value, 0);
+    const counted = async (name: 'backfillUnrecoverable' | 'restRequests'): Promise<number> => (await (name === 'restRequests' ? metrics.feed.restRequests : metrics.candles.backfillUnrecoverable).get()).values.reduce((n, v) => n + v.value, 0);
 
     const current = periodStart(now, MIN);
     const oldest = current - (ROWS - 1) * MIN; // the oldest period the OHLC rows still hold

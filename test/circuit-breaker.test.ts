@@ -11,7 +11,7 @@ const SETTINGS = { failureThreshold: 3, openMs: 10_000, halfOpenProbes: 2 };
 function setup(settings = SETTINGS) {
   const clock = new FakeClock();
   const metrics = testMetrics();
-  const breaker = instrumentedBreaker('store_write', settings, { clock, metrics, log });
+  const breaker = instrumentedBreaker('store_write', settings, { clock, metrics: metrics.breakers, log });
   const value = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
     const m = await metrics.registry.getSingleMetric(name)!.get();
     return m.values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((n, v) => n + v.value, 0);

@@ -98,16 +98,16 @@ test('backfill: fetchKlines pages by 300 buckets and equals the venue\'s own tra
   const { restBaseUrl } = await venue.start();
   t.after(() => venue.stop());
   const metrics = testMetrics();
-  const rest = new RestClient({ exchange: 'coinbase', clock: systemClock, metrics, log, backoff: { initialMs: 10, maxMs: 50 } });
+  const rest = new RestClient({ exchange: 'coinbase', clock: systemClock, metrics: metrics.feed, log, backoff: { initialMs: 10, maxMs: 50 } });
   const first = periodStart(venueNow(), 60_000) + 60_000;
   await until('420 minutes of exchange time', () => venueNow() > first + 420 * 60_000, 30_000);
   const endTime = periodStart(venueNow(), 300_000) - 1; // every bucket in range is closed at the venue
 
   for (const tf of ['1m', '5m'] as const) {
     const step = timeframeMs(tf);
-    const before = (await metrics.restRequests.get()).values.reduce((n, v) => n + v.value, 0);
+    const before = (await metrics.feed.restRequests.get()).values.reduce((n, v) => n + v.value, 0);
     const klines = await coinbase.fetchKlines(rest, { wsBaseUrl: '', restBaseUrl }, 'BTC-USD', tf, first, endTime);
-    const requests = (await metrics.restRequests.get()).values.reduce((n, v) => n + v.value, 0) - before;
+    const requests = (await metrics.feed.restRequests.get()).values.reduce((n, v) => n + v.value, 0) - before;
     const periods = Math.ceil((endTime + 1 - first) / step);
     assert.equal(requests, Math.ceil(periods / 300), `${tf}: ${periods} buckets need ${Math.ceil(periods / 300)} requests`);
     const expected = [...aggregate(trades, step)].filter(([at]) => at >= first && at + step - 1 <= endTime).sort((a, b) => a[0] - b[0]);

@@ -212,7 +212,7 @@ describe('fidelity: closed minutes reproduced as mid-minute snapshot + recorded 
     ]);
     const restoredL = new Map<string, number>();
     const { clock, engine, events, metrics, setListener } = newEngine(august[0]!.E);
-    const reconciler = new Reconciler({ engine, clock, metrics, log, holdMs: 60_000 });
+    const reconciler = new Reconciler({ engine, clock, metrics: metrics.candles, log, holdMs: 60_000 });
     const closedAt = new Map<string, number>();
     setListener((e) => {
       if (e.kind === 'close' && e.candle.openTime === MINUTE) closedAt.set(e.candle.symbol, clock.now());
@@ -243,7 +243,7 @@ describe('fidelity: closed minutes reproduced as mid-minute snapshot + recorded 
     assertSameAsExchange(closes.find((c) => c.symbol === 'SXP-BTC'), klineAt(august, 'SXP-BTC', 1628952422394).kline, 'SXPBTC replay');
     assertSameAsExchange(closes.find((c) => c.symbol === 'XMR-BTC'), klineAt(august, 'XMR-BTC', 1628952422309).kline, 'XMRBTC replay');
     const recon = async (result: string): Promise<number> => {
-      const data = await metrics.reconciliations.get();
+      const data = await metrics.candles.reconciliations.get();
       return data.values.filter((v) => v.labels.result === result).reduce((s, v) => s + v.value, 0);
     };
     // FTMUSDT's x:true arrived before our close (waited), SXPBTC's after it (compared at once)

@@ -56,20 +56,20 @@ function setup() {
 test('counts per feed and per symbol come from the metrics; a quiet symbol is amber', async () => {
   const s = setup();
   const m = s.metrics;
-  m.wsMessagesReceived.labels('binance', '0').inc(42);
-  m.wsMessagesReceived.labels('binance', '1').inc(7); // another shard: not this feed's
-  m.tradesReceived.labels('binance', 'BTC-USDT').inc(30);
-  m.lastTradeTimestamp.labels('binance', 'BTC-USDT').set((s.clock.now() - 1_500) / 1000);
-  m.tradeIdGaps.labels('binance', 'BTC-USDT', 'stream').inc();
-  m.tradeIdGaps.labels('binance', 'BTC-USDT', 'reconnect').inc(2);
-  m.tradeIdsMissing.labels('binance', 'BTC-USDT').inc(9);
-  m.messagesRejected.labels('binance', 'malformed').inc(2);
-  m.messagesRejected.labels('binance', 'future_timestamp').inc();
-  m.storeRowsWritten.labels('sqlite').inc(100);
-  m.busPublished.labels('memory', 'trade').inc(30);
-  m.busPublished.labels('memory', 'candle').inc(5);
-  m.backfillCandles.labels('binance', '1m').inc(4);
-  m.backfillRuns.labels('binance', 'ok').inc(2);
+  m.feed.wsMessagesReceived.labels('binance', '0').inc(42);
+  m.feed.wsMessagesReceived.labels('binance', '1').inc(7); // another shard: not this feed's
+  m.feed.tradesReceived.labels('binance', 'BTC-USDT').inc(30);
+  m.feed.lastTradeTimestamp.labels('binance', 'BTC-USDT').set((s.clock.now() - 1_500) / 1000);
+  m.feed.tradeIdGaps.labels('binance', 'BTC-USDT', 'stream').inc();
+  m.feed.tradeIdGaps.labels('binance', 'BTC-USDT', 'reconnect').inc(2);
+  m.feed.tradeIdsMissing.labels('binance', 'BTC-USDT').inc(9);
+  m.feed.messagesRejected.labels('binance', 'malformed').inc(2);
+  m.feed.messagesRejected.labels('binance', 'future_timestamp').inc();
+  m.store.storeRowsWritten.labels('sqlite').inc(100);
+  m.bus.busPublished.labels('memory', 'trade').inc(30);
+  m.bus.busPublished.labels('memory', 'candle').inc(5);
+  m.candles.backfillCandles.labels('binance', '1m').inc(4);
+  m.candles.backfillRuns.labels('binance', 'ok').inc(2);
 
   const r = await s.report();
   assert.equal(r.feeds.length, 1);
@@ -118,13 +118,13 @@ test('feed levels follow the feed state: up green, stale amber, down red; the pa
 
 test('reconciliation: totals, the fields that differed, and a level from the recent window only', async () => {
   const s = setup();
-  const rec = s.metrics.reconciliations;
+  const rec = s.metrics.candles.reconciliations;
   rec.labels('binance', '1m', 'match').inc(300);
   rec.labels('binance', '1m', 'mismatch').inc(1);
   rec.labels('binance', '5m', 'skipped').inc(2);
   rec.labels('binance', '1m', 'unmatched').inc(1);
-  s.metrics.reconciliationMismatches.labels('binance', '1m', 'high').inc();
-  s.metrics.reconciliationMismatches.labels('binance', '1m', 'volume').inc();
+  s.metrics.candles.reconciliationMismatches.labels('binance', '1m', 'high').inc();
+  s.metrics.candles.reconciliationMismatches.labels('binance', '1m', 'volume').inc();
 
   s.clock.advance(10_000);
   let r = await s.report();
@@ -154,9 +154,9 @@ test('store and bus errors and failed backfills are amber while recent, green on
   const s = setup();
   s.clock.advance(10_000);
   await s.report();
-  s.metrics.storeErrors.labels('sqlite', 'upsert').inc();
-  s.metrics.busHandlerErrors.labels('memory', 'candle').inc();
-  s.metrics.backfillRuns.labels('binance', 'error').inc();
+  s.metrics.store.storeErrors.labels('sqlite', 'upsert').inc();
+  s.metrics.bus.busHandlerErrors.labels('memory', 'candle').inc();
+  s.metrics.candles.backfillRuns.labels('binance', 'error').inc();
   s.clock.advance(10_000);
   let r = await s.report();
   assert.deepEqual([r.store.level, r.bus.level, r.backfill.level, r.level], ['warn', 'warn', 'warn', 'warn']);

@@ -81,7 +81,7 @@ describe('IndicatorWriter', () => {
         return inner.upsertIndicators(r);
       },
     };
-    const writer = new IndicatorWriter({ store, clock, metrics, log, flushMs: 1_000 });
+    const writer = new IndicatorWriter({ store, clock, metrics: metrics.store, log, flushMs: 1_000 });
     writer.start();
     writer.onEvent(event('close', 0, 10));
     writer.onEvent(event('update', 1, 11));
@@ -111,7 +111,7 @@ describe('GET /api/indicators and /ws', () => {
     for (let i = 0; i < 10; i++) await store.upsertIndicators(rows(i));
     const metrics = testMetrics();
     const markets = new Markets([{ exchange: 'binance', symbols: ['BTC-USDT', 'ETH-USDT'], timeframes: ['1m', '5m'], codec: binance.symbols }]);
-    live = new LiveHub({ markets, metrics, log, clock: systemClock });
+    live = new LiveHub({ markets, metrics: metrics.api, log, clock: systemClock });
     api = new ApiServer({
       host: '127.0.0.1',
       port: 0,
@@ -119,7 +119,7 @@ describe('GET /api/indicators and /ws', () => {
       markets,
       live,
       registry: metrics.registry,
-      metrics,
+      metrics: metrics.api,
       clock: systemClock,
       log,
       version: 'test',

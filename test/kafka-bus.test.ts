@@ -152,7 +152,7 @@ test('Kafka bus: every broker down, messages wait in the buffer (depth metric), 
     const end = Date.now() + 40_000;
     while (errors === 0 && Date.now() < end) {
       await sleep(200);
-      errors = (await pm.kafkaErrors.get()).values.filter((v) => v.labels.operation === 'produce').reduce((a, v) => a + v.value, 0);
+      errors = (await pm.kafka.kafkaErrors.get()).values.filter((v) => v.labels.operation === 'produce').reduce((a, v) => a + v.value, 0);
     }
     assert.ok(errors > 0, 'produce errors counted while no broker is reachable');
     assert.ok(producer.bufferDepth > 0, 'messages are buffered while no broker is reachable');

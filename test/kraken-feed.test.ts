@@ -65,7 +65,7 @@ test('fetchKlines pages on result.last, drops the uncommitted last row, validate
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const endpoints = { wsBaseUrl: 'ws://unused', restBaseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-  const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics: testMetrics(), log, attempts: 1 });
+  const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics: testMetrics().feed, log, attempts: 1 });
   try {
     const klines = await kraken.fetchKlines(rest, endpoints, 'BTC-USD', '5m', start * 1000, (start + 9 * 300) * 1000);
     assert.deepEqual(klines.map((k) => k.openTime / 1000 - start), [0, 300, 600, 900, 1200, 1500, 1800, 2100, 2400, 2700]);
@@ -101,7 +101,7 @@ test('subscribe: trades of every symbol arrive with canonical symbols, exact pri
       assert.deepEqual([t.symbol, t.price, t.qty, t.side, t.time], [v.symbol, trim(v.price), trim(v.qty), v.side, v.time]);
     }
     assert.ok(r.klines.every((k) => SYMBOLS.includes(k.symbol) && k.timeframe === '1m' && k.quoteVolume === null));
-    assert.equal(await counter(r.metrics.messagesRejected, { exchange: 'kraken' }), 0);
+    assert.equal(await counter(r.metrics.feed.messagesRejected, { exchange: 'kraken' }), 0);
   } finally {
     await r.stop();
   }
@@ -130,9 +130,9 @@ test('heartbeat: venue heartbeats keep a quiet feed alive; silence makes it stal
   try {
     for (const s of SYMBOLS) r.venue.haltSymbol(s, 60_000);
     await new Promise((res) => setTimeout(res, 3_500));
-    assert.equal(await counter(r.metrics.websocketReconnections, { reason: 'stale' }), 0, 'heartbeats alone keep it alive');
+    assert.equal(await counter(r.metrics.feed.websocketReconnections, { reason: 'stale' }), 0, 'heartbeats alone keep it alive');
     r.venue.pauseStreams(3_000);
-    await until('stale reconnect', async () => (await counter(r.metrics.websocketReconnections, { reason: 'stale' })) >= 1, 5_000);
+    await until('stale reconnect', async () => (await counter(r.metrics.feed.websocketReconnections, { reason: 'stale' })) >= 1, 5_000);
   } finally {
     await r.stop();
   }
@@ -151,7 +151,7 @@ test('reconnect and dropped trades: gaps on the bus, trades resume; an unknown f
     assert.deepEqual([gap.symbol, gap.missing], ['BTC-USD', 5]);
     r.venue.broadcast('{"channel":"book","type":"snapshot","data":[]}');
     r.venue.broadcast('[1234,[["1.0","2.0","1618678142.5","s","l",""]],"trade","XBT/USD"]');
-    await until('rejects counted', async () => (await counter(r.metrics.messagesRejected, { exchange: 'kraken', reason: 'unknown_event' })) === 2);
+    await until('rejects counted', async () => (await counter(r.metrics.feed.messagesRejected, { exchange: 'kraken', reason: 'unknown_event' })) === 2);
     const n = r.trades.length;
     await until('still streaming', () => r.trades.length > n);
   } finally {
@@ -167,7 +167,7 @@ test('backfill: fetchKlines equals the venue klines, limited to the most recent 
   // The venue clock runs 120x: two minutes of 1m candles per second.
   const venue = new SimulatedVenue({ protocol, symbols: SYMBOLS, seed: 9, tradesPerSecond: 30, now: () => t0 + (Date.now() - t0) * 120 });
   const endpoints = await venue.start();
-  const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics: testMetrics(), log, attempts: 1 });
+  const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics: testMetrics().feed, log, attempts: 1 });
   try {
     await new Promise((res) => setTimeout(res, 5_500)); // ~11 closed 1m periods, more than the 6 rows kept
     const klines = await kraken.fetchKlines(rest, endpoints, 'ETH-USD', '1m', t0 - 60_000, t0 + 3_600_000);

@@ -25,7 +25,7 @@ async function setup(o: { adapter?: ExchangeAdapter; protocol?: OkxProtocolOptio
   const venue = new SimulatedVenue({ protocol, symbols: SYMBOLS, seed: 7, tradesPerSecond: o.tradesPerSecond ?? 150, klinePushIntervalMs: 200 });
   const endpoints = await venue.start();
   const metrics = testMetrics();
-  const bus = new MemoryBus(metrics, log);
+  const bus = new MemoryBus(metrics.bus, log);
   const seen = { trades: [] as Trade[], klines: [] as Kline[], gaps: [] as GapEvent[] };
   bus.subscribe('trade', (t: Trade) => seen.trades.push(t));
   bus.subscribe('kline', (k: Kline) => seen.klines.push(k));
@@ -38,7 +38,7 @@ async function setup(o: { adapter?: ExchangeAdapter; protocol?: OkxProtocolOptio
     backoff: { initialMs: 50, maxMs: 200 },
     bus,
     clock: systemClock,
-    metrics,
+    metrics: metrics.feed,
     log,
   });
   collector.start();
@@ -101,7 +101,7 @@ test('reconnect: dropped connections -> reconnect gaps and trades resume; skippe
     await until('reconnect gaps for every symbol', () => SYMBOLS.every((sym) => s.seen.gaps.some((g) => g.symbol === sym && g.cause === 'reconnect')));
     const after = s.seen.trades.length;
     await until('trades resume', () => s.seen.trades.length >= after + 10);
-    assert.ok((await counter(s.metrics.websocketReconnections, { exchange: 'okx' })) >= 1);
+    assert.ok((await counter(s.metrics.feed.websocketReconnections, { exchange: 'okx' })) >= 1);
     await until('a BTC trade after the reconnect', () => s.seen.trades.slice(after).some((t) => t.symbol === 'BTC-USDT'));
     s.venue.skipTradeIds('BTC-USDT', 5);
     const gap = await until('a trade_id gap', () => s.seen.gaps.find((g) => g.cause === 'trade_id'));
@@ -118,12 +118,12 @@ test('unknown and malformed frames are counted as rejected, never thrown; a serv
     s.venue.broadcast('{"event":"mystery"}');
     s.venue.broadcast('{"arg":{"channel":"trades-all","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"x"}]}');
     s.venue.broadcast('garbage');
-    const rejected = (reason: string) => counter(s.metrics.messagesRejected, { exchange: 'okx', reason });
+    const rejected = (reason: string) => counter(s.metrics.feed.messagesRejected, { exchange: 'okx', reason });
     await until('rejections counted', async () => (await rejected('unknown_event')) === 1 && (await rejected('invalid_field')) === 1 && (await rejected('invalid_json')) === 1);
     const before = s.seen.trades.length;
     await until('trades continue', () => s.seen.trades.length >= before + 5);
     s.venue.broadcast('{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. Please reconnect.","connId":"a4d3ae55"}');
-    await until('reconnected on notice', async () => (await counter(s.metrics.websocketReconnections, { exchange: 'okx', reason: 'service_upgrade' })) === 1);
+    await until('reconnected on notice', async () => (await counter(s.metrics.feed.websocketReconnections, { exchange: 'okx', reason: 'service_upgrade' })) === 1);
   } finally {
     await s.stop();
   }
@@ -145,7 +145,7 @@ test('backfill: fetchKlines over the venue REST equals candles rebuilt from ever
     await new Promise((r) => setTimeout(r, 200));
     const from = periodStart(trades[0]!.time, 1000) + 1000; // a whole bar after the first trade
     const to = periodStart(now(), 1000) - 2000; // closed for sure
-    const rest = new RestClient({ exchange: 'okx', clock: systemClock, metrics: testMetrics(), log, attempts: 1 });
+    const rest = new RestClient({ exchange: 'okx', clock: systemClock, metrics: testMetrics().feed, log, attempts: 1 });
     const klines = await okx.fetchKlines(rest, endpoints, 'BTC-USDT', '1s', from, to + 999);
     assert.ok(klines.length >= 100, `${klines.length} bars`);
     assert.ok(protocol.stats.restRequests.length >= 4, 'paginated');

@@ -20,7 +20,7 @@ const update = (openTime: number): CandleEvent => ({
 function setup(maxBuffered: number) {
   const clock = new FakeClock();
   const metrics = testMetrics();
-  const breaker = instrumentedBreaker('bus_produce', { failureThreshold: 2, openMs: 1_000, halfOpenProbes: 1 }, { clock, metrics, log });
+  const breaker = instrumentedBreaker('bus_produce', { failureThreshold: 2, openMs: 1_000, halfOpenProbes: 1 }, { clock, metrics: metrics.breakers, log });
   const broker = { down: false, sends: 0, received: [] as Outgoing[] };
   const dropped: Outgoing[] = [];
   const guard = new ProduceGuard({
@@ -29,7 +29,7 @@ function setup(maxBuffered: number) {
     maxBuffered,
     maxBatch: 2,
     clock,
-    metrics,
+    metrics: metrics.bus,
     log,
     onDrop: (m) => dropped.push(m),
     send: async (batch) => {
@@ -70,7 +70,7 @@ test('past the bound forming-candle updates are dropped first, then the oldest m
   assert.equal(guard.depth, 3);
   assert.deepEqual(dropped.map((m) => m.topic), ['candle', 'trade']);
   assert.equal((dropped[1]!.message as Trade).id, 1);
-  const counted = (await metrics.busMessagesDropped.get()).values.map((v) => [v.labels.topic, v.value]);
+  const counted = (await metrics.bus.busMessagesDropped.get()).values.map((v) => [v.labels.topic, v.value]);
   assert.deepEqual(counted, [['candle', 1], ['trade', 1]]);
   broker.down = false;
   await guard.drain();

@@ -56,7 +56,7 @@ function setup(holdMs = 60_000) {
       reconciler?.onCandle(e);
     },
   });
-  reconciler = new Reconciler({ engine, clock, metrics, log, holdMs });
+  reconciler = new Reconciler({ engine, clock, metrics: metrics.candles, log, holdMs });
   const at = (t: number): void => {
     clock.set(t);
     engine.tick(t);
@@ -68,11 +68,11 @@ function setup(holdMs = 60_000) {
     engine.onTrade(trade(T0 + 20_000, '102.50000000', '0.40000000', 'sell', symbol));
   };
   const count = async (result: string): Promise<number> => {
-    const data = await metrics.reconciliations.get();
+    const data = await metrics.candles.reconciliations.get();
     return data.values.filter((v) => v.labels.result === result).reduce((s, v) => s + v.value, 0);
   };
   const fieldCount = async (field: string): Promise<number> => {
-    const data = await metrics.reconciliationMismatches.get();
+    const data = await metrics.candles.reconciliationMismatches.get();
     return data.values.filter((v) => v.labels.field === field).reduce((s, v) => s + v.value, 0);
   };
   const results = async () => ({ match: await count('match'), mismatch: await count('mismatch'), skipped: await count('skipped'), unmatched: await count('unmatched') });

@@ -104,7 +104,7 @@ test('two process instances in one consumer group write exactly the candles one 
     await eventually(async () => {
       for (const symbol of SYMBOLS) assertSameCandles(symbol, await storedCandles(path, symbol), await offlineCandles(fx.trades, symbol, fx.dir), startAt, stopAt);
     });
-    const consumedBy = await Promise.all([a, b].map(async (p) => (await p.metrics.kafkaConsumed.get()).values.reduce((n, v) => n + v.value, 0)));
+    const consumedBy = await Promise.all([a, b].map(async (p) => (await p.metrics.kafka.kafkaConsumed.get()).values.reduce((n, v) => n + v.value, 0)));
     log.info({ consumedBy }, 'messages consumed per process instance');
   } finally {
     await collect.stop();

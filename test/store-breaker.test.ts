@@ -42,8 +42,8 @@ function setup(maxBufferedRows = 100_000) {
   const sink = new Writable({ write: (chunk, _e, cb) => (lines.push(...String(chunk).trim().split('\n').map((l) => JSON.parse(l))), cb()) });
   const writerLog = createLogger({ level: 'info', format: 'json' }, sink);
   const store = new FlakyStore();
-  const breaker = instrumentedBreaker('store_write', { failureThreshold: 2, openMs: 5_000, halfOpenProbes: 1 }, { clock, metrics, log });
-  const writer = new CandleWriter({ store, clock, metrics, log: writerLog, flushMs: 1_000, breaker, maxBufferedRows });
+  const breaker = instrumentedBreaker('store_write', { failureThreshold: 2, openMs: 5_000, halfOpenProbes: 1 }, { clock, metrics: metrics.breakers, log });
+  const writer = new CandleWriter({ store, clock, metrics: metrics.store, log: writerLog, flushMs: 1_000, breaker, maxBufferedRows });
   const value = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
     const m = await metrics.registry.getSingleMetric(name)!.get();
     return m.values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x)).reduce((n, v) => n + v.value, 0);

@@ -67,7 +67,7 @@ function candle(i: number): Candle {
 async function startApi(web: WebAssets | undefined, store: SqliteStore) {
   const metrics = testMetrics();
   const markets = new Markets([{ exchange: 'binance', symbols: ['BTC-USDT'], timeframes: ['1m'], codec: binance.symbols }]);
-  const live = new LiveHub({ markets, metrics, log, clock: systemClock });
+  const live = new LiveHub({ markets, metrics: metrics.api, log, clock: systemClock });
   const api = new ApiServer({
     host: '127.0.0.1',
     port: 0,
@@ -75,7 +75,7 @@ async function startApi(web: WebAssets | undefined, store: SqliteStore) {
     markets,
     live,
     registry: metrics.registry,
-    metrics,
+    metrics: metrics.api,
     clock: systemClock,
     log,
     version: 'test',

@@ -61,31 +61,31 @@ export class HealthDetails {
   private readonly samples: Sample[];
   private readonly windowMs: number;
 
-  constructor(private readonly o: { metrics: Metrics; clock: Clock; staleAfterMs: number; windowMs?: number }) {
+  constructor(private readonly o: { metrics: Pick<Metrics, 'feed' | 'candles' | 'store' | 'bus'>; clock: Clock; staleAfterMs: number; windowMs?: number }) {
     this.windowMs = o.windowMs ?? DEFAULT_WINDOW_MS;
     // The baseline: nothing had happened when the process started.
     this.samples = [{ at: o.clock.now(), recon: { match: 0, mismatch: 0, skipped: 0, unmatched: 0 }, storeErrors: 0, busHandlerErrors: 0, backfillFailures: 0 }];
   }
 
   async extend(report: HealthReport): Promise<DetailedHealthReport> {
-    const m = this.o.metrics;
+    const { feed, candles, store: st, bus: b } = this.o.metrics;
     const now = this.o.clock.now();
     const { frames, trades, lastTrade, gaps, missing, recon, fields, rejected, rows, storeErrors, published, consumed, handlerErrors, bfCandles, bfRuns } = await readAll({
-      frames: m.wsMessagesReceived,
-      trades: m.tradesReceived,
-      lastTrade: m.lastTradeTimestamp,
-      gaps: m.tradeIdGaps,
-      missing: m.tradeIdsMissing,
-      recon: m.reconciliations,
-      fields: m.reconciliationMismatches,
-      rejected: m.messagesRejected,
-      rows: m.storeRowsWritten,
-      storeErrors: m.storeErrors,
-      published: m.busPublished,
-      consumed: m.busConsumed,
-      handlerErrors: m.busHandlerErrors,
-      bfCandles: m.backfillCandles,
-      bfRuns: m.backfillRuns,
+      frames: feed.wsMessagesReceived,
+      trades: feed.tradesReceived,
+      lastTrade: feed.lastTradeTimestamp,
+      gaps: feed.tradeIdGaps,
+      missing: feed.tradeIdsMissing,
+      recon: candles.reconciliations,
+      fields: candles.reconciliationMismatches,
+      rejected: feed.messagesRejected,
+      rows: st.storeRowsWritten,
+      storeErrors: st.storeErrors,
+      published: b.busPublished,
+      consumed: b.busConsumed,
+      handlerErrors: b.busHandlerErrors,
+      bfCandles: candles.backfillCandles,
+      bfRuns: candles.backfillRuns,
     });
     const total: ReconciliationCounts = {
       match: sum(recon, { result: 'match' }),

@@ -33,7 +33,7 @@ export async function startCollect(config: Config, deps: RoleDeps): Promise<Coll
   const { clock, log } = deps;
   const registry = createRegistry();
   const metrics = createMetrics(registry);
-  metrics.buildInfo.labels(deps.version, 'collect').set(1);
+  metrics.build.buildInfo.labels(deps.version, 'collect').set(1);
   const bus = kafkaBusFor(config, 'collect', { clock, metrics, log });
   await bus.start();
   const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });

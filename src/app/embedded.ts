@@ -52,18 +52,18 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const startedAt = clock.now();
   const registry = createRegistry();
   const metrics = createMetrics(registry);
-  metrics.buildInfo.labels(deps.version, deps.role).set(1);
+  metrics.build.buildInfo.labels(deps.version, deps.role).set(1);
 
   const qualityTimeframe = resolveCandleTimeframe(config.quality, config.timeframes);
-  const breakerDeps = { clock, metrics, log: log.child({ component: 'breaker' }) };
+  const breakerDeps = { clock, metrics: metrics.breakers, log: log.child({ component: 'breaker' }) };
   const breakers = {
     storeWrite: instrumentedBreaker('store_write', breakerSettings(config.breakers, 'store_write'), breakerDeps),
     backfillRest: instrumentedBreaker('backfill_rest', breakerSettings(config.breakers, 'backfill_rest'), breakerDeps),
   };
-  const bus = new MemoryBus(metrics, log.child({ component: 'bus' }));
-  const store = await openStore(config.store.url, () => clock.now(), { metrics, log: log.child({ component: 'store' }) });
+  const bus = new MemoryBus(metrics.bus, log.child({ component: 'bus' }));
+  const store = await openStore(config.store.url, () => clock.now(), { metrics: metrics.store, log: log.child({ component: 'store' }) });
   initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, store: store.kind, bus: bus.kind });
-  const writer = new CandleWriter({ store, clock, metrics, log: log.child({ component: 'store' }), flushMs: config.store.flushMs, breaker: breakers.storeWrite, maxBufferedRows: config.breakers.storeBufferRows });
+  const writer = new CandleWriter({ store, clock, metrics: metrics.store, log: log.child({ component: 'store' }), flushMs: config.store.flushMs, breaker: breakers.storeWrite, maxBufferedRows: config.breakers.storeBufferRows });
   const quality = new QualityMonitor({
     settings: config.quality,
     markets: config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols })),
@@ -71,7 +71,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     candleSettleMs: config.candles.graceMs + 2 * config.store.flushMs + 1_000,
     store,
     clock,
-    metrics,
+    metrics: metrics.quality,
     log: log.child({ component: 'quality' }),
   });
   const engine = new CandleEngine({
@@ -84,15 +84,15 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     emit: (e) => bus.publish('candle', e),
     defer: (fn) => void setImmediate(fn),
   });
-  const reconciler = new Reconciler({ engine, clock, metrics, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
+  const reconciler = new Reconciler({ engine, clock, metrics: metrics.candles, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
 
   const sources = buildBackfillSources(config, { clock, metrics, log });
   const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });
   const backfiller = new Backfiller({ sources, engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }), breaker: breakers.backfillRest });
-  const retention = new RetentionJob({ store, maxAgeMs: config.retention, intervalMs: 3_600_000, clock, metrics, log: log.child({ component: 'retention' }) });
+  const retention = new RetentionJob({ store, maxAgeMs: config.retention, intervalMs: 3_600_000, clock, metrics: metrics.jobs, log: log.child({ component: 'retention' }) });
 
   const markets = buildMarkets(config);
-  const live = new LiveHub({ markets, metrics, log: log.child({ component: 'ws' }), clock, onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
+  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   const indicators = await setupIndicators({ config, store, bus, live, clock, metrics, log });
 
   bus.subscribe('trade', (t) => void engine.onTrade(t));

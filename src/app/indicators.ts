@@ -46,14 +46,14 @@ export async function setupIndicators(d: IndicatorsDeps): Promise<IndicatorsRunt
   const ic = d.config.indicators;
   if (!ic.enabled || ic.specs.length === 0) return { names: [], engine: null, onCandle() {}, start() {}, async stop() {} };
   const log = d.log.child({ component: 'indicators' });
-  const writer = new IndicatorWriter({ store: d.store, clock: d.clock, metrics: d.metrics, log, flushMs: d.config.store.flushMs });
+  const writer = new IndicatorWriter({ store: d.store, clock: d.clock, metrics: d.metrics.store, log, flushMs: d.config.store.flushMs });
   const emit = d.direct
     ? (e: IndicatorEvent) => {
         writer.onEvent(e);
         d.bus.publish('indicator', e);
       }
     : (e: IndicatorEvent) => d.bus.publish('indicator', e);
-  const engine = new IndicatorEngine({ specs: ic.specs, forming: ic.forming, history: ic.history, metrics: d.metrics, log, emit });
+  const engine = new IndicatorEngine({ specs: ic.specs, forming: ic.forming, history: ic.history, metrics: d.metrics.indicators, log, emit });
   const keys: SeriesKey[] = d.config.exchanges.flatMap((ex) => ex.symbols.flatMap((symbol) => d.config.timeframes.map((timeframe) => ({ exchange: ex.id, symbol, timeframe }))));
   await engine.warmUp(d.store, keys, d.clock.now());
   if (!d.direct) {

@@ -31,7 +31,7 @@ export function buildBackfillSources(config: Config, deps: PartDeps): Map<string
   const sources = new Map<string, BackfillSource>();
   for (const ex of config.exchanges) {
     const adapter = adapterFor(ex.id);
-    const rest = new RestClient({ exchange: ex.id, clock: deps.clock, metrics: deps.metrics, log: deps.log.child({ component: 'collector' }) });
+    const rest = new RestClient({ exchange: ex.id, clock: deps.clock, metrics: deps.metrics.feed, log: deps.log.child({ component: 'collector' }) });
     sources.set(ex.id, { adapter, endpoints: { wsBaseUrl: ex.wsUrl, restBaseUrl: ex.restUrl }, rest });
   }
   return sources;
@@ -48,7 +48,7 @@ export function buildCollectors(config: Config, bus: Bus, deps: PartDeps & { unr
       backoff: { initialMs: config.feed.backoffInitialMs, maxMs: config.feed.backoffMaxMs },
       bus,
       clock: deps.clock,
-      metrics: deps.metrics,
+      metrics: deps.metrics.feed,
       log: deps.log.child({ component: 'collector' }),
       unreachableHint: deps.unreachableHint,
     });
@@ -70,7 +70,7 @@ export function buildApiServer(
     host: config.http.host,
     port: config.http.port,
     registry: deps.registry,
-    metrics: deps.metrics,
+    metrics: deps.metrics.api,
     clock: deps.clock,
     log,
     version: deps.version,

@@ -57,14 +57,14 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
   const { clock, log } = deps;
   const registry = createRegistry();
   const metrics = createMetrics(registry);
-  metrics.buildInfo.labels(deps.version, 'process').set(1);
-  const store = deps.store ?? (await openStore(config.store.url, () => clock.now(), { metrics, log: log.child({ component: 'store' }) }));
-  const breakerDeps = { clock, metrics, log: log.child({ component: 'breaker' }) };
+  metrics.build.buildInfo.labels(deps.version, 'process').set(1);
+  const store = deps.store ?? (await openStore(config.store.url, () => clock.now(), { metrics: metrics.store, log: log.child({ component: 'store' }) }));
+  const breakerDeps = { clock, metrics: metrics.breakers, log: log.child({ component: 'breaker' }) };
   const breakers = {
     storeWrite: instrumentedBreaker('store_write', breakerSettings(config.breakers, 'store_write'), breakerDeps),
     backfillRest: instrumentedBreaker('backfill_rest', breakerSettings(config.breakers, 'backfill_rest'), breakerDeps),
   };
-  const writer = new CandleWriter({ store, clock, metrics, log: log.child({ component: 'store' }), flushMs: config.store.flushMs, breaker: breakers.storeWrite, maxBufferedRows: config.breakers.storeBufferRows });
+  const writer = new CandleWriter({ store, clock, metrics: metrics.store, log: log.child({ component: 'store' }), flushMs: config.store.flushMs, breaker: breakers.storeWrite, maxBufferedRows: config.breakers.storeBufferRows });
   const quality = new QualityMonitor({
     settings: config.quality,
     markets: config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols })),
@@ -72,7 +72,7 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
     candleSettleMs: config.candles.graceMs + 2 * config.store.flushMs + 1_000,
     store,
     clock,
-    metrics,
+    metrics: metrics.quality,
     log: log.child({ component: 'quality' }),
   });
 
@@ -87,7 +87,7 @@ export async function startProcess(config: Config, deps: RoleDeps & { store?: St
     dedupeTradeIds: (exchange) => isExchangeId(exchange) && adapterFor(exchange).increasingTradeIds,
     emit: (e) => onCandle(e),
   });
-  const reconciler = new Reconciler({ engine, clock, metrics, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
+  const reconciler = new Reconciler({ engine, clock, metrics: metrics.candles, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
   const backfiller = new Backfiller({ sources: buildBackfillSources(config, { clock, metrics, log }), engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }), breaker: breakers.backfillRest });
   let indicators: Awaited<ReturnType<typeof setupIndicators>> | undefined;
   const onCandle = (e: CandleEvent) => {

@@ -22,10 +22,10 @@ export async function startServe(config: Config, deps: RoleDeps & { store?: Stor
   const startedAt = clock.now();
   const registry = createRegistry();
   const metrics = createMetrics(registry);
-  metrics.buildInfo.labels(deps.version, 'serve').set(1);
-  const store = deps.store ?? (await openStore(config.store.url, () => clock.now(), { metrics, log: log.child({ component: 'store' }) }));
+  metrics.build.buildInfo.labels(deps.version, 'serve').set(1);
+  const store = deps.store ?? (await openStore(config.store.url, () => clock.now(), { metrics: metrics.store, log: log.child({ component: 'store' }) }));
   const markets = buildMarkets(config);
-  const live = new LiveHub({ markets, metrics, log: log.child({ component: 'ws' }), clock });
+  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock });
   const group = `candlestack-serve-${hostname()}-${process.pid}-${startedAt}`;
   const bus = kafkaBusFor(config, 'serve', { clock, metrics, log }, { group, fromBeginning: false });
   bus.subscribe('candle', live.onCandle);

@@ -51,7 +51,8 @@ export interface KafkaBusOptions {
   batchMax?: number;
   lingerMs?: number;
   clock: Clock;
-  metrics: Metrics;
+  /** Kafka metrics; subscriber errors count under the bus slice's bus_handler_errors_total{bus="kafka"}. */
+  metrics: Pick<Metrics, 'kafka' | 'bus'>;
   log: Logger;
 }
 
@@ -99,7 +100,7 @@ export class KafkaBus implements Bus {
       logCreator: () => (entry) => log.debug({ kafkajs: entry.namespace, message: entry.log.message }, 'kafkajs'),
     });
     this.producer = this.kafka.producer({ idempotent: o.idempotent ?? false, maxInFlightRequests: 1, allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
-    const mt = o.metrics;
+    const mt = o.metrics.kafka;
     this.m = Object.fromEntries(
       TOPICS.map((t) => {
         const name = this.topicNames[t];
@@ -109,7 +110,7 @@ export class KafkaBus implements Bus {
             produced: mt.kafkaProduced.labels(name),
             bytesOut: mt.kafkaBytesProduced.labels(name),
             dropped: mt.kafkaDropped.labels(name),
-            handlerErrors: mt.busHandlerErrors.labels('kafka', t),
+            handlerErrors: o.metrics.bus.busHandlerErrors.labels('kafka', t),
           },
         ];
       }),
@@ -131,7 +132,7 @@ export class KafkaBus implements Bus {
       return;
     }
     this.queue.push({ topic, key: messageKey(message), value });
-    this.o.metrics.kafkaBufferDepth.set(this.queue.length);
+    this.o.metrics.kafka.kafkaBufferDepth.set(this.queue.length);
     this.schedule(this.lingerMs);
   }
 
@@ -158,7 +159,7 @@ export class KafkaBus implements Bus {
       deliver: (topic, value, where) => this.deliver(topic, value, where),
       warn: (kind, ctx, msg) => this.warnOnce(kind, ctx, msg),
       clock: this.o.clock,
-      metrics: this.o.metrics,
+      metrics: this.o.metrics.kafka,
       log: this.o.log,
     });
     await this.consumer.start();
@@ -236,12 +237,12 @@ export class KafkaBus implements Bus {
         this.m[t].bytesOut.inc(bytes);
       }
     } catch (err) {
-      this.o.metrics.kafkaErrors.labels(this.connected ? 'produce' : 'connect').inc();
+      this.o.metrics.kafka.kafkaErrors.labels(this.connected ? 'produce' : 'connect').inc();
       this.warnOnce('produce', { err: (err as Error).message, buffered: this.queue.length }, 'Kafka produce failed; messages kept in the buffer and retried');
       retryIn = 500;
     } finally {
       this.sending = false;
-      this.o.metrics.kafkaBufferDepth.set(this.queue.length);
+      this.o.metrics.kafka.kafkaBufferDepth.set(this.queue.length);
     }
     if (this.closed) return this.settle();
     if (this.queue.length > 0) this.schedule(retryIn);
@@ -264,7 +265,7 @@ export class KafkaBus implements Bus {
     try {
       message = decode(topic, value);
     } catch (err) {
-      this.o.metrics.kafkaErrors.labels('decode').inc();
+      this.o.metrics.kafka.kafkaErrors.labels('decode').inc();
       this.warnOnce('decode', { err: (err as Error).message, ...where }, 'undecodable Kafka message skipped');
       return;
     }

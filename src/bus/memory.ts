@@ -1,6 +1,6 @@
 /** In-process bus: synchronous fan-out. A throwing subscriber is counted and logged; the others still run. */
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { BusMetrics } from '../telemetry/metrics.js';
 import { TOPICS, type Bus, type BusTopics, type Handler, type Topic } from './bus.js';
 
 interface TopicState {
@@ -14,7 +14,7 @@ export class MemoryBus implements Bus {
   readonly kind = 'memory';
   private readonly topics: Record<Topic, TopicState>;
 
-  constructor(metrics: Metrics, private readonly log: Logger) {
+  constructor(metrics: BusMetrics, private readonly log: Logger) {
     this.topics = Object.fromEntries(
       TOPICS.map((t) => [
         t,

@@ -10,7 +10,7 @@
 import type { CircuitBreaker } from '../core/circuit-breaker.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { BusMetrics } from '../telemetry/metrics.js';
 import type { BusTopics, Topic } from './bus.js';
 
 export interface Outgoing<T extends Topic = Topic> {
@@ -27,7 +27,7 @@ export interface ProduceGuardOptions {
   maxBuffered: number;
   maxBatch?: number;
   clock: Clock;
-  metrics: Metrics;
+  metrics: BusMetrics;
   log: Logger;
   /** Messages that may be dropped before any other. Default: forming-candle updates. */
   droppable?: (m: Outgoing) => boolean;

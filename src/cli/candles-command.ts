@@ -287,7 +287,7 @@ export async function candlesCommand(args: CandlesArgs, io: CandlesIo): Promise<
   io.stdout.off('error', onOutputError);
   notes.finish();
 
-  const late = (await metrics.lateTrades.get()).values
+  const late = (await metrics.candles.lateTrades.get()).values
     .filter((v) => v.labels.timeframe === timeframe)
     .reduce((n, v) => n + v.value, 0);
   const trades = s.accepted - late;

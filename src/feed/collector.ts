@@ -9,7 +9,7 @@ import type { Trade } from '../core/types.js';
 import type { Bus } from '../bus/bus.js';
 import type { Endpoints, EventSink, ExchangeAdapter, StreamRef, Subscription } from '../exchanges/adapter.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { FeedMetrics } from '../telemetry/metrics.js';
 import type { BackoffOptions } from './backoff.js';
 import { FeedConnection, type ConnectionStatus } from './connection.js';
 
@@ -23,7 +23,7 @@ export interface CollectorOptions {
   maxClockSkewMs?: number;
   bus: Bus;
   clock: Clock;
-  metrics: Metrics;
+  metrics: FeedMetrics;
   log: Logger;
   unreachableHint?: string;
 }

@@ -6,13 +6,13 @@
 import type { Clock } from '../core/clock.js';
 import { ExchangeRequestError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { FeedMetrics } from '../telemetry/metrics.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 
 export interface RestClientOptions {
   exchange: string;
   clock: Clock;
-  metrics: Metrics;
+  metrics: FeedMetrics;
   log: Logger;
   /** Attempts per request, including the first. Default 5. */
   attempts?: number;

@@ -37,7 +37,8 @@ export interface BackfillOptions {
   /** How often pending gaps are checked. Default 1 s. */
   checkEveryMs?: number;
   clock: Clock;
-  metrics: Metrics;
+  /** Backfill metrics (candles); failed fetches also count as feed collector errors (kind backfill), runs as a job. */
+  metrics: Pick<Metrics, 'candles' | 'feed' | 'jobs'>;
   log: Logger;
   /** The `backfill_rest` breaker around every REST fetch. */
   breaker?: CircuitBreaker;
@@ -66,7 +67,7 @@ export class Backfiller {
     this.settleMs = o.settleMs ?? 2_000;
     // Unrecoverable periods start at an explicit 0 per exchange and timeframe, so "none lost" is a series.
     for (const [exchange, { adapter }] of o.sources) {
-      for (const tf of this.timeframes) if (adapter.klineTimeframes.includes(tf)) o.metrics.backfillUnrecoverable.labels(exchange, tf).inc(0);
+      for (const tf of this.timeframes) if (adapter.klineTimeframes.includes(tf)) o.metrics.candles.backfillUnrecoverable.labels(exchange, tf).inc(0);
     }
   }
 
@@ -99,7 +100,7 @@ export class Backfiller {
         this.work.push({ exchange: g.exchange, symbol: g.symbol, timeframe: tf, first, last, readyAt: last + ms + this.o.graceMs + this.settleMs, attempts: 0 });
       }
     }
-    this.o.metrics.backfillPending.labels(g.exchange).set(this.countFor(g.exchange));
+    this.o.metrics.candles.backfillPending.labels(g.exchange).set(this.countFor(g.exchange));
   };
 
   /**
@@ -118,7 +119,7 @@ export class Backfiller {
     }
     this.running = true;
     try {
-      await runJob('backfill', this.o, async () => {
+      await runJob('backfill', { clock: this.o.clock, metrics: this.o.metrics.jobs, log: this.o.log }, async () => {
         const failed = new Map<string, unknown>();
         for (const w of due) {
           const err = failed.get(w.exchange);
@@ -153,15 +154,15 @@ export class Backfiller {
         if (engine.applyBackfill(klineToCandle({ ...k, closed: true }, 'backfill'))) applied++;
       }
       this.o.breaker?.success();
-      metrics.backfillCandles.labels(w.exchange, w.timeframe).inc(applied);
-      metrics.backfillRuns.labels(w.exchange, 'ok').inc();
+      metrics.candles.backfillCandles.labels(w.exchange, w.timeframe).inc(applied);
+      metrics.candles.backfillRuns.labels(w.exchange, 'ok').inc();
       log.info({ exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, from: w.first, to: w.last, candles: applied }, 'gap backfilled');
       this.work.splice(this.work.indexOf(w), 1);
-      metrics.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
+      metrics.candles.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
       return undefined;
     } catch (err) {
       this.o.breaker?.failure(err);
-      metrics.collectorErrors.labels(w.exchange, 'backfill').inc();
+      metrics.feed.collectorErrors.labels(w.exchange, 'backfill').inc();
       this.postpone(w);
       return err ?? new Error('unknown error');
     }
@@ -179,14 +180,14 @@ export class Backfiller {
     const oldest = periodStart(now, ms) - (depth - 1) * ms;
     if (w.first >= oldest) return true;
     const lost = (Math.min(w.last, oldest - ms) - w.first) / ms + 1;
-    this.o.metrics.backfillUnrecoverable.labels(w.exchange, w.timeframe).inc(lost);
+    this.o.metrics.candles.backfillUnrecoverable.labels(w.exchange, w.timeframe).inc(lost);
     this.o.log.warn(
       { exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, from: w.first, to: Math.min(w.last, oldest - ms), periods: lost, historyPeriods: depth },
       `gap ${w.last < oldest ? 'entirely' : 'partly'} unrecoverable: ${w.exchange} serves only its ${depth} most recent ${w.timeframe} klines; older periods stay marked as gaps`,
     );
     if (w.last < oldest) {
       this.work.splice(this.work.indexOf(w), 1);
-      this.o.metrics.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
+      this.o.metrics.candles.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
       return false;
     }
     w.first = oldest;
@@ -201,7 +202,7 @@ export class Backfiller {
   }
 
   private postpone(w: PendingWork): void {
-    this.o.metrics.backfillRuns.labels(w.exchange, 'error').inc();
+    this.o.metrics.candles.backfillRuns.labels(w.exchange, 'error').inc();
     w.readyAt = this.o.clock.now() + backoffDelay(w.attempts++, { initialMs: 5_000, maxMs: 300_000 });
   }
 

@@ -28,7 +28,8 @@ export interface CandleEngineOptions {
   graceMs: number;
   latePolicy: LatePolicy;
   clock: Clock;
-  metrics: Metrics;
+  /** Candle metrics; rejected trades (invalid_decimal, redelivered) count under the feed's messages_rejected_total. */
+  metrics: Pick<Metrics, 'candles' | 'feed'>;
   log: Logger;
   emit: (event: CandleEvent) => void;
   /** Closed candles kept per timeframe for late amendments, backfill and reconciliation. Default 3. */
@@ -117,14 +118,14 @@ export class CandleEngine {
     const p = this.price;
     const q = this.qty;
     if (!parseFixed8(t.price, p) || !parseFixed8(t.qty, q)) {
-      this.o.metrics.messagesRejected.labels(t.exchange, 'invalid_decimal').inc();
+      this.o.metrics.feed.messagesRejected.labels(t.exchange, 'invalid_decimal').inc();
       this.o.log.warn({ exchange: t.exchange, symbol: t.symbol, price: t.price, qty: t.qty }, 'trade with invalid decimal dropped');
       return false;
     }
     const book = this.bookOf(t.exchange, t.symbol);
     if (book.dedupe) {
       if (t.id <= book.lastTradeId) {
-        this.o.metrics.messagesRejected.labels(t.exchange, 'redelivered').inc();
+        this.o.metrics.feed.messagesRejected.labels(t.exchange, 'redelivered').inc();
         return true;
       }
       book.lastTradeId = t.id;
@@ -533,7 +534,7 @@ export class CandleEngine {
     if (!bySymbol) this.books.set(exchange, (bySymbol = new Map()));
     let book = bySymbol.get(symbol);
     if (!book) {
-      const mt = this.o.metrics;
+      const mt = this.o.metrics.candles;
       const frames: FrameState[] = this.timeframes.map((tf) => ({
           tf,
           tfMs: timeframeMs(tf),

@@ -7,7 +7,7 @@ import type { Clock, Timer } from '../core/clock.js';
 import { fixed8, parseFixed8 } from '../core/decimal.js';
 import type { Candle, CandleEvent, Kline } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { CandleMetrics } from '../telemetry/metrics.js';
 import type { CandleEngine } from './candle-engine.js';
 
 export const RECONCILED_FIELDS = ['open', 'high', 'low', 'close', 'volume', 'quoteVolume', 'takerBuyVolume', 'tradeCount'] as const;
@@ -16,7 +16,7 @@ export type ReconciledField = (typeof RECONCILED_FIELDS)[number];
 export interface ReconcilerOptions {
   engine: CandleEngine;
   clock: Clock;
-  metrics: Metrics;
+  metrics: CandleMetrics;
   log: Logger;
   /** How long an exchange kline waits for our candle before it is counted `unmatched`. Default 5 min. */
   holdMs?: number;

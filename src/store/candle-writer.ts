@@ -14,13 +14,13 @@ import type { CircuitBreaker } from '../core/circuit-breaker.js';
 import type { Clock, Timer } from '../core/clock.js';
 import type { Candle, CandleEvent } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { StoreMetrics } from '../telemetry/metrics.js';
 import type { Store } from './store.js';
 
 export interface CandleWriterOptions {
   store: Store;
   clock: Clock;
-  metrics: Metrics;
+  metrics: StoreMetrics;
   log: Logger;
   flushMs?: number;
   /** Flush early when this many rows are waiting. */

@@ -8,13 +8,13 @@
 import type { Clock, Timer } from '../core/clock.js';
 import type { IndicatorEvent } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { StoreMetrics } from '../telemetry/metrics.js';
 import type { IndicatorRow, Store } from './store.js';
 
 export interface IndicatorWriterOptions {
   store: Pick<Store, 'kind' | 'upsertIndicators'>;
   clock: Clock;
-  metrics: Metrics;
+  metrics: StoreMetrics;
   log: Logger;
   flushMs?: number;
   /** Flush early when this many rows are waiting. */

@@ -14,7 +14,7 @@ import type { Pool, QueryConfig, QueryResultRow } from 'pg';
 import type { Candle } from '../core/types.js';
 import { TIMEFRAMES, type Timeframe } from '../core/timeframe.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { StoreMetrics } from '../telemetry/metrics.js';
 import type { CandleQuery, IndicatorPoint, IndicatorQuery, IndicatorRow, Store, StoredSeries } from './store.js';
 import type { IndicatorValues } from '../core/types.js';
 import { POSTGRES_MIGRATIONS, migrate, type PgMigration } from './postgres-migrations.js';
@@ -28,7 +28,7 @@ export interface PostgresStoreOptions {
   /** postgres://... (see postgres-url.ts). */
   url: string;
   now: () => number;
-  metrics: Metrics;
+  metrics: StoreMetrics;
   log: Logger;
   migrations?: readonly PgMigration[];
   /** Use TimescaleDB when the server has it (default true). */
