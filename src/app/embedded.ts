@@ -133,6 +133,14 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       startedAt,
       breakers: () => [breakers.storeWrite.status(), breakers.backfillRest.status()],
     },
+    healthStatus: {
+      feeds: () => collectors.map((c) => c.status()),
+      rejects: () => [engine.status()],
+      reconciliation: () => reconciler.status(),
+      store: () => [writer.status(), indicators.writer?.status(), store.status?.()],
+      bus: () => bus.status(),
+      backfill: () => backfiller.status(),
+    },
   });
   const port = await api.listen();
 

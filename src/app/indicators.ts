@@ -22,6 +22,8 @@ export interface IndicatorsRuntime {
   /** Configured indicator names (empty when indicators are off). */
   names: string[];
   engine: IndicatorEngine | null;
+  /** Stores the indicator values (null when indicators are off); its status() counts failed writes. */
+  writer: IndicatorWriter | null;
   /** Feeds a candle event to the engine (used in `direct` mode; a no-op when indicators are off). */
   onCandle(e: CandleEvent): void;
   start(): void;
@@ -44,7 +46,7 @@ export interface IndicatorsDeps {
 /** Builds, warms up (from the last stored candles of every series) and subscribes the indicators. */
 export async function setupIndicators(d: IndicatorsDeps): Promise<IndicatorsRuntime> {
   const ic = d.config.indicators;
-  if (!ic.enabled || ic.specs.length === 0) return { names: [], engine: null, onCandle() {}, start() {}, async stop() {} };
+  if (!ic.enabled || ic.specs.length === 0) return { names: [], engine: null, writer: null, onCandle() {}, start() {}, async stop() {} };
   const log = d.log.child({ component: 'indicators' });
   const writer = new IndicatorWriter({ store: d.store, clock: d.clock, metrics: d.metrics.store, log, flushMs: d.config.store.flushMs });
   const emit = d.direct
@@ -64,6 +66,7 @@ export async function setupIndicators(d: IndicatorsDeps): Promise<IndicatorsRunt
   return {
     names: engine.names,
     engine,
+    writer,
     onCandle: engine.onCandle,
     start: () => writer.start(),
     async stop() {

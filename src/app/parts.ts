@@ -15,7 +15,7 @@ import { RestClient } from '../feed/rest-client.js';
 import type { BackfillSource } from '../jobs/backfill.js';
 import { Markets } from '../api/markets.js';
 import { ApiServer, type ApiServerOptions } from '../api/server.js';
-import { HealthDetails } from '../api/health-details.js';
+import { HealthDetails, type HealthStatusSources } from '../api/health-details.js';
 import { DEFAULT_WEB_DIR, WebAssets } from '../api/web-assets.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../telemetry/logger.js';
@@ -63,9 +63,10 @@ export function buildMarkets(config: Config): Markets {
 export function buildApiServer(
   config: Config,
   deps: PartDeps & { registry: Registry; version: string },
-  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality'>,
+  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality'> & { healthStatus: HealthStatusSources },
 ): ApiServer {
   const log = deps.log.child({ component: 'api' });
+  const { healthStatus, ...rest } = parts;
   return new ApiServer({
     host: config.http.host,
     port: config.http.port,
@@ -75,8 +76,8 @@ export function buildApiServer(
     log,
     version: deps.version,
     web: WebAssets.load(DEFAULT_WEB_DIR, log),
-    healthDetails: new HealthDetails({ metrics: deps.metrics, clock: deps.clock, staleAfterMs: config.feed.staleAfterMs }),
-    ...parts,
+    healthDetails: new HealthDetails({ status: healthStatus, clock: deps.clock, staleAfterMs: config.feed.staleAfterMs }),
+    ...rest,
   });
 }
 

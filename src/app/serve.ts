@@ -46,6 +46,10 @@ export async function startServe(config: Config, deps: RoleDeps & { store?: Stor
       backfillPending: () => 0,
       startedAt,
     },
+    healthStatus: {
+      store: () => [store.status?.()],
+      bus: () => bus.status(),
+    },
   });
   const port = await api.listen();
   live.start();

@@ -21,6 +21,7 @@
 import { CompressionTypes, Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
 import type { Clock, Timer } from '../core/clock.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { HotCounter } from '../telemetry/hot.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { TOPICS, type Bus, type BusTopics, type Handler, type Topic } from './bus.js';
 import { GroupConsumer } from './kafka-consumer.js';
@@ -56,6 +57,14 @@ export interface KafkaBusOptions {
   log: Logger;
 }
 
+/** What the Kafka bus has counted (`KafkaBus.status()`). */
+export interface KafkaBusStatus {
+  /** Subscriber handlers that threw, over every topic. */
+  handlerErrors: number;
+  /** Messages waiting in the producer buffer. */
+  bufferDepth: number;
+}
+
 interface Pending {
   topic: Topic;
   key: string;
@@ -71,7 +80,7 @@ export class KafkaBus implements Bus {
   private readonly producer: Producer;
   private consumer: GroupConsumer | null = null;
   private readonly handlers = new Map<Topic, Handler<Topic>[]>();
-  private readonly m: Record<Topic, { produced: Counter; bytesOut: Counter; dropped: Counter; handlerErrors: Counter }>;
+  private readonly m: Record<Topic, { produced: Counter; bytesOut: Counter; dropped: Counter; handlerErrors: HotCounter }>;
   private queue: Pending[] = [];
   private sending = false;
   private connected = false;
@@ -101,6 +110,7 @@ export class KafkaBus implements Bus {
     });
     this.producer = this.kafka.producer({ idempotent: o.idempotent ?? false, maxInFlightRequests: 1, allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
     const mt = o.metrics.kafka;
+    const bus = o.metrics.bus;
     this.m = Object.fromEntries(
       TOPICS.map((t) => {
         const name = this.topicNames[t];
@@ -110,7 +120,7 @@ export class KafkaBus implements Bus {
             produced: mt.kafkaProduced.labels(name),
             bytesOut: mt.kafkaBytesProduced.labels(name),
             dropped: mt.kafkaDropped.labels(name),
-            handlerErrors: o.metrics.bus.busHandlerErrors.labels('kafka', t),
+            handlerErrors: bus.hot.busHandlerErrors.counter(bus.busHandlerErrors, 'kafka', t),
           },
         ];
       }),
@@ -120,6 +130,12 @@ export class KafkaBus implements Bus {
 
   get bufferDepth(): number {
     return this.queue.length;
+  }
+
+  status(): KafkaBusStatus {
+    let handlerErrors = 0;
+    for (const t of TOPICS) handlerErrors += this.m[t].handlerErrors.value;
+    return { handlerErrors, bufferDepth: this.queue.length };
   }
 
   publish<T extends Topic>(topic: T, message: BusTopics[T]): void {

@@ -73,6 +73,11 @@ export class FeedConnection {
     this.m.status.set(0);
   }
 
+  /** Frames received on this connection since start (the count behind ws_messages_received_total). */
+  get framesReceived(): number {
+    return this.m.frames.value;
+  }
+
   start(): void {
     if (this.status === 'stopped' || this.ws) return;
     this.connect();

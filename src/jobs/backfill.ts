@@ -18,6 +18,7 @@ import { backoffDelay } from '../feed/backoff.js';
 import type { RestClient } from '../feed/rest-client.js';
 import type { CandleEngine } from '../pipeline/candle-engine.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { HotCounter } from '../telemetry/hot.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { runJob } from './job.js';
 
@@ -44,6 +45,24 @@ export interface BackfillOptions {
   breaker?: CircuitBreaker;
 }
 
+/** What the backfiller has counted (`Backfiller.status()`): the same numbers its metrics expose. */
+export interface BackfillStatus {
+  /** Closed candles replaced by exchange klines. */
+  candles: number;
+  runsOk: number;
+  runsFailed: number;
+  /** Gaps waiting for their periods to close (or for a retry). */
+  pending: number;
+}
+
+/** The counters of one exchange. */
+interface Counts {
+  ok: HotCounter;
+  error: HotCounter;
+  /** Per timeframe. */
+  candles: Map<Timeframe, HotCounter>;
+}
+
 interface PendingWork {
   exchange: string;
   symbol: string;
@@ -61,6 +80,7 @@ export class Backfiller {
   private running = false;
   private readonly timeframes: Timeframe[];
   private readonly settleMs: number;
+  private readonly counts = new Map<string, Counts>();
 
   constructor(private readonly o: BackfillOptions) {
     this.timeframes = sortTimeframes(o.timeframes);
@@ -81,6 +101,19 @@ export class Backfiller {
 
   get pending(): number {
     return this.work.length;
+  }
+
+  /** What the backfiller has counted, over every exchange. */
+  status(): BackfillStatus {
+    let candles = 0;
+    let runsOk = 0;
+    let runsFailed = 0;
+    for (const c of this.counts.values()) {
+      runsOk += c.ok.value;
+      runsFailed += c.error.value;
+      for (const n of c.candles.values()) candles += n.value;
+    }
+    return { candles, runsOk, runsFailed, pending: this.work.length };
   }
 
   onGap = (g: GapEvent): void => {
@@ -145,6 +178,7 @@ export class Backfiller {
   private async fill(w: PendingWork): Promise<unknown> {
     const source = this.o.sources.get(w.exchange)!;
     const { metrics, log, engine } = this.o;
+    const counts = this.countsOf(w.exchange);
     const ms = timeframeMs(w.timeframe);
     try {
       const klines = await source.adapter.fetchKlines(source.rest, source.endpoints, w.symbol, w.timeframe, w.first, w.last + ms - 1);
@@ -154,8 +188,8 @@ export class Backfiller {
         if (engine.applyBackfill(klineToCandle({ ...k, closed: true }, 'backfill'))) applied++;
       }
       this.o.breaker?.success();
-      metrics.candles.backfillCandles.labels(w.exchange, w.timeframe).inc(applied);
-      metrics.candles.backfillRuns.labels(w.exchange, 'ok').inc();
+      this.candleCounter(counts, w).inc(applied);
+      counts.ok.inc();
       log.info({ exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, from: w.first, to: w.last, candles: applied }, 'gap backfilled');
       this.work.splice(this.work.indexOf(w), 1);
       metrics.candles.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
@@ -202,8 +236,29 @@ export class Backfiller {
   }
 
   private postpone(w: PendingWork): void {
-    this.o.metrics.candles.backfillRuns.labels(w.exchange, 'error').inc();
+    this.countsOf(w.exchange).error.inc();
     w.readyAt = this.o.clock.now() + backoffDelay(w.attempts++, { initialMs: 5_000, maxMs: 300_000 });
+  }
+
+  private countsOf(exchange: string): Counts {
+    let c = this.counts.get(exchange);
+    if (!c) {
+      const { hot, backfillRuns } = this.o.metrics.candles;
+      c = { ok: hot.backfillRuns.counter(backfillRuns, exchange, 'ok'), error: hot.backfillRuns.counter(backfillRuns, exchange, 'error'), candles: new Map() };
+      this.counts.set(exchange, c);
+    }
+    return c;
+  }
+
+  private candleCounter(c: Counts, w: PendingWork): HotCounter {
+    let n = c.candles.get(w.timeframe);
+    if (!n) {
+      const { hot, backfillCandles } = this.o.metrics.candles;
+      c.candles.set(w.timeframe, (n = hot.backfillCandles.counter(backfillCandles, w.exchange, w.timeframe)));
+      // A successful fill exposes its series even when it replaced nothing (at 0), as an inc(0) on the metric did.
+      backfillCandles.labels(w.exchange, w.timeframe).inc(0);
+    }
+    return n;
   }
 
   private countFor(exchange: string): number {

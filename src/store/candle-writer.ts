@@ -31,6 +31,15 @@ export interface CandleWriterOptions {
   maxBufferedRows?: number;
 }
 
+/** What the writer has counted (`CandleWriter.status()`): the same numbers its metrics expose. */
+export interface CandleWriterStatus {
+  rowsWritten: number;
+  /** Failed batch writes. */
+  errors: number;
+  /** Rows waiting for the next write. */
+  queueDepth: number;
+}
+
 /** How often (at most) the writer logs about dropping rows or holding closed rows past the bound. */
 const DROP_LOG_EVERY_MS = 10_000;
 
@@ -56,8 +65,8 @@ export class CandleWriter {
     const kind = o.store.kind;
     this.m = {
       duration: o.metrics.storeWriteDuration.labels(kind),
-      rows: o.metrics.storeRowsWritten.labels(kind),
-      errors: o.metrics.storeErrors.labels(kind, 'upsert'),
+      rows: o.metrics.hot.storeRowsWritten.counter(o.metrics.storeRowsWritten, kind),
+      errors: o.metrics.hot.storeErrors.counter(o.metrics.storeErrors, kind, 'upsert'),
       depth: o.metrics.storeQueueDepth.labels(kind),
       droppedFull: o.metrics.storeRowsDropped.labels(kind, 'buffer_full'),
       droppedShutdown: o.metrics.storeRowsDropped.labels(kind, 'shutdown'),
@@ -92,6 +101,10 @@ export class CandleWriter {
 
   get depth(): number {
     return this.closedRows.size + this.formingRows.size;
+  }
+
+  status(): CandleWriterStatus {
+    return { rowsWritten: this.m.rows.value, errors: this.m.errors.value, queueDepth: this.depth };
   }
 
   /**

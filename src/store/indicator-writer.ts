@@ -8,6 +8,7 @@
 import type { Clock, Timer } from '../core/clock.js';
 import type { IndicatorEvent } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { HotCounter } from '../telemetry/hot.js';
 import type { StoreMetrics } from '../telemetry/metrics.js';
 import type { IndicatorRow, Store } from './store.js';
 
@@ -21,14 +22,22 @@ export interface IndicatorWriterOptions {
   maxBatch?: number;
 }
 
+/** What the writer has counted (`IndicatorWriter.status()`): the same numbers its metrics expose. */
+export interface IndicatorWriterStatus {
+  /** Failed batch writes. */
+  errors: number;
+  /** Rows waiting for the next write. */
+  queueDepth: number;
+}
+
 export class IndicatorWriter {
   private pending = new Map<string, IndicatorRow>();
   private timer: Timer | null = null;
   private flushing: Promise<void> | null = null;
-  private readonly errors;
+  private readonly errors: HotCounter;
 
   constructor(private readonly o: IndicatorWriterOptions) {
-    this.errors = o.metrics.storeErrors.labels(o.store.kind, 'upsert_indicators');
+    this.errors = o.metrics.hot.storeErrors.counter(o.metrics.storeErrors, o.store.kind, 'upsert_indicators');
   }
 
   start(): void {
@@ -46,6 +55,10 @@ export class IndicatorWriter {
 
   get depth(): number {
     return this.pending.size;
+  }
+
+  status(): IndicatorWriterStatus {
+    return { errors: this.errors.value, queueDepth: this.pending.size };
   }
 
   async flush(): Promise<void> {

@@ -19,7 +19,8 @@
  *
  * A component is given only the slice(s) it counts in (`metrics: CandleMetrics`, or a `Pick<Metrics, ...>`
  * of the few it needs). A slice's `hot` series (hot.ts) are counted as plain numbers by the component and
- * handed to prom-client at scrape time.
+ * handed to prom-client at scrape time; the same numbers are what the component's `status()` reports, so
+ * /api/health never reads counters back out of prom-client.
  *
  * Nothing here is global: `createMetrics(registry)` registers on the registry it is given; tests build their
  * own. Hot paths cache label children (`counter.labels(...)` once per symbol), never per message.

@@ -4,10 +4,11 @@ import { HotSeries } from '../hot.js';
 
 export function busMetrics(registry: Registry) {
   const r = [registry];
-  /** Per-message series (hot.ts): bumped as plain numbers, handed to prom-client at scrape time. */
+  /** Counted series (hot.ts): the buses count these; their status() reads the same numbers. */
   const hot = {
     busPublished: new HotSeries(),
     busConsumed: new HotSeries(),
+    busHandlerErrors: new HotSeries(),
   };
   return {
     hot,
@@ -30,6 +31,7 @@ export function busMetrics(registry: Registry) {
       help: 'Bus subscriber handlers that threw.',
       labelNames: ['bus', 'topic'] as const,
       registers: r,
+      collect: hot.busHandlerErrors.collect,
     }),
     busMessagesDropped: new Counter({
       name: 'candlestack_bus_messages_dropped_total',

@@ -1,9 +1,19 @@
 /** Candles slice: the candle engine, the reconciler and the gap backfill (src/pipeline/, src/jobs/backfill.ts). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { HotSeries } from '../hot.js';
 
 export function candleMetrics(registry: Registry) {
   const r = [registry];
+  /** Counted series (hot.ts): the engine, reconciler and backfiller count these; their status() reads the same numbers. */
+  const hot = {
+    lateTrades: new HotSeries(),
+    reconciliations: new HotSeries(),
+    reconciliationMismatches: new HotSeries(),
+    backfillCandles: new HotSeries(),
+    backfillRuns: new HotSeries(),
+  };
   return {
+    hot,
     candlesCompleted: new Counter({
       name: 'candlestack_candles_completed_total',
       help: 'Candles closed (periods with and without trades).',
@@ -22,6 +32,7 @@ export function candleMetrics(registry: Registry) {
       help: 'Trades for a period that had already closed, by what was done (dropped, amended, too_old).',
       labelNames: ['exchange', 'timeframe', 'action'] as const,
       registers: r,
+      collect: hot.lateTrades.collect,
     }),
     candleClosePrice: new Gauge({
       name: 'candlestack_candle_close_price',
@@ -40,24 +51,28 @@ export function candleMetrics(registry: Registry) {
       help: "Comparisons of our closed candles with the exchange's closed klines, by result (match, mismatch, skipped, unmatched).",
       labelNames: ['exchange', 'timeframe', 'result'] as const,
       registers: r,
+      collect: hot.reconciliations.collect,
     }),
     reconciliationMismatches: new Counter({
       name: 'candlestack_reconciliation_mismatches_total',
       help: "Fields of our closed candles that differ from the exchange's kline for the same period.",
       labelNames: ['exchange', 'timeframe', 'field'] as const,
       registers: r,
+      collect: hot.reconciliationMismatches.collect,
     }),
     backfillCandles: new Counter({
       name: 'candlestack_backfill_candles_total',
       help: 'Closed candles replaced by the exchange klines fetched over REST after a gap.',
       labelNames: ['exchange', 'timeframe'] as const,
       registers: r,
+      collect: hot.backfillCandles.collect,
     }),
     backfillRuns: new Counter({
       name: 'candlestack_backfill_runs_total',
       help: 'Backfill attempts by result (ok, error).',
       labelNames: ['exchange', 'result'] as const,
       registers: r,
+      collect: hot.backfillRuns.collect,
     }),
     backfillUnrecoverable: new Counter({
       name: 'candlestack_backfill_unrecoverable_periods_total',

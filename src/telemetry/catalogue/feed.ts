@@ -4,11 +4,14 @@ import { HotSeries } from '../hot.js';
 
 export function feedMetrics(registry: Registry) {
   const r = [registry];
-  /** Per-message series (hot.ts): bumped as plain numbers, handed to prom-client at scrape time. */
+  /** Counted series (hot.ts): the collector and its connections count these; status() reads the same numbers. */
   const hot = {
     tradesReceived: new HotSeries(),
     lastTradeTimestamp: new HotSeries(),
     wsMessagesReceived: new HotSeries(),
+    messagesRejected: new HotSeries(),
+    tradeIdGaps: new HotSeries(),
+    tradeIdsMissing: new HotSeries(),
   };
   return {
     hot,
@@ -38,6 +41,7 @@ export function feedMetrics(registry: Registry) {
       help: 'Exchange frames that could not be used (malformed, unknown type, invalid field).',
       labelNames: ['exchange', 'reason'] as const,
       registers: r,
+      collect: hot.messagesRejected.collect,
     }),
     /** Also counted by the backfiller (kind backfill). */
     collectorErrors: new Counter({
@@ -82,12 +86,14 @@ export function feedMetrics(registry: Registry) {
       help: 'Jumps in consecutive exchange trade ids (dropped messages), by cause (stream or reconnect).',
       labelNames: ['exchange', 'symbol', 'cause'] as const,
       registers: r,
+      collect: hot.tradeIdGaps.collect,
     }),
     tradeIdsMissing: new Counter({
       name: 'candlestack_trade_ids_missing_total',
       help: 'Trade ids skipped by those jumps.',
       labelNames: ['exchange', 'symbol'] as const,
       registers: r,
+      collect: hot.tradeIdsMissing.collect,
     }),
     outgoingMessagesDelayed: new Counter({
       name: 'candlestack_ws_outgoing_delayed_total',

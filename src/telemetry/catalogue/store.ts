@@ -1,9 +1,16 @@
 /** Store slice: the candle and indicator writers, and the PostgreSQL store's queries and pool (src/store/). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { HotSeries } from '../hot.js';
 
 export function storeMetrics(registry: Registry) {
   const r = [registry];
+  /** Counted series (hot.ts): the writers and the PostgreSQL store count these; their status() reads the same numbers. */
+  const hot = {
+    storeRowsWritten: new HotSeries(),
+    storeErrors: new HotSeries(),
+  };
   return {
+    hot,
     storeWriteDuration: new Histogram({
       name: 'candlestack_store_write_duration_seconds',
       help: 'Duration of one batched candle write.',
@@ -16,12 +23,14 @@ export function storeMetrics(registry: Registry) {
       help: 'Candle rows upserted.',
       labelNames: ['store'] as const,
       registers: r,
+      collect: hot.storeRowsWritten.collect,
     }),
     storeErrors: new Counter({
       name: 'candlestack_store_errors_total',
       help: 'Store operations that failed.',
       labelNames: ['store', 'operation'] as const,
       registers: r,
+      collect: hot.storeErrors.collect,
     }),
     storeQueueDepth: new Gauge({
       name: 'candlestack_store_queue_depth',
