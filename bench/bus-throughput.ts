@@ -21,7 +21,7 @@ export function benchMemoryBus(count = 200_000, minMs = 800): BusResult[] {
   for (const subscribers of [1, 4]) {
     let sink = 0;
     const handlers = Array.from({ length: subscribers }, () => (t: { id: number }) => void (sink += t.id & 1));
-    const bus = new MemoryBus(createMetrics(createRegistry({ defaults: false })), silentLogger());
+    const bus = new MemoryBus(createMetrics(createRegistry({ defaults: false })).bus, silentLogger());
     for (const h of handlers) bus.subscribe('trade', h);
     const viaBus = opsPerSecond(count, () => {
       for (let i = 0; i < trades.length; i++) bus.publish('trade', trades[i]!);

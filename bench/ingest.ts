@@ -21,7 +21,7 @@ export function ingestPipeline(w: Workload) {
   const clock: Clock = { now: () => now, setTimeout: () => ({ cancel() {} }), setInterval: () => ({ cancel() {} }) };
   const metrics = createMetrics(createRegistry({ defaults: false }));
   const log = silentLogger();
-  const bus = new MemoryBus(metrics, log);
+  const bus = new MemoryBus(metrics.bus, log);
   let candleEvents = 0;
   const engine = new CandleEngine({ timeframes: TIMEFRAMES, graceMs: 2000, latePolicy: 'drop', clock, metrics, log, emit: (e) => bus.publish('candle', e) });
   bus.subscribe('trade', (t) => void engine.onTrade(t));
@@ -34,7 +34,7 @@ export function ingestPipeline(w: Workload) {
     backoff: { initialMs: 1000, maxMs: 60_000 },
     bus,
     clock,
-    metrics,
+    metrics: metrics.feed,
     log,
   });
   return {

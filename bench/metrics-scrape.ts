@@ -16,8 +16,8 @@ export async function benchMetricsScrape(symbols = 1000, scrapes = 20) {
   collectDefaultMetrics({ register: m.registry });
   for (const s of w.symbols) {
     for (const tf of TIMEFRAMES) {
-      m.candleClosePrice.labels('binance', s, tf).set(123.45);
-      m.candleVolume.labels('binance', s, tf).set(6.789);
+      m.candles.candleClosePrice.labels('binance', s, tf).set(123.45);
+      m.candles.candleVolume.labels('binance', s, tf).set(6.789);
     }
   }
   const body = await m.registry.metrics();

@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const metrics = createMetrics(createRegistry({ defaults: false }));
   const symbols = Array.from({ length: SYMBOLS }, (_, s) => `SYM${s}USDT`);
   const store = new SqliteStore(':memory:', () => 0);
-  const monitor = new QualityMonitor({ settings: defaultQualitySettings(), markets: [{ exchange: 'binance', symbols }], candleTimeframe: '1m', candleSettleMs: 0, store, clock, metrics, log });
+  const monitor = new QualityMonitor({ settings: defaultQualitySettings(), markets: [{ exchange: 'binance', symbols }], candleTimeframe: '1m', candleSettleMs: 0, store, clock, metrics: metrics.quality, log });
   const engine = new CandleEngine({ timeframes: ['1m', '5m', '15m', '1h', '4h', '1d'], graceMs: 2_000, latePolicy: 'drop', clock, metrics, log, emit: () => {} });
 
   // trades of one pool entry keep their time; time moves forward with the loop index (1 trade per ms)

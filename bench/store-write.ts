@@ -108,7 +108,7 @@ export async function benchStoreWrite(rows = 200_000): Promise<{ sqlite: Rates; 
   const schema = `candlestack_bench_${process.pid}`;
   const url = new URL(PG_URL);
   url.searchParams.set('schema', schema);
-  const postgres = await PostgresStore.open({ url: url.toString(), now: Date.now, metrics: createMetrics(createRegistry({ defaults: false })), log: silentLogger() });
+  const postgres = await PostgresStore.open({ url: url.toString(), now: Date.now, metrics: createMetrics(createRegistry({ defaults: false })).store, log: silentLogger() });
   let pgRates;
   try {
     pgRates = await measure(postgres, rows);

@@ -26,10 +26,10 @@ test('while backfill_rest is open the gap waits without requests; a half-open pr
     // the pipeline runs on a fake clock; the REST client on the real one (its only sleeps are 1 ms backoffs)
     const clock = new FakeClock(Date.now());
     const metrics = testMetrics();
-    const rest = new RestClient({ exchange: 'binance', clock: systemClock, metrics, log, attempts: 1, backoff: { initialMs: 1, maxMs: 1 } });
+    const rest = new RestClient({ exchange: 'binance', clock: systemClock, metrics: metrics.feed, log, attempts: 1, backoff: { initialMs: 1, maxMs: 1 } });
     const corrections: CandleEvent[] = [];
     const engine = new CandleEngine({ timeframes: ['1s'], graceMs: 0, latePolicy: 'drop', clock, metrics, log, emit: (e) => corrections.push(e) });
-    const breaker = instrumentedBreaker('backfill_rest', { failureThreshold: 2, openMs: 60_000, halfOpenProbes: 1 }, { clock, metrics, log });
+    const breaker = instrumentedBreaker('backfill_rest', { failureThreshold: 2, openMs: 60_000, halfOpenProbes: 1 }, { clock, metrics: metrics.breakers, log });
     const backfiller = new Backfiller({ sources: new Map([['binance', { adapter: binance, endpoints, rest }]]), engine, timeframes: ['1s'], graceMs: 0, settleMs: 0, clock, metrics, log, breaker });
     const requests = () => metricValue(metrics, 'candlestack_rest_requests_total');
 

@@ -33,7 +33,7 @@ test('periods older than the REST history are counted unrecoverable and not fetc
     const now = venueNow();
     const clock = new FakeClock(now);
     const metrics = testMetrics();
-    const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics, log, attempts: 1 });
+    const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics: metrics.feed, log, attempts: 1 });
     const corrections: CandleEvent[] = [];
     const engine = new CandleEngine({ timeframes: ['1m'], graceMs: 0, latePolicy: 'drop', clock, metrics, log, emit: (e) => corrections.push(e) });
     const adapter = { ...kraken, klineHistoryPeriods: ROWS };

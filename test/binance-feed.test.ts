@@ -42,7 +42,7 @@ test('a collector with more streams than fit the URL receives every symbol (SUBS
   const sim = new SimulatedBinance({ symbols, seed: 11, tradesPerSecond: 800 });
   const { wsBaseUrl, restBaseUrl } = await sim.start();
   const metrics = testMetrics();
-  const bus = new MemoryBus(metrics, log);
+  const bus = new MemoryBus(metrics.bus, log);
   const seen = new Set<string>();
   bus.subscribe('trade', (t: Trade) => seen.add(t.symbol));
   const collector = new Collector({
@@ -53,7 +53,7 @@ test('a collector with more streams than fit the URL receives every symbol (SUBS
     backoff: { initialMs: 100, maxMs: 500 },
     bus,
     clock: systemClock,
-    metrics,
+    metrics: metrics.feed,
     log,
   });
   try {
@@ -86,7 +86,7 @@ test('fetchKlines paginates by 1000 from the last open time and maps the array l
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   try {
-    const rest = new RestClient({ exchange: 'binance', clock: systemClock, metrics: testMetrics(), log });
+    const rest = new RestClient({ exchange: 'binance', clock: systemClock, metrics: testMetrics().feed, log });
     const start = Date.UTC(2024, 0, 1);
     const end = start + 2_500 * 60_000 - 1;
     const klines = await binance.fetchKlines(rest, { wsBaseUrl: 'ws://unused', restBaseUrl: `http://127.0.0.1:${port}` }, 'BTC-USDT', '1m', start, end);

@@ -64,7 +64,7 @@ async function harness(o: { symbols: string[]; protocol?: BybitProtocolOptions; 
   venue.onTrade((t) => venueTrades.set(`${t.symbol}/${t.id}`, t));
   const endpoints = await venue.start();
   const metrics = testMetrics();
-  const bus = new MemoryBus(metrics, log);
+  const bus = new MemoryBus(metrics.bus, log);
   const trades: Trade[] = [];
   const klines: Kline[] = [];
   const gaps: GapEvent[] = [];
@@ -73,7 +73,7 @@ async function harness(o: { symbols: string[]; protocol?: BybitProtocolOptions; 
   bus.subscribe('gap', (g) => gaps.push(g));
   const collector = new Collector({
     adapter: o.adapter ?? bybit, endpoints, subscription: { symbols: o.symbols, timeframes: ['1m', '5m'], tradeStream: 'trade', klines: true },
-    staleAfterMs: 10_000, backoff: { initialMs: 50, maxMs: 200 }, bus, clock: systemClock, metrics, log,
+    staleAfterMs: 10_000, backoff: { initialMs: 50, maxMs: 200 }, bus, clock: systemClock, metrics: metrics.feed, log,
   });
   collector.start();
   return { protocol, venue, venueTrades, metrics, trades, klines, gaps, collector, stop: async () => { await collector.stop(); await venue.stop(); } };
@@ -166,7 +166,7 @@ test('backfill: fetchKlines equals klines rebuilt from the venue trades, paging 
     const first = periodStart(trades[0]!.time, 60_000);
     const end = periodStart(now(), 60_000) - 1;
     const urls: string[] = [];
-    const real = new RestClient({ exchange: 'bybit', clock: systemClock, metrics: testMetrics(), log });
+    const real = new RestClient({ exchange: 'bybit', clock: systemClock, metrics: testMetrics().feed, log });
     const rest = { getJson: (u: string) => (urls.push(u), real.getJson(u)) } as unknown as RestClient;
     const klines = await bybit.fetchKlines(rest, endpoints, 'BTC-USDT', '1m', first, end);
     const expected = rebuild(trades.filter((t) => t.time <= end), 60_000);

@@ -119,7 +119,7 @@ describe('migration 4: stored Binance symbols become canonical', () => {
     if (skip) return t.skip(skip);
     const schema = testSchema(t, admin);
     await migrationCase((m) =>
-      PostgresStore.open({ url: schema.url, now: () => 1, metrics: testMetrics(), log, migrations: m === 'v3' ? POSTGRES_MIGRATIONS.filter((x) => x.version <= 3) : POSTGRES_MIGRATIONS }),
+      PostgresStore.open({ url: schema.url, now: () => 1, metrics: testMetrics().store, log, migrations: m === 'v3' ? POSTGRES_MIGRATIONS.filter((x) => x.version <= 3) : POSTGRES_MIGRATIONS }),
     );
   });
 });

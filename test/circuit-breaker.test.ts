@@ -12,7 +12,7 @@ const SETTINGS = { failureThreshold: 3, openMs: 10_000, halfOpenProbes: 2 };
 function setup(settings = SETTINGS) {
   const clock = new FakeClock();
   const metrics = testMetrics();
-  const breaker = instrumentedBreaker('store_write', settings, { clock, metrics, log });
+  const breaker = instrumentedBreaker('store_write', settings, { clock, metrics: metrics.breakers, log });
   const value = (name: string, labels: Record<string, string> = {}) => metricValue(metrics, name, labels);
   const fail = (n: number) => {
     for (let i = 0; i < n; i++) breaker.failure(new Error(`boom ${i}`));

@@ -99,7 +99,7 @@ test('backfill: fetchKlines pages by 300 buckets and equals the venue\'s own tra
   const { restBaseUrl } = await venue.start();
   t.after(() => venue.stop());
   const metrics = testMetrics();
-  const rest = new RestClient({ exchange: 'coinbase', clock: systemClock, metrics, log, backoff: { initialMs: 10, maxMs: 50 } });
+  const rest = new RestClient({ exchange: 'coinbase', clock: systemClock, metrics: metrics.feed, log, backoff: { initialMs: 10, maxMs: 50 } });
   const first = periodStart(venueNow(), 60_000) + 60_000;
   await until('420 minutes of exchange time', () => venueNow() > first + 420 * 60_000, 30_000);
   const endTime = periodStart(venueNow(), 300_000) - 1; // every bucket in range is closed at the venue

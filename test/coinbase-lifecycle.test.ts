@@ -28,7 +28,7 @@ async function startVenue(t: TestContext, protocol: CoinbaseProtocolOptions = {}
 async function startFeed(t: TestContext, protocol: CoinbaseProtocolOptions = {}, staleAfterMs = 10_000) {
   const { venue, endpoints } = await startVenue(t, protocol);
   const metrics = testMetrics();
-  const bus = new MemoryBus(metrics, log);
+  const bus = new MemoryBus(metrics.bus, log);
   const trades: Trade[] = [];
   const gaps: GapEvent[] = [];
   bus.subscribe('trade', (x) => trades.push(x));
@@ -41,7 +41,7 @@ async function startFeed(t: TestContext, protocol: CoinbaseProtocolOptions = {},
     backoff: { initialMs: 20, maxMs: 100 },
     bus,
     clock: systemClock,
-    metrics,
+    metrics: metrics.feed,
     log,
   });
   collector.start();

@@ -122,7 +122,7 @@ function makeConnection(t: TestContext, server: TestServer, overrides: Partial<C
     staleAfterMs: 10_000,
     backoff: { initialMs: 50, maxMs: 400 },
     clock: systemClock,
-    metrics,
+    metrics: metrics.feed,
     log,
     random: () => 1,
     onFrame: (frame, at) => frames.push({ frame, at }),
@@ -385,7 +385,7 @@ interface CollectorHarness {
 
 function makeCollector(t: TestContext, server: TestServer, sub: Partial<Subscription> = {}, adapter: ExchangeAdapter = binance): CollectorHarness {
   const metrics = testMetrics();
-  const bus = new MemoryBus(metrics, log);
+  const bus = new MemoryBus(metrics.bus, log);
   const trades: Trade[] = [];
   const klines: Kline[] = [];
   const gaps: GapEvent[] = [];
@@ -400,7 +400,7 @@ function makeCollector(t: TestContext, server: TestServer, sub: Partial<Subscrip
     backoff: { initialMs: 20, maxMs: 100 },
     bus,
     clock: systemClock,
-    metrics,
+    metrics: metrics.feed,
     log,
   });
   t.after(() => collector.stop());

@@ -67,7 +67,7 @@ function history(now: number): Candle[] {
 /** The values the real engine computes over `candles`, as the store keeps them. */
 function indicatorRows(candles: readonly Candle[]): IndicatorRow[] {
   const events: IndicatorEvent[] = [];
-  const engine = new IndicatorEngine({ specs: defaultConfig().indicators.specs, forming: false, history: 500, metrics: testMetrics(), log, emit: (e) => events.push(e) });
+  const engine = new IndicatorEngine({ specs: defaultConfig().indicators.specs, forming: false, history: 500, metrics: testMetrics().indicators, log, emit: (e) => events.push(e) });
   for (const candle of candles) engine.onCandle({ type: 'candle', kind: 'close', candle });
   return events.flatMap((e) => Object.entries(e.values).map(([name, values]) => ({ exchange: e.exchange, symbol: e.symbol, timeframe: e.timeframe, openTime: e.openTime, name, values })));
 }

@@ -174,7 +174,7 @@ describe('fidelity: closed minutes reproduced as mid-minute snapshot + recorded 
     ]);
     const restoredL = new Map<string, number>();
     const { clock, engine, events, metrics, setListener } = newEngine(august[0]!.E);
-    const reconciler = new Reconciler({ engine, clock, metrics, log, holdMs: 60_000 });
+    const reconciler = new Reconciler({ engine, clock, metrics: metrics.candles, log, holdMs: 60_000 });
     const closedAt = new Map<string, number>();
     setListener((e) => {
       if (e.kind === 'close' && e.candle.openTime === MINUTE) closedAt.set(e.candle.symbol, clock.now());

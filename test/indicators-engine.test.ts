@@ -21,7 +21,7 @@ const SPECS: IndicatorSpec[] = [...DEFAULT_INDICATOR_SPECS, { kind: 'sma', perio
 function engine(opts: { history?: number; forming?: boolean } = {}) {
   const events: IndicatorEvent[] = [];
   const metrics = testMetrics();
-  const e = new IndicatorEngine({ specs: SPECS, forming: opts.forming ?? true, history: opts.history ?? 500, metrics, log, emit: (ev) => events.push(ev) });
+  const e = new IndicatorEngine({ specs: SPECS, forming: opts.forming ?? true, history: opts.history ?? 500, metrics: metrics.indicators, log, emit: (ev) => events.push(ev) });
   return { e, events, metrics };
 }
 

@@ -79,7 +79,7 @@ describe('IndicatorWriter', () => {
         return inner.upsertIndicators(r);
       },
     };
-    const writer = new IndicatorWriter({ store, clock, metrics, log, flushMs: 1_000 });
+    const writer = new IndicatorWriter({ store, clock, metrics: metrics.store, log, flushMs: 1_000 });
     writer.start();
     writer.onEvent(event('close', 0, 10));
     writer.onEvent(event('update', 1, 11));

@@ -20,7 +20,7 @@ test('retention deletes candles older than the age configured for their timefram
   const store = new SqliteStore(':memory:', () => clock.now());
   await store.upsert([candle('1m', now - 40 * DAY), candle('1m', now - 10 * DAY), candle('1h', now - 400 * DAY)]);
   const metrics = testMetrics();
-  const job = new RetentionJob({ store, maxAgeMs: { '1m': 30 * DAY }, intervalMs: 3_600_000, clock, metrics, log });
+  const job = new RetentionJob({ store, maxAgeMs: { '1m': 30 * DAY }, intervalMs: 3_600_000, clock, metrics: metrics.jobs, log });
   assert.equal(await job.run(), 1);
   assert.deepEqual((await store.query({ exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', limit: 10 })).map((c) => c.openTime), [now - 10 * DAY]);
   assert.equal((await store.query({ exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1h', limit: 10 })).length, 1, '1h is kept forever');
@@ -34,7 +34,7 @@ test('a failing job run is recorded as status 0 and keeps the last success time'
   const clock = new FakeClock(Date.UTC(2024, 5, 1));
   const store = new SqliteStore(':memory:', () => clock.now());
   const metrics = testMetrics();
-  const job = new RetentionJob({ store, maxAgeMs: { '1m': DAY }, intervalMs: 3_600_000, clock, metrics, log });
+  const job = new RetentionJob({ store, maxAgeMs: { '1m': DAY }, intervalMs: 3_600_000, clock, metrics: metrics.jobs, log });
   await job.run();
   const firstSuccess = clock.now() / 1000;
   clock.advance(3_600_000);

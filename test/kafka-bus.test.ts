@@ -183,7 +183,7 @@ test('Kafka bus: sends go through the bus_produce breaker: it opens while no bro
   const names = { trade: 'breaker_trades' };
   await cluster.createTopic(names.trade, 2);
   const pm = testMetrics();
-  const breaker = instrumentedBreaker('bus_produce', { failureThreshold: 2, openMs: 3_000, halfOpenProbes: 1 }, { clock: systemClock, metrics: pm, log });
+  const breaker = instrumentedBreaker('bus_produce', { failureThreshold: 2, openMs: 3_000, halfOpenProbes: 1 }, { clock: systemClock, metrics: pm.breakers, log });
   const producer = new KafkaBus({ brokers: cluster.brokers, clientId: 'test-breaker', topics: names, breaker, clock: systemClock, metrics: pm, log });
   const consumer = new KafkaBus({ brokers: cluster.brokers, clientId: 'test-breaker-c', topics: names, group: 'g-breaker', fromBeginning: true, clock: systemClock, metrics: testMetrics(), log });
   const produceErrors = () => metricValue(pm, 'candlestack_kafka_errors_total');

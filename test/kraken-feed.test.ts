@@ -64,7 +64,7 @@ test('fetchKlines pages on result.last, drops the uncommitted last row, validate
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const endpoints = { wsBaseUrl: 'ws://unused', restBaseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-  const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics: testMetrics(), log, attempts: 1 });
+  const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics: testMetrics().feed, log, attempts: 1 });
   try {
     const klines = await kraken.fetchKlines(rest, endpoints, 'BTC-USD', '5m', start * 1000, (start + 9 * 300) * 1000);
     assert.deepEqual(klines.map((k) => k.openTime / 1000 - start), [0, 300, 600, 900, 1200, 1500, 1800, 2100, 2400, 2700]);
@@ -166,7 +166,7 @@ test('backfill: fetchKlines equals the venue klines, limited to the most recent 
   // The venue clock runs 120x: two minutes of 1m candles per second.
   const venue = new SimulatedVenue({ protocol, symbols: SYMBOLS, seed: 9, tradesPerSecond: 30, now: () => t0 + (Date.now() - t0) * 120 });
   const endpoints = await venue.start();
-  const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics: testMetrics(), log, attempts: 1 });
+  const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics: testMetrics().feed, log, attempts: 1 });
   try {
     await new Promise((res) => setTimeout(res, 5_500)); // ~11 closed 1m periods, more than the 6 rows kept
     const klines = await kraken.fetchKlines(rest, endpoints, 'ETH-USD', '1m', t0 - 60_000, t0 + 3_600_000);

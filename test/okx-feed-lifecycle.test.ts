@@ -26,7 +26,7 @@ async function setup(o: { adapter?: ExchangeAdapter; protocol?: OkxProtocolOptio
   const venue = new SimulatedVenue({ protocol, symbols: SYMBOLS, seed: 7, tradesPerSecond: o.tradesPerSecond ?? 150, klinePushIntervalMs: 200 });
   const endpoints = await venue.start();
   const metrics = testMetrics();
-  const bus = new MemoryBus(metrics, log);
+  const bus = new MemoryBus(metrics.bus, log);
   const seen = { trades: [] as Trade[], klines: [] as Kline[], gaps: [] as GapEvent[] };
   bus.subscribe('trade', (t: Trade) => seen.trades.push(t));
   bus.subscribe('kline', (k: Kline) => seen.klines.push(k));
@@ -39,7 +39,7 @@ async function setup(o: { adapter?: ExchangeAdapter; protocol?: OkxProtocolOptio
     backoff: { initialMs: 50, maxMs: 200 },
     bus,
     clock: systemClock,
-    metrics,
+    metrics: metrics.feed,
     log,
   });
   collector.start();
@@ -143,7 +143,7 @@ test('backfill: fetchKlines over the venue REST equals candles rebuilt from ever
     await sleep(200);
     const from = periodStart(trades[0]!.time, 1000) + 1000; // a whole bar after the first trade
     const to = periodStart(now(), 1000) - 2000; // closed for sure
-    const rest = new RestClient({ exchange: 'okx', clock: systemClock, metrics: testMetrics(), log, attempts: 1 });
+    const rest = new RestClient({ exchange: 'okx', clock: systemClock, metrics: testMetrics().feed, log, attempts: 1 });
     const klines = await okx.fetchKlines(rest, endpoints, 'BTC-USDT', '1s', from, to + 999);
     assert.ok(klines.length >= 100, `${klines.length} bars`);
     assert.ok(protocol.stats.restRequests.length >= 4, 'paginated');

@@ -91,7 +91,7 @@ async function historyServer(first: number, last: number, cap: number, body?: un
   return { requests, endpoints: { wsBaseUrl: 'ws://unused', restBaseUrl }, close: () => server.close() };
 }
 
-const rest = () => new RestClient({ exchange: 'okx', clock: systemClock, metrics: testMetrics(), log, attempts: 1 });
+const rest = () => new RestClient({ exchange: 'okx', clock: systemClock, metrics: testMetrics().feed, log, attempts: 1 });
 
 test('fetchKlines pages backwards by 300 with after/before cursors and returns closed klines oldest first', async () => {
   const start = Date.UTC(2024, 0, 1);

@@ -25,7 +25,7 @@ after(() => admin.end());
 type Metrics = ReturnType<typeof testMetrics>;
 
 async function open(t: TestContext, schema: TestSchema, over: { now?: () => number; metrics?: Metrics; migrations?: typeof POSTGRES_MIGRATIONS } = {}): Promise<PostgresStore> {
-  const store = await PostgresStore.open({ url: schema.url, now: over.now ?? (() => 1), metrics: over.metrics ?? testMetrics(), log, migrations: over.migrations });
+  const store = await PostgresStore.open({ url: schema.url, now: over.now ?? (() => 1), metrics: (over.metrics ?? testMetrics()).store, log, migrations: over.migrations });
   t.after(() => store.close());
   return store;
 }
@@ -198,7 +198,7 @@ describe('PostgresStore: recovery after lost connections', { skip }, () => {
     const metrics = testMetrics();
     const schema = testSchema(t, admin);
     const store = await open(t, schema, { metrics });
-    const writer = new CandleWriter({ store, clock: new FakeClock(T0), metrics, log, flushMs: 1_000 });
+    const writer = new CandleWriter({ store, clock: new FakeClock(T0), metrics: metrics.store, log, flushMs: 1_000 });
     const unlock = await schema.lockCandles();
 
     writer.onEvent(ev(candle(T0, { closed: true, volume: '3.00000000' })));
@@ -233,7 +233,7 @@ describe('PostgresStore: recovery after lost connections', { skip }, () => {
 describe('PostgresStore: opening', () => {
   test('an unreachable server fails the open with one line naming it, password redacted', async () => {
     const metrics = testMetrics();
-    const err = await PostgresStore.open({ url: 'postgres://candle:s3cret-pw@127.0.0.1:1/test', now: () => 1, metrics, log }).then(
+    const err = await PostgresStore.open({ url: 'postgres://candle:s3cret-pw@127.0.0.1:1/test', now: () => 1, metrics: metrics.store, log }).then(
       () => assert.fail('opened'),
       (e: unknown) => e as Error,
     );
@@ -243,7 +243,7 @@ describe('PostgresStore: opening', () => {
   });
 
   test('a bad URL is a ConfigError naming the field', async () => {
-    await assert.rejects(PostgresStore.open({ url: 'postgres://127.0.0.1:5432/test?pool_size=0', now: () => 1, metrics: testMetrics(), log }), { name: 'ConfigError', message: /^store pool_size: expected a whole number from 1 to 1000, got "0"/ });
+    await assert.rejects(PostgresStore.open({ url: 'postgres://127.0.0.1:5432/test?pool_size=0', now: () => 1, metrics: testMetrics().store, log }), { name: 'ConfigError', message: /^store pool_size: expected a whole number from 1 to 1000, got "0"/ });
   });
 });
 

@@ -62,9 +62,9 @@ describe('config and openStore', () => {
   });
 
   test('openStore opens SQLite by URL and refuses an unknown scheme', async () => {
-    const store = await openStore('sqlite::memory:', () => 1, { metrics: testMetrics(), log });
+    const store = await openStore('sqlite::memory:', () => 1, { metrics: testMetrics().store, log });
     assert.equal(store.kind, 'sqlite');
     await store.close();
-    await assert.rejects(openStore('redis://x', () => 1, { metrics: testMetrics(), log }), { name: 'ConfigError' });
+    await assert.rejects(openStore('redis://x', () => 1, { metrics: testMetrics().store, log }), { name: 'ConfigError' });
   });
 });

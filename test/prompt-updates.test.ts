@@ -88,7 +88,7 @@ describe('CandleEngine prompt updates', () => {
 test('LiveHub reports a series watched at its first subscriber and unwatched after its last leaves', async () => {
   const calls: string[] = [];
   const markets = new Markets([{ exchange: 'binance', symbols: ['BTC-USDT', 'ETH-USDT'], timeframes: ['1m', '5m'], codec: binance.symbols }]);
-  const live = new LiveHub({ markets, metrics: testMetrics(), log, clock: systemClock, onWatch: (ex, s, tf, w) => calls.push(`${ex} ${s} ${tf} ${w}`) });
+  const live = new LiveHub({ markets, metrics: testMetrics().api, log, clock: systemClock, onWatch: (ex, s, tf, w) => calls.push(`${ex} ${s} ${tf} ${w}`) });
   const server = createServer();
   server.on('upgrade', (req, socket, head) => live.handleUpgrade(req, socket, head));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -23,7 +23,7 @@ function setup(over: Partial<QualitySettings> = {}, markets: { exchange: Exchang
   const metrics = testMetrics();
   const settings = { ...defaultQualitySettings(), ...over };
   const store = new SqliteStore(':memory:', () => clock.now());
-  const monitor = new QualityMonitor({ settings, markets, candleTimeframe: '1m', candleSettleMs: 0, store, clock, metrics, log });
+  const monitor = new QualityMonitor({ settings, markets, candleTimeframe: '1m', candleSettleMs: 0, store, clock, metrics: metrics.quality, log });
   /** Feeds a trade received at its own time (the clock follows). */
   const feed = (t: Trade) => {
     clock.set(Math.max(clock.now(), t.time));

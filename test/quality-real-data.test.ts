@@ -29,7 +29,7 @@ import { metricSeries } from './support/metrics.js';
 
 function monitorFor(clock: Clock, markets: { exchange: ExchangeId; symbols: string[] }[], store = new SqliteStore(':memory:', () => clock.now()), candleTimeframe: Timeframe = '1m') {
   const metrics = testMetrics();
-  const monitor = new QualityMonitor({ settings: defaultQualitySettings(), markets, candleTimeframe, candleSettleMs: 0, store, clock, metrics, log });
+  const monitor = new QualityMonitor({ settings: defaultQualitySettings(), markets, candleTimeframe, candleSettleMs: 0, store, clock, metrics: metrics.quality, log });
   const check = (symbol: string, name: string) => monitor.explain('binance', symbol)!.checks.find((c) => c.check === name)!;
   return { monitor, metrics, store, check };
 }
@@ -52,7 +52,7 @@ async function collect(lines: string[], expectedTrades: number) {
   const server = await replayServer(lines);
   const symbols = ['BTC-USDT', 'ETH-USDT', 'DOT-USDT'];
   const { monitor, metrics, check } = monitorFor(systemClock, [{ exchange: 'binance', symbols }]);
-  const bus = new MemoryBus(metrics, log);
+  const bus = new MemoryBus(metrics.bus, log);
   let trades = 0;
   bus.subscribe('trade', (t) => (trades++, monitor.onTrade(t)));
   bus.subscribe('gap', monitor.onGap);
@@ -64,7 +64,7 @@ async function collect(lines: string[], expectedTrades: number) {
     backoff: { initialMs: 100, maxMs: 1_000 },
     bus,
     clock: systemClock,
-    metrics,
+    metrics: metrics.feed,
     log,
   });
   collector.start();
@@ -119,7 +119,7 @@ describe('quality on recorded Binance frames', () => {
     const { monitor, check } = monitorFor(clock, [{ exchange: 'binance', symbols: ['FTM-USDT', 'SXP-BTC', 'XMR-BTC'] }]);
     let reconciler: Reconciler | undefined;
     const engine = new CandleEngine({ timeframes: ['1m'], graceMs: 2_000, latePolicy: 'drop', clock, metrics: testMetrics(), log, emit: (e) => reconciler?.onCandle(e) });
-    reconciler = new Reconciler({ engine, clock, metrics: testMetrics(), log, holdMs: 60_000, onResult: monitor.onReconcile });
+    reconciler = new Reconciler({ engine, clock, metrics: testMetrics().candles, log, holdMs: 60_000, onResult: monitor.onReconcile });
     // recording began mid-minute: each symbol resumes from its first 14:46 kline snapshot (as after a restart)
     const restoreAt = new Map([['FTM-USDT', 1628952396573], ['SXP-BTC', 1628952398392], ['XMR-BTC', 1628952417151]]);
     const restoredL = new Map<string, number>();
@@ -156,7 +156,7 @@ describe('quality on recorded Binance frames', () => {
     const trades = tradesOf(loadFrames(APRIL)).filter((t) => t.symbol === 'BTC-USDT');
     const clock = new FakeClock(trades[0]!.time);
     const { monitor, metrics, store, check } = monitorFor(clock, [{ exchange: 'binance', symbols: ['BTC-USDT', 'SOL-USDT'] }], undefined, '1s');
-    const writer = new CandleWriter({ store, clock, metrics, log, flushMs: 1_000 });
+    const writer = new CandleWriter({ store, clock, metrics: metrics.store, log, flushMs: 1_000 });
     const engine = new CandleEngine({ timeframes: ['1s'], graceMs: 0, latePolicy: 'drop', clock, metrics, log, emit: (e: CandleEvent) => writer.onEvent(e) });
     for (const t of trades) {
       clock.set(t.time);

@@ -57,7 +57,7 @@ function setup(holdMs = 60_000) {
       reconciler?.onCandle(e);
     },
   });
-  reconciler = new Reconciler({ engine, clock, metrics, log, holdMs });
+  reconciler = new Reconciler({ engine, clock, metrics: metrics.candles, log, holdMs });
   const at = (t: number): void => {
     clock.set(t);
     engine.tick(t);

@@ -53,7 +53,7 @@ function client(overrides: Partial<RestClientOptions> = {}): { rest: RestClient;
   const rest = new RestClient({
     exchange: 'binance',
     clock: systemClock,
-    metrics,
+    metrics: metrics.feed,
     log,
     attempts: 4,
     timeoutMs: 2_000,

@@ -114,7 +114,7 @@ describe('CandleWriter', () => {
     const metrics = testMetrics();
     const inner = memoryStore(t);
     const store = new FlakyStore(inner, 0);
-    const writer = new CandleWriter({ store, clock, metrics, log, flushMs: 1_000 });
+    const writer = new CandleWriter({ store, clock, metrics: metrics.store, log, flushMs: 1_000 });
     writer.start();
     t.after(() => writer.stop());
     writer.onEvent(ev(candle(T0, { closed: false, volume: '1.00000000' })));
@@ -149,7 +149,7 @@ describe('CandleWriter', () => {
     const metrics = testMetrics();
     const inner = memoryStore(t);
     const store = new FlakyStore(inner, 1);
-    const writer = new CandleWriter({ store, clock, metrics, log, flushMs: 1_000 });
+    const writer = new CandleWriter({ store, clock, metrics: metrics.store, log, flushMs: 1_000 });
     writer.start();
     t.after(() => writer.stop());
     writer.onEvent(ev(candle(T0, { closed: true, volume: '3.00000000' }), 'close'));
@@ -200,7 +200,7 @@ describe('CandleWriter', () => {
       upsertIndicators: (rows) => inner.upsertIndicators(rows),
       queryIndicators: (q) => inner.queryIndicators(q),
     };
-    const writer = new CandleWriter({ store, clock, metrics, log, flushMs: 1_000 });
+    const writer = new CandleWriter({ store, clock, metrics: metrics.store, log, flushMs: 1_000 });
     writer.onEvent(ev(candle(T0, { closed: false, volume: '1.00000000' })));
     const first = writer.flush();
     writer.onEvent(ev(candle(T0, { closed: true, volume: '9.00000000' }), 'close')); // newer, while the write is pending
@@ -216,7 +216,7 @@ describe('CandleWriter', () => {
   test('stop() flushes what is pending', async (t) => {
     const clock = new FakeClock(T0);
     const inner = memoryStore(t);
-    const writer = new CandleWriter({ store: inner, clock, metrics: testMetrics(), log, flushMs: 60_000 });
+    const writer = new CandleWriter({ store: inner, clock, metrics: testMetrics().store, log, flushMs: 60_000 });
     writer.start();
     writer.onEvent(ev(candle(T0)));
     await writer.stop();

@@ -43,8 +43,8 @@ function setup(maxBufferedRows = 100_000) {
   const sink = new Writable({ write: (chunk, _e, cb) => (lines.push(...String(chunk).trim().split('\n').map((l) => JSON.parse(l))), cb()) });
   const writerLog = createLogger({ level: 'info', format: 'json' }, sink);
   const store = new FlakyStore();
-  const breaker = instrumentedBreaker('store_write', { failureThreshold: 2, openMs: 5_000, halfOpenProbes: 1 }, { clock, metrics, log });
-  const writer = new CandleWriter({ store, clock, metrics, log: writerLog, flushMs: 1_000, breaker, maxBufferedRows });
+  const breaker = instrumentedBreaker('store_write', { failureThreshold: 2, openMs: 5_000, halfOpenProbes: 1 }, { clock, metrics: metrics.breakers, log });
+  const writer = new CandleWriter({ store, clock, metrics: metrics.store, log: writerLog, flushMs: 1_000, breaker, maxBufferedRows });
   const value = (name: string, labels: Record<string, string> = {}) => metricValue(metrics, name, labels);
   const stored = async (symbol: string) => (await store.query({ exchange: 'binance', symbol, timeframe: '1s', limit: 5000 })).map((c) => [c.openTime - T0, c.closed]);
   return { clock, metrics, lines, store, breaker, writer, value, stored };

@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BadParameterError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { ApiMetrics } from '../telemetry/metrics.js';
 import { sendError, sendJson } from './http.js';
 
 /** Alertmanager sends every alert of a group in one request; 1 MiB holds about a thousand alerts. */
@@ -131,7 +131,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 export interface AlertReceiverOptions {
-  metrics: Metrics;
+  metrics: ApiMetrics;
   log: Logger;
   maxBodyBytes?: number;
 }

@@ -1,16 +1,21 @@
 /**
  * The detail the dashboard's health view needs on top of the health report: per-feed message counts, per
  * symbol trade counts and last-trade age, reconciliation results, rejected frames, store and bus counters,
- * and a level (ok / warn / critical: green / amber / red) for each part. Counts come from the metrics
- * catalogue (the one source the Prometheus dashboards use too), read in process: the browser never scrapes
- * /metrics. Counters are totals since start; the page derives rates from two samples.
+ * and a level (ok / warn / critical: green / amber / red) for each part. Counts come from the components'
+ * own `status()` (HealthStatusSources): the numbers they count and hand to prom-client at scrape time, so
+ * /metrics and this view show one count, and nothing is read back out of the metrics registry. Counters
+ * are totals since start; the page derives rates from two samples.
  *
  * Error counters turn a part amber only while they are still moving: levels look at the increase over the
  * last `windowMs` (about 5 minutes, like the `increase(...[5m])` of an alert rule), not at the total.
  */
 import type { Clock } from '../core/clock.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { FeedStatus, SymbolStatus } from '../feed/collector.js';
+import type { BackfillStatus } from '../jobs/backfill.js';
+import type { ReconcilerStatus, ReconciliationCounts } from '../pipeline/reconciler.js';
 import type { HealthReport } from './health.js';
+
+export type { ReconciliationCounts } from '../pipeline/reconciler.js';
 
 export type Level = 'ok' | 'warn' | 'critical';
 
@@ -25,11 +30,26 @@ export const STORE_BACKLOG_WARN = 10_000;
 const DEFAULT_WINDOW_MS = 300_000;
 const SAMPLE_EVERY_MS = 10_000;
 
-export interface ReconciliationCounts {
-  match: number;
-  mismatch: number;
-  skipped: number;
-  unmatched: number;
+/**
+ * Where the counts come from: functions returning the components' status. A part without a source (a role
+ * without collectors, reconciler or backfill) counts 0.
+ */
+export interface HealthStatusSources {
+  /** `Collector.status()` of every collector: frames per connection, trades, last trade and gaps per symbol, rejects. */
+  feeds?: () => readonly FeedStatus[];
+  /** Other components that refuse trades, by reason (`CandleEngine.status()`); added to the feeds' rejects. */
+  rejects?: () => readonly { rejected: Readonly<Record<string, number>> }[];
+  /** `Reconciler.status()`. */
+  reconciliation?: () => ReconcilerStatus;
+  /**
+   * Everything that counts store errors: `CandleWriter.status()` (rows written, failed writes),
+   * `IndicatorWriter.status()`, `Store.status?.()` (the PostgreSQL store's failed operations). Undefined entries are skipped.
+   */
+  store?: () => readonly ({ rowsWritten?: number; errors: number } | undefined)[];
+  /** `MemoryBus.status()`, or `KafkaBus.status()` (which counts handler errors only). */
+  bus?: () => { published?: number; consumed?: number; handlerErrors: number };
+  /** `Backfiller.status()`. */
+  backfill?: () => Pick<BackfillStatus, 'candles' | 'runsOk' | 'runsFailed'>;
 }
 
 export interface DetailedHealthReport extends Omit<HealthReport, 'feeds' | 'store' | 'bus' | 'backfill'> {
@@ -52,48 +72,42 @@ interface Sample {
   backfillFailures: number;
 }
 
-type Row = { value: number; labels: Record<string, string | number | undefined> };
-interface Readable {
-  get(): Promise<{ values: Row[] }> | { values: Row[] };
-}
-
 export class HealthDetails {
   private readonly samples: Sample[];
   private readonly windowMs: number;
 
-  constructor(private readonly o: { metrics: Metrics; clock: Clock; staleAfterMs: number; windowMs?: number }) {
+  constructor(private readonly o: { status: HealthStatusSources; clock: Clock; staleAfterMs: number; windowMs?: number }) {
     this.windowMs = o.windowMs ?? DEFAULT_WINDOW_MS;
     // The baseline: nothing had happened when the process started.
     this.samples = [{ at: o.clock.now(), recon: { match: 0, mismatch: 0, skipped: 0, unmatched: 0 }, storeErrors: 0, busHandlerErrors: 0, backfillFailures: 0 }];
   }
 
-  async extend(report: HealthReport): Promise<DetailedHealthReport> {
-    const m = this.o.metrics;
+  extend(report: HealthReport): DetailedHealthReport {
+    const src = this.o.status;
     const now = this.o.clock.now();
-    const { frames, trades, lastTrade, gaps, missing, recon, fields, rejected, rows, storeErrors, published, consumed, handlerErrors, bfCandles, bfRuns } = await readAll({
-      frames: m.wsMessagesReceived,
-      trades: m.tradesReceived,
-      lastTrade: m.lastTradeTimestamp,
-      gaps: m.tradeIdGaps,
-      missing: m.tradeIdsMissing,
-      recon: m.reconciliations,
-      fields: m.reconciliationMismatches,
-      rejected: m.messagesRejected,
-      rows: m.storeRowsWritten,
-      storeErrors: m.storeErrors,
-      published: m.busPublished,
-      consumed: m.busConsumed,
-      handlerErrors: m.busHandlerErrors,
-      bfCandles: m.backfillCandles,
-      bfRuns: m.backfillRuns,
-    });
-    const total: ReconciliationCounts = {
-      match: sum(recon, { result: 'match' }),
-      mismatch: sum(recon, { result: 'mismatch' }),
-      skipped: sum(recon, { result: 'skipped' }),
-      unmatched: sum(recon, { result: 'unmatched' }),
-    };
-    const current: Sample = { at: now, recon: total, storeErrors: sum(storeErrors), busHandlerErrors: sum(handlerErrors), backfillFailures: sum(bfRuns, { result: 'error' }) };
+    const feedStatus = src.feeds?.() ?? [];
+    const frames = new Map<string, number>();
+    const bySymbol = new Map<string, SymbolStatus>();
+    const rejectedReasons: Record<string, number> = {};
+    for (const f of feedStatus) {
+      for (const c of f.connections) addTo(frames, `${f.exchange}\u0000${c.connection}`, c.framesReceived);
+      for (const s of f.symbols) bySymbol.set(`${f.exchange}\u0000${s.symbol}`, s);
+      addCounts(rejectedReasons, f.rejected);
+    }
+    for (const r of src.rejects?.() ?? []) addCounts(rejectedReasons, r.rejected);
+    const recon = src.reconciliation?.();
+    let rowsWritten = 0;
+    let storeErrors = 0;
+    for (const s of src.store?.() ?? []) {
+      if (!s) continue;
+      rowsWritten += s.rowsWritten ?? 0;
+      storeErrors += s.errors;
+    }
+    const busStatus = src.bus?.();
+    const bf = src.backfill?.() ?? { candles: 0, runsOk: 0, runsFailed: 0 };
+
+    const total: ReconciliationCounts = recon ? { ...recon.results } : { match: 0, mismatch: 0, skipped: 0, unmatched: 0 };
+    const current: Sample = { at: now, recon: total, storeErrors, busHandlerErrors: busStatus?.handlerErrors ?? 0, backfillFailures: bf.runsFailed };
     const base = this.baseline(current);
 
     const recent: ReconciliationCounts = {
@@ -104,21 +118,21 @@ export class HealthDetails {
     };
     const feeds = report.feeds.map((f) => ({
       ...f,
-      messagesReceived: sum(frames, { exchange: f.exchange, connection: f.connection }),
+      messagesReceived: frames.get(`${f.exchange}\u0000${f.connection}`) ?? 0,
       level: (f.state === 'up' ? 'ok' : f.state === 'stale' ? 'warn' : 'critical') as Level,
     }));
     const symbols = report.feeds.flatMap((f) =>
       f.symbols.map((symbol) => {
-        const at = { exchange: f.exchange, symbol };
-        const last = rows1(lastTrade, at)?.value;
-        const lastTradeAgeMs = last === undefined || last === 0 ? null : Math.max(0, now - Math.round(last * 1000));
+        const s = bySymbol.get(`${f.exchange}\u0000${symbol}`);
+        const last = s?.lastTradeAt ?? null;
+        const lastTradeAgeMs = last === null ? null : Math.max(0, now - last);
         return {
           exchange: f.exchange,
           symbol,
-          tradesReceived: sum(trades, at),
+          tradesReceived: s?.tradesReceived ?? 0,
           lastTradeAgeMs,
-          tradeIdGaps: sum(gaps, at),
-          tradeIdsMissing: sum(missing, at),
+          tradeIdGaps: s?.tradeIdGaps ?? 0,
+          tradeIdsMissing: s?.tradeIdsMissing ?? 0,
           level: (lastTradeAgeMs === null || lastTradeAgeMs > this.o.staleAfterMs ? 'warn' : 'ok') as Level,
         };
       }),
@@ -128,7 +142,7 @@ export class HealthDetails {
     const reconciliation = {
       total,
       recent,
-      mismatchedFields: byLabel(fields, 'field'),
+      mismatchedFields: positive(recon?.mismatchedFields ?? {}),
       windowSeconds: Math.round((now - base.at) / 1000),
       level: reconciliationLevel(recent),
     };
@@ -136,22 +150,23 @@ export class HealthDetails {
     const reportStore = report.store ?? { kind: 'none', open: true, queueDepth: 0 };
     const store = {
       ...reportStore,
-      rowsWritten: sum(rows),
+      rowsWritten,
       errors: current.storeErrors,
       recentErrors: recentStoreErrors,
       level: (!reportStore.open ? 'critical' : recentStoreErrors > 0 || reportStore.queueDepth > STORE_BACKLOG_WARN ? 'warn' : 'ok') as Level,
     };
-    const bus = { ...report.bus, published: sum(published), consumed: sum(consumed), handlerErrors: current.busHandlerErrors, recentHandlerErrors, level: (recentHandlerErrors > 0 ? 'warn' : 'ok') as Level };
+    const bus = { ...report.bus, published: busStatus?.published ?? 0, consumed: busStatus?.consumed ?? 0, handlerErrors: current.busHandlerErrors, recentHandlerErrors, level: (recentHandlerErrors > 0 ? 'warn' : 'ok') as Level };
     const recentBackfillFailures = current.backfillFailures - base.backfillFailures;
     const backfill = {
       pending: report.backfill?.pending ?? 0,
-      candles: sum(bfCandles),
-      runsOk: sum(bfRuns, { result: 'ok' }),
+      candles: bf.candles,
+      runsOk: bf.runsOk,
       runsFailed: current.backfillFailures,
       recentFailures: recentBackfillFailures,
       level: (recentBackfillFailures > 0 ? 'warn' : 'ok') as Level,
     };
     const statusLevel: Level = report.status === 'ok' ? 'ok' : report.status === 'degraded' ? 'warn' : 'critical';
+    const rejected = positive(rejectedReasons);
     return {
       ...report,
       level: worst([statusLevel, ...feeds.map((f) => f.level), reconciliation.level, store.level, bus.level, backfill.level]),
@@ -159,7 +174,7 @@ export class HealthDetails {
       feeds,
       symbols,
       reconciliation,
-      rejected: { total: sum(rejected), reasons: byLabel(rejected, 'reason') },
+      rejected: { total: Object.values(rejected).reduce((n, v) => n + v, 0), reasons: rejected },
       store,
       bus,
       backfill,
@@ -188,32 +203,17 @@ export function worst(levels: readonly Level[]): Level {
   return levels.includes('critical') ? 'critical' : levels.includes('warn') ? 'warn' : 'ok';
 }
 
-async function readAll<K extends string>(metrics: Record<K, Readable>): Promise<Record<K, Row[]>> {
-  const keys = Object.keys(metrics) as K[];
-  const values = await Promise.all(keys.map(async (k) => (await metrics[k].get()).values));
-  return Object.fromEntries(keys.map((k, i) => [k, values[i]!])) as Record<K, Row[]>;
+function addTo(m: Map<string, number>, key: string, n: number): void {
+  m.set(key, (m.get(key) ?? 0) + n);
 }
 
-function matches(row: Row, labels: Record<string, string>): boolean {
-  for (const k in labels) if (row.labels[k] !== labels[k]) return false;
-  return true;
+function addCounts(into: Record<string, number>, counts: Readonly<Record<string, number>>): void {
+  for (const k in counts) into[k] = (into[k] ?? 0) + counts[k]!;
 }
 
-function sum(rows: readonly Row[], labels: Record<string, string> = {}): number {
-  let n = 0;
-  for (const r of rows) if (matches(r, labels)) n += r.value;
-  return n;
-}
-
-function rows1(rows: readonly Row[], labels: Record<string, string>): Row | undefined {
-  return rows.find((r) => matches(r, labels));
-}
-
-function byLabel(rows: readonly Row[], label: string): Record<string, number> {
+/** The counts above 0 (a reason or field never seen is left out, as before). */
+function positive(counts: Readonly<Record<string, number | undefined>>): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const r of rows) {
-    const k = String(r.labels[label]);
-    if (r.value > 0) out[k] = (out[k] ?? 0) + r.value;
-  }
+  for (const k in counts) if ((counts[k] ?? 0) > 0) out[k] = counts[k]!;
   return out;
 }

@@ -15,7 +15,7 @@ import type { Clock, Timer } from '../core/clock.js';
 import { BadParameterError } from '../core/errors.js';
 import type { CandleEvent, IndicatorEvent } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { ApiMetrics } from '../telemetry/metrics.js';
 import type { Markets } from './markets.js';
 import { parseTimeframe } from './params.js';
 import type { Service } from '../core/service.js';
@@ -40,7 +40,7 @@ export class LiveHub implements Service {
   constructor(
     private readonly o: {
       markets: Markets;
-      metrics: Metrics;
+      metrics: ApiMetrics;
       log: Logger;
       clock: Clock;
       pingEveryMs?: number;

@@ -9,7 +9,7 @@ import type { Clock } from '../core/clock.js';
 import { BadParameterError } from '../core/errors.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { ApiMetrics } from '../telemetry/metrics.js';
 import { AlertReceiver } from './alerts-webhook.js';
 import { healthReport, readiness, type HealthSources } from './health.js';
 import { Listener, sendError, sendJson } from './http.js';
@@ -33,7 +33,7 @@ export interface ApiServerOptions {
   health: HealthSources;
   live: LiveHub;
   registry: Registry;
-  metrics: Metrics;
+  metrics: ApiMetrics;
   clock: Clock;
   log: Logger;
   version: string;

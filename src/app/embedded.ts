@@ -43,7 +43,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const markets = buildMarkets(config);
   const pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: false, retention: true, candleClock: { kind: 'wall' } });
   const { engine } = pipeline;
-  const live = new LiveHub({ markets, metrics, log: log.child({ component: 'ws' }), clock, onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
+  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
   const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });
@@ -65,6 +65,14 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
         backfillPending: () => pipeline.backfiller.pending,
         startedAt,
         breakers: pipeline.breakerStatus,
+      },
+      healthStatus: {
+        feeds: () => collectors.map((c) => c.status()),
+        rejects: () => [engine.status()],
+        reconciliation: () => pipeline.reconciler.status(),
+        store: () => [pipeline.writer.status(), pipeline.indicators.writer?.status(), store.status?.()],
+        bus: () => bus.status(),
+        backfill: () => pipeline.backfiller.status(),
       },
     }),
   );

@@ -17,6 +17,8 @@ export interface IndicatorsRuntime extends Service {
   /** Configured indicator names (empty when indicators are off). */
   names: string[];
   engine: IndicatorEngine | null;
+  /** Stores the indicator values (null when indicators are off); its status() counts failed writes. */
+  writer: IndicatorWriter | null;
 }
 
 export interface IndicatorsDeps {
@@ -31,10 +33,10 @@ export interface IndicatorsDeps {
 /** Builds, warms up (from the last stored candles of every series) and subscribes the indicators. */
 export async function setupIndicators(d: IndicatorsDeps): Promise<IndicatorsRuntime> {
   const ic = d.config.indicators;
-  if (!ic.enabled || ic.specs.length === 0) return { name: 'indicators', names: [], engine: null, start() {}, stop() {} };
+  if (!ic.enabled || ic.specs.length === 0) return { name: 'indicators', names: [], engine: null, writer: null, start() {}, stop() {} };
   const log = d.log.child({ component: 'indicators' });
-  const writer = new IndicatorWriter({ store: d.store, clock: d.clock, metrics: d.metrics, log, flushMs: d.config.store.flushMs });
-  const engine = new IndicatorEngine({ specs: ic.specs, forming: ic.forming, history: ic.history, metrics: d.metrics, log, emit: (e) => d.bus.publish('indicator', e) });
+  const writer = new IndicatorWriter({ store: d.store, clock: d.clock, metrics: d.metrics.store, log, flushMs: d.config.store.flushMs });
+  const engine = new IndicatorEngine({ specs: ic.specs, forming: ic.forming, history: ic.history, metrics: d.metrics.indicators, log, emit: (e) => d.bus.publish('indicator', e) });
   const keys: SeriesKey[] = d.config.exchanges.flatMap((ex) => ex.symbols.flatMap((symbol) => d.config.timeframes.map((timeframe) => ({ exchange: ex.id, symbol, timeframe }))));
   await engine.warmUp(d.store, keys, d.clock.now());
   d.bus.subscribe('candle', engine.onCandle);
@@ -43,6 +45,7 @@ export async function setupIndicators(d: IndicatorsDeps): Promise<IndicatorsRunt
     name: 'indicators',
     names: engine.names,
     engine,
+    writer,
     start: () => writer.start(),
     async stop() {
       engine.flush();

@@ -15,7 +15,7 @@ import { RestClient } from '../feed/rest-client.js';
 import type { BackfillSource } from '../jobs/backfill.js';
 import { Markets } from '../api/markets.js';
 import { ApiServer, type ApiServerOptions } from '../api/server.js';
-import { HealthDetails } from '../api/health-details.js';
+import { HealthDetails, type HealthStatusSources } from '../api/health-details.js';
 import { DEFAULT_WEB_DIR, WebAssets } from '../api/web-assets.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../telemetry/logger.js';
@@ -58,21 +58,21 @@ export interface RoleApp {
 export function roleTelemetry(version: string, role: string): { registry: Registry; metrics: Metrics } {
   const registry = createRegistry();
   const metrics = createMetrics(registry);
-  metrics.buildInfo.labels(version, role).set(1);
+  metrics.build.buildInfo.labels(version, role).set(1);
   return { registry, metrics };
 }
 
 /** Opens the configured store (or takes the caller's) and registers it first, so it closes last. */
 export async function openRoleStore(config: Config, deps: RoleDeps, metrics: Metrics, lifecycle: Lifecycle): Promise<Store> {
   if (deps.store) return deps.store;
-  const store = await openStore(config.store.url, () => deps.clock.now(), { metrics, log: deps.log.child({ component: 'store' }) });
+  const store = await openStore(config.store.url, () => deps.clock.now(), { metrics: metrics.store, log: deps.log.child({ component: 'store' }) });
   lifecycle.register(service('store', () => {}, () => store.close()));
   return store;
 }
 
 /** The role's in-process bus; stopped after everything that publishes on it. */
 export function localBus(metrics: Metrics, log: Logger, lifecycle: Lifecycle): MemoryBus {
-  const bus = new MemoryBus(metrics, log.child({ component: 'bus' }));
+  const bus = new MemoryBus(metrics.bus, log.child({ component: 'bus' }));
   lifecycle.register(service('bus', () => {}, () => bus.stop()));
   return bus;
 }
@@ -86,7 +86,7 @@ export function buildBackfillSources(config: Config, deps: PartDeps): Map<string
   const sources = new Map<string, BackfillSource>();
   for (const ex of config.exchanges) {
     const adapter = adapterFor(ex.id);
-    const rest = new RestClient({ exchange: ex.id, clock: deps.clock, metrics: deps.metrics, log: deps.log.child({ component: 'collector' }) });
+    const rest = new RestClient({ exchange: ex.id, clock: deps.clock, metrics: deps.metrics.feed, log: deps.log.child({ component: 'collector' }) });
     sources.set(ex.id, { adapter, endpoints: { wsBaseUrl: ex.wsUrl, restBaseUrl: ex.restUrl }, rest });
   }
   return sources;
@@ -103,7 +103,7 @@ export function buildCollectors(config: Config, bus: Bus, deps: PartDeps & { unr
       backoff: { initialMs: config.feed.backoffInitialMs, maxMs: config.feed.backoffMaxMs },
       bus,
       clock: deps.clock,
-      metrics: deps.metrics,
+      metrics: deps.metrics.feed,
       log: deps.log.child({ component: 'collector' }),
       unreachableHint: deps.unreachableHint,
     });
@@ -118,20 +118,21 @@ export function buildMarkets(config: Config): Markets {
 export function buildApiServer(
   config: Config,
   deps: PartDeps & { registry: Registry; version: string },
-  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality'>,
+  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality'> & { healthStatus: HealthStatusSources },
 ): ApiServer {
   const log = deps.log.child({ component: 'api' });
+  const { healthStatus, ...rest } = parts;
   return new ApiServer({
     host: config.http.host,
     port: config.http.port,
     registry: deps.registry,
-    metrics: deps.metrics,
+    metrics: deps.metrics.api,
     clock: deps.clock,
     log,
     version: deps.version,
     web: WebAssets.load(DEFAULT_WEB_DIR, log),
-    healthDetails: new HealthDetails({ metrics: deps.metrics, clock: deps.clock, staleAfterMs: config.feed.staleAfterMs }),
-    ...parts,
+    healthDetails: new HealthDetails({ status: healthStatus, clock: deps.clock, staleAfterMs: config.feed.staleAfterMs }),
+    ...rest,
   });
 }
 
@@ -143,7 +144,7 @@ export function kafkaBusFor(config: Config, role: string, deps: PartDeps, option
     brokers: kafkaBrokers(config.bus),
     clientId: `candlestack-${role}`,
     topics: config.kafka.topics,
-    breaker: instrumentedBreaker('bus_produce', breakerSettings(config.breakers, 'bus_produce'), { ...deps, log: breakerLog }),
+    breaker: instrumentedBreaker('bus_produce', breakerSettings(config.breakers, 'bus_produce'), { clock: deps.clock, metrics: deps.metrics.breakers, log: breakerLog }),
     clock: deps.clock,
     metrics: deps.metrics,
     log: deps.log.child({ component: 'kafka' }),

@@ -80,12 +80,12 @@ export function candleSettleMs(config: Config): number {
 
 export async function buildPipeline(config: Config, deps: PipelineDeps, options: PipelineOptions): Promise<Pipeline> {
   const { clock, metrics, log, store, bus } = deps;
-  const breakerDeps = { clock, metrics, log: log.child({ component: 'breaker' }) };
+  const breakerDeps = { clock, metrics: metrics.breakers, log: log.child({ component: 'breaker' }) };
   const breakers = {
     storeWrite: instrumentedBreaker('store_write', breakerSettings(config.breakers, 'store_write'), breakerDeps),
     backfillRest: instrumentedBreaker('backfill_rest', breakerSettings(config.breakers, 'backfill_rest'), breakerDeps),
   };
-  const writer = new CandleWriter({ store, clock, metrics, log: log.child({ component: 'store' }), flushMs: config.store.flushMs, breaker: breakers.storeWrite, maxBufferedRows: config.breakers.storeBufferRows });
+  const writer = new CandleWriter({ store, clock, metrics: metrics.store, log: log.child({ component: 'store' }), flushMs: config.store.flushMs, breaker: breakers.storeWrite, maxBufferedRows: config.breakers.storeBufferRows });
   const quality = new QualityMonitor({
     settings: config.quality,
     markets: config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols })),
@@ -93,7 +93,7 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
     candleSettleMs: candleSettleMs(config),
     store,
     clock,
-    metrics,
+    metrics: metrics.quality,
     log: log.child({ component: 'quality' }),
   });
   const engine = new CandleEngine({
@@ -107,7 +107,7 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
     defer: (fn) => void setImmediate(fn),
     ...(options.redelivery ? { dedupeTradeIds: (exchange: ExchangeId) => isExchangeId(exchange) && adapterFor(exchange).increasingTradeIds } : {}),
   });
-  const reconciler = new Reconciler({ engine, clock, metrics, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
+  const reconciler = new Reconciler({ engine, clock, metrics: metrics.candles, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
   const backfiller = new Backfiller({ sources: buildBackfillSources(config, { clock, metrics, log }), engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }), breaker: breakers.backfillRest });
 
   // The indicator engine subscribes to candles first: its values for a candle are out before the candle's
@@ -123,7 +123,7 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
   bus.subscribe('gap', quality.onGap);
 
   const services: Service[] = [writer, indicators, reconciler, backfiller];
-  if (options.retention) services.push(new RetentionJob({ store, maxAgeMs: config.retention, intervalMs: 3_600_000, clock, metrics, log: log.child({ component: 'retention' }) }));
+  if (options.retention) services.push(new RetentionJob({ store, maxAgeMs: config.retention, intervalMs: 3_600_000, clock, metrics: metrics.jobs, log: log.child({ component: 'retention' }) }));
   services.push(quality);
   let streamClock: StreamClockTicker | null = null;
   if (options.candleClock.kind === 'stream') {

@@ -23,7 +23,7 @@ export async function startServe(config: Config, deps: RoleDeps): Promise<RoleAp
   const store = await openRoleStore(config, deps, metrics, lifecycle);
   const bus = localBus(metrics, log, lifecycle);
   const markets = buildMarkets(config);
-  const live = new LiveHub({ markets, metrics, log: log.child({ component: 'ws' }), clock });
+  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
   const kafka = kafkaBusFor(config, 'serve', { clock, metrics, log }, { group: `candlestack-serve-${hostname()}-${process.pid}-${startedAt}`, fromBeginning: false });
@@ -37,6 +37,7 @@ export async function startServe(config: Config, deps: RoleDeps): Promise<RoleAp
       live,
       indicatorNames: ic.enabled ? indicatorNames(ic.specs) : [],
       health: { role: 'serve', staleAfterMs: config.feed.staleAfterMs, store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => 0 }, bus: { kind: kafka.kind }, backfillPending: () => 0, startedAt },
+      healthStatus: { store: () => [store.status?.()], bus: () => kafka.status() },
     }),
   );
   lifecycle.register(live);

@@ -12,7 +12,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Clock } from '../core/clock.js';
 import { isExchangeId, type ExchangeId } from '../core/exchange-id.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { KafkaMetrics } from '../telemetry/metrics.js';
 import type { Topic } from './bus.js';
 
 export interface GroupConsumerOptions {
@@ -29,7 +29,7 @@ export interface GroupConsumerOptions {
   deliver: (topic: Topic, value: Buffer, where: { topic: string; partition: number; offset: string }) => void;
   warn: (kind: string, ctx: Record<string, unknown>, msg: string) => void;
   clock: Clock;
-  metrics: Metrics;
+  metrics: KafkaMetrics;
   log: Logger;
 }
 

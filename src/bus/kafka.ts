@@ -26,6 +26,7 @@ import type { Clock, Timer } from '../core/clock.js';
 import type { ExchangeId } from '../core/exchange-id.js';
 import type { BreakerStatus, CircuitBreaker } from '../core/circuit-breaker.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { HotCounter } from '../telemetry/hot.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { TOPICS, type Bus, type BusTopics, type Handler, type Topic } from './bus.js';
 import { GroupConsumer } from './kafka-consumer.js';
@@ -58,8 +59,17 @@ export interface KafkaBusOptions {
   /** The `bus_produce` breaker around sends (none: every retry is attempted). */
   breaker?: CircuitBreaker;
   clock: Clock;
-  metrics: Metrics;
+  /** Kafka metrics; subscriber errors count under the bus slice's bus_handler_errors_total{bus="kafka"}. */
+  metrics: Pick<Metrics, 'kafka' | 'bus'>;
   log: Logger;
+}
+
+/** What the Kafka bus has counted (`KafkaBus.status()`). */
+export interface KafkaBusStatus {
+  /** Subscriber handlers that threw, over every topic. */
+  handlerErrors: number;
+  /** Messages waiting in the producer buffer. */
+  bufferDepth: number;
 }
 
 interface Pending {
@@ -77,7 +87,7 @@ export class KafkaBus implements Bus {
   private readonly producer: Producer;
   private consumer: GroupConsumer | null = null;
   private readonly handlers = new Map<Topic, Handler<Topic>[]>();
-  private readonly m: Record<Topic, { produced: Counter; bytesOut: Counter; dropped: Counter; handlerErrors: Counter }>;
+  private readonly m: Record<Topic, { produced: Counter; bytesOut: Counter; dropped: Counter; handlerErrors: HotCounter }>;
   private queue: Pending[] = [];
   private sending = false;
   private connected = false;
@@ -106,7 +116,8 @@ export class KafkaBus implements Bus {
       logCreator: () => (entry) => log.debug({ kafkajs: entry.namespace, message: entry.log.message }, 'kafkajs'),
     });
     this.producer = this.kafka.producer({ idempotent: o.idempotent ?? false, maxInFlightRequests: 1, allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
-    const mt = o.metrics;
+    const mt = o.metrics.kafka;
+    const bus = o.metrics.bus;
     this.m = Object.fromEntries(
       TOPICS.map((t) => {
         const name = this.topicNames[t];
@@ -116,7 +127,7 @@ export class KafkaBus implements Bus {
             produced: mt.kafkaProduced.labels(name),
             bytesOut: mt.kafkaBytesProduced.labels(name),
             dropped: mt.kafkaDropped.labels(name),
-            handlerErrors: mt.busHandlerErrors.labels('kafka', t),
+            handlerErrors: bus.hot.busHandlerErrors.counter(bus.busHandlerErrors, 'kafka', t),
           },
         ];
       }),
@@ -133,6 +144,12 @@ export class KafkaBus implements Bus {
     return this.queue.length;
   }
 
+  status(): KafkaBusStatus {
+    let handlerErrors = 0;
+    for (const t of TOPICS) handlerErrors += this.m[t].handlerErrors.value;
+    return { handlerErrors, bufferDepth: this.queue.length };
+  }
+
   publish<T extends Topic>(topic: T, message: BusTopics[T]): void {
     if (this.closed) return;
     const value = encode(topic, message);
@@ -143,7 +160,7 @@ export class KafkaBus implements Bus {
       return;
     }
     this.queue.push({ topic, key: messageKey(message), value });
-    this.o.metrics.kafkaBufferDepth.set(this.queue.length);
+    this.o.metrics.kafka.kafkaBufferDepth.set(this.queue.length);
     this.schedule(this.lingerMs);
   }
 
@@ -170,7 +187,7 @@ export class KafkaBus implements Bus {
       deliver: (topic, value, where) => this.deliver(topic, value, where),
       warn: (kind, ctx, msg) => this.warnOnce(kind, ctx, msg),
       clock: this.o.clock,
-      metrics: this.o.metrics,
+      metrics: this.o.metrics.kafka,
       log: this.o.log,
     });
     await this.consumer.start();
@@ -264,12 +281,12 @@ export class KafkaBus implements Bus {
       }
     } catch (err) {
       breaker?.failure(err);
-      this.o.metrics.kafkaErrors.labels(this.connected ? 'produce' : 'connect').inc();
+      this.o.metrics.kafka.kafkaErrors.labels(this.connected ? 'produce' : 'connect').inc();
       this.warnOnce('produce', { err: (err as Error).message, buffered: this.queue.length }, 'Kafka produce failed; messages kept in the buffer and retried');
       retryIn = 500;
     } finally {
       this.sending = false;
-      this.o.metrics.kafkaBufferDepth.set(this.queue.length);
+      this.o.metrics.kafka.kafkaBufferDepth.set(this.queue.length);
     }
     if (this.closed) return this.settle();
     if (this.queue.length > 0) this.schedule(retryIn);
@@ -292,7 +309,7 @@ export class KafkaBus implements Bus {
     try {
       message = decode(topic, value);
     } catch (err) {
-      this.o.metrics.kafkaErrors.labels('decode').inc();
+      this.o.metrics.kafka.kafkaErrors.labels('decode').inc();
       this.warnOnce('decode', { err: (err as Error).message, ...where }, 'undecodable Kafka message skipped');
       return;
     }

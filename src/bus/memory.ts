@@ -1,20 +1,28 @@
 /** In-process bus: synchronous fan-out. A throwing subscriber is counted and logged; the others still run. */
+import type { HotCounter } from '../telemetry/hot.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { BusMetrics } from '../telemetry/metrics.js';
 import { TOPICS, type Bus, type BusTopics, type Handler, type Topic } from './bus.js';
 
 interface TopicState {
   handlers: Handler<Topic>[];
-  published: { inc(): void };
-  consumed: { inc(n?: number): void };
-  errors: { inc(): void };
+  published: HotCounter;
+  consumed: HotCounter;
+  errors: HotCounter;
+}
+
+/** What a bus has counted (`status()`), over every topic: the same numbers its metrics expose. */
+export interface MemoryBusStatus {
+  published: number;
+  consumed: number;
+  handlerErrors: number;
 }
 
 export class MemoryBus implements Bus {
   readonly kind = 'memory';
   private readonly topics: Record<Topic, TopicState>;
 
-  constructor(metrics: Metrics, private readonly log: Logger) {
+  constructor(metrics: BusMetrics, private readonly log: Logger) {
     this.topics = Object.fromEntries(
       TOPICS.map((t) => [
         t,
@@ -22,7 +30,7 @@ export class MemoryBus implements Bus {
           handlers: [],
           published: metrics.hot.busPublished.counter(metrics.busPublished, 'memory', t),
           consumed: metrics.hot.busConsumed.counter(metrics.busConsumed, 'memory', t),
-          errors: metrics.busHandlerErrors.labels('memory', t),
+          errors: metrics.hot.busHandlerErrors.counter(metrics.busHandlerErrors, 'memory', t),
         },
       ]),
     ) as unknown as Record<Topic, TopicState>;
@@ -50,6 +58,17 @@ export class MemoryBus implements Bus {
     return () => {
       state.handlers = state.handlers.filter((h) => h !== handler);
     };
+  }
+
+  status(): MemoryBusStatus {
+    const s: MemoryBusStatus = { published: 0, consumed: 0, handlerErrors: 0 };
+    for (const t of TOPICS) {
+      const state = this.topics[t];
+      s.published += state.published.value;
+      s.consumed += state.consumed.value;
+      s.handlerErrors += state.errors.value;
+    }
+    return s;
   }
 
   async stop(): Promise<void> {

@@ -287,9 +287,9 @@ export async function candlesCommand(args: CandlesArgs, io: CandlesIo): Promise<
   io.stdout.off('error', onOutputError);
   notes.finish();
 
-  const late = (await metrics.lateTrades.get()).values
-    .filter((v) => v.labels.timeframe === timeframe)
-    .reduce((n, v) => n + v.value, 0);
+  // The engine runs this one timeframe only: its late trades are this timeframe's.
+  const { lateTrades } = engine.status();
+  const late = lateTrades.dropped + lateTrades.amended + lateTrades.too_old;
   const trades = s.accepted - late;
 
   const parts = [

@@ -10,7 +10,8 @@ import type { Bus } from '../bus/bus.js';
 import type { Service } from '../core/service.js';
 import type { Endpoints, EventSink, ExchangeAdapter, StreamRef, Subscription } from '../exchanges/adapter.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { HotCounter, HotGauge } from '../telemetry/hot.js';
+import type { FeedMetrics } from '../telemetry/metrics.js';
 import type { BackoffOptions } from './backoff.js';
 import { FeedConnection, type ConnectionStatus } from './connection.js';
 import type { ExchangeId } from '../core/exchange-id.js';
@@ -25,7 +26,7 @@ export interface CollectorOptions {
   maxClockSkewMs?: number;
   bus: Bus;
   clock: Clock;
-  metrics: Metrics;
+  metrics: FeedMetrics;
   log: Logger;
   unreachableHint?: string;
 }
@@ -44,14 +45,42 @@ export interface FeedHealth {
   lastError: string | null;
 }
 
+/** What one collector has counted (`Collector.status()`): the same numbers its metrics expose. */
+export interface FeedStatus {
+  exchange: string;
+  /** Frames received per connection shard. */
+  connections: { connection: string; framesReceived: number }[];
+  symbols: SymbolStatus[];
+  /** Frames and trades the collector could not use, by reason. */
+  rejected: Record<string, number>;
+}
+
+export interface SymbolStatus {
+  symbol: string;
+  tradesReceived: number;
+  /** Exchange time (epoch ms) of the last trade received; null before the first. */
+  lastTradeAt: number | null;
+  /** Trade-id jumps, whatever their cause (stream or reconnect). */
+  tradeIdGaps: number;
+  tradeIdsMissing: number;
+}
+
+interface GapCounters {
+  readonly stream: HotCounter;
+  readonly reconnect: HotCounter;
+  readonly missing: HotCounter;
+}
+
 interface SymbolState {
   lastId: number;
   lastTime: number;
-  gaps: number;
   /** The connection carrying this symbol reconnected since its last trade: an id jump is expected. */
   afterReconnect: boolean;
-  readonly trades: { inc(): void };
-  readonly lastTrade: { set(v: number): void };
+  readonly trades: HotCounter;
+  /** Seconds, as exposed (last_trade_timestamp_seconds). */
+  readonly lastTrade: HotGauge;
+  /** Created on the first trade-id gap of the symbol. */
+  gaps: GapCounters | null;
 }
 
 interface Shard {
@@ -68,6 +97,7 @@ export class Collector implements Service {
   readonly exchange: ExchangeId;
   private readonly shards: Shard[] = [];
   private readonly symbols = new Map<string, SymbolState>();
+  private readonly rejected = new Map<string, HotCounter>();
   private readonly lastRejectLog = new Map<string, number>();
   private readonly maxSkew: number;
 
@@ -116,16 +146,32 @@ export class Collector implements Service {
         lastMessageAgeMs: s.conn.lastMessageAt === null ? null : now - s.conn.lastMessageAt,
         connectedSince: s.conn.connectedSince,
         reconnects: s.conn.reconnects,
-        tradeIdGaps: s.symbols.reduce((n, sym) => n + (this.symbols.get(sym)?.gaps ?? 0), 0),
+        tradeIdGaps: s.symbols.reduce((n, sym) => n + gapCount(this.symbols.get(sym)), 0),
         lastError: s.conn.lastError,
       };
     });
   }
 
+  /** What this collector has counted: frames per connection, trades, last trade, gaps per symbol, rejects. */
+  status(): FeedStatus {
+    const symbols: SymbolStatus[] = [];
+    for (const [symbol, s] of this.symbols) {
+      symbols.push({
+        symbol,
+        tradesReceived: s.trades.value,
+        lastTradeAt: s.lastTrade.value === 0 ? null : Math.round(s.lastTrade.value * 1000),
+        tradeIdGaps: gapCount(s),
+        tradeIdsMissing: s.gaps?.missing.value ?? 0,
+      });
+    }
+    const rejected: Record<string, number> = {};
+    for (const [reason, c] of this.rejected) rejected[reason] = c.value;
+    return { exchange: this.exchange, connections: this.shards.map((s) => ({ connection: s.name, framesReceived: s.conn.framesReceived })), symbols, rejected };
+  }
+
   private createShard(name: string, streams: StreamRef[]): Shard {
     const { adapter, endpoints, metrics, log } = this.o;
     const symbols = [...new Set(streams.map((s) => s.symbol))];
-    const rejected = new Map<string, { inc(): void }>();
     const sink: EventSink = {
       trade: (t) => this.onTrade(t),
       kline: (k) => {
@@ -133,9 +179,7 @@ export class Collector implements Service {
         this.o.bus.publish('kline', k);
       },
       reject: (reason, detail, frame) => {
-        let c = rejected.get(reason);
-        if (!c) rejected.set(reason, (c = metrics.messagesRejected.labels(this.exchange, reason)));
-        c.inc();
+        this.rejectCounter(reason).inc();
         this.logReject(reason, detail, frame);
       },
       reconnect: (reason) => conn.reconnect(reason),
@@ -170,13 +214,13 @@ export class Collector implements Service {
   private onTrade(t: Trade): void {
     const s = this.state(t.symbol);
     if (t.time > t.receivedAt + this.maxSkew) {
-      this.o.metrics.messagesRejected.labels(this.exchange, 'future_timestamp').inc();
+      this.rejectCounter('future_timestamp').inc();
       this.logReject('future_timestamp', `trade time ${t.time} is ahead of the local clock ${t.receivedAt}`, '');
       return;
     }
     if (this.o.adapter.sequentialTradeIds && s.lastId >= 0) {
       if (t.id <= s.lastId) {
-        this.o.metrics.messagesRejected.labels(this.exchange, 'duplicate_trade').inc();
+        this.rejectCounter('duplicate_trade').inc();
         return;
       }
       if (t.id > s.lastId + 1) this.onIdGap(t, s);
@@ -193,9 +237,9 @@ export class Collector implements Service {
     const missing = t.id - s.lastId - 1;
     const afterReconnect = s.afterReconnect;
     const cause = afterReconnect ? 'reconnect' : 'stream';
-    s.gaps++;
-    this.o.metrics.tradeIdGaps.labels(this.exchange, t.symbol, cause).inc();
-    this.o.metrics.tradeIdsMissing.labels(this.exchange, t.symbol).inc(missing);
+    const gaps = (s.gaps ??= this.gapCounters(t.symbol));
+    gaps[cause].inc();
+    gaps.missing.inc(missing);
     const log = this.o.log;
     const ctx = { exchange: this.exchange, symbol: t.symbol, lastId: s.lastId, id: t.id, missing, cause };
     if (cause === 'stream') log.warn(ctx, 'trade id gap: messages were dropped; the affected candles will be backfilled');
@@ -206,17 +250,34 @@ export class Collector implements Service {
   private state(symbol: string): SymbolState {
     let s = this.symbols.get(symbol);
     if (!s) {
+      const m = this.o.metrics;
       s = {
         lastId: -1,
         lastTime: 0,
-        gaps: 0,
         afterReconnect: false,
-        trades: this.o.metrics.hot.tradesReceived.counter(this.o.metrics.tradesReceived, this.exchange, symbol),
-        lastTrade: this.o.metrics.hot.lastTradeTimestamp.gauge(this.o.metrics.lastTradeTimestamp, this.exchange, symbol),
+        trades: m.hot.tradesReceived.counter(m.tradesReceived, this.exchange, symbol),
+        lastTrade: m.hot.lastTradeTimestamp.gauge(m.lastTradeTimestamp, this.exchange, symbol),
+        gaps: null,
       };
       this.symbols.set(symbol, s);
     }
     return s;
+  }
+
+  private gapCounters(symbol: string): GapCounters {
+    const m = this.o.metrics;
+    return {
+      stream: m.hot.tradeIdGaps.counter(m.tradeIdGaps, this.exchange, symbol, 'stream'),
+      reconnect: m.hot.tradeIdGaps.counter(m.tradeIdGaps, this.exchange, symbol, 'reconnect'),
+      missing: m.hot.tradeIdsMissing.counter(m.tradeIdsMissing, this.exchange, symbol),
+    };
+  }
+
+  /** The counter of rejects for `reason`, one per reason (a Map lookup, as the label child cache was). */
+  private rejectCounter(reason: string): HotCounter {
+    let c = this.rejected.get(reason);
+    if (!c) this.rejected.set(reason, (c = this.o.metrics.hot.messagesRejected.counter(this.o.metrics.messagesRejected, this.exchange, reason)));
+    return c;
   }
 
   /** Logs a rejected frame at most once per second per reason; the counter has them all. */
@@ -226,6 +287,10 @@ export class Collector implements Service {
     this.lastRejectLog.set(reason, now);
     this.o.log.warn({ exchange: this.exchange, reason, detail, frame: frame.slice(0, 300) }, 'frame rejected');
   }
+}
+
+function gapCount(s: SymbolState | undefined): number {
+  return s?.gaps ? s.gaps.stream.value + s.gaps.reconnect.value : 0;
 }
 
 /**

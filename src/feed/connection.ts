@@ -14,7 +14,7 @@ import WebSocket from 'ws';
 import type { Clock, Timer } from '../core/clock.js';
 import type { ClientHeartbeat, ConnectionPlan, FeedLimits } from '../exchanges/adapter.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { FeedMetrics } from '../telemetry/metrics.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 
 export const CONNECTION_STATUSES = ['connecting', 'connected', 'disconnected', 'stopped'] as const;
@@ -30,7 +30,7 @@ export interface ConnectionOptions {
   staleAfterMs: number;
   backoff: BackoffOptions;
   clock: Clock;
-  metrics: Metrics;
+  metrics: FeedMetrics;
   log: Logger;
   random?: () => number;
   onFrame: (frame: string, receivedAt: number) => void;
@@ -71,6 +71,11 @@ export class FeedConnection {
       delayed: o.metrics.outgoingMessagesDelayed.labels(exchange),
     };
     this.m.status.set(0);
+  }
+
+  /** Frames received on this connection since start (the count behind ws_messages_received_total). */
+  get framesReceived(): number {
+    return this.m.frames.value;
   }
 
   start(): void {

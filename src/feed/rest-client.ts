@@ -6,14 +6,14 @@
 import type { Clock } from '../core/clock.js';
 import { ExchangeRequestError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { FeedMetrics } from '../telemetry/metrics.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { ExchangeId } from '../core/exchange-id.js';
 
 export interface RestClientOptions {
   exchange: ExchangeId;
   clock: Clock;
-  metrics: Metrics;
+  metrics: FeedMetrics;
   log: Logger;
   /** Attempts per request, including the first. Default 5. */
   attempts?: number;

@@ -18,6 +18,7 @@ import { backoffDelay } from '../feed/backoff.js';
 import type { RestClient } from '../feed/rest-client.js';
 import type { CandleEngine } from '../pipeline/candle-engine.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { HotCounter } from '../telemetry/hot.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { runJob } from './job.js';
 import type { Service } from '../core/service.js';
@@ -39,10 +40,29 @@ export interface BackfillOptions {
   /** How often pending gaps are checked. Default 1 s. */
   checkEveryMs?: number;
   clock: Clock;
-  metrics: Metrics;
+  /** Backfill metrics (candles); failed fetches also count as feed collector errors (kind backfill), runs as a job. */
+  metrics: Pick<Metrics, 'candles' | 'feed' | 'jobs'>;
   log: Logger;
   /** The `backfill_rest` breaker around every REST fetch. */
   breaker?: CircuitBreaker;
+}
+
+/** What the backfiller has counted (`Backfiller.status()`): the same numbers its metrics expose. */
+export interface BackfillStatus {
+  /** Closed candles replaced by exchange klines. */
+  candles: number;
+  runsOk: number;
+  runsFailed: number;
+  /** Gaps waiting for their periods to close (or for a retry). */
+  pending: number;
+}
+
+/** The counters of one exchange. */
+interface Counts {
+  ok: HotCounter;
+  error: HotCounter;
+  /** Per timeframe. */
+  candles: Map<Timeframe, HotCounter>;
 }
 
 interface PendingWork {
@@ -63,13 +83,14 @@ export class Backfiller implements Service {
   private running = false;
   private readonly timeframes: Timeframe[];
   private readonly settleMs: number;
+  private readonly counts = new Map<string, Counts>();
 
   constructor(private readonly o: BackfillOptions) {
     this.timeframes = sortTimeframes(o.timeframes);
     this.settleMs = o.settleMs ?? 2_000;
     // Unrecoverable periods start at an explicit 0 per exchange and timeframe, so "none lost" is a series.
     for (const [exchange, { adapter }] of o.sources) {
-      for (const tf of this.timeframes) if (adapter.klineTimeframes.includes(tf)) o.metrics.backfillUnrecoverable.labels(exchange, tf).inc(0);
+      for (const tf of this.timeframes) if (adapter.klineTimeframes.includes(tf)) o.metrics.candles.backfillUnrecoverable.labels(exchange, tf).inc(0);
     }
   }
 
@@ -83,6 +104,19 @@ export class Backfiller implements Service {
 
   get pending(): number {
     return this.work.length;
+  }
+
+  /** What the backfiller has counted, over every exchange. */
+  status(): BackfillStatus {
+    let candles = 0;
+    let runsOk = 0;
+    let runsFailed = 0;
+    for (const c of this.counts.values()) {
+      runsOk += c.ok.value;
+      runsFailed += c.error.value;
+      for (const n of c.candles.values()) candles += n.value;
+    }
+    return { candles, runsOk, runsFailed, pending: this.work.length };
   }
 
   onGap = (g: GapEvent): void => {
@@ -102,7 +136,7 @@ export class Backfiller implements Service {
         this.work.push({ exchange: g.exchange, symbol: g.symbol, timeframe: tf, first, last, readyAt: last + ms + this.o.graceMs + this.settleMs, attempts: 0 });
       }
     }
-    this.o.metrics.backfillPending.labels(g.exchange).set(this.countFor(g.exchange));
+    this.o.metrics.candles.backfillPending.labels(g.exchange).set(this.countFor(g.exchange));
   };
 
   /**
@@ -121,7 +155,7 @@ export class Backfiller implements Service {
     }
     this.running = true;
     try {
-      await runJob('backfill', this.o, async () => {
+      await runJob('backfill', { clock: this.o.clock, metrics: this.o.metrics.jobs, log: this.o.log }, async () => {
         const failed = new Map<string, unknown>();
         for (const w of due) {
           const err = failed.get(w.exchange);
@@ -147,6 +181,7 @@ export class Backfiller implements Service {
   private async fill(w: PendingWork): Promise<unknown> {
     const source = this.o.sources.get(w.exchange)!;
     const { metrics, log, engine } = this.o;
+    const counts = this.countsOf(w.exchange);
     const ms = timeframeMs(w.timeframe);
     try {
       const klines = await source.adapter.fetchKlines(source.rest, source.endpoints, w.symbol, w.timeframe, w.first, w.last + ms - 1);
@@ -156,15 +191,15 @@ export class Backfiller implements Service {
         if (engine.applyBackfill(klineToCandle({ ...k, closed: true }, 'backfill'))) applied++;
       }
       this.o.breaker?.success();
-      metrics.backfillCandles.labels(w.exchange, w.timeframe).inc(applied);
-      metrics.backfillRuns.labels(w.exchange, 'ok').inc();
+      this.candleCounter(counts, w).inc(applied);
+      counts.ok.inc();
       log.info({ exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, from: w.first, to: w.last, candles: applied }, 'gap backfilled');
       this.work.splice(this.work.indexOf(w), 1);
-      metrics.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
+      metrics.candles.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
       return undefined;
     } catch (err) {
       this.o.breaker?.failure(err);
-      metrics.collectorErrors.labels(w.exchange, 'backfill').inc();
+      metrics.feed.collectorErrors.labels(w.exchange, 'backfill').inc();
       this.postpone(w);
       return err ?? new Error('unknown error');
     }
@@ -182,14 +217,14 @@ export class Backfiller implements Service {
     const oldest = periodStart(now, ms) - (depth - 1) * ms;
     if (w.first >= oldest) return true;
     const lost = (Math.min(w.last, oldest - ms) - w.first) / ms + 1;
-    this.o.metrics.backfillUnrecoverable.labels(w.exchange, w.timeframe).inc(lost);
+    this.o.metrics.candles.backfillUnrecoverable.labels(w.exchange, w.timeframe).inc(lost);
     this.o.log.warn(
       { exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, from: w.first, to: Math.min(w.last, oldest - ms), periods: lost, historyPeriods: depth },
       `gap ${w.last < oldest ? 'entirely' : 'partly'} unrecoverable: ${w.exchange} serves only its ${depth} most recent ${w.timeframe} klines; older periods stay marked as gaps`,
     );
     if (w.last < oldest) {
       this.work.splice(this.work.indexOf(w), 1);
-      this.o.metrics.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
+      this.o.metrics.candles.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
       return false;
     }
     w.first = oldest;
@@ -204,8 +239,29 @@ export class Backfiller implements Service {
   }
 
   private postpone(w: PendingWork): void {
-    this.o.metrics.backfillRuns.labels(w.exchange, 'error').inc();
+    this.countsOf(w.exchange).error.inc();
     w.readyAt = this.o.clock.now() + backoffDelay(w.attempts++, { initialMs: 5_000, maxMs: 300_000 });
+  }
+
+  private countsOf(exchange: ExchangeId): Counts {
+    let c = this.counts.get(exchange);
+    if (!c) {
+      const { hot, backfillRuns } = this.o.metrics.candles;
+      c = { ok: hot.backfillRuns.counter(backfillRuns, exchange, 'ok'), error: hot.backfillRuns.counter(backfillRuns, exchange, 'error'), candles: new Map() };
+      this.counts.set(exchange, c);
+    }
+    return c;
+  }
+
+  private candleCounter(c: Counts, w: PendingWork): HotCounter {
+    let n = c.candles.get(w.timeframe);
+    if (!n) {
+      const { hot, backfillCandles } = this.o.metrics.candles;
+      c.candles.set(w.timeframe, (n = hot.backfillCandles.counter(backfillCandles, w.exchange, w.timeframe)));
+      // A successful fill exposes its series even when it replaced nothing (at 0), as an inc(0) on the metric did.
+      backfillCandles.labels(w.exchange, w.timeframe).inc(0);
+    }
+    return n;
   }
 
   private countFor(exchange: ExchangeId): number {

@@ -1,9 +1,9 @@
 /** Runs a batch job and records its health: runs by result, duration, last status, last success time. */
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { JobMetrics } from '../telemetry/metrics.js';
 
-export async function runJob<T>(name: string, deps: { clock: Clock; metrics: Metrics; log: Logger }, fn: () => Promise<T>): Promise<T | undefined> {
+export async function runJob<T>(name: string, deps: { clock: Clock; metrics: JobMetrics; log: Logger }, fn: () => Promise<T>): Promise<T | undefined> {
   const { clock, metrics, log } = deps;
   const started = clock.now();
   try {

@@ -3,7 +3,7 @@ import type { Clock, Timer } from '../core/clock.js';
 import type { Timeframe } from '../core/timeframe.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { JobMetrics } from '../telemetry/metrics.js';
 import { runJob } from './job.js';
 import type { Service } from '../core/service.js';
 
@@ -13,7 +13,7 @@ export interface RetentionOptions {
   maxAgeMs: Partial<Record<Timeframe, number>>;
   intervalMs: number;
   clock: Clock;
-  metrics: Metrics;
+  metrics: JobMetrics;
   log: Logger;
 }
 

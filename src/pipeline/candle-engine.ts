@@ -16,6 +16,7 @@ import { fixed8, parseFixed8, type Fixed8 } from '../core/decimal.js';
 import type { Clock } from '../core/clock.js';
 import type { Candle, CandleEvent, CandleEventKind, Trade } from '../core/types.js';
 import { periodStart, sortTimeframes, timeframeMs, type Timeframe } from '../core/timeframe.js';
+import type { HotCounter } from '../telemetry/hot.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CandleState } from './candle-state.js';
@@ -29,7 +30,8 @@ export interface CandleEngineOptions {
   graceMs: number;
   latePolicy: LatePolicy;
   clock: Clock;
-  metrics: Metrics;
+  /** Candle metrics; rejected trades (invalid_decimal, redelivered) count under the feed's messages_rejected_total. */
+  metrics: Pick<Metrics, 'candles' | 'feed'>;
   log: Logger;
   emit: (event: CandleEvent) => void;
   /** Closed candles kept per timeframe for late amendments, backfill and reconciliation. Default 3. */
@@ -44,6 +46,19 @@ export interface CandleEngineOptions {
    */
   dedupeTradeIds?: (exchange: ExchangeId) => boolean;
 }
+
+export type LateAction = 'dropped' | 'amended' | 'too_old';
+
+/** What the engine has counted (`CandleEngine.status()`): the same numbers its metrics expose. */
+export interface CandleEngineStatus {
+  /** Late trades by what was done with them, over every exchange and timeframe. */
+  lateTrades: Record<LateAction, number>;
+  /** Trades the engine refused (invalid_decimal, redelivered), by reason. */
+  rejected: Record<string, number>;
+}
+
+/** Late-trade counters of one exchange and timeframe, shared by its symbols' frames. */
+type LateCounters = Record<LateAction, HotCounter>;
 
 /** Empty periods filled in one step at most; a longer jump restarts the series instead (bad clock or data). */
 const MAX_EMPTY_FILL = 100_000;
@@ -62,9 +77,7 @@ interface FrameState {
   readonly m: {
     completed: { inc(): void };
     latency: { observe(v: number): void };
-    lateDropped: { inc(): void };
-    lateAmended: { inc(): void };
-    lateTooOld: { inc(): void };
+    readonly late: LateCounters;
     closePrice: { set(v: number): void };
     volume: { set(v: number): void };
   };
@@ -93,6 +106,8 @@ interface Book {
   lastTradeId: number;
   /** Whether trades at or below lastTradeId are redeliveries to skip (dedupeTradeIds for the exchange). */
   readonly dedupe: boolean;
+  /** Redeliveries skipped (the exchange's counter; null without dedupe). */
+  readonly redelivered: HotCounter | null;
 }
 
 /** Gaps remembered per symbol for candles not created yet (e.g. the startup gap, before the first trade). */
@@ -107,6 +122,10 @@ export class CandleEngine {
   private readonly scratch: Fixed8 = fixed8();
   private prompt: { book: Book; frame: FrameState }[] = [];
   private lastBook: Book | null = null;
+  /** Per exchange and timeframe (key `exchange\u0000timeframe`). */
+  private readonly lateCounters = new Map<string, LateCounters>();
+  /** Per exchange and reason (key `exchange\u0000reason`). */
+  private readonly rejects = new Map<string, { reason: string; counter: HotCounter }>();
 
   constructor(private readonly o: CandleEngineOptions) {
     this.timeframes = sortTimeframes(o.timeframes);
@@ -118,14 +137,14 @@ export class CandleEngine {
     const p = this.price;
     const q = this.qty;
     if (!parseFixed8(t.price, p) || !parseFixed8(t.qty, q)) {
-      this.o.metrics.messagesRejected.labels(t.exchange, 'invalid_decimal').inc();
+      this.rejectCounter(t.exchange, 'invalid_decimal').inc();
       this.o.log.warn({ exchange: t.exchange, symbol: t.symbol, price: t.price, qty: t.qty }, 'trade with invalid decimal dropped');
       return false;
     }
     const book = this.bookOf(t.exchange, t.symbol);
     if (book.dedupe) {
       if (t.id <= book.lastTradeId) {
-        this.o.metrics.messagesRejected.labels(t.exchange, 'redelivered').inc();
+        book.redelivered!.inc();
         return true;
       }
       book.lastTradeId = t.id;
@@ -503,17 +522,17 @@ export class CandleEngine {
 
   private late(book: Book, frame: FrameState, period: number, t: Trade): void {
     if (this.o.latePolicy === 'drop') {
-      frame.m.lateDropped.inc();
+      frame.m.late.dropped.inc();
       return;
     }
     const s = frame.recent.find((x) => x.openTime === period);
     if (!s) {
-      frame.m.lateTooOld.inc();
+      frame.m.late.too_old.inc();
       return;
     }
     s.applyTrade(t, this.price, this.qty);
     s.revision += 1;
-    frame.m.lateAmended.inc();
+    frame.m.late.amended.inc();
     this.publish('correction', book, frame, s);
   }
 
@@ -534,7 +553,7 @@ export class CandleEngine {
     if (!bySymbol) this.books.set(exchange, (bySymbol = new Map()));
     let book = bySymbol.get(symbol);
     if (!book) {
-      const mt = this.o.metrics;
+      const mt = this.o.metrics.candles;
       const frames: FrameState[] = this.timeframes.map((tf) => ({
           tf,
           tfMs: timeframeMs(tf),
@@ -546,21 +565,21 @@ export class CandleEngine {
           m: {
             completed: mt.candlesCompleted.labels(exchange, tf),
             latency: mt.candleCloseLatency.labels(tf),
-            lateDropped: mt.lateTrades.labels(exchange, tf, 'dropped'),
-            lateAmended: mt.lateTrades.labels(exchange, tf, 'amended'),
-            lateTooOld: mt.lateTrades.labels(exchange, tf, 'too_old'),
+            late: this.lateOf(exchange, tf),
             closePrice: mt.candleClosePrice.labels(exchange, symbol, tf),
             volume: mt.candleVolume.labels(exchange, symbol, tf),
           },
         }));
       const baseMs = frames[0]?.tfMs ?? 0;
       const derived = frames.filter((f) => f.tfMs > baseMs && f.tfMs % baseMs === 0);
+      const dedupe = this.o.dedupeTradeIds?.(exchange) ?? false;
       book = {
         exchange,
         symbol,
         gaps: [],
         lastTradeId: -1,
-        dedupe: this.o.dedupeTradeIds?.(exchange) ?? false,
+        dedupe,
+        redelivered: dedupe ? this.rejectCounter(exchange, 'redelivered') : null,
         frames,
         direct: frames.filter((f) => !derived.includes(f)),
         derived,
@@ -571,5 +590,43 @@ export class CandleEngine {
       bySymbol.set(symbol, book);
     }
     return book;
+  }
+
+  /** What the engine has counted: late trades by action, refused trades by reason. */
+  status(): CandleEngineStatus {
+    const lateTrades: Record<LateAction, number> = { dropped: 0, amended: 0, too_old: 0 };
+    for (const c of this.lateCounters.values()) {
+      lateTrades.dropped += c.dropped.value;
+      lateTrades.amended += c.amended.value;
+      lateTrades.too_old += c.too_old.value;
+    }
+    const rejected: Record<string, number> = {};
+    for (const { reason, counter } of this.rejects.values()) rejected[reason] = (rejected[reason] ?? 0) + counter.value;
+    return { lateTrades, rejected };
+  }
+
+  private lateOf(exchange: string, tf: Timeframe): LateCounters {
+    const key = `${exchange}\u0000${tf}`;
+    let c = this.lateCounters.get(key);
+    if (!c) {
+      const { hot, lateTrades } = this.o.metrics.candles;
+      c = {
+        dropped: hot.lateTrades.counter(lateTrades, exchange, tf, 'dropped'),
+        amended: hot.lateTrades.counter(lateTrades, exchange, tf, 'amended'),
+        too_old: hot.lateTrades.counter(lateTrades, exchange, tf, 'too_old'),
+      };
+      this.lateCounters.set(key, c);
+    }
+    return c;
+  }
+
+  private rejectCounter(exchange: string, reason: string): HotCounter {
+    const key = `${exchange}\u0000${reason}`;
+    let r = this.rejects.get(key);
+    if (!r) {
+      const { hot, messagesRejected } = this.o.metrics.feed;
+      this.rejects.set(key, (r = { reason, counter: hot.messagesRejected.counter(messagesRejected, exchange, reason) }));
+    }
+    return r.counter;
   }
 }

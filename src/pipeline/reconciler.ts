@@ -7,7 +7,8 @@ import type { Clock, Timer } from '../core/clock.js';
 import { fixed8, parseFixed8 } from '../core/decimal.js';
 import type { Candle, CandleEvent, Kline } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { HotCounter } from '../telemetry/hot.js';
+import type { CandleMetrics } from '../telemetry/metrics.js';
 import type { CandleEngine } from './candle-engine.js';
 import type { Service } from '../core/service.js';
 import type { ExchangeId } from '../core/exchange-id.js';
@@ -18,12 +19,31 @@ export type ReconciledField = (typeof RECONCILED_FIELDS)[number];
 export interface ReconcilerOptions {
   engine: CandleEngine;
   clock: Clock;
-  metrics: Metrics;
+  metrics: CandleMetrics;
   log: Logger;
   /** How long an exchange kline waits for our candle before it is counted `unmatched`. Default 5 min. */
   holdMs?: number;
   /** Told every result (the data-quality monitor uses it). */
   onResult?: (r: ReconcileResult) => void;
+}
+
+export type ReconcileOutcome = 'match' | 'mismatch' | 'skipped' | 'unmatched';
+
+/** Reconciliations by result. */
+export type ReconciliationCounts = Record<ReconcileOutcome, number>;
+
+/** What the reconciler has counted (`Reconciler.status()`): the same numbers its metrics expose. */
+export interface ReconcilerStatus {
+  /** Over every exchange and timeframe. */
+  results: ReconciliationCounts;
+  /** Mismatched candles per field that differed (fields never seen to differ are left out). */
+  mismatchedFields: Partial<Record<ReconciledField, number>>;
+}
+
+/** The counters of one exchange and timeframe. */
+interface Counts {
+  results: Record<ReconcileOutcome, HotCounter>;
+  fields: Record<ReconciledField, HotCounter>;
 }
 
 /** One reconciliation outcome: `fields` (with both sides' values) only for a mismatch. */
@@ -32,7 +52,7 @@ export interface ReconcileResult {
   symbol: string;
   timeframe: Kline['timeframe'];
   openTime: number;
-  result: 'match' | 'mismatch' | 'skipped' | 'unmatched';
+  result: ReconcileOutcome;
   fields?: ReconciledField[];
   ours?: Partial<Record<ReconciledField, string | number>>;
   theirs?: Partial<Record<ReconciledField, string | number>>;
@@ -66,6 +86,8 @@ export function diffCandle(ours: Candle, theirs: Kline): ReconciledField[] {
 export class Reconciler implements Service {
   readonly name = 'reconciler';
   private readonly waiting = new Map<string, Kline>();
+  /** Per exchange and timeframe (key `exchange\u0000timeframe`). */
+  private readonly counts = new Map<string, Counts>();
   private timer: Timer | null = null;
   private readonly holdMs: number;
 
@@ -104,27 +126,56 @@ export class Reconciler implements Service {
     for (const [k, kline] of this.waiting) {
       if (now - kline.receivedAt > this.holdMs) {
         this.waiting.delete(k);
-        this.o.metrics.reconciliations.labels(kline.exchange, kline.timeframe, 'unmatched').inc();
+        this.countsOf(kline).results.unmatched.inc();
         this.o.onResult?.(result(kline, 'unmatched'));
       }
     }
   }
 
+  /** What the reconciler has counted: results and the fields that differed, over every exchange and timeframe. */
+  status(): ReconcilerStatus {
+    const results: ReconciliationCounts = { match: 0, mismatch: 0, skipped: 0, unmatched: 0 };
+    const mismatchedFields: Partial<Record<ReconciledField, number>> = {};
+    for (const c of this.counts.values()) {
+      for (const r of RESULTS) results[r] += c.results[r].value;
+      for (const f of RECONCILED_FIELDS) {
+        const n = c.fields[f].value;
+        if (n > 0) mismatchedFields[f] = (mismatchedFields[f] ?? 0) + n;
+      }
+    }
+    return { results, mismatchedFields };
+  }
+
+  private countsOf(k: Kline): Counts {
+    const key = `${k.exchange}\u0000${k.timeframe}`;
+    let c = this.counts.get(key);
+    if (!c) {
+      const { hot, reconciliations, reconciliationMismatches } = this.o.metrics;
+      const at = [k.exchange, k.timeframe];
+      c = {
+        results: Object.fromEntries(RESULTS.map((r) => [r, hot.reconciliations.counter(reconciliations, ...at, r)])) as Counts['results'],
+        fields: Object.fromEntries(RECONCILED_FIELDS.map((f) => [f, hot.reconciliationMismatches.counter(reconciliationMismatches, ...at, f)])) as Counts['fields'],
+      };
+      this.counts.set(key, c);
+    }
+    return c;
+  }
+
   private compare(ours: Candle, incomplete: boolean, theirs: Kline): void {
-    const m = this.o.metrics;
+    const m = this.countsOf(theirs);
     if (incomplete || ours.source !== 'trades') {
-      m.reconciliations.labels(theirs.exchange, theirs.timeframe, 'skipped').inc();
+      m.results.skipped.inc();
       this.o.onResult?.(result(theirs, 'skipped'));
       return;
     }
     const fields = diffCandle(ours, theirs);
     if (fields.length === 0) {
-      m.reconciliations.labels(theirs.exchange, theirs.timeframe, 'match').inc();
+      m.results.match.inc();
       this.o.onResult?.(result(theirs, 'match'));
       return;
     }
-    m.reconciliations.labels(theirs.exchange, theirs.timeframe, 'mismatch').inc();
-    for (const f of fields) m.reconciliationMismatches.labels(theirs.exchange, theirs.timeframe, f).inc();
+    m.results.mismatch.inc();
+    for (const f of fields) m.fields[f].inc();
     const detail = {
       fields,
       ours: Object.fromEntries(fields.map((f) => [f, ours[f]])),
@@ -134,6 +185,8 @@ export class Reconciler implements Service {
     this.o.onResult?.({ ...result(theirs, 'mismatch'), ...detail });
   }
 }
+
+const RESULTS: readonly ReconcileOutcome[] = ['match', 'mismatch', 'skipped', 'unmatched'];
 
 function result(k: Kline, r: ReconcileResult['result']): ReconcileResult {
   return { exchange: k.exchange, symbol: k.symbol, timeframe: k.timeframe, openTime: k.openTime, result: r };

@@ -12,7 +12,7 @@ import type { GapEvent, Trade } from '../core/types.js';
 import type { ReconcileResult } from '../pipeline/reconciler.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { QualityMetrics } from '../telemetry/metrics.js';
 import type { CheckRecord } from './check-record.js';
 import { STATE_CHECKS, type AnomalyType } from './checks.js';
 import { crossExchange } from './cross-exchange.js';
@@ -32,7 +32,7 @@ export interface QualityMonitorOptions {
   candleSettleMs: number;
   store: Store;
   clock: Clock;
-  metrics: Metrics;
+  metrics: QualityMetrics;
   log: Logger;
 }
 

@@ -3,7 +3,7 @@
  * checks need (last trade time and price, first trade), and the cached metric children.
  */
 import type { Trade } from '../core/types.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { QualityMetrics } from '../telemetry/metrics.js';
 import { CheckRecord } from './check-record.js';
 import { QUALITY_CHECKS, type AnomalyType, type QualityCheck } from './checks.js';
 import { TradeChecks, type FailSink, type TradeCheckSettings } from './trade-checks.js';
@@ -31,7 +31,7 @@ export class SymbolQuality {
     readonly symbol: string,
     since: number,
     settings: TradeCheckSettings,
-    private readonly metrics: Metrics,
+    private readonly metrics: QualityMetrics,
     fail: FailSink,
   ) {
     this.since = since;

@@ -14,7 +14,7 @@ import type { CircuitBreaker } from '../core/circuit-breaker.js';
 import type { Clock, Timer } from '../core/clock.js';
 import type { Candle, CandleEvent } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { StoreMetrics } from '../telemetry/metrics.js';
 import type { Store } from './store.js';
 import type { Service } from '../core/service.js';
 import type { ExchangeId } from '../core/exchange-id.js';
@@ -22,7 +22,7 @@ import type { ExchangeId } from '../core/exchange-id.js';
 export interface CandleWriterOptions {
   store: Store;
   clock: Clock;
-  metrics: Metrics;
+  metrics: StoreMetrics;
   log: Logger;
   flushMs?: number;
   /** Flush early when this many rows are waiting. */
@@ -31,6 +31,15 @@ export interface CandleWriterOptions {
   breaker?: CircuitBreaker;
   /** Rows held while the store cannot be written before forming-candle updates are dropped. Default 100 000. */
   maxBufferedRows?: number;
+}
+
+/** What the writer has counted (`CandleWriter.status()`): the same numbers its metrics expose. */
+export interface CandleWriterStatus {
+  rowsWritten: number;
+  /** Failed batch writes. */
+  errors: number;
+  /** Rows waiting for the next write. */
+  queueDepth: number;
 }
 
 /** How often (at most) the writer logs about dropping rows or holding closed rows past the bound. */
@@ -59,8 +68,8 @@ export class CandleWriter implements Service {
     const kind = o.store.kind;
     this.m = {
       duration: o.metrics.storeWriteDuration.labels(kind),
-      rows: o.metrics.storeRowsWritten.labels(kind),
-      errors: o.metrics.storeErrors.labels(kind, 'upsert'),
+      rows: o.metrics.hot.storeRowsWritten.counter(o.metrics.storeRowsWritten, kind),
+      errors: o.metrics.hot.storeErrors.counter(o.metrics.storeErrors, kind, 'upsert'),
       depth: o.metrics.storeQueueDepth.labels(kind),
       droppedFull: o.metrics.storeRowsDropped.labels(kind, 'buffer_full'),
       droppedShutdown: o.metrics.storeRowsDropped.labels(kind, 'shutdown'),
@@ -95,6 +104,10 @@ export class CandleWriter implements Service {
 
   get depth(): number {
     return this.closedRows.size + this.formingRows.size;
+  }
+
+  status(): CandleWriterStatus {
+    return { rowsWritten: this.m.rows.value, errors: this.m.errors.value, queueDepth: this.depth };
   }
 
   /**

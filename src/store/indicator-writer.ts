@@ -8,18 +8,27 @@
 import type { Clock, Timer } from '../core/clock.js';
 import type { IndicatorEvent } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { HotCounter } from '../telemetry/hot.js';
+import type { StoreMetrics } from '../telemetry/metrics.js';
 import type { IndicatorRow, Store } from './store.js';
 import type { Service } from '../core/service.js';
 
 export interface IndicatorWriterOptions {
   store: Pick<Store, 'kind' | 'upsertIndicators'>;
   clock: Clock;
-  metrics: Metrics;
+  metrics: StoreMetrics;
   log: Logger;
   flushMs?: number;
   /** Flush early when this many rows are waiting. */
   maxBatch?: number;
+}
+
+/** What the writer has counted (`IndicatorWriter.status()`): the same numbers its metrics expose. */
+export interface IndicatorWriterStatus {
+  /** Failed batch writes. */
+  errors: number;
+  /** Rows waiting for the next write. */
+  queueDepth: number;
 }
 
 export class IndicatorWriter implements Service {
@@ -27,10 +36,10 @@ export class IndicatorWriter implements Service {
   private pending = new Map<string, IndicatorRow>();
   private timer: Timer | null = null;
   private flushing: Promise<void> | null = null;
-  private readonly errors;
+  private readonly errors: HotCounter;
 
   constructor(private readonly o: IndicatorWriterOptions) {
-    this.errors = o.metrics.storeErrors.labels(o.store.kind, 'upsert_indicators');
+    this.errors = o.metrics.hot.storeErrors.counter(o.metrics.storeErrors, o.store.kind, 'upsert_indicators');
   }
 
   start(): void {
@@ -48,6 +57,10 @@ export class IndicatorWriter implements Service {
 
   get depth(): number {
     return this.pending.size;
+  }
+
+  status(): IndicatorWriterStatus {
+    return { errors: this.errors.value, queueDepth: this.pending.size };
   }
 
   async flush(): Promise<void> {

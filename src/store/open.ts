@@ -1,14 +1,14 @@
 /** Opens the store a config URL names: `sqlite:PATH` (default) or `postgres://...` / `postgresql://...`. */
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import type { StoreMetrics } from '../telemetry/metrics.js';
 import { PostgresStore } from './postgres.js';
 import { isPostgresUrl } from './postgres-url.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './store.js';
 
 export interface OpenStoreDeps {
-  metrics: Metrics;
+  metrics: StoreMetrics;
   log: Logger;
 }
 

@@ -14,8 +14,8 @@ import type { Pool, QueryConfig, QueryResultRow } from 'pg';
 import type { Candle } from '../core/types.js';
 import { TIMEFRAMES, type Timeframe } from '../core/timeframe.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
-import type { CandleQuery, IndicatorPoint, IndicatorQuery, IndicatorRow, Store, StoredSeries } from './store.js';
+import type { StoreMetrics } from '../telemetry/metrics.js';
+import type { CandleQuery, IndicatorPoint, IndicatorQuery, IndicatorRow, Store, StoreStatus, StoredSeries } from './store.js';
 import type { IndicatorValues } from '../core/types.js';
 import { POSTGRES_MIGRATIONS, migrate, type PgMigration } from './postgres-migrations.js';
 import { parsePostgresUrl, type PostgresTarget } from './postgres-url.js';
@@ -28,7 +28,7 @@ export interface PostgresStoreOptions {
   /** postgres://... (see postgres-url.ts). */
   url: string;
   now: () => number;
-  metrics: Metrics;
+  metrics: StoreMetrics;
   log: Logger;
   migrations?: readonly PgMigration[];
   /** Use TimescaleDB when the server has it (default true). */
@@ -64,11 +64,12 @@ export class PostgresStore implements Store {
     private readonly target: PostgresTarget,
     private readonly o: PostgresStoreOptions,
   ) {
+    const errors = (operation: string) => o.metrics.hot.storeErrors.counter(o.metrics.storeErrors, this.kind, operation);
     const op = (operation: Operation) => ({
       queries: o.metrics.dbQueries.labels(this.kind, operation),
       duration: o.metrics.dbQueryDuration.labels(this.kind, operation),
       // Failed upserts are counted by their caller (the CandleWriter keeps and retries the rows).
-      errors: operation === 'upsert' ? null : o.metrics.storeErrors.labels(this.kind, operation),
+      errors: operation === 'upsert' ? null : errors(operation),
     });
     this.m = {
       ops: {
@@ -81,7 +82,7 @@ export class PostgresStore implements Store {
         upsert_indicators: op('upsert_indicators'),
         query_indicators: op('query_indicators'),
       } as Record<Operation, ReturnType<typeof op>>,
-      lost: o.metrics.storeErrors.labels(this.kind, 'connection'),
+      lost: errors('connection'),
       poolSize: o.metrics.dbConnectionPoolSize.labels(this.kind),
       available: o.metrics.dbConnectionsAvailable.labels(this.kind),
       waiting: o.metrics.dbConnectionsWaiting.labels(this.kind),
@@ -230,6 +231,13 @@ export class PostgresStore implements Store {
 
   private async rows<R extends QueryResultRow>(operation: Operation, config: QueryConfig): Promise<R[]> {
     return (await this.run(operation, () => this.pool.query<R>(config))).rows;
+  }
+
+  /** Operations that failed here (upserts are the caller's to count) and connections lost. */
+  status(): StoreStatus {
+    let errors = this.m.lost.value;
+    for (const op of Object.values(this.m.ops)) errors += op.errors?.value ?? 0;
+    return { errors };
   }
 
   /** Times and counts one operation; retries it once when it failed on a lost connection or a deadlock. */

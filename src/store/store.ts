@@ -47,6 +47,13 @@ export interface Store {
   upsertIndicators(rows: readonly IndicatorRow[]): Promise<void>;
   /** Indicator values grouped per candle, oldest first; `limit` counts candles (open times), like `query`. */
   queryIndicators(q: IndicatorQuery): Promise<IndicatorPoint[]>;
+  /** What the store itself counted (a store that counts nothing has none; writers count their own writes). */
+  status?(): StoreStatus;
+}
+
+/** Store operations that failed (store_errors_total of the operations the store counts itself). */
+export interface StoreStatus {
+  errors: number;
 }
 
 export interface IndicatorRow {

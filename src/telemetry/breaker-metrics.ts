@@ -1,11 +1,11 @@
 /**
- * Circuit breakers with their telemetry: state gauge, transitions, failures and refused calls (metrics.ts),
+ * Circuit breakers with their telemetry: state gauge, transitions, failures and refused calls (catalogue/breakers.ts),
  * and one log line per state change. Label children are cached once per breaker.
  */
 import type { Clock } from '../core/clock.js';
 import { BREAKER_STATE_VALUE, CircuitBreaker, type BreakerObserver, type BreakerSettings, type BreakerState } from '../core/circuit-breaker.js';
 import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+import type { BreakerMetrics } from './metrics.js';
 
 const BREAKER_TRANSITIONS: readonly [BreakerState, BreakerState][] = [
   ['closed', 'open'],
@@ -14,7 +14,7 @@ const BREAKER_TRANSITIONS: readonly [BreakerState, BreakerState][] = [
   ['half_open', 'open'],
 ];
 
-export function breakerObserver(component: string, metrics: Metrics, log: Logger): BreakerObserver {
+export function breakerObserver(component: string, metrics: BreakerMetrics, log: Logger): BreakerObserver {
   const state = metrics.circuitBreakerState.labels(component);
   const failures = metrics.circuitBreakerFailures.labels(component);
   const rejected = metrics.circuitBreakerRejected.labels(component);
@@ -40,7 +40,7 @@ export function breakerObserver(component: string, metrics: Metrics, log: Logger
   };
 }
 
-/** A breaker for `component` that reports to the metrics catalogue and the log. */
-export function instrumentedBreaker(component: string, settings: BreakerSettings, deps: { clock: Clock; metrics: Metrics; log: Logger }): CircuitBreaker {
+/** A breaker for `component` that reports to the breakers slice of the metrics catalogue and the log. */
+export function instrumentedBreaker(component: string, settings: BreakerSettings, deps: { clock: Clock; metrics: BreakerMetrics; log: Logger }): CircuitBreaker {
   return new CircuitBreaker(component, settings, deps.clock, breakerObserver(component, deps.metrics, deps.log));
 }

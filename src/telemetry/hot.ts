@@ -1,22 +1,47 @@
 /**
- * Hot-path series: prom-client hashes and validates the label set on every `inc()`/`set()` of a label
- * child, which costs more than the work being counted when it happens per exchange message. A hot series
- * is a plain number bumped on the hot path and handed to prom-client when it is scraped (from the
+ * Counted series: prom-client hashes and validates the label set on every `inc()`/`set()` of a label
+ * child, which costs more than the work being counted when it happens per exchange message. A counted series
+ * is a plain number bumped by the component and handed to prom-client when the metric is scraped (from the
  * metric's `collect` hook), so scrapes see exact values and the per-message cost is one addition.
+ *
+ * The same number is what the component reports in its `status()` (`HotCounter.value`), so /metrics and
+ * /api/health read one count, never two. Create one per label set and cache it (per symbol, connection,
+ * topic...) the way a label child is cached: each `counter()`/`gauge()` call adds a flush to every scrape.
  */
 import type { Counter, Gauge } from 'prom-client';
 
-export interface HotCounter {
-  inc(n?: number): void;
+/** A counter's running total since start; prom-client is given the increase at each scrape. */
+export class HotCounter {
+  private n = 0;
+
+  inc(n = 1): void {
+    this.n += n;
+  }
+
+  get value(): number {
+    return this.n;
+  }
 }
 
-export interface HotGauge {
-  set(v: number): void;
+/** A gauge's last value (0 until set); prom-client is given it at scrape once it has been set. */
+export class HotGauge {
+  private v = 0;
+  /** Set since the last scrape. */
+  dirty = false;
+
+  set(v: number): void {
+    this.v = v;
+    this.dirty = true;
+  }
+
+  get value(): number {
+    return this.v;
+  }
 }
 
 type Flush = () => void;
 
-/** The flush hooks of the hot series of one metric; pass `collect` as the metric's `collect` option. */
+/** The flush hooks of the counted series of one metric; pass `collect` as the metric's `collect` option. */
 export class HotSeries {
   private readonly flushes: Flush[] = [];
 
@@ -26,29 +51,25 @@ export class HotSeries {
 
   counter<T extends string>(metric: Counter<T>, ...labels: string[]): HotCounter {
     const child = metric.labels(...labels);
-    let pending = 0;
+    const c = new HotCounter();
+    let flushed = 0;
     this.flushes.push(() => {
-      if (pending === 0) return;
-      child.inc(pending);
-      pending = 0;
+      const total = c.value;
+      if (total === flushed) return;
+      child.inc(total - flushed);
+      flushed = total;
     });
-    return { inc: (n = 1) => void (pending += n) };
+    return c;
   }
 
   gauge<T extends string>(metric: Gauge<T>, ...labels: string[]): HotGauge {
     const child = metric.labels(...labels);
-    let value = 0;
-    let dirty = false;
+    const g = new HotGauge();
     this.flushes.push(() => {
-      if (!dirty) return;
-      child.set(value);
-      dirty = false;
+      if (!g.dirty) return;
+      child.set(g.value);
+      g.dirty = false;
     });
-    return {
-      set: (v: number) => {
-        value = v;
-        dirty = true;
-      },
-    };
+    return g;
   }
 }

@@ -14,7 +14,7 @@ import { RECONCILED_FIELDS } from '../pipeline/reconciler.js';
 import { ALERT_SEVERITIES, ALERT_STATUSES } from '../api/alerts-webhook.js';
 import type { Metrics } from './metrics.js';
 
-/** Values documented in the help text of each metric in metrics.ts. */
+/** Values documented in the help text of each metric in the catalogue (catalogue/*.ts). */
 export const RECONNECT_REASONS = ['error', 'closed', 'stale', 'lifetime', 'server_shutdown'] as const;
 export const COLLECTOR_ERROR_KINDS = ['connect', 'socket', 'rest', 'backfill', 'handler'] as const;
 export const TRADE_ID_GAP_CAUSES = ['stream', 'reconnect'] as const;
@@ -31,23 +31,24 @@ export interface SeriesScope {
   bus: string;
 }
 
-export function initializeSeries(metrics: Metrics, scope: SeriesScope): void {
+export function initializeSeries(metrics: Pick<Metrics, 'feed' | 'candles' | 'store' | 'bus' | 'api'>, scope: SeriesScope): void {
+  const { feed, candles, store, bus, api } = metrics;
   for (const ex of scope.exchanges) {
-    for (const reason of RECONNECT_REASONS) metrics.websocketReconnections.labels(ex.id, reason).inc(0);
-    for (const kind of COLLECTOR_ERROR_KINDS) metrics.collectorErrors.labels(ex.id, kind).inc(0);
+    for (const reason of RECONNECT_REASONS) feed.websocketReconnections.labels(ex.id, reason).inc(0);
+    for (const kind of COLLECTOR_ERROR_KINDS) feed.collectorErrors.labels(ex.id, kind).inc(0);
     for (const symbol of ex.symbols) {
-      for (const cause of TRADE_ID_GAP_CAUSES) metrics.tradeIdGaps.labels(ex.id, symbol, cause).inc(0);
-      metrics.tradeIdsMissing.labels(ex.id, symbol).inc(0);
+      for (const cause of TRADE_ID_GAP_CAUSES) feed.tradeIdGaps.labels(ex.id, symbol, cause).inc(0);
+      feed.tradeIdsMissing.labels(ex.id, symbol).inc(0);
     }
     for (const tf of scope.timeframes) {
-      for (const action of LATE_TRADE_ACTIONS) metrics.lateTrades.labels(ex.id, tf, action).inc(0);
-      for (const result of RECONCILIATION_RESULTS) metrics.reconciliations.labels(ex.id, tf, result).inc(0);
-      for (const field of RECONCILED_FIELDS) metrics.reconciliationMismatches.labels(ex.id, tf, field).inc(0);
+      for (const action of LATE_TRADE_ACTIONS) candles.lateTrades.labels(ex.id, tf, action).inc(0);
+      for (const result of RECONCILIATION_RESULTS) candles.reconciliations.labels(ex.id, tf, result).inc(0);
+      for (const field of RECONCILED_FIELDS) candles.reconciliationMismatches.labels(ex.id, tf, field).inc(0);
     }
   }
-  if (scope.store) for (const op of STORE_OPERATIONS) metrics.storeErrors.labels(scope.store, op).inc(0);
-  for (const topic of TOPICS) metrics.busHandlerErrors.labels(scope.bus, topic).inc(0);
+  if (scope.store) for (const op of STORE_OPERATIONS) store.storeErrors.labels(scope.store, op).inc(0);
+  for (const topic of TOPICS) bus.busHandlerErrors.labels(scope.bus, topic).inc(0);
   for (const status of ALERT_STATUSES) {
-    for (const severity of [...ALERT_SEVERITIES, 'other']) metrics.alertsReceived.labels(status, severity).inc(0);
+    for (const severity of [...ALERT_SEVERITIES, 'other']) api.alertsReceived.labels(status, severity).inc(0);
   }
 }

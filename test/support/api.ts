@@ -46,7 +46,7 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
   const markets = o.markets ?? new Markets([{ exchange: 'binance', symbols, timeframes, codec: binance.symbols }]);
   const clock = o.clock ?? systemClock;
   const logger = o.log ?? log;
-  const live = o.live ?? new LiveHub({ markets, metrics, log: logger, clock });
+  const live = o.live ?? new LiveHub({ markets, metrics: metrics.api, log: logger, clock });
   const api = new ApiServer({
     host: '127.0.0.1',
     port: 0,
@@ -54,7 +54,7 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
     version: 'test',
     ...overrides,
     store,
-    metrics,
+    metrics: metrics.api,
     markets,
     clock,
     log: logger,

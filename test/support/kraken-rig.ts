@@ -30,7 +30,7 @@ export async function rig(o: { adapter?: ExchangeAdapter; protocol?: KrakenProto
   const venue = new SimulatedVenue({ protocol, symbols: SYMBOLS, seed: 5, tradesPerSecond: 40 });
   const endpoints = await venue.start();
   const metrics = testMetrics();
-  const bus = new MemoryBus(metrics, log);
+  const bus = new MemoryBus(metrics.bus, log);
   const r = { trades: [] as Trade[], klines: [] as Kline[], gaps: [] as GapEvent[] };
   bus.subscribe('trade', (t) => void r.trades.push(t));
   bus.subscribe('kline', (k) => void r.klines.push(k));
@@ -43,7 +43,7 @@ export async function rig(o: { adapter?: ExchangeAdapter; protocol?: KrakenProto
     backoff: { initialMs: 50, maxMs: 200 },
     bus,
     clock: systemClock,
-    metrics,
+    metrics: metrics.feed,
     log,
   });
   collector.start();

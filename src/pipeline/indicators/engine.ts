@@ -16,7 +16,7 @@ import type { Candle, CandleEvent, IndicatorEvent, IndicatorEventKind, Indicator
 import type { Timeframe } from '../../core/timeframe.js';
 import type { CandleQuery } from '../../store/store.js';
 import type { Logger } from '../../telemetry/logger.js';
-import type { Metrics } from '../../telemetry/metrics.js';
+import type { IndicatorMetrics } from '../../telemetry/metrics.js';
 import { toBar, type Bar, type IndicatorKind, type StreamingIndicator } from './indicator.js';
 import { createIndicators, type IndicatorSpec } from './specs.js';
 import { BarHistory } from './bar-history.js';
@@ -28,7 +28,7 @@ export interface IndicatorEngineOptions {
   forming: boolean;
   /** Closed candles kept per series for warm-up and correction replay. */
   history: number;
-  metrics: Metrics;
+  metrics: IndicatorMetrics;
   log: Logger;
   emit: (event: IndicatorEvent) => void;
 }

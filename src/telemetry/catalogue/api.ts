@@ -1,0 +1,41 @@
+/** API slice: the HTTP server, the live WebSocket and the Alertmanager webhook receiver (src/api/). */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export function apiMetrics(registry: Registry) {
+  const r = [registry];
+  return {
+    httpRequests: new Counter({
+      name: 'candlestack_http_requests_total',
+      help: 'HTTP requests by route and status code.',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: r,
+    }),
+    httpRequestDuration: new Histogram({
+      name: 'candlestack_http_request_duration_seconds',
+      help: 'HTTP request duration by route.',
+      labelNames: ['method', 'route'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    }),
+    websocketClients: new Gauge({
+      name: 'candlestack_websocket_clients',
+      help: 'Connected API WebSocket clients.',
+      registers: r,
+    }),
+    websocketMessagesSent: new Counter({
+      name: 'candlestack_websocket_messages_sent_total',
+      help: 'Messages sent to API WebSocket clients.',
+      labelNames: ['type'] as const,
+      registers: r,
+    }),
+    /** POST /api/alerts, the Alertmanager webhook receiver. */
+    alertsReceived: new Counter({
+      name: 'candlestack_alerts_received_total',
+      help: 'Alerts received from Alertmanager by status (firing, resolved) and severity (critical, warning, info, none, other).',
+      labelNames: ['status', 'severity'] as const,
+      registers: r,
+    }),
+  };
+}
+
+export type ApiMetrics = ReturnType<typeof apiMetrics>;
