@@ -12,12 +12,11 @@
 import type { Clock } from '../core/clock.js';
 import type { FeedStatus, SymbolStatus } from '../feed/collector.js';
 import type { BackfillStatus } from '../jobs/backfill.js';
-import type { ReconcilerStatus, ReconciliationCounts } from '../pipeline/reconciler.js';
-import type { HealthReport } from './health.js';
+import type { ReconcilerStatus } from '../pipeline/reconciler.js';
+import type { DetailedHealthReport, HealthReport, Level, ReconciliationCounts } from '../core/health.js';
 
-export type { ReconciliationCounts } from '../pipeline/reconciler.js';
+export type { DetailedHealthReport, Level, ReconciliationCounts } from '../core/health.js';
 
-export type Level = 'ok' | 'warn' | 'critical';
 
 /**
  * Above this share of mismatched reconciliations over the window the reconciliation is red, not amber. The
@@ -50,18 +49,6 @@ export interface HealthStatusSources {
   bus?: () => { published?: number; consumed?: number; handlerErrors: number };
   /** `Backfiller.status()`. */
   backfill?: () => Pick<BackfillStatus, 'candles' | 'runsOk' | 'runsFailed'>;
-}
-
-export interface DetailedHealthReport extends Omit<HealthReport, 'feeds' | 'store' | 'bus' | 'backfill'> {
-  level: Level;
-  staleAfterMs: number;
-  feeds: (HealthReport['feeds'][number] & { messagesReceived: number; level: Level })[];
-  symbols: { exchange: string; symbol: string; tradesReceived: number; lastTradeAgeMs: number | null; tradeIdGaps: number; tradeIdsMissing: number; level: Level }[];
-  reconciliation: { total: ReconciliationCounts; recent: ReconciliationCounts; mismatchedFields: Record<string, number>; windowSeconds: number; level: Level };
-  rejected: { total: number; reasons: Record<string, number> };
-  store: NonNullable<HealthReport['store']> & { rowsWritten: number; errors: number; recentErrors: number; level: Level };
-  bus: HealthReport['bus'] & { published: number; consumed: number; handlerErrors: number; recentHandlerErrors: number; level: Level };
-  backfill: NonNullable<HealthReport['backfill']> & { candles: number; runsOk: number; runsFailed: number; recentFailures: number; level: Level };
 }
 
 interface Sample {

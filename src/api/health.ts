@@ -3,8 +3,10 @@
  * demo and serve adds the dashboard's detail, health-details.ts; the collect and process role servers serve
  * it as is), and what /readyz derives from: ready when `reasons` is empty.
  */
-import type { FeedHealth } from '../feed/collector.js';
 import type { BreakerStatus } from '../core/circuit-breaker.js';
+import type { FeedHealth, FeedState, HealthReport } from '../core/health.js';
+
+export type { FeedState, HealthReport } from '../core/health.js';
 
 /** What a role knows about its parts; a role without feeds, store or backfill leaves them out. */
 export interface HealthSources {
@@ -19,22 +21,6 @@ export interface HealthSources {
   startedAt: number;
   /** Circuit breakers; one that is not closed makes the status `degraded`. */
   breakers?: () => BreakerStatus[];
-}
-
-export type FeedState = 'up' | 'stale' | 'down';
-
-export interface HealthReport {
-  role?: string;
-  /** `down`: the store is closed or no feed is up; `degraded`: some feed is not up or a breaker is not closed. */
-  status: 'ok' | 'degraded' | 'down';
-  /** Why the role is not ready (empty when ready): what /readyz answers. */
-  reasons: string[];
-  uptimeSeconds: number;
-  feeds: (FeedHealth & { state: FeedState })[];
-  store?: { kind: string; open: boolean; queueDepth: number };
-  bus: { kind: string; bufferDepth?: number; caughtUp?: boolean };
-  backfill?: { pending: number };
-  breakers?: BreakerStatus[];
 }
 
 export function healthReport(s: HealthSources, now: number): HealthReport {

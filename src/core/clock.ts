@@ -9,16 +9,21 @@ export interface Clock {
   setInterval(fn: () => void, ms: number): Timer;
 }
 
+/** Node timers keep the process alive unless unref'd; the module also type-checks for the browser (web/ imports core types). */
+function unref(handle: unknown): void {
+  (handle as { unref?: () => void }).unref?.();
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
     const handle = setTimeout(fn, ms);
-    handle.unref?.();
+    unref(handle);
     return { cancel: () => clearTimeout(handle) };
   },
   setInterval(fn, ms) {
     const handle = setInterval(fn, ms);
-    handle.unref?.();
+    unref(handle);
     return { cancel: () => clearInterval(handle) };
   },
 };

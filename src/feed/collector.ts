@@ -13,7 +13,8 @@ import type { Logger } from '../telemetry/logger.js';
 import type { HotCounter, HotGauge } from '../telemetry/hot.js';
 import type { FeedMetrics } from '../telemetry/metrics.js';
 import type { BackoffOptions } from './backoff.js';
-import { FeedConnection, type ConnectionStatus } from './connection.js';
+import { FeedConnection } from './connection.js';
+import type { FeedHealth } from '../core/health.js';
 import type { ExchangeId } from '../core/exchange-id.js';
 
 export interface CollectorOptions {
@@ -31,19 +32,7 @@ export interface CollectorOptions {
   unreachableHint?: string;
 }
 
-export interface FeedHealth {
-  exchange: ExchangeId;
-  connection: string;
-  status: ConnectionStatus;
-  symbols: string[];
-  streams: number;
-  lastMessageAt: number | null;
-  lastMessageAgeMs: number | null;
-  connectedSince: number | null;
-  reconnects: number;
-  tradeIdGaps: number;
-  lastError: string | null;
-}
+export type { FeedHealth } from '../core/health.js';
 
 /** What one collector has counted (`Collector.status()`): the same numbers its metrics expose. */
 export interface FeedStatus {

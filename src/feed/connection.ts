@@ -17,8 +17,9 @@ import type { Logger } from '../telemetry/logger.js';
 import type { FeedMetrics } from '../telemetry/metrics.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 
-export const CONNECTION_STATUSES = ['connecting', 'connected', 'disconnected', 'stopped'] as const;
-export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
+import type { ConnectionStatus } from '../core/health.js';
+
+export { CONNECTION_STATUSES, type ConnectionStatus } from '../core/health.js';
 
 export interface ConnectionOptions {
   exchange: string;

@@ -35,55 +35,8 @@ export interface IndicatorsResponse {
   indicators: IndicatorPoint[];
 }
 
-export type Level = 'ok' | 'warn' | 'critical';
-
-export interface FeedRow {
-  exchange: string;
-  connection: string;
-  status: string;
-  state: 'up' | 'stale' | 'down';
-  level: Level;
-  symbols: string[];
-  streams: number;
-  lastMessageAgeMs: number | null;
-  connectedSince: number | null;
-  reconnects: number;
-  tradeIdGaps: number;
-  messagesReceived: number;
-  lastError: string | null;
-}
-
-export interface SymbolRow {
-  exchange: string;
-  symbol: string;
-  tradesReceived: number;
-  lastTradeAgeMs: number | null;
-  tradeIdGaps: number;
-  tradeIdsMissing: number;
-  level: Level;
-}
-
-export interface ReconciliationCounts {
-  match: number;
-  mismatch: number;
-  skipped: number;
-  unmatched: number;
-}
-
-/** /api/health as served by `candlestack run` / `demo` (the detailed report). */
-export interface Health {
-  status: 'ok' | 'degraded' | 'down';
-  level: Level;
-  uptimeSeconds: number;
-  staleAfterMs: number;
-  feeds: FeedRow[];
-  symbols: SymbolRow[];
-  reconciliation: { total: ReconciliationCounts; recent: ReconciliationCounts; mismatchedFields: Record<string, number>; windowSeconds: number; level: Level };
-  rejected: { total: number; reasons: Record<string, number> };
-  store: { kind: string; open: boolean; queueDepth: number; rowsWritten: number; errors: number; recentErrors: number; level: Level };
-  bus: { kind: string; published: number; consumed: number; handlerErrors: number; recentHandlerErrors: number; level: Level };
-  backfill: { pending: number; candles: number; runsOk: number; runsFailed: number; recentFailures: number; level: Level };
-}
+/** /api/health: the one health model the server builds (src/core/health.ts); run, demo and serve send the detailed report. */
+export type { DetailedHealthReport as Health, Level, ReconciliationCounts } from '../../src/core/health.js';
 
 export interface ApiIndex {
   name: string;
