@@ -6,11 +6,9 @@
 import type { Config } from '../config/config.js';
 import type { KafkaBus } from '../bus/kafka.js';
 import type { Collector } from '../feed/collector.js';
-import { buildCollectors, kafkaBusFor, localBus, roleTelemetry, type RoleApp, type RoleDeps } from './parts.js';
+import { buildCollectors, kafkaBusFor, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
 import { kafkaExport } from './kafka-relay.js';
 import { RoleServer } from './role-server.js';
-import { initializeSeries } from '../telemetry/initial-series.js';
-import { Lifecycle } from './lifecycle.js';
 
 export type { RoleApp, RoleDeps } from './parts.js';
 
@@ -21,11 +19,7 @@ export interface CollectApp extends RoleApp {
 
 export async function startCollect(config: Config, deps: RoleDeps): Promise<CollectApp> {
   const { clock, log } = deps;
-  const startedAt = clock.now();
-  const lifecycle = new Lifecycle(log);
-  const { registry, metrics } = roleTelemetry(deps.version, 'collect');
-  const bus = localBus(metrics, log, lifecycle);
-  initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, bus: bus.kind });
+  const { startedAt, lifecycle, registry, metrics, bus } = await roleFoundation(config, deps, 'collect', false);
   const kafka = kafkaBusFor(config, 'collect', { clock, metrics, log });
   const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });
   const health = { startedAt, staleAfterMs: config.feed.staleAfterMs, feeds: () => collectors.flatMap((c) => c.health()), bus: { kind: kafka.kind, bufferDepth: () => kafka.bufferDepth }, breakers: () => kafka.breakerStatus() };

@@ -12,11 +12,10 @@ import { restoreAndFindStartupGaps } from '../pipeline/restart.js';
 import type { QualityMonitor } from '../quality/monitor.js';
 import { LiveHub } from '../api/live-ws.js';
 import { redactUrl } from '../store/postgres-url.js';
-import { initializeSeries } from '../telemetry/initial-series.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { buildApiServer, buildCollectors, buildMarkets, localBus, marketsOf, openRoleStore, roleTelemetry, type RoleDeps } from './parts.js';
+import { buildApiServer, buildCollectors, buildMarkets, marketsOf, roleFoundation, type RoleDeps } from './parts.js';
 import { buildPipeline } from './pipeline.js';
-import { Lifecycle } from './lifecycle.js';
+import type { Lifecycle } from './lifecycle.js';
 
 export interface EmbeddedDeps extends RoleDeps {
   role: string;
@@ -34,12 +33,7 @@ export interface Embedded {
 
 export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise<Embedded> {
   const { clock, log } = deps;
-  const startedAt = clock.now();
-  const lifecycle = new Lifecycle(log);
-  const { registry, metrics } = roleTelemetry(deps.version, deps.role);
-  const store = await openRoleStore(config, deps, metrics, lifecycle);
-  const bus = localBus(metrics, log, lifecycle);
-  initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, store: store.kind, bus: bus.kind });
+  const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, deps.role, true);
   const markets = buildMarkets(config);
   const pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: false, retention: true, candleClock: { kind: 'wall' } });
   const { engine } = pipeline;

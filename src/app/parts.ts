@@ -27,7 +27,8 @@ import { MemoryBus } from '../bus/memory.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import type { ExchangeId } from '../exchanges/index.js';
-import type { Lifecycle } from './lifecycle.js';
+import { Lifecycle } from './lifecycle.js';
+import { initializeSeries } from '../telemetry/initial-series.js';
 
 export interface PartDeps {
   clock: Clock;
@@ -52,6 +53,32 @@ export interface RoleApp {
   metrics: Metrics;
   lifecycle: Lifecycle;
   stop(): Promise<void>;
+}
+
+/** What every role starts from: its lifecycle, telemetry and local bus, and its store if it has one. */
+export interface RoleFoundation {
+  startedAt: number;
+  lifecycle: Lifecycle;
+  registry: Registry;
+  metrics: Metrics;
+  bus: MemoryBus;
+}
+
+/**
+ * The first lines of every root: a lifecycle, the role's telemetry (build_info, and its error and event
+ * counters at 0, initial-series.ts), the store if the role has one (registered first: closed last) and the
+ * local bus.
+ */
+export async function roleFoundation(config: Config, deps: RoleDeps, role: string, withStore: true): Promise<RoleFoundation & { store: Store }>;
+export async function roleFoundation(config: Config, deps: RoleDeps, role: string, withStore: false): Promise<RoleFoundation>;
+export async function roleFoundation(config: Config, deps: RoleDeps, role: string, withStore: boolean): Promise<RoleFoundation & { store?: Store }> {
+  const startedAt = deps.clock.now();
+  const lifecycle = new Lifecycle(deps.log);
+  const { registry, metrics } = roleTelemetry(deps.version, role);
+  const store = withStore ? await openRoleStore(config, deps, metrics, lifecycle) : undefined;
+  const bus = localBus(metrics, deps.log, lifecycle);
+  initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, store: store?.kind, bus: bus.kind });
+  return { startedAt, lifecycle, registry, metrics, bus, ...(store ? { store } : {}) };
 }
 
 /** The role's own registry (with the process metrics) and metrics catalogue, `build_info` set. */

@@ -22,11 +22,9 @@ import type { CandleEngine } from '../pipeline/candle-engine.js';
 import type { QualityMonitor } from '../quality/monitor.js';
 import type { Store } from '../store/store.js';
 import { buildPipeline, type Pipeline } from './pipeline.js';
-import { kafkaBusFor, localBus, openRoleStore, roleTelemetry, type RoleApp, type RoleDeps } from './parts.js';
+import { kafkaBusFor, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
 import { kafkaExport, kafkaImport } from './kafka-relay.js';
 import { RoleServer } from './role-server.js';
-import { initializeSeries } from '../telemetry/initial-series.js';
-import { Lifecycle } from './lifecycle.js';
 
 export interface ProcessApp extends RoleApp {
   bus: KafkaBus;
@@ -37,12 +35,7 @@ export interface ProcessApp extends RoleApp {
 
 export async function startProcess(config: Config, deps: RoleDeps): Promise<ProcessApp> {
   const { clock, log } = deps;
-  const startedAt = clock.now();
-  const lifecycle = new Lifecycle(log);
-  const { registry, metrics } = roleTelemetry(deps.version, 'process');
-  const store = await openRoleStore(config, deps, metrics, lifecycle);
-  const bus = localBus(metrics, log, lifecycle);
-  initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, store: store.kind, bus: bus.kind });
+  const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, 'process', true);
   let pipeline: Pipeline | undefined;
   const kafka = kafkaBusFor(config, 'process', { clock, metrics, log }, {
     group: config.kafka.group,

@@ -11,17 +11,12 @@ import type { Config } from '../config/config.js';
 import { LiveHub } from '../api/live-ws.js';
 import { redactUrl } from '../store/postgres-url.js';
 import { indicatorNames } from '../pipeline/indicators/specs.js';
-import { buildApiServer, buildMarkets, kafkaBusFor, localBus, openRoleStore, roleTelemetry, type RoleApp, type RoleDeps } from './parts.js';
+import { buildApiServer, buildMarkets, kafkaBusFor, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
 import { kafkaImport } from './kafka-relay.js';
-import { Lifecycle } from './lifecycle.js';
 
 export async function startServe(config: Config, deps: RoleDeps): Promise<RoleApp> {
   const { clock, log } = deps;
-  const startedAt = clock.now();
-  const lifecycle = new Lifecycle(log);
-  const { registry, metrics } = roleTelemetry(deps.version, 'serve');
-  const store = await openRoleStore(config, deps, metrics, lifecycle);
-  const bus = localBus(metrics, log, lifecycle);
+  const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, 'serve', true);
   const markets = buildMarkets(config);
   const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock });
   bus.subscribe('candle', live.onCandle);
