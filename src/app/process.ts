@@ -55,7 +55,8 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
       log.info({ component: 'process', symbols: keys.map((k) => `${k.exchange}:${k.symbol}`) }, 'partitions moved away: symbols released');
     },
   });
-  pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: true, retention: true, candleClock: { kind: 'stream', caughtUp: () => kafka.caughtUp() } });
+  // The Kafka callbacks above run only once the consumer starts, after this assignment.
+  const built = (pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: true, retention: true, candleClock: { kind: 'stream', caughtUp: () => kafka.caughtUp() } }));
   const server = lifecycle.register(
     new RoleServer({
       host: config.http.host,
@@ -66,17 +67,17 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
       health: {
         startedAt,
         staleAfterMs: config.feed.staleAfterMs,
-        store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => pipeline!.writer.depth },
+        store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => built.writer.depth },
         bus: { kind: kafka.kind, caughtUp: () => kafka.caughtUp() },
-        backfillPending: () => pipeline!.backfiller.pending,
-        breakers: () => [...pipeline!.breakerStatus(), ...kafka.breakerStatus()],
+        backfillPending: () => built.backfiller.pending,
+        breakers: () => [...built.breakerStatus(), ...kafka.breakerStatus()],
       },
     }),
   );
   lifecycle.register(kafkaExport(bus, kafka, ['candle', 'indicator']));
-  for (const s of pipeline.services) lifecycle.register(s);
+  for (const s of built.services) lifecycle.register(s);
   lifecycle.register(kafkaImport(kafka, bus, ['trade', 'kline', 'gap']));
   await lifecycle.start();
   log.info({ component: 'app', port: server.port, bus: config.bus, group: config.kafka.group, store: redactUrl(config.store.url) }, `candlestack process: ${config.bus} -> candles -> ${store.kind}; metrics on http://${config.http.host}:${server.port}/metrics`);
-  return { port: server.port, metrics, lifecycle, bus: kafka, engine: pipeline.engine, store, quality: pipeline.quality, stop: () => lifecycle.stop() };
+  return { port: server.port, metrics, lifecycle, bus: kafka, engine: built.engine, store, quality: built.quality, stop: () => lifecycle.stop() };
 }
