@@ -29,7 +29,7 @@ function trade(symbol: string, id: number): Trade {
 
 const topics = (p: string) => ({ trade: `${p}_trades`, kline: `${p}_kline`, candle: `${p}_candles`, gap: `${p}_gaps` });
 
-test('Kafka bus: produce -> consume across 6 partitions keeps every symbol in order; kcat sees envelope, key and traceparent', { timeout: 90_000 }, async (t) => {
+test('Kafka bus: produce -> consume across 6 partitions keeps every symbol in order; kcat sees envelope, key and traceparent; caughtUp ends with consuming', { timeout: 90_000 }, async (t) => {
   const reason = unavailable();
   if (reason) return t.skip(reason);
   const cluster = await KafkaMockCluster.start(3);
@@ -72,6 +72,14 @@ test('Kafka bus: produce -> consume across 6 partitions keeps every symbol in or
     }
     assert.equal(partitionsOf.size, symbols.length);
     for (const [k, ps] of partitionsOf) assert.equal(ps.size, 1, `${k} stays on one partition`);
+
+    // Reading live; once consuming stops it never reads as caught up again (a stream clock must not close
+    // candles on the wall clock during the last commit: the next owner replays those trades).
+    await until('the consumer reads live', () => consumer.caughtUp(), 10_000, { pollMs: 50 });
+    const stopping = consumer.stopConsuming();
+    assert.equal(consumer.caughtUp(), false, 'not caught up while the consumer stops');
+    await stopping;
+    assert.equal(consumer.caughtUp(), false, 'not caught up once it stopped');
   } finally {
     await producer.stop();
     await consumer.stop();

@@ -69,3 +69,19 @@ test('SIGTERM, SIGINT and a fatal error each ask for a stop, with the reason', a
     assert.equal(proc.listenerCount('SIGTERM') + proc.listenerCount('SIGINT'), 0, `${event}: the signal handlers are removed once a stop is requested`);
   }
 });
+
+test('a stop asked for while a service is starting stops that service too, and nothing after it starts', async () => {
+  const { calls, svc } = recorder();
+  const lc = new Lifecycle(log);
+  lc.register(svc('store'));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  lc.register({ name: 'kafka', start: async () => { await gate; calls.push('start kafka'); }, stop: () => void calls.push('stop kafka') });
+  lc.register(svc('collector'));
+  const starting = lc.start();
+  await new Promise((r) => setTimeout(r, 10)); // store started, kafka is joining
+  const stopping = lc.stop('SIGTERM');
+  release();
+  await Promise.all([starting, stopping]);
+  assert.deepEqual(calls, ['start store', 'start kafka', 'stop kafka', 'stop store'], 'the stop waits for kafka to finish starting, then stops it first; the collector never starts');
+});

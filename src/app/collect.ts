@@ -19,7 +19,7 @@ export interface CollectApp extends RoleApp {
 
 export async function startCollect(config: Config, deps: RoleDeps): Promise<CollectApp> {
   const { clock, log } = deps;
-  const { startedAt, lifecycle, registry, metrics, bus } = await roleFoundation(config, deps, 'collect', false);
+  const { startedAt, lifecycle, registry, metrics, bus } = await roleFoundation(config, deps, 'collect', { store: false, series: true });
   const kafka = kafkaBusFor(config, 'collect', { clock, metrics, log });
   const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });
   const health = { startedAt, staleAfterMs: config.feed.staleAfterMs, feeds: () => collectors.flatMap((c) => c.health()), bus: { kind: kafka.kind, bufferDepth: () => kafka.bufferDepth }, breakers: () => kafka.breakerStatus() };

@@ -33,7 +33,7 @@ export interface Embedded {
 
 export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise<Embedded> {
   const { clock, log } = deps;
-  const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, deps.role, true);
+  const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, deps.role, { store: true, series: true });
   const markets = buildMarkets(config);
   const pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: false, retention: true, candleClock: { kind: 'wall' } });
   const { engine } = pipeline;
@@ -70,8 +70,8 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       },
     }),
   );
+  lifecycle.register(live); // stops after the pipeline: the final tick's candles still reach /ws clients
   for (const s of pipeline.services) lifecycle.register(s);
-  lifecycle.register(live);
   for (const c of collectors) lifecycle.register(c);
   await lifecycle.start();
   log.info({ component: 'app', port: api.port, host: config.http.host, exchanges: config.exchanges.map((e) => `${e.id}:${e.symbols.join(',')}`), timeframes: config.timeframes, store: redactUrl(config.store.url) }, `candlestack ${deps.role} listening on http://${config.http.host}:${api.port}`);

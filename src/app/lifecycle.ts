@@ -2,8 +2,9 @@
  * One lifecycle per process: services start in the order they were registered and stop in reverse, once.
  *
  * Roots register intake last (collectors, the Kafka consumer) and resources first (store, HTTP server), so a
- * stop runs: stop intake -> drain the pipeline (final candle tick, quality, backfill) -> flush the writers
- * (the store) -> commit Kafka offsets and drain the producer -> close the servers -> close the store.
+ * stop runs: stop intake (the Kafka consumer's last commit, after the store-flush barrier) -> drain the
+ * pipeline (final candle tick, quality, a backfill run in flight) -> flush the writers (the store) -> drain
+ * the Kafka producer -> close the servers -> close the store.
  * A failure while starting stops what already started (in reverse) and rethrows; a failure while stopping
  * is logged and the remaining services still stop.
  */
@@ -16,6 +17,7 @@ export class Lifecycle {
   private readonly services: Service[] = [];
   private readonly started: Service[] = [];
   private stopping: Promise<void> | null = null;
+  private inFlight: Promise<unknown> | null = null;
 
   constructor(private readonly log: Logger) {}
 
@@ -31,13 +33,18 @@ export class Lifecycle {
     for (const s of this.services) {
       if (this.started.includes(s)) continue;
       if (this.stopping) return;
+      const starting = Promise.resolve().then(() => s.start());
+      // A stop asked for meanwhile waits for this start, then stops this service with the others, in reverse.
+      this.inFlight = starting.catch(() => undefined);
       try {
-        await s.start();
+        await starting;
       } catch (err) {
+        this.inFlight = null;
         this.log.error({ component: 'lifecycle', service: s.name, err }, `${s.name} failed to start; stopping what started`);
         await this.stop('fatal');
         throw err;
       }
+      this.inFlight = null;
       this.started.push(s);
     }
   }
@@ -79,6 +86,7 @@ export class Lifecycle {
   }
 
   private async stopAll(reason: StopReason): Promise<void> {
+    await this.inFlight;
     for (const s of [...this.started].reverse()) {
       try {
         await s.stop();

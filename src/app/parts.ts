@@ -65,19 +65,19 @@ export interface RoleFoundation {
 }
 
 /**
- * The first lines of every root: a lifecycle, the role's telemetry (build_info, and its error and event
- * counters at 0, initial-series.ts), the store if the role has one (registered first: closed last) and the
- * local bus.
+ * The first lines of every root: a lifecycle, the role's telemetry (build_info; with `series`, the error and
+ * event counters of the collectors and the pipeline at 0, initial-series.ts, for the roles that count them),
+ * the store if the role has one (registered first: closed last) and the local bus.
  */
-export async function roleFoundation(config: Config, deps: RoleDeps, role: string, withStore: true): Promise<RoleFoundation & { store: Store }>;
-export async function roleFoundation(config: Config, deps: RoleDeps, role: string, withStore: false): Promise<RoleFoundation>;
-export async function roleFoundation(config: Config, deps: RoleDeps, role: string, withStore: boolean): Promise<RoleFoundation & { store?: Store }> {
+export async function roleFoundation(config: Config, deps: RoleDeps, role: string, o: { store: true; series: boolean }): Promise<RoleFoundation & { store: Store }>;
+export async function roleFoundation(config: Config, deps: RoleDeps, role: string, o: { store: false; series: boolean }): Promise<RoleFoundation>;
+export async function roleFoundation(config: Config, deps: RoleDeps, role: string, o: { store: boolean; series: boolean }): Promise<RoleFoundation & { store?: Store }> {
   const startedAt = deps.clock.now();
   const lifecycle = new Lifecycle(deps.log);
   const { registry, metrics } = roleTelemetry(deps.version, role);
-  const store = withStore ? await openRoleStore(config, deps, metrics, lifecycle) : undefined;
+  const store = o.store ? await openRoleStore(config, deps, metrics, lifecycle) : undefined;
   const bus = localBus(metrics, deps.log, lifecycle);
-  initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, store: store?.kind, bus: bus.kind });
+  if (o.series) initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, store: store?.kind, bus: bus.kind });
   return { startedAt, lifecycle, registry, metrics, bus, ...(store ? { store } : {}) };
 }
 
@@ -171,7 +171,8 @@ export function kafkaBusFor(config: Config, role: string, deps: PartDeps, option
     brokers: kafkaBrokers(config.bus),
     clientId: `candlestack-${role}`,
     topics: config.kafka.topics,
-    breaker: instrumentedBreaker('bus_produce', breakerSettings(config.breakers, 'bus_produce'), { clock: deps.clock, metrics: deps.metrics.breakers, log: breakerLog }),
+    // A role that only consumes passes `breaker: undefined` in options (spread below) and gets none.
+    breaker: 'breaker' in options ? options.breaker : instrumentedBreaker('bus_produce', breakerSettings(config.breakers, 'bus_produce'), { clock: deps.clock, metrics: deps.metrics.breakers, log: breakerLog }),
     clock: deps.clock,
     metrics: deps.metrics,
     log: deps.log.child({ component: 'kafka' }),

@@ -35,7 +35,7 @@ export interface ProcessApp extends RoleApp {
 
 export async function startProcess(config: Config, deps: RoleDeps): Promise<ProcessApp> {
   const { clock, log } = deps;
-  const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, 'process', true);
+  const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, 'process', { store: true, series: true });
   let pipeline: Pipeline | undefined;
   const kafka = kafkaBusFor(config, 'process', { clock, metrics, log }, {
     group: config.kafka.group,

@@ -16,12 +16,12 @@ import { kafkaImport } from './kafka-relay.js';
 
 export async function startServe(config: Config, deps: RoleDeps): Promise<RoleApp> {
   const { clock, log } = deps;
-  const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, 'serve', true);
+  const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, 'serve', { store: true, series: false });
   const markets = buildMarkets(config);
   const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
-  const kafka = kafkaBusFor(config, 'serve', { clock, metrics, log }, { group: `candlestack-serve-${hostname()}-${process.pid}-${startedAt}`, fromBeginning: false });
+  const kafka = kafkaBusFor(config, 'serve', { clock, metrics, log }, { group: `candlestack-serve-${hostname()}-${process.pid}-${startedAt}`, fromBeginning: false, breaker: undefined }); // consumes only: no bus_produce breaker
   const ic = config.indicators;
   // The web dashboard too: its market view reads this role's API and /ws; its health view shows this role
   // (the feeds are on the collect role's own /api/health).
@@ -32,7 +32,7 @@ export async function startServe(config: Config, deps: RoleDeps): Promise<RoleAp
       live,
       indicatorNames: ic.enabled ? indicatorNames(ic.specs) : [],
       health: { role: 'serve', staleAfterMs: config.feed.staleAfterMs, store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => 0 }, bus: { kind: kafka.kind }, backfillPending: () => 0, startedAt },
-      healthStatus: { store: () => [store.status?.()], bus: () => kafka.status() },
+      healthStatus: { store: () => [store.status?.()], bus: () => bus.status() },
     }),
   );
   lifecycle.register(live);

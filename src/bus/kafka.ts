@@ -94,6 +94,7 @@ export class KafkaBus implements Bus {
   private timer: Timer | null = null;
   private closed = false;
   private started = false;
+  private consumingStopped = false;
   private readonly bufferMax: number;
   private readonly batchMax: number;
   private readonly lingerMs: number;
@@ -199,6 +200,10 @@ export class KafkaBus implements Bus {
    * rebalance or an outage, and a role must not then close candles on the wall clock).
    */
   caughtUp(): boolean {
+    // Once consuming stops, nothing more will be read: never "caught up", so a stream clock closes no candle
+    // on the wall clock while the last commit runs (a lagging instance would otherwise close its backlog's
+    // periods empty, and the next owner would drop the redelivered trades as late).
+    if (this.consumingStopped) return false;
     return this.consumer?.caughtUp() ?? true;
   }
 
@@ -212,6 +217,7 @@ export class KafkaBus implements Bus {
 
   /** Stops consuming: the last commit (after the barrier) and leaving the group. The producer keeps sending. */
   async stopConsuming(): Promise<void> {
+    if (this.consumer) this.consumingStopped = true;
     const consumer = this.consumer;
     this.consumer = null;
     await consumer?.stop();

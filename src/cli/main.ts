@@ -78,6 +78,9 @@ ${settingsHelp()}
 
 type Role = 'run' | 'demo' | RoleCommand;
 
+/** How long a stop may take (flushes, the last Kafka commit, the producer's drain) before the process exits anyway. */
+const STOP_DEADLINE_MS = 30_000;
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
@@ -140,7 +143,15 @@ async function serve(role: Role, argv: string[]): Promise<number> {
 
   // One lifecycle: SIGTERM/SIGINT or a fatal error stops the services in reverse start order, once.
   const reason = await app.lifecycle.untilStopRequested();
+  // A stop that hangs (a store that never answers the last flush) must still end the process.
+  const deadline = setTimeout(() => {
+    log.error({ component: 'app', afterMs: STOP_DEADLINE_MS }, 'shutdown did not finish in time; exiting');
+    log.flush?.();
+    process.exit(1);
+  }, STOP_DEADLINE_MS);
+  deadline.unref();
   await app.stop();
+  clearTimeout(deadline);
   log.flush?.();
   return reason === 'fatal' ? 1 : 0;
 }

@@ -81,6 +81,7 @@ export class Backfiller implements Service {
   private readonly work: PendingWork[] = [];
   private timer: Timer | null = null;
   private running = false;
+  private inFlight: Promise<unknown> | null = null;
   private readonly timeframes: Timeframe[];
   private readonly settleMs: number;
   private readonly counts = new Map<string, Counts>();
@@ -98,8 +99,10 @@ export class Backfiller implements Service {
     this.timer = this.o.clock.setInterval(() => void this.runDue(), this.o.checkEveryMs ?? 1_000);
   }
 
-  stop(): void {
+  /** Stops checking; a run in flight (REST fetches, candles replaced in the engine) finishes first. */
+  async stop(): Promise<void> {
     this.timer?.cancel();
+    await this.inFlight;
   }
 
   get pending(): number {
@@ -155,7 +158,7 @@ export class Backfiller implements Service {
     }
     this.running = true;
     try {
-      await runJob('backfill', { clock: this.o.clock, metrics: this.o.metrics.jobs, log: this.o.log }, async () => {
+      await (this.inFlight = runJob('backfill', { clock: this.o.clock, metrics: this.o.metrics.jobs, log: this.o.log }, async () => {
         const failed = new Map<string, unknown>();
         for (const w of due) {
           const err = failed.get(w.exchange);
@@ -171,9 +174,10 @@ export class Backfiller implements Service {
           const [exchange, err] = [...failed][0]!;
           throw new Error(`backfill from ${exchange} failed; will retry: ${(err as Error)?.message ?? String(err)}`, { cause: err });
         }
-      });
+      }));
     } finally {
       this.running = false;
+      this.inFlight = null;
     }
   }
 

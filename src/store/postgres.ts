@@ -68,8 +68,8 @@ export class PostgresStore implements Store {
     const op = (operation: Operation) => ({
       queries: o.metrics.dbQueries.labels(this.kind, operation),
       duration: o.metrics.dbQueryDuration.labels(this.kind, operation),
-      // Failed upserts are counted by their caller (the CandleWriter keeps and retries the rows).
-      errors: operation === 'upsert' ? null : errors(operation),
+      // Failed upserts are counted by their callers (the CandleWriter and IndicatorWriter keep and retry the rows).
+      errors: operation === 'upsert' || operation === 'upsert_indicators' ? null : errors(operation),
     });
     this.m = {
       ops: {
