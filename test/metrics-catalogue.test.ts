@@ -50,6 +50,10 @@ const NAMES = [
   'candlestack_job_duration_seconds',
   'candlestack_job_last_run_status',
   'candlestack_job_last_success_timestamp_seconds',
+  'candlestack_scheduler_heartbeat_timestamp_seconds',
+  'candlestack_job_next_run_timestamp_seconds',
+  'candlestack_job_running',
+  'candlestack_job_last_failure_timestamp_seconds',
   'candlestack_job_runs_total',
   'candlestack_kafka_buffer_depth',
   'candlestack_kafka_bytes_consumed_total',
@@ -118,13 +122,13 @@ function definitions(registry: Registry): Definition[] {
     .sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-test('createMetrics registers exactly the catalogue: the 68 names of the catalogue before the split into slices, less bus_messages_dropped_total (nothing increments it since ProduceGuard went)', () => {
+test('createMetrics registers exactly the catalogue: the 68 names of the catalogue before the split into slices (less bus_messages_dropped_total, which nothing increments since ProduceGuard went), plus the 4 job-health series of the scheduler', () => {
   const registry = createRegistry({ defaults: false });
   createMetrics(registry);
   const names = registry.getMetricsAsArray().map((m) => m.name);
   assert.equal(new Set(names).size, names.length, 'no metric registered twice');
   assert.deepEqual([...names].sort(), [...NAMES].sort());
-  assert.equal(NAMES.length, 68);
+  assert.equal(NAMES.length, 72);
 });
 
 test('every metric keeps its type, help text, labels and buckets', () => {
