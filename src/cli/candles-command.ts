@@ -2,32 +2,17 @@
  * `candlestack candles`: the offline candle builder. Replays a Binance trade dump through the same
  * CandleEngine the live pipeline uses (no second aggregation) and writes the closed candles as CSV.
  *
- * Replay rules:
- * - The engine runs on a replay clock whose now() is the latest trade time seen; its timers are never used.
- * - grace 0: a period closes as soon as a trade of a later period arrives (engine.tick right after the
- *   roll), as a dump has no network reordering to wait for. A trade for a period already closed is late:
- *   dropped (policy `drop`) and counted. Amending is not used: it would re-set the closed candle's close.
- * - Trade ids must increase, as in the live collector: an id not above the previous one is a duplicate
- *   (skipped, counted); an id jump (missing ids) is counted, not fatal.
- * - Empty periods between trades come from the engine (open = high = low = close = previous close).
+ * The replay (engine, grace 0, late and duplicate trades, empty periods) is src/sources/dump-replay.ts,
+ * shared with `candlestack import`.
  */
 import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { pipeline, type Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { createGunzip } from 'node:zlib';
-import type { Clock, Timer } from '../core/clock.js';
 import { fixed8, formatFixed8, parseFixed8 } from '../core/decimal.js';
 import { ConfigError } from '../core/errors.js';
-import { TIMEFRAMES, isTimeframe, periodStart, timeframeMs, type Timeframe } from '../core/timeframe.js';
-import type { Candle, CandleEvent } from '../core/types.js';
-import type { TradeStream } from '../exchanges/adapter.js';
-import { CandleEngine } from '../pipeline/candle-engine.js';
-import { DUMP_FORMATS, LINE_PARSERS, isCsvHeader, isDumpFormat, normalizeSymbol, wsTradeStream, type DumpFormat } from '../sources/binance-dumps.js';
-import { createMetrics, createRegistry } from '../telemetry/metrics.js';
-import { silentLogger } from '../telemetry/logger.js';
+import { TIMEFRAMES, isTimeframe, type Timeframe } from '../core/timeframe.js';
+import type { Candle } from '../core/types.js';
+import { DUMP_FORMATS, isDumpFormat, normalizeSymbol, type DumpFormat } from '../sources/binance-dumps.js';
+import { replayDump, unreadableInput, type ReplaySink, type ReplaySpec } from '../sources/dump-replay.js';
 
 export interface CandlesArgs {
   input: string;
@@ -93,205 +78,56 @@ Exit status: 0 candles written (even with bad lines), 1 no usable trade (or the 
 2 usage error (bad or missing flag, unreadable input).
 `;
 
-const MAX_PRINTED = 20;
 const FLUSH_BYTES = 64 * 1024;
-
-/** A clock for replays: now() is the latest event time fed to it. Timers are not supported (never fire). */
-class ReplayClock implements Clock {
-  private t = 0;
-  advanceTo(time: number): void {
-    if (time > this.t) this.t = time;
-  }
-  now(): number {
-    return this.t;
-  }
-  setTimeout(): Timer {
-    return { cancel() {} };
-  }
-  setInterval(): Timer {
-    return { cancel() {} };
-  }
-}
-
-/** Prints "line N: reason" diagnostics up to a cap per kind, then how many more there were. */
-class Notes {
-  private readonly counts = new Map<string, number>();
-  constructor(private readonly out: NodeJS.WritableStream) {}
-  note(kind: string, lineNo: number, reason: string): void {
-    const n = (this.counts.get(kind) ?? 0) + 1;
-    this.counts.set(kind, n);
-    if (n <= MAX_PRINTED) this.out.write(`line ${lineNo}: ${reason}\n`);
-  }
-  finish(): void {
-    for (const [kind, n] of this.counts) {
-      if (n > MAX_PRINTED) this.out.write(`... ${n - MAX_PRINTED} more ${kind} not shown (${n} in all)\n`);
-    }
-  }
-}
 
 export async function candlesCommand(args: CandlesArgs, io: CandlesIo): Promise<CandlesResult> {
   const { format, timeframe } = args;
   const symbol = normalizeSymbol(args.symbol) ?? args.symbol;
-  const tfMs = timeframeMs(timeframe);
-  const from = args.from ?? -Infinity;
-  const to = args.to ?? Infinity;
   const err = (text: string) => io.stderr.write(`${text}\n`);
 
-  try {
-    const st = await stat(args.input);
-    if (st.isDirectory()) throw new Error('is a directory');
-  } catch (e) {
-    err(`candles: --input: cannot read ${JSON.stringify(args.input)}: ${(e as Error).message}`);
+  const unreadable = await unreadableInput(args.input);
+  if (unreadable !== null) {
+    err(`candles: --input: ${unreadable}`);
     return { exitCode: 2, rows: 0, trades: 0, badLines: 0 };
   }
-
-  const notes = new Notes(io.stderr);
-  const s = {
-    accepted: 0,
-    bad: 0,
-    skipped: 0,
-    outOfRange: 0,
-    duplicates: 0,
-    idJumps: 0,
-    missingIds: 0,
-    outOfOrder: 0,
-    rows: 0,
-    missingPeriods: 0,
-  };
 
   // ── output: closed candles of the timeframe, streamed in open_time order ──────────────────────────
   const scratch = fixed8();
   const dec8 = (text: string) => (parseFixed8(text, scratch) ? formatFixed8(scratch.int, scratch.frac) : text);
   let out = '';
-  let lastOpen = -Infinity;
-  const emit = (ev: CandleEvent) => {
-    if (ev.kind !== 'close' || ev.candle.timeframe !== timeframe) return;
-    const c: Candle = ev.candle;
-    if (c.openTime <= lastOpen) {
-      // The engine closes periods in order; a repeat would be an engine bug, never a second row.
-      err(`candles: internal: period ${c.openTime} closed again after ${lastOpen}; ignored`);
-      return;
-    }
-    if (lastOpen !== -Infinity && c.openTime > lastOpen + tfMs) s.missingPeriods += (c.openTime - lastOpen) / tfMs - 1;
-    lastOpen = c.openTime;
-    if (s.rows === 0) out += `${CSV_HEADER}\n`;
-    out += `${c.openTime},${dec8(c.open)},${dec8(c.high)},${dec8(c.low)},${dec8(c.close)},${c.volume},${c.quoteVolume},${c.tradeCount},${c.takerBuyVolume},${dec8(c.vwap)}\n`;
-    s.rows++;
-  };
+  let rows = 0;
   // A closed stdout (`| head`: EPIPE) stops the replay quietly; another write error fails it.
   let outputError: (Error & { code?: string }) | null = null;
   const onOutputError = (e: Error) => {
     outputError ??= e;
   };
   io.stdout.on('error', onOutputError);
-  const flush = async () => {
-    if (out === '' || outputError) return;
-    const chunk = out;
-    out = '';
-    try {
-      if (!io.stdout.write(chunk)) await once(io.stdout, 'drain');
-    } catch (e) {
-      onOutputError(e as Error);
-    }
+  const sink: ReplaySink = {
+    candle(c: Candle) {
+      if (rows++ === 0) out += `${CSV_HEADER}\n`;
+      out += `${c.openTime},${dec8(c.open)},${dec8(c.high)},${dec8(c.low)},${dec8(c.close)},${c.volume},${c.quoteVolume},${c.tradeCount},${c.takerBuyVolume},${dec8(c.vwap)}\n`;
+    },
+    shouldFlush: () => out.length >= FLUSH_BYTES,
+    async flush() {
+      if (out === '' || outputError) return;
+      const chunk = out;
+      out = '';
+      try {
+        if (!io.stdout.write(chunk)) await once(io.stdout, 'drain');
+      } catch (e) {
+        onOutputError(e as Error);
+      }
+    },
+    stopped: () => outputError !== null,
   };
 
-  const clock = new ReplayClock();
-  const metrics = createMetrics(createRegistry({ defaults: false }));
-  const engine = new CandleEngine({ timeframes: [timeframe], graceMs: 0, latePolicy: 'drop', clock, metrics, log: silentLogger(), emit });
-
-  // ── input ─────────────────────────────────────────────────────────────────────────────────────────
-  const parse = LINE_PARSERS[format];
-  const csv = format !== 'binance-ws-jsonl';
-  let stream: TradeStream | null = null;
-  let lastId = -1;
-  let maxTime = -Infinity;
-  let maxTimeLine = 0;
-  let period = -Infinity;
-  let lineNo = 0;
-  let failure: Error | null = null;
-
-  const file = createReadStream(args.input);
-  const input: Readable = args.input.endsWith('.gz') ? pipeline(file, createGunzip(), () => {}) : file;
-  const rl = createInterface({ input, crlfDelay: Infinity });
-  try {
-    for await (const line of rl) {
-      lineNo++;
-      if (lineNo === 1 && csv && isCsvHeader(line)) continue;
-      const r = parse(lineNo === 1 ? line.replace(/^\uFEFF/, '') : line, symbol);
-      if (r === null) {
-        s.skipped++;
-        continue;
-      }
-      if ('error' in r) {
-        s.bad++;
-        notes.note('bad lines', lineNo, r.error);
-        continue;
-      }
-      if (!csv) {
-        const kind = wsTradeStream(line);
-        if (stream === null) stream = kind;
-        else if (kind !== stream) {
-          s.skipped++;
-          notes.note('other-stream lines', lineNo, `skipped: a ${kind} event while the file's ${symbol} trades come from the ${stream} stream`);
-          continue;
-        }
-      }
-      if (lastId >= 0 && r.id <= lastId) {
-        s.duplicates++;
-        notes.note('duplicate ids', lineNo, `skipped: trade id ${r.id} is not above the previous id ${lastId}`);
-        continue;
-      }
-      if (lastId >= 0 && r.id > lastId + 1) {
-        s.idJumps++;
-        s.missingIds += r.id - lastId - 1;
-      }
-      lastId = r.id;
-      if (r.time < from || r.time >= to) {
-        s.outOfRange++;
-        continue;
-      }
-      if (r.time < maxTime) {
-        s.outOfOrder++;
-        notes.note('out-of-order lines', lineNo, `out of order: time ${r.time} is before line ${maxTimeLine}'s time ${maxTime}`);
-      } else {
-        maxTime = r.time;
-        maxTimeLine = lineNo;
-      }
-      clock.advanceTo(r.time);
-      if (!engine.onTrade(r)) {
-        s.bad++;
-        notes.note('bad lines', lineNo, `price ${JSON.stringify(r.price)} or quantity ${JSON.stringify(r.qty)} is not a decimal`);
-        continue;
-      }
-      s.accepted++;
-      const p = periodStart(r.time, tfMs);
-      if (p > period) {
-        // grace 0: the period before this trade's one is complete; close it now, not at the next roll.
-        period = p;
-        engine.tick(clock.now());
-      }
-      if (out.length >= FLUSH_BYTES) await flush();
-      if (outputError) break;
-    }
-  } catch (e) {
-    failure = e as Error;
-  } finally {
-    rl.close();
-    input.destroy();
-    file.destroy();
-  }
-  if (!outputError) {
-    engine.closeAll(clock.now());
-    await flush();
-  }
+  const spec: ReplaySpec = { input: args.input, format, symbol, timeframes: [timeframe] };
+  if (args.from !== undefined) spec.from = args.from;
+  if (args.to !== undefined) spec.to = args.to;
+  const s = await replayDump(spec, sink, io.stderr, 'candles');
   io.stdout.off('error', onOutputError);
-  notes.finish();
 
-  // The engine runs this one timeframe only: its late trades are this timeframe's.
-  const { lateTrades } = engine.status();
-  const late = lateTrades.dropped + lateTrades.amended + lateTrades.too_old;
-  const trades = s.accepted - late;
-
+  const { late, trades, missingPeriods, rows: written } = s.perTimeframe.get(timeframe)!;
   const parts = [
     `${trades} trades used`,
     `${s.bad} bad lines`,
@@ -302,18 +138,19 @@ export async function candlesCommand(args: CandlesArgs, io: CandlesIo): Promise<
     `${s.idJumps} trade-id jumps (${s.missingIds} ids missing)`,
   ];
   if (args.from !== undefined || args.to !== undefined) parts.push(`${s.outOfRange} trades outside --from/--to`);
-  if (s.missingPeriods > 0) parts.push(`${s.missingPeriods} periods missing (time jump too long to fill)`);
-  parts.push(`${s.rows} rows written`);
+  if (missingPeriods > 0) parts.push(`${missingPeriods} periods missing (time jump too long to fill)`);
+  parts.push(`${written} rows written`);
   const writeError = outputError as (Error & { code?: string }) | null; // set by the callbacks above
   const closed = writeError?.code === 'EPIPE';
   if (closed) parts.push('stopped early: stdout was closed');
   else if (writeError) err(`candles: writing stdout failed: ${writeError.message}`);
-  if (failure) err(`candles: reading ${JSON.stringify(args.input)} failed after line ${lineNo}: ${failure.message}`);
+  const { failure } = s;
+  if (failure) err(`candles: reading ${JSON.stringify(args.input)} failed after line ${s.lines}: ${failure.message}`);
   err(`candles: ${symbol} ${timeframe}: ${parts.join(', ')}`);
   if (!failure && !writeError && trades === 0) err(`candles: no usable ${symbol} trade found in ${JSON.stringify(args.input)}`);
 
   const exitCode = closed ? 0 : failure || writeError || trades === 0 ? 1 : 0;
-  return { exitCode, rows: s.rows, trades, badLines: s.bad };
+  return { exitCode, rows: written, trades, badLines: s.bad };
 }
 
 // ── arguments ─────────────────────────────────────────────────────────────────────────────────────
