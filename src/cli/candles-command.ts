@@ -185,24 +185,29 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const FLAGS = Object.keys(OPTIONS).map((k) => `--${k}`);
+type FlagOptions = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 
-function strictParse(args: string[]) {
+/**
+ * parseArgs in strict mode, its errors turned into a ConfigError naming the flag (exit 2): shared by the
+ * offline commands (`candles`, `import`).
+ */
+export function strictFlags<O extends FlagOptions>(command: string, options: O, args: string[]) {
+  const flags = Object.keys(options).map((k) => `--${k}`);
   try {
-    return parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (e) {
     const message = (e as Error).message;
     const flag = /'(?:-\w, )?(-{1,2}[^\s',<]+)/.exec(message)?.[1];
     const code = (e as { code?: string }).code;
     if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
-      throw new ConfigError('candles', `only flags (${FLAGS.join(', ')})`, /'([^']*)'/.exec(message)?.[1] ?? message, { cause: e });
+      throw new ConfigError(command, `only flags (${flags.join(', ')})`, /'([^']*)'/.exec(message)?.[1] ?? message, { cause: e });
     }
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      throw new ConfigError(flag ?? 'candles', `a known flag: ${FLAGS.join(', ')}`, flag ?? message, { cause: e });
+      throw new ConfigError(flag ?? command, `a known flag: ${flags.join(', ')}`, flag ?? message, { cause: e });
     }
     if (flag && /does not take an argument/.test(message)) throw new ConfigError(flag, 'no value', message, { cause: e });
     if (flag) throw new ConfigError(flag, 'a value after the flag', undefined, { cause: e });
-    throw new ConfigError('candles', 'valid flags', message, { cause: e });
+    throw new ConfigError(command, 'valid flags', message, { cause: e });
   }
 }
 
@@ -213,7 +218,7 @@ function strictParse(args: string[]) {
  */
 export function parseCandlesArgs(argv: string[]): CandlesArgs & { help: boolean } {
   const list = argv[0] === 'candles' ? argv.slice(1) : argv;
-  const values = strictParse(list);
+  const values = strictFlags('candles', OPTIONS, list);
   if (values.help) return { input: '', format: 'binance-aggtrades-csv', symbol: '', timeframe: '1m', help: true };
 
   const input = values.input;

@@ -16,6 +16,9 @@ import { STACK_HELP, StackError, parseStackArgs, stackCommand } from './stack-co
 import { ROLE_COMMANDS, ROLE_PORTS, roleHelp, startRole, type RoleCommand } from './role-commands.js';
 import { createLogger } from '../telemetry/logger.js';
 import { CANDLES_HELP, candlesCommand, parseCandlesArgs } from './candles-command.js';
+import { IMPORT_HELP, importCommand, parseImportArgs } from './import-command.js';
+import { openStore } from '../store/open.js';
+import { createMetrics, createRegistry } from '../telemetry/metrics.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -27,6 +30,7 @@ Commands:
   run       collect live trades from exchanges, build candles, store and serve them (npm start)
   demo      the same pipeline against a simulated exchange on loopback: fully offline (npm run demo)
   candles   build candles offline from a trade dump file, CSV on stdout
+  import    load a trade dump's candles (every configured timeframe) into the store
   collect   scale-out role: exchanges -> Kafka (metrics on port 8000)
   process   scale-out role: Kafka -> candles, reconciliation, backfill -> store and Kafka (port 8001)
   serve     scale-out role: store + Kafka -> API, live WebSocket, /metrics (port 9001)
@@ -40,6 +44,7 @@ Examples:
   candlestack run --symbols BTC-USDT,ETH-USDT,SOL-USDT --port 9001
   candlestack demo --rate 200
   candlestack candles --input BTCUSDT-aggTrades-2024-01-01.csv --format binance-aggtrades-csv --symbol BTCUSDT --timeframe 1m
+  candlestack import --input BTCUSDT-aggTrades-2024-01-01.csv --format binance-aggtrades-csv --symbol BTCUSDT
 `;
 
 const RUN_HELP = () => `Usage: candlestack run [flags]
@@ -99,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
     }
     return (await candlesCommand(args, process)).exitCode;
   }
+  if (command === 'import') return importDump(rest);
   if (command === 'run' || command === 'demo') return serve(command, rest);
   if (command === 'stack') {
     const args = parseStackArgs(rest);
@@ -109,7 +115,24 @@ async function main(argv: string[]): Promise<number> {
     return stackCommand(args);
   }
   if ((ROLE_COMMANDS as readonly string[]).includes(command)) return serve(command as RoleCommand, rest);
-  throw new UsageError(`unknown command ${JSON.stringify(command)}; expected run, demo, candles, collect, process or serve (see candlestack --help)`);
+  throw new UsageError(`unknown command ${JSON.stringify(command)}; expected run, demo, candles, import, collect, process or serve (see candlestack --help)`);
+}
+
+async function importDump(argv: string[]): Promise<number> {
+  const parsed = parseImportArgs(argv, process.env);
+  if (parsed.help) {
+    process.stdout.write(IMPORT_HELP);
+    return 0;
+  }
+  const { args, config } = parsed;
+  const log = createLogger({ level: config.log.level, format: config.log.format, base: { role: 'import' } });
+  const metrics = createMetrics(createRegistry({ defaults: false }));
+  const store = await openStore(config.store.url, () => systemClock.now(), { metrics: metrics.store, log: log.child({ component: 'store' }) });
+  try {
+    return (await importCommand(args, store, process)).exitCode;
+  } finally {
+    await store.close();
+  }
 }
 
 async function serve(role: Role, argv: string[]): Promise<number> {
