@@ -22,6 +22,9 @@ import { gapSweepJob, runs, type GapSweepSummary } from '../src/jobs/gap-sweep.j
 import { compareDay, integrityJob, type IntegritySummary } from '../src/jobs/integrity.js';
 import { RestHistory } from '../src/jobs/rest-history.js';
 import { SqliteStore } from '../src/store/sqlite.js';
+import { kraken } from '../src/exchanges/kraken/feed.js';
+import { SimulatedVenue } from '../src/demo/simulated-venue/venue.js';
+import { krakenProtocol } from '../src/demo/simulated-venue/kraken.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, sleep, testMetrics } from './support/harness.js';
 import { metricValue } from './support/metrics.js';
@@ -130,7 +133,7 @@ test('gap-sweep finds the rows deleted from the store and refills them from REST
     punch('1m', hole1m);
     punch('5m', hole5m);
 
-    const job = gapSweepJob({ store, history, clock, metrics: metrics.candles }, { markets: [{ exchange: 'binance', symbols: [SYMBOL] }], timeframes: ['1m', '5m'] });
+    const job = gapSweepJob({ store, history, clock, metrics: metrics.candles }, { markets: [{ exchange: 'binance', symbols: [SYMBOL] }], timeframes: ['1m', '5m'], settleMs: 0 });
     assert.equal(job.name, 'gap-sweep');
     const summary = (await job.run(ctx)) as GapSweepSummary;
     assert.equal(summary.found, 6);
@@ -240,3 +243,49 @@ test('compareDay: stored candles without a kline are unmatched, periods without 
 });
 
 const DAY_MS = timeframeMs('1d');
+
+test('gap-sweep on Kraken (the simulated venue keeps its OHLC rows short, as Kraken keeps 720): old holes are unreachable, recent ones repaired', { timeout: 30_000 }, async () => {
+  const ROWS = 8;
+  const start = Date.now();
+  const krakenNow = () => VENUE_START + (Date.now() - start) * 600;
+  const venue = new SimulatedVenue({ protocol: krakenProtocol({ ohlcMaxEntries: ROWS }), symbols: ['BTC-USD'], seed: 4, tradesPerSecond: 40, now: krakenNow });
+  const endpoints = await venue.start();
+  const path = join(dir, 'kraken.db');
+  try {
+    while (krakenNow() < VENUE_START + 25 * MIN) await sleep(100);
+    const now = krakenNow();
+    const clock = new FakeClock(now);
+    const store = new SqliteStore(path, () => clock.now());
+    const metrics = testMetrics();
+    const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics: metrics.feed, log, attempts: 1 });
+    const history = new RestHistory({ sources: new Map([['kraken', { adapter: { ...kraken, klineHistoryPeriods: ROWS }, endpoints, rest }]]), store });
+    const current = periodStart(now, MIN);
+    const oldest = current - (ROWS - 1) * MIN;
+    const last = periodStart(now - 62_000, MIN) - MIN;
+    // Rows for every period since the venue opened: the old ones as if built from trades, the recent ones from REST.
+    const older: Candle[] = [];
+    for (let t = VENUE_START; t < oldest; t += MIN) {
+      older.push({ exchange: 'kraken', symbol: 'BTC-USD', timeframe: '1m', openTime: t, open: '1', high: '1', low: '1', close: '1', volume: '0', quoteVolume: '0', takerBuyVolume: '0', tradeCount: 0, vwap: '1', closed: true, source: 'trades', revision: 0 });
+    }
+    await store.upsert(older);
+    const filled = await history.fill({ exchange: 'kraken', symbol: 'BTC-USD', timeframe: '1m', from: VENUE_START, to: last }, now);
+    assert.equal(filled.unreachable, older.length, 'the filler itself counts the periods out of reach');
+    const stored = await store.query({ exchange: 'kraken', symbol: 'BTC-USD', timeframe: '1m', from: 0, limit: 1000 });
+    assert.equal(stored.length, (last - VENUE_START) / MIN + 1);
+
+    const holes = [VENUE_START + 3 * MIN, VENUE_START + 4 * MIN, VENUE_START + 9 * MIN, oldest + 3 * MIN, oldest + 4 * MIN];
+    const db = new Database(path);
+    for (const t of holes) db.prepare("DELETE FROM candles WHERE exchange = 'kraken' AND open_time = ?").run(t);
+    db.close();
+
+    const job = gapSweepJob({ store, history, clock, metrics: metrics.candles }, { markets: [{ exchange: 'kraken', symbols: ['BTC-USD'] }], timeframes: ['1m'] });
+    const summary = (await job.run({ signal: new AbortController().signal, log })) as GapSweepSummary;
+    assert.deepEqual([summary.found, summary.repaired, summary.unreachable], [5, 2, 3]);
+    assert.equal(await metricValue(metrics, 'candlestack_gap_sweep_periods_total', { exchange: 'kraken', result: 'unreachable' }), 3);
+    const after = await store.query({ exchange: 'kraken', symbol: 'BTC-USD', timeframe: '1m', from: oldest, limit: 1000 });
+    assert.ok(after.some((c) => c.openTime === oldest + 3 * MIN && c.source === 'backfill'), 'a recent hole is refilled');
+    await store.close();
+  } finally {
+    await venue.stop();
+  }
+});

@@ -1,6 +1,6 @@
 /**
  * The `gap-sweep` job: scans the store over a window (default the last 24 h) for closed periods that have no
- * row — between the first stored candle of a series and the last period closed by now − grace — and refills
+ * row — between the first stored candle of a series and the last period closed by now − grace − settle — and refills
  * them from the exchange's REST klines through the shared filler (src/jobs/rest-history.ts). The live
  * Backfiller only follows gap events; a gap missed during a crash is found here.
  *
@@ -42,6 +42,11 @@ export interface GapSweepOptions {
   windowMs?: number;
   /** A period counts as closed once its end + grace has passed (config candles.grace). Default 2 s. */
   graceMs?: number;
+  /**
+   * Extra wait after grace before a period without a row counts as missing, so a candle the writer has not
+   * flushed yet (it writes once a second) is not fetched. Default 60 s.
+   */
+  settleMs?: number;
 }
 
 /** What one sweep did, per series swept and in all. */
@@ -62,6 +67,7 @@ const DAY = 86_400_000;
 export function gapSweepJob(deps: JobWorkDeps, options: GapSweepOptions): Job {
   const windowMs = options.windowMs ?? DAY;
   const graceMs = options.graceMs ?? 2_000;
+  const settleMs = options.settleMs ?? 60_000;
   const timeframes = sortTimeframes(options.timeframes);
   const supported = (exchange: ExchangeId) => timeframes.filter((tf) => supports(deps.history, exchange, tf));
   // Every series starts at 0, so "nothing missing" is a series too.
@@ -82,7 +88,7 @@ export function gapSweepJob(deps: JobWorkDeps, options: GapSweepOptions): Job {
             if (!series) continue; // never collected: nothing to repair
             const ms = timeframeMs(timeframe);
             const first = Math.max(periodStart(now - windowMs, ms), series.firstOpenTime);
-            const last = periodStart(now - graceMs, ms) - ms;
+            const last = periodStart(now - graceMs - settleMs, ms) - ms;
             if (first > last) continue;
             try {
               const missing = await missingPeriods(deps.store, { exchange, symbol, timeframe, first, last });
