@@ -199,3 +199,18 @@ test('backfill draws a progress bar on a terminal and ends with the summary line
   assert.equal(interrupted.exitCode, 1);
   assert.match(written, /interrupted; run the command again to resume/);
 });
+
+test('backfill: a series whose requests keep failing exits 1 and says to run again; the next run completes it', { timeout: 60_000 }, async () => {
+  const argv = ['--exchange', 'binance', '--rest-url', restUrl, '--store', `sqlite:${join(dir, 'failing.db')}`, '--symbols', SYMBOL, '--timeframes', '1m', '--from', String(VENUE_START), '--to', String(VENUE_START + 9 * MIN)];
+  let written = '';
+  const stderr = new Writable({ write: (chunk, _enc, done) => ((written += chunk), done()) });
+  venue.failRest(1_000);
+  const failed = await backfillCommand(parseBackfillArgs(argv, {}) as BackfillArgs, { stderr }, { clock: systemClock, log });
+  venue.failRest(0);
+  assert.equal(failed.exitCode, 1);
+  assert.match(written, /^backfill: binance BTC-USDT 1m: failed: binance REST request failed after 5 attempts; what was written stays, run the command again to resume$/m);
+  written = '';
+  const again = await backfillCommand(parseBackfillArgs(argv, {}) as BackfillArgs, { stderr }, { clock: systemClock, log });
+  assert.equal(again.exitCode, 0);
+  assert.match(written, /BTC-USDT 1m: 10 written/);
+});
