@@ -289,3 +289,23 @@ test('gap-sweep on Kraken (the simulated venue keeps its OHLC rows short, as Kra
     await venue.stop();
   }
 });
+
+test('integrity: the part of yesterday older than the REST history is not compared, and stored candles there are not unmatched', async () => {
+  // A history that reaches back to about ten minutes before midnight (the venue keeps running).
+  const HISTORY = (periodStart(venueNow(), MIN) - (MIDNIGHT - 10 * MIN)) / MIN + 1;
+  const { store, clock, metrics, history, ctx, now } = rig({ ...binance, klineHistoryPeriods: HISTORY });
+  try {
+    const full = rig();
+    await full.history.fill({ exchange: 'binance', symbol: SYMBOL, timeframe: '1m', from: VENUE_START, to: now }, now);
+    await store.upsert(await full.rows('1m'));
+    await full.store.close();
+    const oldest = periodStart(now, MIN) - (HISTORY - 1) * MIN;
+    assert.ok(oldest > VENUE_START && oldest < MIDNIGHT, 'the history ends inside the stored part of yesterday');
+    const job = integrityJob({ store, history, clock, metrics: metrics.candles }, { markets: [{ exchange: 'binance', symbols: [SYMBOL] }] });
+    const s = ((await job.run(ctx)) as IntegritySummary).series[0]!;
+    assert.deepEqual([s.checked, s.mismatched, s.unmatched, s.unreachable], [(MIDNIGHT - oldest) / MIN, 0, 0, (oldest - (MIDNIGHT - DAY_MS)) / MIN]);
+    assert.equal(s.notStored, 0);
+  } finally {
+    await store.close();
+  }
+});

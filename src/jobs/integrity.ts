@@ -29,7 +29,7 @@ export interface IntegritySeries {
   fields: Partial<Record<ReconciledField, number>>;
   /** Stored candles the exchange returned no kline for. */
   unmatched: number;
-  /** Periods of the day without a stored candle. */
+  /** Periods of the day within the REST history without a stored candle. */
   notStored: number;
   /** Periods older than the exchange's REST history. */
   unreachable: number;
@@ -70,7 +70,10 @@ export function integrityJob(deps: JobWorkDeps, options: IntegrityOptions): Job 
           try {
             const stored = await deps.store.query({ exchange, symbol, timeframe: '1m', from, to, limit: DAY / MINUTE });
             const { klines, unreachable } = await deps.history.klines({ exchange, symbol, timeframe: '1m', from, to, signal: ctx.signal }, now);
-            const s = compareDay(exchange, symbol, stored, klines);
+            // Stored candles older than the REST history reaches are not compared (nor counted unmatched).
+            const reachable = from + unreachable * MINUTE;
+            const s = compareDay(exchange, symbol, stored.filter((c) => c.openTime >= reachable), klines);
+            s.notStored -= unreachable;
             s.unreachable = unreachable;
             deps.metrics.integrityCandlesChecked.labels(exchange).inc(s.checked);
             for (const [f, n] of Object.entries(s.fields)) deps.metrics.integrityMismatches.labels(exchange, f).inc(n);
