@@ -42,11 +42,14 @@ const NAMES = [
   'candlestack_db_queries_total',
   'candlestack_db_query_duration_seconds',
   'candlestack_features_calculated_total',
+  'candlestack_gap_sweep_periods_total',
   'candlestack_feed_stale_total',
   'candlestack_http_request_duration_seconds',
   'candlestack_http_requests_total',
   'candlestack_indicator_calculation_duration_seconds',
   'candlestack_indicator_recalculations_total',
+  'candlestack_integrity_candles_checked_total',
+  'candlestack_integrity_mismatches_total',
   'candlestack_job_duration_seconds',
   'candlestack_job_last_run_status',
   'candlestack_job_last_success_timestamp_seconds',
@@ -122,13 +125,13 @@ function definitions(registry: Registry): Definition[] {
     .sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-test('createMetrics registers exactly the catalogue: the 68 names of the catalogue before the split into slices (less bus_messages_dropped_total, which nothing increments since ProduceGuard went), plus the 4 job-health series of the scheduler', () => {
+test('createMetrics registers exactly the catalogue: the 68 names of the catalogue before the split into slices (less bus_messages_dropped_total, which nothing increments since ProduceGuard went), plus the 4 job-health series of the scheduler and the 3 series of the gap-sweep and integrity jobs', () => {
   const registry = createRegistry({ defaults: false });
   createMetrics(registry);
   const names = registry.getMetricsAsArray().map((m) => m.name);
   assert.equal(new Set(names).size, names.length, 'no metric registered twice');
   assert.deepEqual([...names].sort(), [...NAMES].sort());
-  assert.equal(NAMES.length, 72);
+  assert.equal(NAMES.length, 75);
 });
 
 test('every metric keeps its type, help text, labels and buckets', () => {

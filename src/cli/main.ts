@@ -19,6 +19,7 @@ import { CANDLES_HELP, candlesCommand, parseCandlesArgs } from './candles-comman
 import { IMPORT_HELP, importCommand, parseImportArgs } from './import-command.js';
 import { openStore } from '../store/open.js';
 import { createMetrics, createRegistry } from '../telemetry/metrics.js';
+import { BACKFILL_HELP, backfillCommand, parseBackfillArgs } from './backfill-command.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -31,6 +32,7 @@ Commands:
   demo      the same pipeline against a simulated exchange on loopback: fully offline (npm run demo)
   candles   build candles offline from a trade dump file, CSV on stdout
   import    load a trade dump's candles (every configured timeframe) into the store
+  backfill  fill the store from an exchange's REST klines over a time range (resumable)
   collect   scale-out role: exchanges -> Kafka (metrics on port 8000)
   process   scale-out role: Kafka -> candles, reconciliation, backfill -> store and Kafka (port 8001)
   serve     scale-out role: store + Kafka -> API, live WebSocket, /metrics (port 9001)
@@ -105,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
     return (await candlesCommand(args, process)).exitCode;
   }
   if (command === 'import') return importDump(rest);
+  if (command === 'backfill') return backfill(rest);
   if (command === 'run' || command === 'demo') return serve(command, rest);
   if (command === 'stack') {
     const args = parseStackArgs(rest);
@@ -115,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
     return stackCommand(args);
   }
   if ((ROLE_COMMANDS as readonly string[]).includes(command)) return serve(command as RoleCommand, rest);
-  throw new UsageError(`unknown command ${JSON.stringify(command)}; expected run, demo, candles, import, collect, process or serve (see candlestack --help)`);
+  throw new UsageError(`unknown command ${JSON.stringify(command)}; expected run, demo, candles, import, backfill, collect, process or serve (see candlestack --help)`);
 }
 
 async function importDump(argv: string[]): Promise<number> {
@@ -177,6 +180,25 @@ async function serve(role: Role, argv: string[]): Promise<number> {
   clearTimeout(deadline);
   log.flush?.();
   return reason === 'fatal' ? 1 : 0;
+}
+
+async function backfill(argv: string[]): Promise<number> {
+  const args = parseBackfillArgs(argv, process.env);
+  if (args === 'help') {
+    process.stdout.write(BACKFILL_HELP());
+    return 0;
+  }
+  // SIGINT/SIGTERM: the chunk in flight is written, then the run stops (a second run resumes).
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return (await backfillCommand(args, process, { clock: systemClock, signal: stop.signal })).exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 function parseFlags(role: string, argv: string[], options: ParseArgsOptionsConfig) {

@@ -1,4 +1,4 @@
-/** Candles slice: the candle engine, the reconciler and the gap backfill (src/pipeline/, src/jobs/backfill.ts). */
+/** Candles slice: the candle engine, the reconciler, the gap backfill and the repair jobs (src/pipeline/, src/jobs/backfill.ts, gap-sweep.ts, integrity.ts). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { HotSeries } from '../hot.js';
 
@@ -83,6 +83,24 @@ export function candleMetrics(registry: Registry) {
     backfillPending: new Gauge({
       name: 'candlestack_backfill_pending',
       help: 'Gaps waiting for their periods to close before being backfilled.',
+      labelNames: ['exchange'] as const,
+      registers: r,
+    }),
+    gapSweepPeriods: new Counter({
+      name: 'candlestack_gap_sweep_periods_total',
+      help: "Closed periods the gap-sweep job found missing in the store (found), refilled from the exchange's REST klines (repaired), or could not ask for because they are older than the exchange's REST history (unreachable).",
+      labelNames: ['exchange', 'timeframe', 'result'] as const,
+      registers: r,
+    }),
+    integrityMismatches: new Counter({
+      name: 'candlestack_integrity_mismatches_total',
+      help: "Fields of yesterday's stored 1m candles that differ from the exchange's REST klines (the integrity job; the reconciler's comparison rules).",
+      labelNames: ['exchange', 'field'] as const,
+      registers: r,
+    }),
+    integrityCandlesChecked: new Counter({
+      name: 'candlestack_integrity_candles_checked_total',
+      help: "Stored 1m candles the integrity job compared with the exchange's REST kline of the same period.",
       labelNames: ['exchange'] as const,
       registers: r,
     }),
