@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -315,4 +316,38 @@ test('relativeTime and an empty table', () => {
   assert.equal(relativeTime(0, 3 * 3_600_000 + 5 * 60_000), '3 h 5 min ago');
   assert.equal(relativeTime(2 * 86_400_000, 0), 'in 2 d');
   assert.equal(formatJobsTable([], 0).split('\n').length, 2);
+});
+
+test('candlestack job run in a real process: SIGTERM while stuck (a store that never answers) writes KO, exit 143; --timeout covers the connect, exit 1', async (t) => {
+  const dir = tempDir(t);
+  // a "PostgreSQL" that accepts connections and never says a word
+  const sockets = new Set<import('node:net').Socket>();
+  const silent = createNetServer((s) => sockets.add(s));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const store = `postgres://candlestack@127.0.0.1:${(silent.address() as { port: number }).port}/candlestack`;
+
+  const child = spawn(process.execPath, [MAIN, 'job', 'run', 'retention', '--store', store, '--textfile-dir', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await until('the job connects to the silent store', () => sockets.size > 0, 10_000);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 143, output);
+  const m = samples(readFileSync(textfilePath(dir, 'retention'), 'utf8'));
+  assert.equal(m.get('candlestack_job_last_run_status{task="retention"}'), 0);
+  assert.equal(m.get('candlestack_job_runs_total{task="retention",result="failure"}'), 1);
+
+  const started = Date.now();
+  const timed = await cliAsync(['job', 'run', 'retention', '--store', store, '--textfile-dir', dir, '--timeout', '1500ms']);
+  assert.equal(timed.code, 1, timed.stderr + timed.stdout);
+  assert.ok(Date.now() - started < 10_000, 'the timeout ends the run');
+  const after = samples(readFileSync(textfilePath(dir, 'retention'), 'utf8'));
+  assert.equal(after.get('candlestack_job_runs_total{task="retention",result="timeout"}'), 1);
+  assert.equal(after.get('candlestack_job_runs_total{task="retention",result="failure"}'), 1, 'carried over');
+  assert.ok(after.get('candlestack_job_last_duration_seconds{task="retention"}')! >= 1.5);
 });

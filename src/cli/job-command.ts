@@ -154,50 +154,41 @@ export async function jobRun(args: JobRunArgs, deps: JobRunDeps): Promise<JobRun
   deps.signals.on('SIGTERM', onTerm);
   deps.signals.on('SIGINT', onInt);
 
+  // The timeout covers the whole run, opening the store included: a run stuck connecting times out too.
+  const timeoutMs = args.timeoutMs ?? configuredTimeoutMs(config, args.name) ?? DEFAULT_TIMEOUT_MS;
+  let timer: { cancel(): void } | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => (timer = clock.setTimeout(() => resolve('timeout'), timeoutMs)));
+
   let store: Store | undefined;
   let result: JobResult;
   let unavailable = false;
   try {
     const work = (async (): Promise<JobResult | 'unavailable'> => {
       store = await deps.openStore(config, { clock, log, metrics });
-      if (stopSignal) return 'failure';
       const job = deps.buildJobs(config, { store, clock, metrics, log }).find((j) => j.name === args.name);
       if (!job) return 'unavailable';
-      const timeoutMs = args.timeoutMs ?? configuredTimeoutMs(config, args.name) ?? DEFAULT_TIMEOUT_MS;
-      let outcome: JobResult = 'failure';
-      await runJob(args.name, { clock, metrics: metrics.jobs, log }, () =>
-        new Promise((resolve, reject) => {
-          const timer = clock.setTimeout(() => {
-            const err = new JobTimeoutError(args.name, timeoutMs);
-            outcome = 'timeout';
-            controller.abort(err);
-            reject(err);
-          }, timeoutMs);
-          job.run({ signal: controller.signal, log }).then(
-            (summary) => {
-              timer.cancel();
-              outcome = 'success';
-              log.info({ summary }, 'job succeeded');
-              resolve(summary);
-            },
-            (err: unknown) => {
-              timer.cancel();
-              if (outcome !== 'timeout') outcome = err instanceof JobTimeoutError ? 'timeout' : 'failure';
-              reject(err);
-            },
-          );
-        }),
-      );
-      return outcome;
+      if (controller.signal.aborted) return 'failure';
+      let succeeded = false;
+      await runJob(args.name, { clock, metrics: metrics.jobs, log }, async () => {
+        const summary = await job.run({ signal: controller.signal, log });
+        succeeded = !controller.signal.aborted;
+        if (succeeded) log.info({ summary }, 'job succeeded');
+        return summary;
+      });
+      return succeeded ? 'success' : 'failure';
     })().catch((err: unknown): JobResult => {
       log.error({ err }, 'job could not run');
       return 'failure';
     });
-    const first = await Promise.race([work, stopped]);
+    const first = await Promise.race([work, stopped, timedOut]);
     if (first === 'signal') {
       controller.abort(new Error(`stopped by ${stopSignal}`));
       log.error({ signal: stopSignal }, 'job stopped by a signal before it finished');
       result = 'failure';
+    } else if (first === 'timeout') {
+      controller.abort(new JobTimeoutError(args.name, timeoutMs));
+      log.error({ timeoutMs }, 'job timed out');
+      result = 'timeout';
     } else if (first === 'unavailable') {
       unavailable = true;
       result = 'failure';
@@ -205,6 +196,7 @@ export async function jobRun(args: JobRunArgs, deps: JobRunDeps): Promise<JobRun
       result = first;
     }
   } finally {
+    timer?.cancel();
     deps.signals.off('SIGTERM', onTerm);
     deps.signals.off('SIGINT', onInt);
   }
