@@ -351,3 +351,10 @@ test('candlestack job run in a real process: SIGTERM while stuck (a store that n
   assert.equal(after.get('candlestack_job_runs_total{task="retention",result="failure"}'), 1, 'carried over');
   assert.ok(after.get('candlestack_job_last_duration_seconds{task="retention"}')! >= 1.5);
 });
+
+test('job run: a textfile directory that does not exist turns a successful run into exit 1 (the monitoring would miss it)', async (t) => {
+  const dir = join(tempDir(t), 'missing');
+  const out = await jobRun({ name: 'retention', textfileDir: dir }, rig(async () => 0).deps);
+  assert.equal(out.result, 'success');
+  assert.equal(out.exitCode, 1);
+});

@@ -202,12 +202,13 @@ export async function jobRun(args: JobRunArgs, deps: JobRunDeps): Promise<JobRun
   }
 
   const durationMs = clock.now() - started;
-  await closeQuietly(store, log);
   if (unavailable) {
+    await closeQuietly(store, log);
     log.error({}, `job ${args.name} is not built in this version`);
     return { exitCode: 2 };
   }
   const out: JobRunOutcome = { exitCode: stopSignal ? SIGNAL_EXIT[stopSignal] : result === 'success' ? 0 : 1, result, ...(stopSignal ? { signal: stopSignal } : {}) };
+  // The textfile first: a stopped or timed-out run may hold the store, and its close may wait.
   if (args.textfileDir !== undefined) {
     try {
       const written = await recordTextfileRun(args.textfileDir, args.name, { result, at: clock.now(), durationMs });
@@ -218,6 +219,7 @@ export async function jobRun(args: JobRunArgs, deps: JobRunDeps): Promise<JobRun
       if (out.exitCode === 0) out.exitCode = 1;
     }
   }
+  await closeQuietly(store, log);
   log.info({ result, durationMs, exitCode: out.exitCode }, `job ${args.name}: ${result} in ${durationMs} ms`);
   return out;
 }
