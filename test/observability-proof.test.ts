@@ -8,7 +8,8 @@
  * Alertmanager address and the intervals (1 s instead of 15 s); nothing else.
  *
  * Allowed to be empty, explicitly: the contract metrics of unmerged work (PENDING_METRICS) and the
- * exporters that cannot run on a CI machine (UNAVAILABLE_EXPORTERS), in test/support/observability.ts.
+ * exporters that cannot run on a CI machine (UNAVAILABLE_EXPORTERS), and series the short demo does not
+ * produce (RARE_SERIES), in test/support/observability.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +23,7 @@ import { systemClock } from '../src/core/clock.js';
 import { defaultConfig } from '../src/config/config.js';
 import { startDemo, type Demo } from '../src/demo/demo.js';
 import { log, skipUnlessAvailable, sleep, until } from './support/harness.js';
-import { ALERTMANAGER_CONFIG, loadRules, path, PENDING_METRICS, PROMETHEUS_CONFIG, readYaml, RULES_DIR, Service, toolAvailable, UNAVAILABLE_EXPORTERS, yamlFiles } from './support/observability.js';
+import { ALERTMANAGER_CONFIG, loadRules, path, PENDING_METRICS, PROMETHEUS_CONFIG, RARE_SERIES, readYaml, RULES_DIR, Service, toolAvailable, UNAVAILABLE_EXPORTERS, yamlFiles } from './support/observability.js';
 import { freePort } from './support/net.js';
 import { allQueries, emptyReasons, promQuery } from './support/proof-queries.js';
 import { metricNames } from './support/promql.js';
@@ -195,6 +196,7 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
     // The lists of what may be empty stay honest: every entry is still read by some expression.
     const everything = queries.map((q) => q.expr).join('\n');
     for (const name of Object.keys(PENDING_METRICS)) assert.ok(everything.includes(name), `PENDING_METRICS.${name} is used by a rule or panel`);
+    for (const r of RARE_SERIES) assert.ok(everything.includes(r.selector), `RARE_SERIES ${r.selector} is used by a rule or panel`);
     for (const e of UNAVAILABLE_EXPORTERS) assert.ok(queries.some((q) => metricNames(q.expr).some((n) => n.startsWith(e.prefix))), `${e.reason} is used by a rule or panel`);
 
     // Every rule evaluated without error on the real data.

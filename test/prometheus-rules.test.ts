@@ -33,6 +33,9 @@ const REQUIRED_ALERTS = [
   'ApiLatencyHigh',
   'JobFailed',
   'JobNotSucceededRecently',
+  'JobTimedOut',
+  'SchedulerHeartbeatMissing',
+  'JobTextfileStale',
   'TargetDown',
   'Watchdog',
 ];

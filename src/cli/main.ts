@@ -20,6 +20,8 @@ import { IMPORT_HELP, importCommand, parseImportArgs } from './import-command.js
 import { openStore } from '../store/open.js';
 import { createMetrics, createRegistry } from '../telemetry/metrics.js';
 import { BACKFILL_HELP, backfillCommand, parseBackfillArgs } from './backfill-command.js';
+import { JOB_HELP, JOBS_HELP, JobUsageError, jobRun, jobsList, parseJobArgs, parseJobsArgs } from './job-command.js';
+import { buildJobs } from '../jobs/registry.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -37,6 +39,8 @@ Commands:
   process   scale-out role: Kafka -> candles, reconciliation, backfill -> store and Kafka (port 8001)
   serve     scale-out role: store + Kafka -> API, live WebSocket, /metrics (port 9001)
   stack     start|status|logs|restart|stop the full stack with docker compose (deploy/)
+  job run   run one job (retention, gap-sweep, ...) once, e.g. from cron; --textfile-dir for node-exporter
+  jobs list the jobs a running instance schedules: schedule, last run, result, next run
 
 Flags:
   -h, --help     show help (also after a command: candlestack run --help)
@@ -118,7 +122,16 @@ async function main(argv: string[]): Promise<number> {
     return stackCommand(args);
   }
   if ((ROLE_COMMANDS as readonly string[]).includes(command)) return serve(command as RoleCommand, rest);
-  throw new UsageError(`unknown command ${JSON.stringify(command)}; expected run, demo, candles, import, backfill, collect, process or serve (see candlestack --help)`);
+  if (command === 'job') return jobCommand(rest);
+  if (command === 'jobs') {
+    const args = parseJobsArgs(rest, process.env);
+    if (args === 'help') {
+      process.stdout.write(JOBS_HELP);
+      return 0;
+    }
+    return jobsList(args.url, { stdout: process.stdout, stderr: process.stderr, now: () => systemClock.now() });
+  }
+  throw new UsageError(`unknown command ${JSON.stringify(command)}; expected run, demo, candles, import, backfill, job, jobs, collect, process or serve (see candlestack --help)`);
 }
 
 async function importDump(argv: string[]): Promise<number> {
@@ -201,6 +214,27 @@ async function backfill(argv: string[]): Promise<number> {
   }
 }
 
+/** `job run NAME`: exits the process itself once the textfile is written (a timed-out or stopped run may still hold timers). */
+async function jobCommand(argv: string[]): Promise<number> {
+  const parsed = parseJobArgs(argv, process.env);
+  if (parsed === 'help') {
+    process.stdout.write(JOB_HELP());
+    return 0;
+  }
+  const { args, config } = parsed;
+  const log = createLogger({ level: config.log.level, format: config.log.format, base: { role: 'job' } });
+  const outcome = await jobRun(args, {
+    config,
+    buildJobs,
+    openStore: (c, d) => openStore(c.store.url, () => d.clock.now(), { metrics: d.metrics.store, log: d.log.child({ component: 'store' }) }),
+    clock: systemClock,
+    log,
+    signals: process,
+  });
+  log.flush?.();
+  process.exit(outcome.exitCode);
+}
+
 function parseFlags(role: string, argv: string[], options: ParseArgsOptionsConfig) {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
@@ -230,7 +264,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof UsageError || err instanceof StackError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof StackError || err instanceof JobUsageError) {
       process.stderr.write(`candlestack: ${err.message}\n`);
       process.exitCode = 2;
       return;

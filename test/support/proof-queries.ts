@@ -3,7 +3,7 @@
  * dashboard panel and variable query with Grafana's variables substituted), why one may be empty here, and
  * how one is run through Prometheus' HTTP API.
  */
-import { dataPanels, loadDashboards, loadRules, PENDING_METRICS, UNAVAILABLE_EXPORTERS } from './observability.js';
+import { dataPanels, loadDashboards, loadRules, PENDING_METRICS, RARE_SERIES, UNAVAILABLE_EXPORTERS } from './observability.js';
 import { alertSignals, labelValuesQuery, metricNames, substituteVariables } from './promql.js';
 
 /** What Grafana would substitute, with values that exist in the demo (1 s scrapes, 1s candles). */
@@ -33,6 +33,7 @@ const PENDING_SUFFIXES = ['', '_bucket', '_sum', '_count'];
 /** Why an expression may be empty here, or [] when it must return data. */
 export function emptyReasons(expr: string, recorded: Map<string, string>): string[] {
   const reasons = new Set<string>();
+  for (const r of RARE_SERIES) if (expr.includes(r.selector)) reasons.add(r.reason);
   for (const name of metricNames(expr)) {
     const pending = Object.entries(PENDING_METRICS).find(([m]) => PENDING_SUFFIXES.some((s) => name === m + s));
     if (pending) reasons.add(`${pending[0]}: ${pending[1].reason}`);

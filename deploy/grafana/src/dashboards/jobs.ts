@@ -1,4 +1,9 @@
-/** 6. Jobs: seed 004's CRON panels (last success, last status, duration) and seed 001's Airflow panels (runs, success rate) mapped onto backfill and retention. */
+/**
+ * 6. Jobs: seed 004's CRON panels (last success, last status OK/KO in green/red, duration) and seed 001's
+ * Airflow panels (runs by result, success rate, next run, scheduler heartbeat) for every job: backfill, the
+ * scheduled jobs (retention, gap-sweep, integrity, report, vacuum) and the same jobs run from cron through
+ * node-exporter's textfile (`candlestack job run --textfile-dir`, arriving with job="node-exporter").
+ */
 import { above, below, informational, upDown, vars, type DashboardSpec } from '../builder.js';
 
 // The metrics' `job` label collides with the scrape job: Prometheus keeps it as `task`.
@@ -7,7 +12,7 @@ const J = 'task=~"$batch_job"';
 export const jobs: DashboardSpec = {
   uid: 'candlestack-jobs',
   title: 'candlestack / Jobs',
-  description: 'Batch jobs (backfill after gaps, hourly retention): did they run, did they succeed, how long did they take.',
+  description: 'Batch jobs (backfill after gaps, the scheduled jobs, the same jobs run from cron): did they run, did they succeed, how long did they take, when do they run next.',
   tags: ['jobs'],
   variables: [{ name: 'batch_job', label: 'Job', query: 'label_values(candlestack_job_runs_total, task)', multi: true }, vars.exchange()],
   rows: [
@@ -15,24 +20,35 @@ export const jobs: DashboardSpec = {
       title: 'Health',
       panels: [
         {
-          title: 'Time since last success',
-          description: 'Retention runs hourly: orange after 2 h, red after 3 h (JobNotSucceededRecently). Backfill runs only when a gap is pending.',
-          type: 'bargauge',
-          unit: 's',
-          thresholds: above(7200, 10800),
-          targets: [{ expr: `task:candlestack_job_last_success_age:seconds{${J}}`, legend: '{{task}}' }],
+          title: 'Last success',
+          description: 'When each job last succeeded, as "x minutes ago" (in-process runs and cron runs through the textfile alike).',
+          type: 'stat',
+          unit: 'dateTimeFromNow',
+          thresholds: informational,
+          w: 6,
+          targets: [{ expr: `max by (task) (candlestack_job_last_success_timestamp_seconds{${J}}) * 1000`, legend: '{{task}}' }],
         },
         {
           title: 'Last run',
-          description: 'Status of the last run (JobFailed when failed for 5 min).',
+          description: 'Result of the last run: OK (green) or KO (red), as seed 004 shows its cron jobs. JobFailed when KO for 5 min.',
           type: 'stat',
           unit: 'short',
           thresholds: upDown,
+          w: 6,
           mappings: [
-            { value: 0, text: 'FAILED', color: 'red' },
+            { value: 0, text: 'KO', color: 'red' },
             { value: 1, text: 'OK', color: 'green' },
           ],
-          targets: [{ expr: `candlestack_job_last_run_status{${J}}`, legend: '{{task}}' }],
+          targets: [{ expr: `min by (task) (candlestack_job_last_run_status{${J}})`, legend: '{{task}}' }],
+        },
+        {
+          title: 'Time since last success',
+          description: 'Hourly jobs (retention, gap-sweep): orange after 2 h, red after 3 h; JobNotSucceededRecently fires at 3 h for hourly jobs and 26 h for daily ones (integrity, report, vacuum). Backfill runs only when a gap is pending.',
+          type: 'bargauge',
+          unit: 's',
+          thresholds: above(7200, 10800),
+          w: 6,
+          targets: [{ expr: `task:candlestack_job_last_success_age:seconds{${J}}`, legend: '{{task}}' }],
         },
         {
           title: 'Success rate',
@@ -41,10 +57,45 @@ export const jobs: DashboardSpec = {
           thresholds: below(0.9, 0.99),
           min: 0,
           max: 1,
+          w: 6,
           targets: [
             {
               expr: `sum by (task) (rate(candlestack_job_runs_total{${J},result="success"}[$__rate_interval])) / sum by (task) (rate(candlestack_job_runs_total{${J}}[$__rate_interval]))`,
               legend: '{{task}}',
+            },
+          ],
+        },
+      ],
+    },
+    {
+      title: 'Schedule',
+      panels: [
+        {
+          title: 'Next run',
+          description: 'When the scheduler runs each job next ("in x minutes"); empty for disabled jobs and where no scheduler runs.',
+          type: 'stat',
+          unit: 'dateTimeFromNow',
+          thresholds: informational,
+          targets: [{ expr: `min by (task) (candlestack_job_next_run_timestamp_seconds{${J}}) * 1000`, legend: '{{task}}' }],
+        },
+        {
+          title: 'Running now',
+          description: 'Runs in progress per job (0 or 1: runs of one job never overlap; an overlapping tick is counted as skipped_overlap).',
+          type: 'stat',
+          unit: 'short',
+          thresholds: informational,
+          targets: [{ expr: `sum by (task) (candlestack_job_running{${J}})`, legend: '{{task}}' }],
+        },
+        {
+          title: 'Scheduler heartbeat age',
+          description: 'Seconds since each scheduler (run, demo, process) last checked its schedules; it does every 10 s. Orange after 30 s, red after 60 s (SchedulerHeartbeatMissing).',
+          type: 'stat',
+          unit: 's',
+          thresholds: above(30, 60),
+          targets: [
+            {
+              expr: 'time() - max by (instance) (candlestack_scheduler_heartbeat_timestamp_seconds) and on (instance) max by (instance) (candlestack_build_info{role=~"run|demo|process"})',
+              legend: '{{instance}}',
             },
           ],
         },
@@ -63,7 +114,7 @@ export const jobs: DashboardSpec = {
         },
         {
           title: 'Duration',
-          description: 'p95 and average run duration (Airflow: DAG run duration).',
+          description: 'p95 and average run duration of the in-process runs (Airflow: DAG run duration). The duration of a cron run is in its textfile as candlestack_job_last_duration_seconds.',
           unit: 's',
           thresholds: informational,
           targets: [
