@@ -161,8 +161,10 @@ export class Scheduler implements Service {
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - this.o.clock.now()));
     e.timer = this.o.clock.setTimeout(() => {
       e.timer = null;
-      if (this.o.clock.now() < at) return this.wait(e, at);
-      this.arm(e, at);
+      const now = this.o.clock.now();
+      if (now < at) return this.wait(e, at);
+      // Ticks missed while the process was suspended are not caught up: the next one is after now.
+      this.arm(e, Math.max(at, now));
       this.track(this.tick(e, at));
     }, delay);
   }
