@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Job, JobContext } from '../src/jobs/job.js';
 import { JobTimeoutError } from '../src/jobs/job.js';
 import type { LeaderLock } from '../src/jobs/leader.js';
-import { Scheduler, type ScheduledJob } from '../src/jobs/scheduler.js';
+import { Scheduler, runWithTimeout, type ScheduledJob } from '../src/jobs/scheduler.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
 import { metricSeries, metricValue } from './support/metrics.js';
@@ -241,4 +241,32 @@ test('stop() aborts the running job, waits for it to end, then releases the lock
   assert.equal(await runs(metrics, 'retention', 'failure'), 1, 'a run cut short by a stop is a failure (KO)');
   assert.equal(clock.pending(), 0);
   assert.equal(scheduler.status()[0]!.nextRunAt, null);
+});
+
+test('runWithTimeout (one run, as `job run` can make it): the value, a timeout, and an outside abort', async () => {
+  const clock = new FakeClock(T0);
+  const metrics = testMetrics();
+  const deps = { clock, metrics: metrics.jobs, log };
+  const ok = await runWithTimeout({ name: 'report', run: async () => 'summary' }, { ...deps, timeoutMs: 1_000 });
+  assert.deepEqual({ ...ok, settled: null }, { result: 'success', at: T0, durationMs: 0, value: 'summary', settled: null });
+
+  const waitAbort: Job = { name: 'report', run: (ctx) => new Promise((_r, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true })) };
+  const timing = runWithTimeout(waitAbort, { ...deps, timeoutMs: 5_000 });
+  await flush(); // the job has started
+  clock.advance(5_000);
+  const timedOut = await timing;
+  assert.equal(timedOut.result, 'timeout');
+  assert.equal(timedOut.durationMs, 5_000);
+
+  const outside = new AbortController();
+  const stopping = runWithTimeout(waitAbort, { ...deps, timeoutMs: 5_000, signal: outside.signal });
+  await flush();
+  outside.abort(new Error('SIGTERM'));
+  const stopped = await stopping;
+  assert.equal(stopped.result, 'failure');
+  await stopped.settled;
+  assert.deepEqual(
+    [await runs(metrics, 'report', 'success'), await runs(metrics, 'report', 'timeout'), await runs(metrics, 'report', 'failure')],
+    [1, 1, 1],
+  );
 });

@@ -207,35 +207,67 @@ export class Scheduler implements Service {
   }
 
   private async execute(e: Entry): Promise<void> {
-    const { job, timeoutMs } = e.s;
     const abort = (e.abort = new AbortController());
-    const log = this.o.log.child({ job: job.name });
-    const started = this.o.clock.now();
-    // The job's own promise: the entry stays active until it ends, even past its timeout.
-    let running: Promise<unknown> | undefined;
-    let timer: Timer | undefined;
-    let result: JobResult = 'failure';
-    await runJob(job.name, { clock: this.o.clock, metrics: this.o.metrics, log }, async () => {
-      const timedOut = new Promise<never>((_resolve, reject) => {
-        timer = this.o.clock.setTimeout(() => {
-          const err = new JobTimeoutError(job.name, timeoutMs);
-          abort.abort(err);
-          reject(err);
-        }, timeoutMs);
-      });
-      running = Promise.resolve().then(() => job.run({ signal: abort.signal, log }));
-      try {
-        const out = await Promise.race([running, timedOut]);
-        result = 'success';
-        return out;
-      } catch (err) {
-        if (err instanceof JobTimeoutError) result = 'timeout';
-        throw err;
-      } finally {
-        timer?.cancel();
-      }
-    });
-    e.lastRun = { at: started, result, durationMs: this.o.clock.now() - started };
-    await running?.catch(() => undefined);
+    const run = await runWithTimeout(e.s.job, { timeoutMs: e.s.timeoutMs, signal: abort.signal, clock: this.o.clock, metrics: this.o.metrics, log: this.o.log.child({ job: e.s.job.name }) });
+    e.lastRun = { at: run.at, result: run.result, durationMs: run.durationMs };
+    await run.settled; // the entry stays active until the job really ends, even past its timeout
   }
+}
+
+export interface TimedRun {
+  result: Exclude<JobResult, 'skipped_overlap'>;
+  /** Epoch ms the run started. */
+  at: number;
+  durationMs: number;
+  /** What the job resolved with (its summary), undefined when it did not succeed. */
+  value: unknown;
+  /** Settles when the job's own promise does: later than the result when it ignored its signal past the timeout. */
+  settled: Promise<void>;
+}
+
+/**
+ * One run of `job` through runJob (the job-health metrics) with a timeout: at `timeoutMs` its signal is aborted
+ * with a JobTimeoutError and the run is recorded `timeout`. Aborting `signal` (the scheduler stopping, a
+ * SIGTERM) aborts the run too; it is then recorded as the job ends (usually `failure`). Never throws. The
+ * scheduler runs every tick through it; `candlestack job run` can too.
+ */
+export async function runWithTimeout(job: Job, o: { timeoutMs: number; signal?: AbortSignal; clock: Clock; metrics: JobMetrics; log: Logger }): Promise<TimedRun> {
+  const abort = new AbortController();
+  const forward = () => abort.abort(o.signal?.reason);
+  if (o.signal?.aborted) forward();
+  else o.signal?.addEventListener('abort', forward, { once: true });
+  const at = o.clock.now();
+  let running: Promise<unknown> | undefined;
+  let timer: Timer | undefined;
+  let result: TimedRun['result'] = 'failure';
+  const value = await runJob(job.name, o, async () => {
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = o.clock.setTimeout(() => {
+        const err = new JobTimeoutError(job.name, o.timeoutMs);
+        abort.abort(err);
+        reject(err);
+      }, o.timeoutMs);
+    });
+    running = Promise.resolve().then(() => {
+      abort.signal.throwIfAborted(); // aborted before it began (an outside abort, a 0 ms timeout): not started
+      return job.run({ signal: abort.signal, log: o.log });
+    });
+    try {
+      const out = await Promise.race([running, timedOut]);
+      result = 'success';
+      return out;
+    } catch (err) {
+      if (err instanceof JobTimeoutError) result = 'timeout';
+      throw err;
+    } finally {
+      timer?.cancel();
+    }
+  });
+  const durationMs = o.clock.now() - at;
+  const settled = (running ?? Promise.resolve()).then(
+    () => undefined,
+    () => undefined,
+  );
+  void settled.finally(() => o.signal?.removeEventListener('abort', forward));
+  return { result, at, durationMs, value, settled };
 }
