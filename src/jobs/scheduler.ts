@@ -74,8 +74,8 @@ class Entry {
   readonly cron: Cron;
   timer: Timer | null = null;
   nextRunAt: number | null = null;
-  /** The run in progress (the job's own promise, settled), or a jittered start waiting. */
-  active: Promise<void> | null = null;
+  /** A run is in progress (until the job's own promise settles), or a jittered start waits. */
+  active = false;
   abort: AbortController | null = null;
   lastRun: JobStatus['lastRun'] = null;
   constructor(readonly s: ScheduledJob) {
@@ -128,7 +128,7 @@ export class Scheduler implements Service {
       name: e.s.job.name,
       schedule: e.s.schedule,
       enabled: e.s.enabled,
-      running: e.active !== null,
+      running: e.active,
       nextRunAt: e.nextRunAt,
       lastRun: e.lastRun,
     }));
@@ -185,15 +185,13 @@ export class Scheduler implements Service {
       return;
     }
     const jitter = e.s.jitterMs > 0 ? Math.floor(this.random() * (e.s.jitterMs + 1)) : 0;
-    let release!: () => void;
-    e.active = new Promise<void>((resolve) => (release = resolve));
+    e.active = true;
     try {
       if (jitter > 0) await this.delay(e, jitter);
       if (!this.stopped) await this.execute(e);
     } finally {
-      e.active = null;
+      e.active = false;
       e.abort = null;
-      release();
     }
   }
 
