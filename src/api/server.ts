@@ -21,6 +21,7 @@ import { ASSETS_PREFIX, type WebAssets } from './web-assets.js';
 import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
 import { indicatorsRoute } from './indicators-route.js';
 import { sendQuality, type QualitySource } from './quality-route.js';
+import { sendJobs, type JobsSource } from './jobs-route.js';
 
 export const MAX_CANDLES_LIMIT = 5000;
 const DEFAULT_CANDLES_LIMIT = 500;
@@ -45,6 +46,8 @@ export interface ApiServerOptions {
   healthDetails?: HealthDetails;
   /** Data-quality scores and explanations for /api/quality. */
   quality?: QualitySource;
+  /** The job scheduler for /api/jobs (503 without one). */
+  jobs?: JobsSource | null;
 }
 
 type RouteHandler = (url: URL, res: ServerResponse, req: IncomingMessage) => Promise<void> | void;
@@ -70,6 +73,7 @@ export class ApiServer implements Service {
       ['/metrics', (_u, res) => this.metricsText(res)],
       ['/api/indicators', (u, res) => indicatorsRoute({ store: o.store, markets: o.markets, names: o.indicatorNames ?? [] }, u, res)],
       ['/api/quality', (u, res) => sendQuality(u, res, o.markets, o.quality)],
+      ['/api/jobs', (u, res) => sendJobs(u, res, o.jobs)],
     ]);
     this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log }).handle]]);
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -136,6 +140,7 @@ export class ApiServer implements Service {
         indicators: '/api/indicators?exchange=&symbol=&timeframe=&names=&from=&to=&limit=',
         alerts: 'POST /api/alerts (Alertmanager webhook, payload version 4)',
         quality: '/api/quality?exchange=&symbol=',
+        jobs: '/api/jobs',
       },
     });
   }

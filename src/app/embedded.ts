@@ -1,6 +1,6 @@
 /**
  * Composition root of `candlestack run` (and of `demo`, pointed at simulated exchanges): collectors -> the
- * in-process bus -> the pipeline (candles, reconciliation, backfill, indicators, quality, retention) -> the
+ * in-process bus -> the pipeline (candles, reconciliation, backfill, indicators, quality, the scheduled jobs) -> the
  * store -> API, /ws, /metrics and the web dashboard on one port. After a restart the stored forming candles
  * continue and the time spent down is backfilled (a `startup` gap per symbol).
  */
@@ -35,7 +35,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const { clock, log } = deps;
   const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, deps.role, { store: true, series: true });
   const markets = buildMarkets(config);
-  const pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: false, retention: true, candleClock: { kind: 'wall' } });
+  const pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: false, jobs: true, candleClock: { kind: 'wall' } });
   const { engine } = pipeline;
   const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   bus.subscribe('candle', live.onCandle);
@@ -50,6 +50,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       live,
       indicatorNames: pipeline.indicators.names,
       quality: pipeline.quality,
+      jobs: pipeline.scheduler,
       health: {
         role: deps.role,
         feeds: () => collectors.flatMap((c) => c.health()),

@@ -7,7 +7,7 @@
  *     │                        └─────► indicators ─► indicator ─► IndicatorWriter
  *     └─► QualityMonitor ◄─ gap ─► CandleEngine.markGap, Backfiller (backfill_rest breaker) ─► CandleEngine
  *
- * plus retention (optional) and the candle clock (candle-clock.ts: run/demo close on the wall clock, the
+ * plus the job scheduler (optional: retention, vacuum, ... on their cron schedules, src/jobs/) and the candle clock (candle-clock.ts: run/demo close on the wall clock, the
  * process role on each symbol's stream clock). What feeds the bus (collectors, or the Kafka import) and what
  * else listens to it (the LiveHub, the Kafka export) is the root's business.
  *
@@ -24,7 +24,9 @@ import { adapterFor, isExchangeId } from '../exchanges/index.js';
 import { CandleEngine } from '../pipeline/candle-engine.js';
 import { Reconciler } from '../pipeline/reconciler.js';
 import { Backfiller } from '../jobs/backfill.js';
-import { RetentionJob } from '../jobs/retention.js';
+import { Scheduler } from '../jobs/scheduler.js';
+import { buildJobs, scheduledJobs } from '../jobs/registry.js';
+import { alwaysLeader } from '../jobs/leader.js';
 import { CandleWriter } from '../store/candle-writer.js';
 import type { Store } from '../store/store.js';
 import { QualityMonitor } from '../quality/monitor.js';
@@ -52,8 +54,11 @@ export interface PipelineOptions {
    * above the last one applied to its symbol, for exchanges whose ids only grow.
    */
   redelivery: boolean;
-  /** Run the retention job (deletes candles past their configured age). */
-  retention: boolean;
+  /**
+   * Run the scheduled jobs (`jobs:` config: retention, vacuum, ...). With several processes on one PostgreSQL
+   * store, the store's leader lock makes one of them run each tick.
+   */
+  jobs: boolean;
   /** What closes candles (candle-clock.ts): the wall clock, or each symbol's stream clock while `caughtUp()` says whether the consumer reads live. */
   candleClock: { kind: 'wall' } | { kind: 'stream'; caughtUp: () => boolean };
 }
@@ -65,6 +70,8 @@ export interface Pipeline {
   backfiller: Backfiller;
   quality: QualityMonitor;
   indicators: IndicatorsRuntime;
+  /** The job scheduler when `options.jobs` (its status() is GET /api/jobs). */
+  scheduler: Scheduler | null;
   breakers: { storeWrite: CircuitBreaker; backfillRest: CircuitBreaker };
   /** In start order; the candle clock is last, so its final tick (wall clock) runs before the writers stop. */
   services: Service[];
@@ -108,7 +115,8 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
     ...(options.redelivery ? { dedupeTradeIds: (exchange: ExchangeId) => isExchangeId(exchange) && adapterFor(exchange).increasingTradeIds } : {}),
   });
   const reconciler = new Reconciler({ engine, clock, metrics: metrics.candles, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
-  const backfiller = new Backfiller({ sources: buildBackfillSources(config, { clock, metrics, log }), engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }), breaker: breakers.backfillRest });
+  const sources = buildBackfillSources(config, { clock, metrics, log });
+  const backfiller = new Backfiller({ sources, engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }), breaker: breakers.backfillRest });
 
   // The indicator engine subscribes to candles first: its values for a candle are out before the candle's
   // own subscribers (writer, reconciler, /ws, Kafka) see the candle.
@@ -123,7 +131,10 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
   bus.subscribe('gap', quality.onGap);
 
   const services: Service[] = [writer, indicators, reconciler, backfiller];
-  if (options.retention) services.push(new RetentionJob({ store, maxAgeMs: config.retention, intervalMs: 3_600_000, clock, metrics: metrics.jobs, log: log.child({ component: 'retention' }) }));
+  const scheduler = options.jobs
+    ? new Scheduler({ jobs: scheduledJobs(config, buildJobs(config, { store, clock, metrics, log, sources, quality: () => quality.summary() })), clock, metrics: metrics.jobs, log: log.child({ component: 'jobs' }), leader: store.leaderLock?.('jobs') ?? alwaysLeader })
+    : null;
+  if (scheduler) services.push(scheduler);
   services.push(quality);
   let streamClock: StreamClockTicker | null = null;
   if (options.candleClock.kind === 'stream') {
@@ -140,6 +151,7 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
     backfiller,
     quality,
     indicators,
+    scheduler,
     breakers,
     services,
     breakerStatus: () => [breakers.storeWrite.status(), breakers.backfillRest.status()],

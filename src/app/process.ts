@@ -12,7 +12,8 @@
  * - Candles close on each symbol's stream clock (pipeline/candle-clock.ts), not the wall clock.
  * - No startup gap is raised: trades that arrived while this role was down wait in Kafka.
  * - Data quality is scored here (this role's /metrics: candlestack_data_quality_score); serve holds none.
- * - Retention runs here too (with several instances each prunes the same rows: deletes are idempotent).
+ * - The scheduled jobs run here too (retention, vacuum, ...: src/jobs/scheduler.ts); with several instances on
+ *   PostgreSQL the store's leader lock makes exactly one run each tick. /api/jobs shows them.
  */
 import type { Config } from '../config/config.js';
 import { resumeSymbol } from '../pipeline/restart.js';
@@ -25,6 +26,7 @@ import { buildPipeline, type Pipeline } from './pipeline.js';
 import { kafkaBusFor, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
 import { kafkaExport, kafkaImport } from './kafka-relay.js';
 import { RoleServer } from './role-server.js';
+import { sendJobs } from '../api/jobs-route.js';
 
 export interface ProcessApp extends RoleApp {
   bus: KafkaBus;
@@ -56,7 +58,7 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
     },
   });
   // The Kafka callbacks above run only once the consumer starts, after this assignment.
-  const built = (pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: true, retention: true, candleClock: { kind: 'stream', caughtUp: () => kafka.caughtUp() } }));
+  const built = (pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: true, jobs: true, candleClock: { kind: 'stream', caughtUp: () => kafka.caughtUp() } }));
   const server = lifecycle.register(
     new RoleServer({
       host: config.http.host,
@@ -72,6 +74,7 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
         backfillPending: () => built.backfiller.pending,
         breakers: () => [...built.breakerStatus(), ...kafka.breakerStatus()],
       },
+      routes: { '/api/jobs': (url, res) => sendJobs(url, res, built.scheduler) },
     }),
   );
   lifecycle.register(kafkaExport(bus, kafka, ['candle', 'indicator']));

@@ -1,14 +1,18 @@
 /**
  * The small HTTP server of the collect and process roles: /metrics, /healthz (liveness), /readyz and
- * /api/health (the role's HealthReport, the same model the API server serves). The serve role and run/demo
- * use the full ApiServer instead.
+ * /api/health (the role's HealthReport, the same model the API server serves), plus the role's own GET
+ * `routes` (process: /api/jobs). The serve role and run/demo use the full ApiServer instead.
  */
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import type { Service } from '../core/service.js';
 import { Listener, sendError, sendJson } from '../api/http.js';
 import { healthReport, readiness, type HealthSources } from '../api/health.js';
+import { BadParameterError } from '../core/errors.js';
+
+/** A GET route of a role: answers from the request URL. */
+export type RoleRoute = (url: URL, res: ServerResponse) => void;
 
 export interface RoleServerOptions {
   host: string;
@@ -17,6 +21,8 @@ export interface RoleServerOptions {
   registry: Registry;
   health: HealthSources;
   clock: Clock;
+  /** Extra GET routes by path (`/api/jobs`). */
+  routes?: Readonly<Record<string, RoleRoute>>;
 }
 
 export class RoleServer implements Service {
@@ -25,7 +31,7 @@ export class RoleServer implements Service {
 
   constructor(private readonly o: RoleServerOptions) {
     const server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'method_not_allowed', 'only GET');
       if (path === '/healthz') return sendJson(res, 200, { status: 'alive', role: o.role });
       if (path === '/readyz') {
@@ -43,7 +49,18 @@ export class RoleServer implements Service {
         );
         return;
       }
-      sendError(res, 404, 'not_found', `no route ${path}; try /metrics, /healthz, /readyz or /api/health`);
+      const route = o.routes && Object.hasOwn(o.routes, path) ? o.routes[path] : undefined;
+      if (route) {
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        try {
+          return route(url, res);
+        } catch (err) {
+          if (err instanceof BadParameterError) return sendError(res, 400, err.code, err.message, err.parameter);
+          return sendError(res, 500, 'internal_error', String(err));
+        }
+      }
+      const known = ['/metrics', '/healthz', '/readyz', '/api/health', ...Object.keys(o.routes ?? {})];
+      sendError(res, 404, 'not_found', `no route ${path}; try ${known.join(', ')}`);
     });
     this.listener = new Listener(server, o.host, o.port);
   }

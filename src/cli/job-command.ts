@@ -19,6 +19,7 @@ import type { JobDeps } from '../jobs/registry.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, createRegistry } from '../telemetry/metrics.js';
+import { buildBackfillSources } from '../app/parts.js';
 
 /** The job names of issue 15 (the `task` label); `job run` knows them before opening the store. */
 export const JOB_NAMES = ['retention', 'gap-sweep', 'integrity', 'report', 'vacuum'] as const;
@@ -165,7 +166,7 @@ export async function jobRun(args: JobRunArgs, deps: JobRunDeps): Promise<JobRun
   try {
     const work = (async (): Promise<JobResult | 'unavailable'> => {
       store = await deps.openStore(config, { clock, log, metrics });
-      const job = deps.buildJobs(config, { store, clock, metrics, log }).find((j) => j.name === args.name);
+      const job = deps.buildJobs(config, { store, clock, metrics, log, sources: buildBackfillSources(config, { clock, metrics, log }) }).find((j) => j.name === args.name);
       if (!job) return 'unavailable';
       if (controller.signal.aborted) return 'failure';
       let succeeded = false;

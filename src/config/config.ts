@@ -19,6 +19,7 @@ import type { QualitySettings } from '../quality/settings.js';
 import { POSTGRES_URL_EXPECTED, isPostgresUrl, parsePostgresUrl, redactUrl } from '../store/postgres-url.js';
 import { bool, duration, host, oneOf, port, splitList, stringList, url, type Parse } from './fields.js';
 import { INDICATORS } from './indicators-config.js';
+import { JOBS, type JobsConfig } from './jobs-config.js';
 import { BREAKERS, QUALITY, type BreakersConfig } from './quality-config.js';
 import { leaf, list, record, section, setting, type Setting } from './schema.js';
 
@@ -52,6 +53,8 @@ export interface Config {
   quality: QualitySettings;
   /** Circuit breakers around REST backfill, store writes and bus produce. */
   breakers: BreakersConfig;
+  /** The scheduled jobs (src/jobs/scheduler.ts): schedule, timeout, jitter, enabled per job name. */
+  jobs: JobsConfig;
 }
 
 export const DEFAULT_SYMBOLS = ['BTC-USDT', 'ETH-USDT'];
@@ -179,6 +182,7 @@ const CONFIG = section<Config>({
   indicators: INDICATORS,
   quality: QUALITY,
   breakers: BREAKERS,
+  jobs: JOBS,
   kafka: section({
     topics: record(Object.keys(DEFAULT_KAFKA_TOPICS) as (keyof KafkaTopicNames)[], (topic) => leaf(kafkaName, DEFAULT_KAFKA_TOPICS[topic])),
     group: leaf(kafkaName, 'candlestack-process', { cli: { flag: 'kafka-group', value: 'NAME', help: 'Kafka consumer group of the process role (default {default})' } }),

@@ -22,6 +22,7 @@ import { parsePostgresUrl, type PostgresTarget } from './postgres-url.js';
 import { enableTimescale } from './timescale.js';
 import { coalesce, upsertColumns } from './postgres-arrays.js';
 import { describeError, isTransient } from './postgres-errors.js';
+import { PostgresLeaderLock } from './postgres-leader.js';
 import { LATEST, QUERY_ASC, QUERY_DESC, SERIES, UPSERT, toCandle, type Row } from './postgres-sql.js';
 
 export interface PostgresStoreOptions {
@@ -37,7 +38,7 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
 }
 
-type Operation = 'upsert' | 'query' | 'latest' | 'series' | 'prune' | 'migrate' | 'upsert_indicators' | 'query_indicators';
+type Operation = 'upsert' | 'query' | 'latest' | 'series' | 'prune' | 'migrate' | 'upsert_indicators' | 'query_indicators' | 'maintain';
 
 /** Indicator rows of one batch, deduplicated (latest wins) so one statement never updates a row twice. */
 const UPSERT_INDICATORS = `
@@ -58,6 +59,7 @@ export class PostgresStore implements Store {
   private layout: 'hypertable' | 'plain' = 'plain';
   private readonly m;
   private gaugesQueued = false;
+  private readonly leaderLocks = new Set<PostgresLeaderLock>();
 
   private constructor(
     private readonly pool: Pool,
@@ -81,6 +83,7 @@ export class PostgresStore implements Store {
         migrate: op('migrate'),
         upsert_indicators: op('upsert_indicators'),
         query_indicators: op('query_indicators'),
+        maintain: op('maintain'),
       } as Record<Operation, ReturnType<typeof op>>,
       lost: errors('connection'),
       poolSize: o.metrics.dbConnectionPoolSize.labels(this.kind),
@@ -219,6 +222,19 @@ export class PostgresStore implements Store {
     return points;
   }
 
+  /** The vacuum job: fresh planner statistics (autovacuum reclaims the space of deleted rows itself). */
+  async maintain(): Promise<void> {
+    await this.run('maintain', () => this.pool.query('ANALYZE candles'));
+    await this.run('maintain', () => this.pool.query('ANALYZE indicators'));
+  }
+
+  /** A session advisory lock named `name` in this store's schema (postgres-leader.ts); released at close at the latest. */
+  leaderLock(name: string): PostgresLeaderLock {
+    const lock = new PostgresLeaderLock(this.pool, `candlestack:leader:${name}:${this.target.schema ?? ''}`, this.o.log);
+    this.leaderLocks.add(lock);
+    return lock;
+  }
+
   isOpen(): boolean {
     return this.open;
   }
@@ -226,6 +242,8 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (!this.open) return;
     this.open = false;
+    // A held lock keeps a connection checked out, which pool.end() would wait for.
+    for (const lock of this.leaderLocks) await lock.release();
     await this.pool.end();
   }
 

@@ -110,6 +110,17 @@ export class SqliteStore implements Store {
     return this.indicators.query(q);
   }
 
+  /**
+   * VACUUM (never inside a transaction: none is open between statements here), ANALYZE, then a truncating WAL
+   * checkpoint (in WAL mode the rewritten pages sit in the -wal file until then). Synchronous: the process
+   * waits meanwhile (see src/jobs/vacuum.ts).
+   */
+  async maintain(): Promise<void> {
+    this.db.exec('VACUUM');
+    this.db.exec('ANALYZE');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
   isOpen(): boolean {
     return this.db.open;
   }

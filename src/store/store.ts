@@ -6,6 +6,7 @@
 import type { Candle, IndicatorValues } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
 import type { ExchangeId } from '../core/exchange-id.js';
+import type { LeaderLock } from '../jobs/leader.js';
 
 export interface CandleQuery {
   exchange: ExchangeId;
@@ -49,6 +50,16 @@ export interface Store {
   queryIndicators(q: IndicatorQuery): Promise<IndicatorPoint[]>;
   /** What the store itself counted (a store that counts nothing has none; writers count their own writes). */
   status?(): StoreStatus;
+  /**
+   * Maintenance for the `vacuum` job: SQLite `VACUUM` (outside any transaction; it rewrites the file and holds
+   * the database lock meanwhile) then `ANALYZE`; PostgreSQL `ANALYZE` of the candles and indicators tables.
+   */
+  maintain?(): Promise<void>;
+  /**
+   * A lock that at most one process holds among those sharing this database (PostgreSQL: a session advisory
+   * lock named `name`, scoped to the store's schema). Without it the process is the store's only user (SQLite).
+   */
+  leaderLock?(name: string): LeaderLock;
 }
 
 /** Store operations that failed (store_errors_total of the operations the store counts itself). */

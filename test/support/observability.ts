@@ -79,8 +79,6 @@ export const PENDING_METRICS: Record<string, { labels: string[]; reason: string 
   candlestack_kafka_consumer_lag: { labels: ['topic', 'partition'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
   candlestack_kafka_messages_produced_total: { labels: ['topic'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
   candlestack_kafka_messages_consumed_total: { labels: ['topic'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
-  candlestack_job_next_run_timestamp_seconds: { labels: ['task'], reason: 'the job scheduler (issue 15, scheduler branch): set once it plans a run' },
-  candlestack_scheduler_heartbeat_timestamp_seconds: { labels: [], reason: 'the job scheduler (issue 15, scheduler branch): beats once it runs in run, demo and process (until then the gauge reads 0)' },
   candlestack_cache_hits_total: { labels: ['cache'], reason: 'the cache (a later issue)' },
   candlestack_cache_misses_total: { labels: ['cache'], reason: 'the cache (a later issue)' },
 };
