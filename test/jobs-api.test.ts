@@ -35,7 +35,7 @@ test('run: /api/jobs lists every job of the build with its configured schedule a
     timeframes: ['1m'],
     store: { url: `sqlite:${join(dir, 'jobs.db')}`, flushMs: 100 },
     http: { host: '127.0.0.1', port: 0 },
-    jobs: { ...base.jobs, retention: { ...base.jobs.retention, schedule: '*/5 * * * *' }, vacuum: { ...base.jobs.vacuum, enabled: false } },
+    jobs: { ...base.jobs, retention: { ...base.jobs.retention, schedule: '*/5 * * * *', atStart: false }, vacuum: { ...base.jobs.vacuum, enabled: false } },
   };
   const app = await startEmbedded(config, { clock: systemClock, log, version: 'test', role: 'run' });
   try {
@@ -43,7 +43,7 @@ test('run: /api/jobs lists every job of the build with its configured schedule a
     const { status, body } = await getJson(`http://127.0.0.1:${app.port}/api/jobs`);
     assert.equal(status, 200);
     assert.deepEqual(Object.keys(body), ['jobs']);
-    assert.deepEqual(body.jobs.map((j: { name: string }) => j.name), ['retention', 'vacuum']);
+    assert.deepEqual(body.jobs.map((j: { name: string }) => j.name), ['retention', 'vacuum', 'gap-sweep', 'integrity', 'report']);
     const [retention, vacuum] = body.jobs;
     assert.deepEqual(Object.keys(retention), ['name', 'schedule', 'enabled', 'running', 'nextRunAt', 'lastRun']);
     assert.deepEqual({ ...retention, nextRunAt: 'checked below' }, { name: 'retention', schedule: '*/5 * * * *', enabled: true, running: false, nextRunAt: 'checked below', lastRun: null });

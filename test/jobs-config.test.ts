@@ -22,18 +22,18 @@ const M = 60_000;
 test('every job has its default schedule and timeout, no jitter, enabled', () => {
   assert.deepEqual(Object.keys(defaultConfig().jobs), [...JOB_NAMES]);
   assert.deepEqual(defaultConfig().jobs, {
-    retention: { schedule: '17 * * * *', timeoutMs: 10 * M, jitterMs: 0, enabled: true },
-    'gap-sweep': { schedule: '*/15 * * * *', timeoutMs: 10 * M, jitterMs: 0, enabled: true },
-    integrity: { schedule: '30 0 * * *', timeoutMs: 30 * M, jitterMs: 0, enabled: true },
-    report: { schedule: '5 0 * * *', timeoutMs: 10 * M, jitterMs: 0, enabled: true },
-    vacuum: { schedule: '45 3 * * 0', timeoutMs: 60 * M, jitterMs: 0, enabled: true },
+    retention: { schedule: '17 * * * *', timeoutMs: 10 * M, jitterMs: 0, enabled: true, atStart: true },
+    'gap-sweep': { schedule: '*/15 * * * *', timeoutMs: 10 * M, jitterMs: 0, enabled: true, atStart: false },
+    integrity: { schedule: '30 0 * * *', timeoutMs: 30 * M, jitterMs: 0, enabled: true, atStart: false },
+    report: { schedule: '5 0 * * *', timeoutMs: 10 * M, jitterMs: 0, enabled: true, atStart: false },
+    vacuum: { schedule: '45 3 * * 0', timeoutMs: 60 * M, jitterMs: 0, enabled: true, atStart: false },
   });
 });
 
 test('a file sets some fields of some jobs; the rest keep their defaults', () => {
-  const c = fromYaml('jobs:\n  retention: { schedule: "5 */2 * * *", jitter: 30s }\n  vacuum: { enabled: false, timeout: 2h }\n');
-  assert.deepEqual(c.jobs.retention, { schedule: '5 */2 * * *', timeoutMs: 10 * M, jitterMs: 30_000, enabled: true });
-  assert.deepEqual(c.jobs.vacuum, { schedule: '45 3 * * 0', timeoutMs: 120 * M, jitterMs: 0, enabled: false });
+  const c = fromYaml('jobs:\n  retention: { schedule: "5 */2 * * *", jitter: 30s }\n  vacuum: { enabled: false, timeout: 2h, atStart: true }\n');
+  assert.deepEqual(c.jobs.retention, { schedule: '5 */2 * * *', timeoutMs: 10 * M, jitterMs: 30_000, enabled: true, atStart: true });
+  assert.deepEqual(c.jobs.vacuum, { schedule: '45 3 * * 0', timeoutMs: 120 * M, jitterMs: 0, enabled: false, atStart: true });
   assert.deepEqual(c.jobs.report, defaultConfig().jobs.report);
 });
 
@@ -65,5 +65,5 @@ test('timeout, jitter, enabled and unknown names are checked too', () => {
   assert.throws(() => fromYaml('jobs:\n  report: { jitter: -1s }\n'), { message: /^jobs\.report\.jitter: expected a duration/ });
   assert.throws(() => fromYaml('jobs:\n  report: { enabled: "yes" }\n'), { message: 'jobs.report.enabled: expected true or false, got "yes"' });
   assert.throws(() => fromYaml('jobs:\n  backup: {}\n'), { message: 'jobs.backup: expected no such field (known: retention, gap-sweep, integrity, report, vacuum), got {}' });
-  assert.throws(() => fromYaml('jobs:\n  retention: { every: 1h }\n'), { message: 'jobs.retention.every: expected no such field (known: schedule, timeout, jitter, enabled), got "1h"' });
+  assert.throws(() => fromYaml('jobs:\n  retention: { every: 1h }\n'), { message: 'jobs.retention.every: expected no such field (known: schedule, timeout, jitter, enabled, atStart), got "1h"' });
 });

@@ -57,16 +57,16 @@ test('a failing job run is recorded as status 0 and keeps the last success time'
 
 test('buildJobs builds the jobs of this build; scheduledJobs gives each its jobs.<name> config', async () => {
   const config = defaultConfig();
-  config.jobs.vacuum = { schedule: '0 4 * * 6', timeoutMs: 5 * 60_000, jitterMs: 1_000, enabled: false };
+  config.jobs.vacuum = { schedule: '0 4 * * 6', timeoutMs: 5 * 60_000, jitterMs: 1_000, enabled: false, atStart: false };
   const store = new SqliteStore(':memory:');
   const deps = { store, clock: new FakeClock(), metrics: testMetrics(), log };
   const jobs = buildJobs(config, deps);
   assert.deepEqual(jobs.map((j) => j.name), ['retention', 'vacuum', 'report'], 'without REST sources: no repair jobs');
   const scheduled = scheduledJobs(config, jobs);
   assert.deepEqual(scheduled.map(({ job, ...rest }) => ({ name: job.name, ...rest })), [
-    { name: 'retention', schedule: '17 * * * *', timeoutMs: 10 * 60_000, jitterMs: 0, enabled: true },
-    { name: 'vacuum', schedule: '0 4 * * 6', timeoutMs: 5 * 60_000, jitterMs: 1_000, enabled: false },
-    { name: 'report', schedule: '5 0 * * *', timeoutMs: 10 * 60_000, jitterMs: 0, enabled: true },
+    { name: 'retention', schedule: '17 * * * *', timeoutMs: 10 * 60_000, jitterMs: 0, enabled: true, atStart: true },
+    { name: 'vacuum', schedule: '0 4 * * 6', timeoutMs: 5 * 60_000, jitterMs: 1_000, enabled: false, atStart: false },
+    { name: 'report', schedule: '5 0 * * *', timeoutMs: 10 * 60_000, jitterMs: 0, enabled: true, atStart: false },
   ]);
   const sources = buildBackfillSources(config, deps);
   assert.deepEqual(buildJobs(config, { ...deps, sources }).map((j) => j.name), ['retention', 'vacuum', 'gap-sweep', 'integrity', 'report'], 'with them: every job');

@@ -78,7 +78,7 @@ test('collect | process | serve over Kafka serve the same candles as the offline
     assert.ok((await scrapeMetric(`http://127.0.0.1:${collect.port}`, 'candlestack_kafka_messages_produced_total', { topic: 'candlestack_trades' })) >= 1);
     const processMetrics = await scrapeMetrics(`http://127.0.0.1:${processRole.port}`);
     const jobs = (await (await fetch(`http://127.0.0.1:${processRole.port}/api/jobs`)).json()) as { jobs: { name: string; enabled: boolean }[] };
-    assert.deepEqual(jobs.jobs.map((j) => j.name), ['retention', 'vacuum'], 'process runs the scheduler and serves /api/jobs');
+    assert.deepEqual(jobs.jobs.map((j) => j.name), ['retention', 'vacuum', 'gap-sweep', 'integrity', 'report'], 'process runs the scheduler and serves /api/jobs');
     assert.equal((await fetch(`http://127.0.0.1:${collect.port}/api/jobs`)).status, 404, 'collect runs no scheduler');
     assert.equal((await fetch(`http://127.0.0.1:${serve.port}/api/jobs`)).status, 503, 'serve runs no scheduler');
     assert.ok((await metricValue(processMetrics, 'candlestack_scheduler_heartbeat_timestamp_seconds')) > 0);

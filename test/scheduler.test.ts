@@ -210,7 +210,7 @@ test('a non-leader records nothing; it runs the ticks once it becomes leader', a
   await advance(clock, 3 * MIN, 10_000);
   assert.equal(asked, 3, 'asked at each tick');
   assert.equal(r.starts.length, 0);
-  assert.deepEqual(await metricSeries(metrics, 'candlestack_job_runs_total', { task: 'retention' }), []);
+  assert.deepEqual((await metricSeries(metrics, 'candlestack_job_runs_total', { task: 'retention' })).filter((r) => r.value > 0), [], 'nothing counted while not leader (the series exist at 0 from the start)');
   assert.equal(scheduler.status()[0]!.lastRun, null);
   leader = true;
   await advance(clock, 2 * MIN, 10_000);
@@ -269,4 +269,31 @@ test('runWithTimeout (one run, as `job run` can make it): the value, a timeout, 
     [await runs(metrics, 'report', 'success'), await runs(metrics, 'report', 'timeout'), await runs(metrics, 'report', 'failure')],
     [1, 1, 1],
   );
+});
+
+test('every enabled job has its runs_total (by result) and running series at 0 from the start', async () => {
+  const clock = new FakeClock(T0);
+  const { metrics, scheduler } = setup([entry(recordingJob('retention', clock).job, { schedule: '17 * * * *' }), entry(recordingJob('vacuum', clock).job, { enabled: false })], { clock });
+  scheduler.start();
+  const runs = await metricSeries(metrics, 'candlestack_job_runs_total', { task: 'retention' });
+  assert.deepEqual(runs.map((r) => [r.labels.result, r.value]).sort(), [['failure', 0], ['skipped_overlap', 0], ['success', 0], ['timeout', 0]]);
+  assert.equal(await metricValue(metrics, 'candlestack_job_running', { task: 'retention' }), 0);
+  assert.equal((await metricSeries(metrics, 'candlestack_job_running', { task: 'retention' })).length, 1);
+  assert.deepEqual(await metricSeries(metrics, 'candlestack_job_runs_total', { task: 'vacuum' }), [], 'a disabled job has none');
+  await scheduler.stop();
+});
+
+test('a job with atStart runs once when the scheduler starts, then on its schedule', async () => {
+  const clock = new FakeClock(T0);
+  const eager = recordingJob('retention', clock);
+  const lazy = recordingJob('vacuum', clock);
+  const { scheduler } = setup([entry(eager.job, { schedule: '17 * * * *', atStart: true }), entry(lazy.job, { schedule: '17 * * * *' })], { clock });
+  scheduler.start();
+  await flush();
+  assert.deepEqual(eager.starts, [T0], 'ran at start');
+  assert.deepEqual(lazy.starts, [], 'without atStart: waits for its tick');
+  await advance(clock, 2 * HOUR, 60_000);
+  assert.equal(eager.starts.length, 3, 'then at each hh:17');
+  assert.equal(lazy.starts.length, 2);
+  await scheduler.stop();
 });

@@ -1,7 +1,7 @@
 /**
  * Config section `jobs:` (the scheduled jobs, src/jobs/scheduler.ts): one entry per job name, each with
  * `schedule` (cron, 5 fields, UTC), `timeout`, `jitter` (a random delay of 0..jitter before each run) and
- * `enabled`. An invalid value is a ConfigError naming e.g. `jobs.retention.schedule`.
+ * `enabled`, `atStart` (also run once when the scheduler starts; default only for retention). An invalid value is a ConfigError naming e.g. `jobs.retention.schedule`.
  */
 import { Cron } from 'croner';
 import { ConfigError } from '../core/errors.js';
@@ -19,6 +19,8 @@ export interface JobConfig {
   /** Each run starts a random 0..jitterMs after its tick (0: on the tick). */
   jitterMs: number;
   enabled: boolean;
+  /** Also run once when the scheduler starts (retention: prune right after a long downtime, as it always did). */
+  atStart: boolean;
 }
 
 export type JobsConfig = Record<JobName, JobConfig>;
@@ -53,5 +55,6 @@ export const JOBS = record(JOB_NAMES, (name) =>
     timeoutMs: leaf(duration(1_000, 7 * 86_400_000), JOB_DEFAULTS[name].timeoutMs, { file: 'timeout' }),
     jitterMs: leaf(duration(0, 86_400_000), 0, { file: 'jitter' }),
     enabled: leaf(bool, true),
+    atStart: leaf(bool, name === 'retention'),
   }),
 );

@@ -55,6 +55,6 @@ export function scheduledJobs(config: Config, jobs: readonly Job[]): ScheduledJo
   return jobs.map((job) => {
     const c = config.jobs[job.name as JobName];
     if (!c) throw new Error(`job ${job.name} has no entry in the jobs config`);
-    return { job, schedule: c.schedule, timeoutMs: c.timeoutMs, jitterMs: c.jitterMs, enabled: c.enabled };
+    return { job, schedule: c.schedule, timeoutMs: c.timeoutMs, jitterMs: c.jitterMs, enabled: c.enabled, atStart: c.atStart };
   });
 }

@@ -20,7 +20,7 @@ import type { Clock, Timer } from '../core/clock.js';
 import type { Service } from '../core/service.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { JobMetrics } from '../telemetry/metrics.js';
-import { JobTimeoutError, recordJobRun, runJob, type Job, type JobResult } from './job.js';
+import { JOB_RESULTS, JobTimeoutError, recordJobRun, runJob, type Job, type JobResult } from './job.js';
 import type { LeaderLock } from './leader.js';
 
 export interface ScheduledJob {
@@ -30,6 +30,8 @@ export interface ScheduledJob {
   timeoutMs: number;
   jitterMs: number;
   enabled: boolean;
+  /** Also run once right when the scheduler starts. */
+  atStart?: boolean;
 }
 
 export interface SchedulerOptions {
@@ -103,9 +105,22 @@ export class Scheduler implements Service {
   start(): void {
     if (this.started) return;
     this.started = true;
+    // Every enabled job's series exist from the start (at 0): increase()-based alerts see the first failure
+    // or timeout, and the dashboard shows "not running" instead of no data.
+    const m = this.o.metrics;
+    for (const e of this.entries) {
+      if (!e.s.enabled) continue;
+      const task = e.s.job.name;
+      m.jobRunning.labels(task).set(0);
+      for (const result of JOB_RESULTS) m.jobRuns.labels(task, result).inc(0);
+    }
     this.beat();
     this.heartbeat = this.o.clock.setInterval(() => this.beat(), HEARTBEAT_MS);
-    for (const e of this.entries) if (e.s.enabled) this.arm(e, this.o.clock.now());
+    for (const e of this.entries) {
+      if (!e.s.enabled) continue;
+      this.arm(e, this.o.clock.now());
+      if (e.s.atStart) this.track(this.tick(e, this.o.clock.now()));
+    }
     this.o.log.info({ jobs: this.entries.map((e) => `${e.s.job.name}${e.s.enabled ? ` (${e.s.schedule})` : ' (disabled)'}`) }, 'job scheduler started');
   }
 

@@ -88,7 +88,8 @@ export const PENDING_METRICS: Record<string, { labels: string[]; reason: string 
  * selector an expression uses for them: an expression containing the selector may be empty.
  */
 export const RARE_SERIES: { selector: string; reason: string }[] = [
-  { selector: 'task=~"integrity|report|vacuum"', reason: 'the daily jobs (integrity, report, vacuum) have not run in the proof\'s short demo' },
+  { selector: 'task=~"integrity|report"', reason: 'the daily jobs (integrity, report) have not run in the proof\'s short demo' },
+  { selector: 'task="vacuum"', reason: 'the weekly vacuum has not run in the proof\'s short demo' },
 ];
 
 /** Exporters the stack scrapes that cannot run on a CI machine: their metrics may be empty in the proof. */

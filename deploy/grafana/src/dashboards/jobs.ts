@@ -43,7 +43,7 @@ export const jobs: DashboardSpec = {
         },
         {
           title: 'Time since last success',
-          description: 'Hourly jobs (retention, gap-sweep): orange after 2 h, red after 3 h; JobNotSucceededRecently fires at 3 h for hourly jobs and 26 h for daily ones (integrity, report, vacuum). Backfill runs only when a gap is pending.',
+          description: 'Hourly jobs (retention, gap-sweep): orange after 2 h, red after 3 h; JobNotSucceededRecently fires at 3 h for hourly jobs, 26 h for daily ones (integrity, report) and 8 d for the weekly vacuum. Backfill runs only when a gap is pending.',
           type: 'bargauge',
           unit: 's',
           thresholds: above(7200, 10800),
