@@ -175,15 +175,17 @@ export function parseTimeArg(flag: string, text: string): number {
   throw new ConfigError(flag, TIME_FORM, text);
 }
 
-const OPTIONS = {
+/** The flags every trade-dump command takes (`candles`, `import`). */
+export const DUMP_OPTIONS = {
   input: { type: 'string' },
   format: { type: 'string' },
   symbol: { type: 'string' },
-  timeframe: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+const OPTIONS = { ...DUMP_OPTIONS, timeframe: { type: 'string' } } as const;
 
 type FlagOptions = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 

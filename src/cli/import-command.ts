@@ -14,7 +14,7 @@ import { loadConfig, settingFlags, type Config } from '../config/config.js';
 import { DUMP_FORMATS, isDumpFormat, normalizeSymbol, type DumpFormat } from '../sources/binance-dumps.js';
 import { replayDump, unreadableInput, type ReplaySink, type ReplaySpec } from '../sources/dump-replay.js';
 import type { Store } from '../store/store.js';
-import { parseTimeArg, strictFlags } from './candles-command.js';
+import { DUMP_OPTIONS, parseTimeArg, strictFlags } from './candles-command.js';
 
 export interface ImportArgs {
   input: string;
@@ -163,17 +163,12 @@ export async function importCommand(args: ImportArgs, store: Store, io: ImportIo
 // ── arguments ─────────────────────────────────────────────────────────────────────────────────────
 
 const OPTIONS = {
-  input: { type: 'string' },
-  format: { type: 'string' },
-  symbol: { type: 'string' },
+  ...DUMP_OPTIONS,
   exchange: { type: 'string' },
   replace: { type: 'boolean' },
-  from: { type: 'string' },
-  to: { type: 'string' },
   timeframes: { type: 'string' },
   store: { type: 'string' },
   config: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /**
