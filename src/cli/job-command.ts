@@ -21,8 +21,8 @@ import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, createRegistry } from '../telemetry/metrics.js';
 import { buildBackfillSources } from '../app/parts.js';
 
-/** The job names of issue 15 (the `task` label); `job run` knows them before opening the store. */
-export const JOB_NAMES = ['retention', 'gap-sweep', 'integrity', 'report', 'vacuum'] as const;
+// The job names (the `task` label) come from the jobs config: `job run` checks one before opening the store.
+import { JOB_NAMES } from '../config/jobs-config.js';
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 const MAX_TIMEOUT_MS = 7 * 86_400_000;
