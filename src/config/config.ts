@@ -22,6 +22,7 @@ import { INDICATORS } from './indicators-config.js';
 import { JOBS, type JobsConfig } from './jobs-config.js';
 import { DECIDE, type DecideConfig } from './decide-config.js';
 import { BREAKERS, QUALITY, type BreakersConfig } from './quality-config.js';
+import { TELEGRAM, type TelegramConfig } from './telegram-config.js';
 import { leaf, list, record, section, setting, type Setting } from './schema.js';
 
 export interface ExchangeConfig {
@@ -58,6 +59,8 @@ export interface Config {
   jobs: JobsConfig;
   /** The decision service (src/assistant/): strategy, scoring, the llm endpoint. */
   decide: DecideConfig;
+  /** The Telegram notifier (src/assistant/notifier/): token, allowed chats, default market, upstream services. */
+  telegram: TelegramConfig;
 }
 
 export const DEFAULT_SYMBOLS = ['BTC-USDT', 'ETH-USDT'];
@@ -187,6 +190,7 @@ const CONFIG = section<Config>({
   breakers: BREAKERS,
   jobs: JOBS,
   decide: DECIDE,
+  telegram: TELEGRAM,
   kafka: section({
     topics: record(Object.keys(DEFAULT_KAFKA_TOPICS) as (keyof KafkaTopicNames)[], (topic) => leaf(kafkaName, DEFAULT_KAFKA_TOPICS[topic])),
     group: leaf(kafkaName, 'candlestack-process', { cli: { flag: 'kafka-group', value: 'NAME', help: 'Kafka consumer group of the process role (default {default})' } }),
