@@ -43,7 +43,8 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   bus.subscribe('indicator', live.onIndicator);
   const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });
   for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
-  const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets });
+  pipeline.features.onFeature(live.onFeature);
+  const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets, features: pipeline.features.latest });
 
   const api = lifecycle.register(
     buildApiServer(config, { clock, metrics, log, registry, version: deps.version }, {
@@ -75,7 +76,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     }),
   );
   lifecycle.register(live); // stops after the pipeline: the final tick's candles still reach /ws clients
-  lifecycle.register(decisions.service);
+  for (const s of decisions.services) lifecycle.register(s);
   for (const s of pipeline.services) lifecycle.register(s);
   for (const c of collectors) lifecycle.register(c);
   await lifecycle.start();

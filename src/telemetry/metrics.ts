@@ -14,6 +14,7 @@
  *   jobs         jobs.ts                            runJob (retention, backfill)
  *   indicators   indicators.ts                      IndicatorEngine
  *   quality      quality.ts                         QualityMonitor, SymbolQuality
+ *   assistant    assistant.ts                       FeatureEngine, DecisionService, Scorer, LlmStrategy
  *   breakers     breakers.ts                        breakerObserver / instrumentedBreaker
  *   build        build.ts                           the composition roots (build_info)
  *   notifier     notifier.ts                        the Telegram notifier (src/assistant/notifier/)
@@ -29,6 +30,7 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { apiMetrics } from './catalogue/api.js';
 import { breakerMetrics } from './catalogue/breakers.js';
+import { assistantMetrics } from './catalogue/assistant.js';
 import { buildMetrics } from './catalogue/build.js';
 import { busMetrics } from './catalogue/bus.js';
 import { candleMetrics } from './catalogue/candles.js';
@@ -42,6 +44,7 @@ import { notifierMetrics } from './catalogue/notifier.js';
 
 export type { ApiMetrics } from './catalogue/api.js';
 export type { BreakerMetrics } from './catalogue/breakers.js';
+export type { AssistantMetrics } from './catalogue/assistant.js';
 export type { BuildMetrics } from './catalogue/build.js';
 export type { BusMetrics } from './catalogue/bus.js';
 export type { CandleMetrics } from './catalogue/candles.js';
@@ -72,6 +75,7 @@ export function createMetrics(registry: Registry) {
     indicators: indicatorMetrics(registry),
     quality: qualityMetrics(registry),
     breakers: breakerMetrics(registry),
+    assistant: assistantMetrics(registry),
     build: buildMetrics(registry),
     notifier: notifierMetrics(registry),
   };
