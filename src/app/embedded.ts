@@ -13,7 +13,7 @@ import type { QualityMonitor } from '../quality/monitor.js';
 import { LiveHub } from '../api/live-ws.js';
 import { redactUrl } from '../store/postgres-url.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { buildApiServer, buildCollectors, buildMarkets, marketsOf, roleFoundation, type RoleDeps } from './parts.js';
+import { buildApiServer, buildCollectors, buildMarkets, liveLimits, marketsOf, roleFoundation, type RoleDeps } from './parts.js';
 import { buildPipeline } from './pipeline.js';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -37,7 +37,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const markets = buildMarkets(config);
   const pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: false, jobs: true, candleClock: { kind: 'wall' } });
   const { engine } = pipeline;
-  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
+  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, ...liveLimits(config, metrics), onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
   const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });

@@ -16,6 +16,8 @@
  *   quality      quality.ts                         QualityMonitor, SymbolQuality
  *   breakers     breakers.ts                        breakerObserver / instrumentedBreaker
  *   build        build.ts                           the composition roots (build_info)
+ *   cache        cache.ts                           ReadCache (src/api/cache/)
+ *   limits       limits.ts                          RateLimiter, LiveHub caps
  *
  * A component is given only the slice(s) it counts in (`metrics: CandleMetrics`, or a `Pick<Metrics, ...>`
  * of the few it needs). A slice's `hot` series (hot.ts) are counted as plain numbers by the component and
@@ -29,6 +31,8 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { apiMetrics } from './catalogue/api.js';
 import { breakerMetrics } from './catalogue/breakers.js';
 import { buildMetrics } from './catalogue/build.js';
+import { cacheMetrics } from './catalogue/cache.js';
+import { limitMetrics } from './catalogue/limits.js';
 import { busMetrics } from './catalogue/bus.js';
 import { candleMetrics } from './catalogue/candles.js';
 import { feedMetrics } from './catalogue/feed.js';
@@ -41,6 +45,8 @@ import { storeMetrics } from './catalogue/store.js';
 export type { ApiMetrics } from './catalogue/api.js';
 export type { BreakerMetrics } from './catalogue/breakers.js';
 export type { BuildMetrics } from './catalogue/build.js';
+export type { CacheMetrics } from './catalogue/cache.js';
+export type { LimitMetrics } from './catalogue/limits.js';
 export type { BusMetrics } from './catalogue/bus.js';
 export type { CandleMetrics } from './catalogue/candles.js';
 export type { FeedMetrics } from './catalogue/feed.js';
@@ -70,6 +76,8 @@ export function createMetrics(registry: Registry) {
     quality: qualityMetrics(registry),
     breakers: breakerMetrics(registry),
     build: buildMetrics(registry),
+    cache: cacheMetrics(registry),
+    limits: limitMetrics(registry),
   };
 }
 
