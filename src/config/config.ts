@@ -21,6 +21,7 @@ import { bool, duration, host, oneOf, port, splitList, stringList, url, type Par
 import { INDICATORS } from './indicators-config.js';
 import { JOBS, type JobsConfig } from './jobs-config.js';
 import { BREAKERS, QUALITY, type BreakersConfig } from './quality-config.js';
+import { TRACING, applyOtelEnv, type TracingConfig } from './tracing-config.js';
 import { leaf, list, record, section, setting, type Setting } from './schema.js';
 
 export interface ExchangeConfig {
@@ -55,6 +56,8 @@ export interface Config {
   breakers: BreakersConfig;
   /** The scheduled jobs (src/jobs/scheduler.ts): schedule, timeout, jitter, enabled per job name. */
   jobs: JobsConfig;
+  /** OpenTelemetry traces (src/telemetry/tracing.ts); the standard OTEL_* variables override the file. */
+  tracing: TracingConfig;
 }
 
 export const DEFAULT_SYMBOLS = ['BTC-USDT', 'ETH-USDT'];
@@ -188,6 +191,7 @@ const CONFIG = section<Config>({
     group: leaf(kafkaName, 'candlestack-process', { cli: { flag: 'kafka-group', value: 'NAME', help: 'Kafka consumer group of the process role (default {default})' } }),
     commitIntervalMs: leaf(duration(0, 60_000), 1_000, { file: 'commitInterval' }),
   }),
+  tracing: TRACING,
 });
 
 export function defaultConfig(): Config {
@@ -234,6 +238,7 @@ export function loadConfig(sources: ConfigSources): Config {
     const raw = sources.env[s.env];
     if (raw !== undefined && raw !== '') s.apply(config, raw, s.env, undefined);
   }
+  applyOtelEnv(config.tracing, sources.env);
   for (const s of SETTINGS) {
     const raw = sources.flags[s.flag];
     if (raw !== undefined) s.apply(config, raw, `--${s.flag}`, undefined);
