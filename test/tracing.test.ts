@@ -12,6 +12,7 @@ import { systemClock } from '../src/core/clock.js';
 import { RoleServer } from '../src/app/role-server.js';
 import { Tracing, activeSpanIds, SpanKind } from '../src/telemetry/tracing.js';
 import { tracedFetch } from '../src/telemetry/http-tracing.js';
+import { HttpClient } from '../src/api/http-client.js';
 import { OtlpReceiver, SPAN_KIND, STATUS_CODE, parentOf } from './support/otlp-receiver.js';
 import { startTestApi } from './support/api.js';
 import { log, testMetrics, until } from './support/harness.js';
@@ -74,6 +75,7 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
       port: 0,
       role: 'process',
       registry: metrics.registry,
+      metrics: metrics.api,
       clock: systemClock,
       health: { startedAt: Date.now(), staleAfterMs: 10_000, bus: { kind: 'memory' } },
       tracing: serverTracing,
@@ -218,4 +220,38 @@ test('roleFoundation: tracing from config.tracing (service.name per role), regis
   }
   const off = await roleFoundation({ ...defaultConfig(), store: { url: 'sqlite::memory:', flushMs: 1000 } }, { clock: systemClock, log, version: '2.0.0' }, 'decide', { store: false, series: false });
   assert.equal(off.tracing.enabled, false);
+});
+
+test('HttpClient (the roles\' outgoing client): each attempt is a CLIENT span with peer.service, continued by the server; retried 5xx attempts are separate spans', async () => {
+  const receiver = await new OtlpReceiver().start();
+  const client = tracingTo(receiver, 'notify');
+  const serverTracing = tracingTo(receiver, 'decide');
+  const metrics = testMetrics();
+  let calls = 0;
+  const server = new RoleServer({
+    host: '127.0.0.1', port: 0, role: 'decide', registry: metrics.registry, metrics: metrics.api, clock: systemClock,
+    health: { startedAt: Date.now(), staleAfterMs: 10_000, bus: { kind: 'memory' } }, tracing: serverTracing,
+    routes: { '/api/decision': (_u, res) => { res.statusCode = ++calls === 1 ? 503 : 200; res.end('{}'); } },
+  });
+  await server.start();
+  try {
+    const http = new HttpClient({ target: 'decide', baseUrl: `http://127.0.0.1:${server.port}`, timeoutMs: 2_000, retries: 1, backoffMs: 1, metrics: metrics.api, tracing: client });
+    const res = await client.span('decide for BTC-USDT', {}, () => http.get('/api/decision'));
+    assert.equal(res.status, 200);
+    await Promise.all([client.flush(), serverTracing.flush()]);
+    const root = await until('root', () => receiver.find('decide for BTC-USDT'));
+    const trace = await until('5 spans', () => receiver.trace(root.traceId).length >= 5 && receiver.trace(root.traceId));
+    const attempts = trace.filter((s) => s.name === 'GET decide');
+    assert.equal(attempts.length, 2);
+    assert.ok(attempts.every((a) => a.kind === SPAN_KIND.CLIENT && parentOf(a, trace) === root && a.attributes['peer.service'] === 'decide'));
+    assert.deepEqual(attempts.map((a) => a.status.code).sort(), [STATUS_CODE.UNSET, STATUS_CODE.ERROR]);
+    const served = trace.filter((s) => s.name === 'GET /api/decision');
+    assert.equal(served.length, 2);
+    assert.ok(served.every((s) => attempts.includes(parentOf(s, trace)!)));
+    assert.equal(served[0]!.resource['service.name'], 'candlestack-decide');
+  } finally {
+    await server.stop();
+    await Promise.all([client.shutdown(), serverTracing.shutdown()]);
+    await receiver.stop();
+  }
 });

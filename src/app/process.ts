@@ -67,6 +67,7 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
       registry,
       clock,
       tracing,
+      metrics: metrics.api,
       health: {
         startedAt,
         staleAfterMs: config.feed.staleAfterMs,

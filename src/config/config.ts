@@ -21,6 +21,7 @@ import { bool, duration, host, oneOf, port, splitList, stringList, url, type Par
 import { INDICATORS } from './indicators-config.js';
 import { JOBS, type JobsConfig } from './jobs-config.js';
 import { BREAKERS, QUALITY, type BreakersConfig } from './quality-config.js';
+import { TELEGRAM, type TelegramConfig } from './telegram-config.js';
 import { TRACING, applyOtelEnv, type TracingConfig } from './tracing-config.js';
 import { leaf, list, record, section, setting, type Setting } from './schema.js';
 
@@ -56,6 +57,8 @@ export interface Config {
   breakers: BreakersConfig;
   /** The scheduled jobs (src/jobs/scheduler.ts): schedule, timeout, jitter, enabled per job name. */
   jobs: JobsConfig;
+  /** The Telegram notifier (src/assistant/notifier/): token, allowed chats, default market, upstream services. */
+  telegram: TelegramConfig;
   /** OpenTelemetry traces (src/telemetry/tracing.ts); the standard OTEL_* variables override the file. */
   tracing: TracingConfig;
 }
@@ -186,6 +189,7 @@ const CONFIG = section<Config>({
   quality: QUALITY,
   breakers: BREAKERS,
   jobs: JOBS,
+  telegram: TELEGRAM,
   kafka: section({
     topics: record(Object.keys(DEFAULT_KAFKA_TOPICS) as (keyof KafkaTopicNames)[], (topic) => leaf(kafkaName, DEFAULT_KAFKA_TOPICS[topic])),
     group: leaf(kafkaName, 'candlestack-process', { cli: { flag: 'kafka-group', value: 'NAME', help: 'Kafka consumer group of the process role (default {default})' } }),
