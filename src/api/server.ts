@@ -12,7 +12,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { ApiMetrics } from '../telemetry/metrics.js';
 import { AlertReceiver } from './alerts-webhook.js';
 import { healthReport, readiness, type HealthSources } from './health.js';
-import { Listener, sendError, sendJson } from './http.js';
+import { countRequest, Listener, sendError, sendJson } from './http.js';
 import type { Service } from '../core/service.js';
 import type { LiveHub } from './live-ws.js';
 import type { Markets } from './markets.js';
@@ -100,11 +100,7 @@ export class ApiServer implements Service {
     const postHandler = this.postRoutes.get(url.pathname);
     const route = asset ? ASSETS_PREFIX : handler || postHandler ? url.pathname : 'unknown';
     const method = req.method ?? 'GET';
-    const stop = this.o.metrics.httpRequestDuration.startTimer({ method, route });
-    res.on('finish', () => {
-      stop();
-      this.o.metrics.httpRequests.labels(method, route, String(res.statusCode)).inc();
-    });
+    countRequest(this.o.metrics, method, route, res);
     try {
       if (!handler && !postHandler) return sendError(res, 404, 'not_found', `no route ${url.pathname}; see /api for the list`);
       if (postHandler && method === 'POST') return await postHandler(req, res);
