@@ -12,7 +12,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { ApiMetrics } from '../telemetry/metrics.js';
 import { AlertReceiver } from './alerts-webhook.js';
 import { healthReport, readiness, type HealthSources } from './health.js';
-import { Listener, sendError, sendJson } from './http.js';
+import { countRequest, Listener, sendError, sendJson } from './http.js';
 import type { Service } from '../core/service.js';
 import type { LiveHub } from './live-ws.js';
 import type { Markets } from './markets.js';
@@ -48,6 +48,8 @@ export interface ApiServerOptions {
   quality?: QualitySource;
   /** The job scheduler for /api/jobs (503 without one). */
   jobs?: JobsSource | null;
+  /** More GET routes by path, from other parts (the decision service: /api/decision, /api/decisions). */
+  routes?: Readonly<Record<string, (url: URL, res: ServerResponse) => Promise<void> | void>>;
 }
 
 type RouteHandler = (url: URL, res: ServerResponse, req: IncomingMessage) => Promise<void> | void;
@@ -74,6 +76,7 @@ export class ApiServer implements Service {
       ['/api/indicators', (u, res) => indicatorsRoute({ store: o.store, markets: o.markets, names: o.indicatorNames ?? [] }, u, res)],
       ['/api/quality', (u, res) => sendQuality(u, res, o.markets, o.quality)],
       ['/api/jobs', (u, res) => sendJobs(u, res, o.jobs)],
+      ...Object.entries(o.routes ?? {}),
     ]);
     this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log }).handle]]);
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -100,11 +103,7 @@ export class ApiServer implements Service {
     const postHandler = this.postRoutes.get(url.pathname);
     const route = asset ? ASSETS_PREFIX : handler || postHandler ? url.pathname : 'unknown';
     const method = req.method ?? 'GET';
-    const stop = this.o.metrics.httpRequestDuration.startTimer({ method, route });
-    res.on('finish', () => {
-      stop();
-      this.o.metrics.httpRequests.labels(method, route, String(res.statusCode)).inc();
-    });
+    countRequest(this.o.metrics, method, route, res);
     try {
       if (!handler && !postHandler) return sendError(res, 404, 'not_found', `no route ${url.pathname}; see /api for the list`);
       if (postHandler && method === 'POST') return await postHandler(req, res);
@@ -141,6 +140,7 @@ export class ApiServer implements Service {
         alerts: 'POST /api/alerts (Alertmanager webhook, payload version 4)',
         quality: '/api/quality?exchange=&symbol=',
         jobs: '/api/jobs',
+        ...(this.o.routes?.['/api/decision'] ? { decision: '/api/decision?exchange=&symbol=&timeframe=' } : {}),
       },
     });
   }

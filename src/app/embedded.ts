@@ -15,6 +15,7 @@ import { redactUrl } from '../store/postgres-url.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { buildApiServer, buildCollectors, buildMarkets, marketsOf, roleFoundation, type RoleDeps } from './parts.js';
 import { buildPipeline } from './pipeline.js';
+import { buildDecisions } from './decisions.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface EmbeddedDeps extends RoleDeps {
@@ -42,6 +43,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   bus.subscribe('indicator', live.onIndicator);
   const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });
   for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
+  const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets });
 
   const api = lifecycle.register(
     buildApiServer(config, { clock, metrics, log, registry, version: deps.version }, {
@@ -51,6 +53,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       indicatorNames: pipeline.indicators.names,
       quality: pipeline.quality,
       jobs: pipeline.scheduler,
+      routes: decisions.routes,
       health: {
         role: deps.role,
         feeds: () => collectors.flatMap((c) => c.health()),
@@ -72,6 +75,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     }),
   );
   lifecycle.register(live); // stops after the pipeline: the final tick's candles still reach /ws clients
+  lifecycle.register(decisions.service);
   for (const s of pipeline.services) lifecycle.register(s);
   for (const c of collectors) lifecycle.register(c);
   await lifecycle.start();

@@ -66,6 +66,7 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
       role: 'process',
       registry,
       clock,
+      metrics: metrics.api,
       health: {
         startedAt,
         staleAfterMs: config.feed.staleAfterMs,

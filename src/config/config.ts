@@ -20,7 +20,9 @@ import { POSTGRES_URL_EXPECTED, isPostgresUrl, parsePostgresUrl, redactUrl } fro
 import { bool, duration, host, oneOf, port, splitList, stringList, url, type Parse } from './fields.js';
 import { INDICATORS } from './indicators-config.js';
 import { JOBS, type JobsConfig } from './jobs-config.js';
+import { DECIDE, type DecideConfig } from './decide-config.js';
 import { BREAKERS, QUALITY, type BreakersConfig } from './quality-config.js';
+import { TELEGRAM, type TelegramConfig } from './telegram-config.js';
 import { leaf, list, record, section, setting, type Setting } from './schema.js';
 
 export interface ExchangeConfig {
@@ -55,6 +57,10 @@ export interface Config {
   breakers: BreakersConfig;
   /** The scheduled jobs (src/jobs/scheduler.ts): schedule, timeout, jitter, enabled per job name. */
   jobs: JobsConfig;
+  /** The decision service (src/assistant/): strategy, scoring, the llm endpoint. */
+  decide: DecideConfig;
+  /** The Telegram notifier (src/assistant/notifier/): token, allowed chats, default market, upstream services. */
+  telegram: TelegramConfig;
 }
 
 export const DEFAULT_SYMBOLS = ['BTC-USDT', 'ETH-USDT'];
@@ -183,6 +189,8 @@ const CONFIG = section<Config>({
   quality: QUALITY,
   breakers: BREAKERS,
   jobs: JOBS,
+  decide: DECIDE,
+  telegram: TELEGRAM,
   kafka: section({
     topics: record(Object.keys(DEFAULT_KAFKA_TOPICS) as (keyof KafkaTopicNames)[], (topic) => leaf(kafkaName, DEFAULT_KAFKA_TOPICS[topic])),
     group: leaf(kafkaName, 'candlestack-process', { cli: { flag: 'kafka-group', value: 'NAME', help: 'Kafka consumer group of the process role (default {default})' } }),

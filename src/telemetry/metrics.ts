@@ -16,6 +16,7 @@
  *   quality      quality.ts                         QualityMonitor, SymbolQuality
  *   breakers     breakers.ts                        breakerObserver / instrumentedBreaker
  *   build        build.ts                           the composition roots (build_info)
+ *   notifier     notifier.ts                        the Telegram notifier (src/assistant/notifier/)
  *
  * A component is given only the slice(s) it counts in (`metrics: CandleMetrics`, or a `Pick<Metrics, ...>`
  * of the few it needs). A slice's `hot` series (hot.ts) are counted as plain numbers by the component and
@@ -37,6 +38,7 @@ import { jobMetrics } from './catalogue/jobs.js';
 import { kafkaMetrics } from './catalogue/kafka.js';
 import { qualityMetrics } from './catalogue/quality.js';
 import { storeMetrics } from './catalogue/store.js';
+import { notifierMetrics } from './catalogue/notifier.js';
 
 export type { ApiMetrics } from './catalogue/api.js';
 export type { BreakerMetrics } from './catalogue/breakers.js';
@@ -49,6 +51,7 @@ export type { JobMetrics } from './catalogue/jobs.js';
 export type { KafkaMetrics } from './catalogue/kafka.js';
 export type { QualityMetrics } from './catalogue/quality.js';
 export type { StoreMetrics } from './catalogue/store.js';
+export type { NotifierMetrics } from './catalogue/notifier.js';
 
 export function createRegistry(options: { defaults?: boolean } = {}): Registry {
   const registry = new Registry();
@@ -70,6 +73,7 @@ export function createMetrics(registry: Registry) {
     quality: qualityMetrics(registry),
     breakers: breakerMetrics(registry),
     build: buildMetrics(registry),
+    notifier: notifierMetrics(registry),
   };
 }
 
