@@ -34,19 +34,19 @@ export interface Embedded {
 
 export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise<Embedded> {
   const { clock, log } = deps;
-  const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, deps.role, { store: true, series: true });
+  const { startedAt, lifecycle, registry, metrics, store, bus, tracing } = await roleFoundation(config, deps, deps.role, { store: true, series: true });
   const markets = buildMarkets(config);
-  const pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: false, jobs: true, candleClock: { kind: 'wall' } });
+  const pipeline = await buildPipeline(config, { clock, metrics, log, tracing, store, bus }, { redelivery: false, jobs: true, candleClock: { kind: 'wall' } });
   const { engine } = pipeline;
   const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
-  const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });
+  const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
   for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
   const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets });
 
   const api = lifecycle.register(
-    buildApiServer(config, { clock, metrics, log, registry, version: deps.version }, {
+    buildApiServer(config, { clock, metrics, log, tracing, registry, version: deps.version }, {
       store,
       markets,
       live,

@@ -23,6 +23,7 @@ import { JOBS, type JobsConfig } from './jobs-config.js';
 import { DECIDE, type DecideConfig } from './decide-config.js';
 import { BREAKERS, QUALITY, type BreakersConfig } from './quality-config.js';
 import { TELEGRAM, type TelegramConfig } from './telegram-config.js';
+import { TRACING, applyOtelEnv, type TracingConfig } from './tracing-config.js';
 import { leaf, list, record, section, setting, type Setting } from './schema.js';
 
 export interface ExchangeConfig {
@@ -61,6 +62,8 @@ export interface Config {
   decide: DecideConfig;
   /** The Telegram notifier (src/assistant/notifier/): token, allowed chats, default market, upstream services. */
   telegram: TelegramConfig;
+  /** OpenTelemetry traces (src/telemetry/tracing.ts); the standard OTEL_* variables override the file. */
+  tracing: TracingConfig;
 }
 
 export const DEFAULT_SYMBOLS = ['BTC-USDT', 'ETH-USDT'];
@@ -196,6 +199,7 @@ const CONFIG = section<Config>({
     group: leaf(kafkaName, 'candlestack-process', { cli: { flag: 'kafka-group', value: 'NAME', help: 'Kafka consumer group of the process role (default {default})' } }),
     commitIntervalMs: leaf(duration(0, 60_000), 1_000, { file: 'commitInterval' }),
   }),
+  tracing: TRACING,
 });
 
 export function defaultConfig(): Config {
@@ -242,6 +246,7 @@ export function loadConfig(sources: ConfigSources): Config {
     const raw = sources.env[s.env];
     if (raw !== undefined && raw !== '') s.apply(config, raw, s.env, undefined);
   }
+  applyOtelEnv(config.tracing, sources.env);
   for (const s of SETTINGS) {
     const raw = sources.flags[s.flag];
     if (raw !== undefined) s.apply(config, raw, `--${s.flag}`, undefined);
