@@ -17,6 +17,8 @@
  *   assistant    assistant.ts                       FeatureEngine, DecisionService, Scorer, LlmStrategy
  *   breakers     breakers.ts                        breakerObserver / instrumentedBreaker
  *   build        build.ts                           the composition roots (build_info)
+ *   cache        cache.ts                           ReadCache (src/api/cache/)
+ *   limits       limits.ts                          RateLimiter, LiveHub caps
  *   notifier     notifier.ts                        the Telegram notifier (src/assistant/notifier/)
  *
  * A component is given only the slice(s) it counts in (`metrics: CandleMetrics`, or a `Pick<Metrics, ...>`
@@ -32,6 +34,8 @@ import { apiMetrics } from './catalogue/api.js';
 import { breakerMetrics } from './catalogue/breakers.js';
 import { assistantMetrics } from './catalogue/assistant.js';
 import { buildMetrics } from './catalogue/build.js';
+import { cacheMetrics } from './catalogue/cache.js';
+import { limitMetrics } from './catalogue/limits.js';
 import { busMetrics } from './catalogue/bus.js';
 import { candleMetrics } from './catalogue/candles.js';
 import { feedMetrics } from './catalogue/feed.js';
@@ -46,6 +50,8 @@ export type { ApiMetrics } from './catalogue/api.js';
 export type { BreakerMetrics } from './catalogue/breakers.js';
 export type { AssistantMetrics } from './catalogue/assistant.js';
 export type { BuildMetrics } from './catalogue/build.js';
+export type { CacheMetrics } from './catalogue/cache.js';
+export type { LimitMetrics } from './catalogue/limits.js';
 export type { BusMetrics } from './catalogue/bus.js';
 export type { CandleMetrics } from './catalogue/candles.js';
 export type { FeedMetrics } from './catalogue/feed.js';
@@ -77,6 +83,8 @@ export function createMetrics(registry: Registry) {
     breakers: breakerMetrics(registry),
     assistant: assistantMetrics(registry),
     build: buildMetrics(registry),
+    cache: cacheMetrics(registry),
+    limits: limitMetrics(registry),
     notifier: notifierMetrics(registry),
   };
 }
