@@ -30,6 +30,7 @@ import type { HotCounter } from '../telemetry/hot.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { TOPICS, type Bus, type BusTopics, type Handler, type Topic } from './bus.js';
 import { GroupConsumer } from './kafka-consumer.js';
+import { errorText } from '../telemetry/log-throttle.js';
 import { DEFAULT_KAFKA_TOPICS, decode, encode, messageKey, type KafkaTopicNames } from './kafka-codec.js';
 import { SpanKind, type Tracing } from '../telemetry/tracing.js';
 import { ATTR_MESSAGING_BATCH_MESSAGE_COUNT, ATTR_MESSAGING_CLIENT_ID, ATTR_MESSAGING_DESTINATION_NAME, ATTR_MESSAGING_OPERATION_NAME, ATTR_MESSAGING_OPERATION_TYPE, ATTR_MESSAGING_SYSTEM } from '../telemetry/semconv.js';
@@ -356,7 +357,7 @@ export class KafkaBus implements Bus {
         h(message);
       } catch (err) {
         this.m[topic].handlerErrors.inc();
-        this.o.log.error({ err, topic }, 'bus subscriber failed');
+        this.warnOnce(`handler:${topic}`, { err: errorText(err), topic }, 'bus subscriber failed');
       }
     }
   }
