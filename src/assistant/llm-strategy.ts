@@ -16,6 +16,7 @@ import { HttpClient, HttpClientError } from '../api/http-client.js';
 import type { CircuitBreaker } from '../core/circuit-breaker.js';
 import type { LlmSettings } from '../config/decide-config.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import type { ApiMetrics, AssistantMetrics } from '../telemetry/metrics.js';
 import { ACTIONS, type Action, type Strategy, type StrategyInput, type Verdict } from './strategy.js';
 
@@ -51,6 +52,7 @@ export interface LlmStrategyOptions {
   breaker: CircuitBreaker;
   metrics: { api: Pick<ApiMetrics, 'httpClientRequests' | 'httpClientRequestDuration'>; assistant: Pick<AssistantMetrics, 'llmFallbacks'> };
   log: Logger;
+  tracing?: Tracing;
 }
 
 export class LlmStrategy implements Strategy {
@@ -65,6 +67,7 @@ export class LlmStrategy implements Strategy {
       metrics: o.metrics.api,
       breaker: o.breaker,
       headers: o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {},
+      ...(o.tracing ? { tracing: o.tracing } : {}),
     });
     for (const r of LLM_FALLBACK_REASONS) o.metrics.assistant.llmFallbacks.labels(r).inc(0);
   }
