@@ -127,6 +127,8 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
     await fetch(`${api}/api/symbols`);
     await fetch(`${api}/api/candles?timeframe=7m`); // 400
     await fetch(`${api}/api/nope`); // 404
+    await fetch(`${api}/api/decision?symbol=BTC-USDT&timeframe=1s`); // the in-process decision service
+    await fetch(`${api}/api/features?symbol=BTC-USDT&timeframe=1s&limit=5`);
     ws = new WebSocket(`${api.replace('http', 'ws')}/ws`);
     await new Promise((resolve, reject) => ws!.once('open', resolve).once('error', reject));
     ws.send(JSON.stringify({ op: 'subscribe', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1s' }));

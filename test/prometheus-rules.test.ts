@@ -40,6 +40,8 @@ const REQUIRED_ALERTS = [
   'Watchdog',
   'NotifierDeliveryFailing',
   'NotifierUnauthorizedSpike',
+  'DecisionServiceDown',
+  'DecisionHitRatioCollapse',
 ];
 const SEVERITIES = ['critical', 'warning', 'info', 'none'];
 

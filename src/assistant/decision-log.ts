@@ -32,6 +32,7 @@ import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from '../api/par
 import type { Decision } from './decision-service.js';
 import { ACTIONS } from './strategy.js';
 import { STRATEGIES } from '../config/decide-config.js';
+import { LLM_FALLBACK_REASONS } from './llm-strategy.js';
 
 export const OUTCOME_RESULTS = ['hit', 'miss', 'no_data'] as const;
 const HOUR = 3_600_000;
@@ -41,7 +42,7 @@ export interface DecisionLogOptions {
   store: Pick<Store, 'query' | 'assistant'>;
   clock: Clock;
   log: Logger;
-  metrics: Pick<AssistantMetrics, 'decisions' | 'decisionOutcomes' | 'decisionHitRatio'>;
+  metrics: Pick<AssistantMetrics, 'decisions' | 'decisionOutcomes' | 'decisionHitRatio' | 'llmFallbacks'>;
   horizonsMs: readonly number[];
   hitThreshold: number;
   scoreIntervalMs: number;
@@ -63,6 +64,7 @@ export class DecisionLog implements Service {
       for (const a of ACTIONS) o.metrics.decisions.labels(s, a).inc(0);
       for (const h of this.horizons) for (const r of OUTCOME_RESULTS) o.metrics.decisionOutcomes.labels(s, h.label, r).inc(0);
     }
+    for (const r of LLM_FALLBACK_REASONS) o.metrics.llmFallbacks.labels(r).inc(0); // whatever the strategy: the panel and increase() see them
   }
 
   private get store(): AssistantStore | undefined {

@@ -78,6 +78,9 @@ export function dashboardQueries(): DashboardQuery[] {
 const NOTIFIER_PENDING = 'the Telegram notifier: started only with a bot token, which the proof\'s demo does not configure (test/notifier*.test.ts runs it against a local Bot API server)';
 
 export const PENDING_METRICS: Record<string, { labels: string[]; reason: string }> = {
+  candlestack_decision_hit_ratio: { labels: ['strategy', 'horizon'], reason: 'set once recorded decisions are scored, 15 min after them at the earliest: longer than the proof\'s demo (test/decision-api.test.ts scores them on a fake clock)' },
+  candlestack_http_client_requests_total: { labels: ['target', 'outcome'], reason: 'outgoing calls between services: the all-in-one demo makes none (the notifier and the llm strategy do: test/http-client.test.ts, test/llm-strategy.test.ts)' },
+  candlestack_http_client_request_duration_seconds: { labels: ['target'], reason: 'outgoing calls between services: the all-in-one demo makes none (the notifier and the llm strategy do: test/http-client.test.ts, test/llm-strategy.test.ts)' },
   candlestack_kafka_consumer_lag: { labels: ['topic', 'partition'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
   candlestack_kafka_messages_produced_total: { labels: ['topic'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
   candlestack_kafka_messages_consumed_total: { labels: ['topic'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
@@ -102,6 +105,7 @@ export const PENDING_METRICS: Record<string, { labels: string[]; reason: string 
  * selector an expression uses for them: an expression containing the selector may be empty.
  */
 export const RARE_SERIES: { selector: string; reason: string }[] = [
+  { selector: 'job="candlestack-decide"', reason: 'the decide role\'s scrape job: the proof scrapes the all-in-one demo, where the decision service answers in-process (compose runs the role; test/decision-api.test.ts runs it)' },
   { selector: 'task=~"integrity|report"', reason: 'the daily jobs (integrity, report) have not run in the proof\'s short demo' },
   { selector: 'task="vacuum"', reason: 'the weekly vacuum has not run in the proof\'s short demo' },
 ];

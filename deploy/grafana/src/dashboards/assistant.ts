@@ -1,9 +1,124 @@
 /**
  * 9. Assistant: the trading assistant of seed 003. The Telegram bot's rows (src/assistant/notifier/): is the bot
  * connected, what chats ask, how fast they get an answer, alert deliveries, errors and lost messages, refused
- * chats. The decision service's rows (decisions by action, hit ratio) sit in this same dashboard.
+ * chats. Above them, the decision service's rows (decisions by action, hit ratio, features, llm fallbacks) and the SLA
+ * of every service (requests, errors, p95, availability, calls between services).
  */
-import { above, informational, upDown, type DashboardSpec, type RowSpec } from '../builder.js';
+import { above, below, informational, upDown, vars, type DashboardSpec, type RowSpec } from '../builder.js';
+
+/** The decision service (src/assistant/): what it advises, how often it was right, its features and llm fallbacks. */
+const decisions: RowSpec[] = [
+  {
+    title: 'Decision service',
+    panels: [
+      {
+        title: 'Decisions by action',
+        description: 'Answers of GET /api/decision per interval by action and by the strategy that answered (an llm answer replaced by the rules fallback counts as rules).',
+        unit: 'short',
+        thresholds: informational,
+        bars: true,
+        w: 8,
+        targets: [{ expr: 'sum by (strategy, action) (increase(candlestack_decisions_total[$__rate_interval]))', legend: '{{strategy}} {{action}}' }],
+      },
+      {
+        title: 'Hit ratio (last 24 h)',
+        description: 'Share of the decisions scored over the last 24 h that were right at each horizon (BUY: the price rose more than decide.hitThreshold, SELL: fell more, HOLD: moved less). A three-way guess sits near 33%; below 35% over 6 h: DecisionHitRatioCollapse.',
+        unit: 'percentunit',
+        thresholds: below(0.35, 0.5),
+        w: 8,
+        targets: [{ expr: 'max by (strategy, horizon) (candlestack_decision_hit_ratio)', legend: '{{strategy}} {{horizon}}' }],
+      },
+      {
+        title: 'Decisions scored',
+        description: 'Recorded decisions scored per interval, by result at their horizon: hit, miss, or no_data (no price an hour after the horizon).',
+        unit: 'short',
+        thresholds: informational,
+        bars: true,
+        w: 8,
+        targets: [{ expr: 'sum by (horizon, result) (increase(candlestack_decision_outcomes_total[$__rate_interval]))', legend: '{{horizon}} {{result}}' }],
+      },
+      {
+        title: 'Feature vectors per second',
+        description: 'Feature vectors computed (one per closed candle of every series), by timeframe: what the decisions read.',
+        unit: 'ops',
+        thresholds: informational,
+        w: 8,
+        targets: [{ expr: 'sum by (timeframe) (rate(candlestack_features_calculated_total{timeframe=~"$timeframe"}[$__rate_interval]))', legend: '{{timeframe}}' }],
+      },
+      {
+        title: 'Feature calculation p95',
+        description: 'Time to compute one feature vector (per closed candle, O(1)), p95.',
+        unit: 's',
+        thresholds: above(0.001, 0.005),
+        w: 8,
+        targets: [{ expr: 'histogram_quantile(0.95, sum by (le) (rate(candlestack_feature_calculation_duration_seconds_bucket[$__rate_interval])))', legend: 'p95' }],
+      },
+      {
+        title: 'llm fallbacks to rules',
+        description: 'llm strategy answers replaced by the rules strategy, by reason: timeout, error (network), circuit_open (the decide_llm breaker), status (non-2xx), unparsable.',
+        unit: 'short',
+        thresholds: informational,
+        bars: true,
+        w: 8,
+        targets: [{ expr: 'sum by (reason) (increase(candlestack_decision_llm_fallbacks_total[$__rate_interval]))', legend: '{{reason}}' }],
+      },
+    ],
+  },
+  {
+    title: 'SLA per service',
+    panels: [
+      {
+        title: 'Requests per second by service',
+        description: 'HTTP requests answered per second by each role (the Prometheus job: candlestack = run/demo/serve, candlestack-decide, candlestack-collect, ...); every role emits the same candlestack_http_requests_total.',
+        unit: 'reqps',
+        thresholds: informational,
+        w: 6,
+        targets: [{ expr: 'sum by (job) (rate(candlestack_http_requests_total[$__rate_interval]))', legend: '{{job}}' }],
+      },
+      {
+        title: 'Error rate by service',
+        description: 'Share of HTTP requests answered with a 5xx, per role. The SLA is 99%: orange from 0.5%, red from 1%.',
+        unit: 'percentunit',
+        thresholds: above(0.005, 0.01),
+        w: 6,
+        targets: [{ expr: '(sum by (job) (rate(candlestack_http_requests_total{status=~"5.."}[$__rate_interval])) or sum by (job) (rate(candlestack_http_requests_total[$__rate_interval])) * 0) / sum by (job) (rate(candlestack_http_requests_total[$__rate_interval]))', legend: '{{job}}' }],
+      },
+      {
+        title: 'Latency p95 by service',
+        description: 'p95 of the HTTP request duration per role (the seed\'s SLA: 500 ms).',
+        unit: 's',
+        thresholds: above(0.25, 0.5),
+        w: 6,
+        targets: [{ expr: 'histogram_quantile(0.95, sum by (job, le) (rate(candlestack_http_request_duration_seconds_bucket[$__rate_interval])))', legend: '{{job}}' }],
+      },
+      {
+        title: 'Availability by service',
+        description: 'Share of successful scrapes of each role over the range (up).',
+        type: 'stat',
+        unit: 'percentunit',
+        thresholds: below(0.99, 0.999),
+        w: 6,
+        targets: [{ expr: 'avg by (job) (avg_over_time(up{job=~"candlestack.*"}[$__range]))', legend: '{{job}}' }],
+      },
+      {
+        title: 'Calls between services',
+        description: 'Outgoing HTTP calls per second by calling role and target service (decide, serve, llm, telegram) and outcome: the status code, or timeout, error, circuit_open.',
+        unit: 'reqps',
+        thresholds: informational,
+        w: 12,
+        targets: [{ expr: 'sum by (job, target, outcome) (rate(candlestack_http_client_requests_total[$__rate_interval]))', legend: '{{job}} -> {{target}} {{outcome}}' }],
+      },
+      {
+        title: 'Call latency p95 by target',
+        description: 'p95 of outgoing HTTP calls by calling role and target service.',
+        unit: 's',
+        thresholds: above(1, 5),
+        w: 12,
+        targets: [{ expr: 'histogram_quantile(0.95, sum by (job, target, le) (rate(candlestack_http_client_request_duration_seconds_bucket[$__rate_interval])))', legend: '{{job}} -> {{target}}' }],
+      },
+    ],
+  },
+];
 
 const bot: RowSpec[] = [
   {
@@ -110,6 +225,6 @@ export const assistant: DashboardSpec = {
   title: 'candlestack / Assistant',
   description: 'The trading assistant: the decision service (BUY / SELL / HOLD and how often it was right) and the Telegram bot (requests, reply time, deliveries, alerts, refused chats).',
   tags: ['assistant', 'telegram'],
-  variables: [],
-  rows: [...bot],
+  variables: [{ ...vars.timeframe(), query: 'label_values(candlestack_features_calculated_total, timeframe)' }],
+  rows: [...decisions, ...bot],
 };
