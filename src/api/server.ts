@@ -10,7 +10,7 @@ import { BadParameterError } from '../core/errors.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ApiMetrics } from '../telemetry/metrics.js';
-import { AlertReceiver } from './alerts-webhook.js';
+import { AlertReceiver, type WebhookMessage } from './alerts-webhook.js';
 import { healthReport, readiness, type HealthSources } from './health.js';
 import { countRequest, Listener, sendError, sendJson } from './http.js';
 import type { Service } from '../core/service.js';
@@ -48,6 +48,8 @@ export interface ApiServerOptions {
   quality?: QualitySource;
   /** The job scheduler for /api/jobs (503 without one). */
   jobs?: JobsSource | null;
+  /** Alertmanager notifications received on POST /api/alerts, after validation (run/demo: the Telegram notifier). */
+  onAlerts?: (message: WebhookMessage) => void;
 }
 
 type RouteHandler = (url: URL, res: ServerResponse, req: IncomingMessage) => Promise<void> | void;
@@ -75,7 +77,7 @@ export class ApiServer implements Service {
       ['/api/quality', (u, res) => sendQuality(u, res, o.markets, o.quality)],
       ['/api/jobs', (u, res) => sendJobs(u, res, o.jobs)],
     ]);
-    this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log }).handle]]);
+    this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log, onMessage: o.onAlerts }).handle]]);
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '').split('?')[0];

@@ -16,6 +16,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { buildApiServer, buildCollectors, buildMarkets, marketsOf, roleFoundation, type RoleDeps } from './parts.js';
 import { buildPipeline } from './pipeline.js';
 import type { Lifecycle } from './lifecycle.js';
+import { embeddedNotifier } from '../assistant/notifier/build.js';
 
 export interface EmbeddedDeps extends RoleDeps {
   role: string;
@@ -42,6 +43,8 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   bus.subscribe('indicator', live.onIndicator);
   const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });
   for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
+  // The Telegram bot, when a token is configured: it asks this role's own API, so it starts after the server.
+  const notifier = embeddedNotifier(config, { clock, metrics, log, markets }, () => ({ host: config.http.host, port: api.port }));
 
   const api = lifecycle.register(
     buildApiServer(config, { clock, metrics, log, registry, version: deps.version }, {
@@ -51,6 +54,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       indicatorNames: pipeline.indicators.names,
       quality: pipeline.quality,
       jobs: pipeline.scheduler,
+      onAlerts: notifier?.onAlerts,
       health: {
         role: deps.role,
         feeds: () => collectors.flatMap((c) => c.health()),
@@ -71,6 +75,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       },
     }),
   );
+  if (notifier) lifecycle.register(notifier.service);
   lifecycle.register(live); // stops after the pipeline: the final tick's candles still reach /ws clients
   for (const s of pipeline.services) lifecycle.register(s);
   for (const c of collectors) lifecycle.register(c);

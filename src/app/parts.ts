@@ -145,7 +145,7 @@ export function buildMarkets(config: Config): Markets {
 export function buildApiServer(
   config: Config,
   deps: PartDeps & { registry: Registry; version: string },
-  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality' | 'jobs'> & { healthStatus: HealthStatusSources },
+  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality' | 'jobs' | 'onAlerts'> & { healthStatus: HealthStatusSources },
 ): ApiServer {
   const log = deps.log.child({ component: 'api' });
   const { healthStatus, ...rest } = parts;
