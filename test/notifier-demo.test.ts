@@ -89,6 +89,13 @@ test('notifier in the demo: keyboard, allow-list, prices, market choice, alerts 
       const reply = await botApi.waitForMessage((m) => m.chatId === ALLOWED, 10_000, pressed);
       assert.match(reply.text, /<b>ETH-USDT<\/b> on binance: <code>/);
       assert.equal(botApi.callbackAnswers.length, answered + 1, 'answerCallbackQuery called');
+      // The decision: the demo's in-process decision service, asked over its API.
+      const decided = botApi.sent.length;
+      botApi.press(ALLOWED, buttons[0].callback_data);
+      const decision = await botApi.waitForMessage((m) => m.chatId === ALLOWED, 10_000, decided);
+      assert.match(decision.text, /^(🟢|🔴|⚪) <b>(BUY|SELL|HOLD)<\/b> BTC-USDT on binance · confidence \d+%\n(Price <code>\d+(\.\d+)?<\/code> · as of \d\d:\d\d:\d\d UTC|Price: no closed candle yet)/);
+      assert.match(decision.text, /\nWhy:\n• \S+/);
+      assert.equal(botApi.callbackAnswers.length, answered + 2);
     });
 
     await t.test('alerts: forwarded to subscribed chats once firing and once resolved, repeats deduplicated', async () => {

@@ -2,13 +2,14 @@
  * `candlestack notify`, the notifier's own role: its RoleServer (/readyz once the Bot API answered, /metrics,
  * Alertmanager's POST /api/alerts forwarded to the subscribed chats), the token read from a file, and webhook
  * mode (updates POSTed by the Bot API server with the secret token header; without it a 401). The market
- * data comes from a real demo's API.
+ * data comes from a real demo's API, the decisions from a real `candlestack decide` process over the same store.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { systemClock } from '../src/core/clock.js';
 import { defaultConfig, type Config } from '../src/config/config.js';
 import { startDemo, type Demo } from '../src/demo/demo.js';
@@ -18,9 +19,11 @@ import { WEBHOOK_PATH } from '../src/assistant/notifier/notifier.js';
 import { log, until } from './support/harness.js';
 import { freePort } from './support/net.js';
 import { TelegramBotApiServer } from './support/telegram-bot-api.js';
+import { Service } from './support/observability.js';
 import { capturedLog, metricValue, postAlerts, TOKEN, TOKEN_SECRET, webhookBody } from './support/notifier-rig.js';
 
 const CHAT = 4242;
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 function notifyConfig(botApi: TelegramBotApiServer, marketDataUrl: string, decisionUrl: string, dir: string): Config {
   const config = defaultConfig();
@@ -31,33 +34,49 @@ function notifyConfig(botApi: TelegramBotApiServer, marketDataUrl: string, decis
   return config;
 }
 
-async function demoApi(): Promise<Demo> {
+async function demoApi(store = 'sqlite::memory:'): Promise<Demo> {
   const config = defaultConfig();
   config.http = { host: '127.0.0.1', port: 0 };
   config.timeframes = ['1s', '1m'];
   config.candles = { ...config.candles, graceMs: 200, tickMs: 50 };
-  config.store = { url: 'sqlite::memory:', flushMs: 100 };
+  config.store = { url: store, flushMs: 100 };
   const demo = await startDemo(config, { rate: 50, seed: 9, chaos: false, symbolsGiven: false, storeGiven: true }, { clock: systemClock, log, version: 'test' });
   await until('a 1s candle', async () => ((await (await fetch(`http://127.0.0.1:${demo.port}/api/candles?symbol=BTC-USDT&timeframe=1s&limit=1`)).json()) as any).count > 0, 15_000);
   return demo;
 }
 
-test('notify role: token from a file, /readyz once the Bot API answers, the decision service down answered in < 5 s with the market data, alerts on its own /api/alerts', { timeout: 90_000 }, async () => {
+const UNAVAILABLE = /^⚠️ <b>Decision unavailable<\/b> for BTC-USDT on binance: decide (is not answering|did not answer in time|is failing, calls paused for a while)\.\nMarket data as of \d\d:\d\d:\d\d UTC \(\d+s ago\): <code>\d+(\.\d+)?<\/code> \(1s close\)\./;
+
+test('notify role with the real decide and serve APIs: token from a file, /readyz, a decision with its price and reasons; decide killed -> "decision unavailable, market data as of" in < 5 s; alerts on its own /api/alerts', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-notify-'));
   const botApi = await new TelegramBotApiServer(TOKEN).start();
-  const demo = await demoApi();
+  // The market data: a demo writing a SQLite file that the decide process reads (as process and decide share a store).
+  const storeUrl = `sqlite:${join(dir, 'candles.db')}`;
+  const demo = await demoApi(storeUrl);
+  const decidePort = await freePort();
+  const decide = new Service('decide', process.execPath, [MAIN, 'decide', '--store', storeUrl, '--port', String(decidePort), '--timeframes', '1s,1m', '--log-format', 'json', '--log-level', 'warn']);
   const { log: captured, lines } = capturedLog();
   let app: RoleApp | null = null;
   try {
-    // Nothing listens on the decision service's port: it is down.
-    const decisionUrl = `http://127.0.0.1:${await freePort()}`;
-    app = await startNotify(notifyConfig(botApi, `http://127.0.0.1:${demo.port}`, decisionUrl, dir), { clock: systemClock, log: captured, version: 'test' });
+    await decide.waitReady(`http://127.0.0.1:${decidePort}/readyz`);
+    app = await startNotify(notifyConfig(botApi, `http://127.0.0.1:${demo.port}`, `http://127.0.0.1:${decidePort}`, dir), { clock: systemClock, log: captured, version: 'test' });
     const base = `http://127.0.0.1:${app.port}`;
     await until('/readyz ready', async () => (await fetch(`${base}/readyz`)).status === 200, 10_000);
     const health = (await (await fetch(`${base}/api/health`)).json()) as any;
     assert.equal(health.role, 'notify');
     assert.deepEqual(health.breakers.map((b: any) => b.component).sort(), ['notifier_decide', 'notifier_serve']);
 
+    // The button: the decide process's answer, with the price it is about and its reasons.
+    const first = botApi.sent.length;
+    botApi.message(CHAT, 'What should I do with crypto?');
+    const decision = await botApi.waitForMessage((m) => m.chatId === CHAT, 6_000, first);
+    assert.match(decision.text, /^(🟢|🔴|⚪) <b>(BUY|SELL|HOLD)<\/b> BTC-USDT on binance · confidence \d+%\nPrice <code>\d+(\.\d+)?<\/code> · as of \d\d:\d\d:\d\d UTC \(\d+s ago\)\nWhy:\n• \S+/);
+    assert.match(decision.text, /strategy rules · 1s candles/);
+    assert.equal(decision.replyMarkup.keyboard[0][0].text, 'What should I do with crypto?');
+
+    // The decision service dies: every press still gets an answer, within 5 s, with the market data.
+    decide.proc.kill('SIGKILL');
+    await new Promise((r) => decide.proc.once('exit', r));
     for (let i = 0; i < 3; i++) {
       const from = botApi.sent.length;
       const asked = Date.now();
@@ -65,12 +84,16 @@ test('notify role: token from a file, /readyz once the Bot API answers, the deci
       const reply = await botApi.waitForMessage((m) => m.chatId === CHAT, 6_000, from);
       const took = reply.at - asked;
       assert.ok(took < 5_000, `answered in ${took} ms`);
-      assert.match(reply.text, /^⚠️ <b>Decision unavailable<\/b> for BTC-USDT on binance: decide (is not answering|is failing, calls paused for a while)\.\nMarket data as of \d\d:\d\d:\d\d UTC \(\d+s ago\): <code>\d+(\.\d+)?<\/code> \(1s close\)\./);
+      assert.match(reply.text, UNAVAILABLE);
     }
+    const h = botApi.sent.length;
+    botApi.message(CHAT, '/health');
+    assert.match((await botApi.waitForMessage((m) => m.chatId === CHAT, 6_000, h)).text, /🔴 Decision service: decide (is not answering|is failing, calls paused for a while)/);
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    assert.match(metrics, /candlestack_http_client_requests_total\{target="decide",outcome="error"\} [1-9]/, 'outgoing calls counted by target');
+    assert.match(metrics, /candlestack_http_client_requests_total\{target="decide",outcome="200"\} [1-9]/, 'outgoing calls counted by target');
+    assert.match(metrics, /candlestack_http_client_requests_total\{target="decide",outcome="(error|circuit_open)"\} [1-9]/);
     assert.match(metrics, /candlestack_http_client_requests_total\{target="serve",outcome="200"\} [1-9]/);
-    assert.match(metrics, /candlestack_notifier_reply_duration_seconds_count\{command="button"\} 3/);
+    assert.match(metrics, /candlestack_notifier_reply_duration_seconds_count\{command="button"\} 4/);
 
     // Alertmanager posts to the notify role itself in the split deployment.
     const from = botApi.sent.length;
@@ -85,6 +108,7 @@ test('notify role: token from a file, /readyz once the Bot API answers, the deci
     assert.ok(!lines.some((l) => l.includes(TOKEN_SECRET)), 'no log line carries the token');
   } finally {
     await app?.stop();
+    await decide.stop();
     await demo.stop();
     await botApi.stop();
     rmSync(dir, { recursive: true, force: true });

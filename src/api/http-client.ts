@@ -11,6 +11,10 @@
 import { CandlestackError } from '../core/errors.js';
 import type { CircuitBreaker } from '../core/circuit-breaker.js';
 import type { ApiMetrics } from '../telemetry/metrics.js';
+import { Tracing } from '../telemetry/tracing.js';
+import { tracedFetch } from '../telemetry/http-tracing.js';
+
+const OFF = Tracing.off();
 
 export const HTTP_CLIENT_FAILURES = ['timeout', 'error', 'circuit_open'] as const;
 export type HttpClientFailure = (typeof HTTP_CLIENT_FAILURES)[number];
@@ -31,6 +35,8 @@ export interface HttpClientOptions {
   breaker?: CircuitBreaker;
   /** Sent with every request (authorization); never logged. */
   headers?: Readonly<Record<string, string>>;
+  /** The caller's traces: each attempt is a CLIENT span (peer.service = target) and carries traceparent. */
+  tracing?: Tracing;
 }
 
 export interface HttpResponse<T = unknown> {
@@ -114,7 +120,8 @@ export class HttpClient {
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     const stop = this.duration.startTimer();
     try {
-      const res = await fetch(url, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body), signal });
+      const init = { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body), signal };
+      const res = await tracedFetch(this.o.tracing ?? OFF, url, init, { peer: this.target });
       const text = await res.text();
       stop();
       this.count(String(res.status));

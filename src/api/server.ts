@@ -22,8 +22,12 @@ import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.j
 import { indicatorsRoute } from './indicators-route.js';
 import { sendQuality, type QualitySource } from './quality-route.js';
 import { sendJobs, type JobsSource } from './jobs-route.js';
+import { Tracing } from '../telemetry/tracing.js';
+import { UNTRACED_ROUTES, traceRequest } from '../telemetry/http-tracing.js';
 
 export const MAX_CANDLES_LIMIT = 5000;
+const OFF = Tracing.off();
+
 const DEFAULT_CANDLES_LIMIT = 500;
 
 export interface ApiServerOptions {
@@ -48,6 +52,10 @@ export interface ApiServerOptions {
   quality?: QualitySource;
   /** The job scheduler for /api/jobs (503 without one). */
   jobs?: JobsSource | null;
+  /** A SERVER span per request (src/telemetry/http-tracing.ts); off when absent. */
+  tracing?: Tracing;
+  /** More GET routes by path, from other parts (the decision service: /api/decision, /api/decisions). */
+  routes?: Readonly<Record<string, (url: URL, res: ServerResponse) => Promise<void> | void>>;
   /** Alertmanager notifications received on POST /api/alerts, after validation (run/demo: the Telegram notifier). */
   onAlerts?: (message: WebhookMessage) => void;
 }
@@ -76,6 +84,7 @@ export class ApiServer implements Service {
       ['/api/indicators', (u, res) => indicatorsRoute({ store: o.store, markets: o.markets, names: o.indicatorNames ?? [] }, u, res)],
       ['/api/quality', (u, res) => sendQuality(u, res, o.markets, o.quality)],
       ['/api/jobs', (u, res) => sendJobs(u, res, o.jobs)],
+      ...Object.entries(o.routes ?? {}),
     ]);
     this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log, onMessage: o.onAlerts }).handle]]);
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -101,6 +110,11 @@ export class ApiServer implements Service {
     const handler = this.routes.get(url.pathname) ?? asset;
     const postHandler = this.postRoutes.get(url.pathname);
     const route = asset ? ASSETS_PREFIX : handler || postHandler ? url.pathname : 'unknown';
+    const tracing = this.o.tracing && !UNTRACED_ROUTES.has(route) ? this.o.tracing : OFF;
+    return traceRequest(tracing, req, res, route === 'unknown' ? undefined : route, () => this.dispatch(req, res, url, route, handler, postHandler));
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, url: URL, route: string, handler: RouteHandler | undefined, postHandler: BodyRouteHandler | undefined): Promise<void> {
     const method = req.method ?? 'GET';
     countRequest(this.o.metrics, method, route, res);
     try {
@@ -139,6 +153,7 @@ export class ApiServer implements Service {
         alerts: 'POST /api/alerts (Alertmanager webhook, payload version 4)',
         quality: '/api/quality?exchange=&symbol=',
         jobs: '/api/jobs',
+        ...(this.o.routes?.['/api/decision'] ? { decision: '/api/decision?exchange=&symbol=&timeframe=' } : {}),
       },
     });
   }

@@ -37,6 +37,7 @@ import { breakerSettings, resolveCandleTimeframe } from '../config/quality-confi
 import type { BreakerStatus, CircuitBreaker } from '../core/circuit-breaker.js';
 import { buildBackfillSources } from './parts.js';
 import { setupIndicators, type IndicatorsRuntime } from './indicators.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import { streamClockTicker, wallClockTicker, type StreamClockTicker } from '../pipeline/candle-clock.js';
 
 export interface PipelineDeps {
@@ -46,6 +47,8 @@ export interface PipelineDeps {
   store: Store;
   /** The role's local bus: the stages subscribe to it and publish candles and indicators on it. */
   bus: Bus;
+  /** The role's traces: store batches, backfill runs, scheduled jobs (off when absent). */
+  tracing?: Tracing;
 }
 
 export interface PipelineOptions {

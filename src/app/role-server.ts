@@ -13,6 +13,10 @@ import { countRequest, Listener, sendError, sendJson } from '../api/http.js';
 import type { ApiMetrics } from '../telemetry/metrics.js';
 import { healthReport, readiness, type HealthSources } from '../api/health.js';
 import { BadParameterError } from '../core/errors.js';
+import { Tracing } from '../telemetry/tracing.js';
+import { UNTRACED_ROUTES, traceRequest } from '../telemetry/http-tracing.js';
+
+const OFF = Tracing.off();
 
 /** A GET route of a role: answers from the request URL (a BadParameterError thrown or rejected is a 400). */
 export type RoleRoute = (url: URL, res: ServerResponse) => void | Promise<void>;
@@ -32,6 +36,8 @@ export interface RoleServerOptions {
   routes?: Readonly<Record<string, RoleRoute>>;
   /** POST routes by path. */
   postRoutes?: Readonly<Record<string, RolePostRoute>>;
+  /** A SERVER span per request (not for /metrics and the probes); off when absent. */
+  tracing?: Tracing;
 }
 
 const BUILT_IN = ['/metrics', '/healthz', '/readyz', '/api/health'];
@@ -41,7 +47,12 @@ export class RoleServer implements Service {
   private readonly listener: Listener;
 
   constructor(private readonly o: RoleServerOptions) {
-    const server = createServer((req, res) => void this.handle(req, res));
+    const server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const known = path === '/api/health' || (o.routes !== undefined && Object.hasOwn(o.routes, path)) || (o.postRoutes !== undefined && Object.hasOwn(o.postRoutes, path));
+      const tracing = o.tracing && !UNTRACED_ROUTES.has(path) ? o.tracing : OFF;
+      void traceRequest(tracing, req, res, known ? path : undefined, () => this.handle(req, res));
+    });
     this.listener = new Listener(server, o.host, o.port);
   }
 

@@ -20,8 +20,10 @@ import { POSTGRES_URL_EXPECTED, isPostgresUrl, parsePostgresUrl, redactUrl } fro
 import { bool, duration, host, oneOf, port, splitList, stringList, url, type Parse } from './fields.js';
 import { INDICATORS } from './indicators-config.js';
 import { JOBS, type JobsConfig } from './jobs-config.js';
+import { DECIDE, type DecideConfig } from './decide-config.js';
 import { BREAKERS, QUALITY, type BreakersConfig } from './quality-config.js';
 import { TELEGRAM, type TelegramConfig } from './telegram-config.js';
+import { TRACING, applyOtelEnv, type TracingConfig } from './tracing-config.js';
 import { leaf, list, record, section, setting, type Setting } from './schema.js';
 
 export interface ExchangeConfig {
@@ -56,8 +58,12 @@ export interface Config {
   breakers: BreakersConfig;
   /** The scheduled jobs (src/jobs/scheduler.ts): schedule, timeout, jitter, enabled per job name. */
   jobs: JobsConfig;
+  /** The decision service (src/assistant/): strategy, scoring, the llm endpoint. */
+  decide: DecideConfig;
   /** The Telegram notifier (src/assistant/notifier/): token, allowed chats, default market, upstream services. */
   telegram: TelegramConfig;
+  /** OpenTelemetry traces (src/telemetry/tracing.ts); the standard OTEL_* variables override the file. */
+  tracing: TracingConfig;
 }
 
 export const DEFAULT_SYMBOLS = ['BTC-USDT', 'ETH-USDT'];
@@ -186,12 +192,14 @@ const CONFIG = section<Config>({
   quality: QUALITY,
   breakers: BREAKERS,
   jobs: JOBS,
+  decide: DECIDE,
   telegram: TELEGRAM,
   kafka: section({
     topics: record(Object.keys(DEFAULT_KAFKA_TOPICS) as (keyof KafkaTopicNames)[], (topic) => leaf(kafkaName, DEFAULT_KAFKA_TOPICS[topic])),
     group: leaf(kafkaName, 'candlestack-process', { cli: { flag: 'kafka-group', value: 'NAME', help: 'Kafka consumer group of the process role (default {default})' } }),
     commitIntervalMs: leaf(duration(0, 60_000), 1_000, { file: 'commitInterval' }),
   }),
+  tracing: TRACING,
 });
 
 export function defaultConfig(): Config {
@@ -238,6 +246,7 @@ export function loadConfig(sources: ConfigSources): Config {
     const raw = sources.env[s.env];
     if (raw !== undefined && raw !== '') s.apply(config, raw, s.env, undefined);
   }
+  applyOtelEnv(config.tracing, sources.env);
   for (const s of SETTINGS) {
     const raw = sources.flags[s.flag];
     if (raw !== undefined) s.apply(config, raw, `--${s.flag}`, undefined);

@@ -75,7 +75,8 @@ const ACTION_ICON: Record<string, string> = { BUY: '🟢', SELL: '🔴', HOLD: '
 
 export const marketName = (m: { exchange: string; symbol: string }): string => `${m.symbol} on ${m.exchange}`;
 
-const priceLine = (p: { price: string; asOf: number }, now: number): string => `Price ${code(p.price)} · as of ${escapeHtml(formatTime(p.asOf, now))} (${escapeHtml(formatAge(p.asOf, now))})`;
+const priceLine = (p: { price: string | null; asOf: number | null }, now: number): string =>
+  p.price === null || p.asOf === null ? escapeHtml('Price: no closed candle yet') : `Price ${code(p.price)} · as of ${escapeHtml(formatTime(p.asOf, now))} (${escapeHtml(formatAge(p.asOf, now))})`;
 
 /** A decision: action, confidence, price and as-of, up to 6 reasons, the strategy. */
 export function decisionMessage(d: Decision, now: number): string {

@@ -32,8 +32,9 @@ export interface Decision extends Market {
   confidence: number;
   strategy: string;
   reasons: string[];
-  price: string;
-  asOf: number;
+  /** The close the decision is about; null when the market has no closed candle (stale_data). */
+  price: string | null;
+  asOf: number | null;
 }
 
 export interface HealthSummary {
@@ -142,6 +143,9 @@ export class MarketDataClient {
 
 const ACTIONS: readonly string[] = ['BUY', 'SELL', 'HOLD'];
 
+/** Reasons the decision service gives as a bare code. */
+const REASON_TEXT: Readonly<Record<string, string>> = { stale_data: 'stale_data: no closed candle within the last 3 periods, so no guess' };
+
 /** A reason as text: the service's strings as they are, `{ code, text }`-like objects by their text. */
 function reasonText(r: unknown): string {
   if (typeof r === 'string') return r;
@@ -157,7 +161,7 @@ export class DecisionClient {
     const action = body.action;
     const price = decimalText(body.price);
     const asOf = time(body.asOf);
-    if (typeof action !== 'string' || !ACTIONS.includes(action) || price === null || asOf === null) throw new UpstreamError(this.client.target, 'the decision service answered a malformed decision');
+    if (typeof action !== 'string' || !ACTIONS.includes(action) || (price === null && body.price !== null) || (asOf === null && body.asOf !== null)) throw new UpstreamError(this.client.target, 'the decision service answered a malformed decision');
     const confidence = typeof body.confidence === 'number' && Number.isFinite(body.confidence) ? Math.min(1, Math.max(0, body.confidence)) : 0;
     return {
       exchange: String(body.exchange ?? m.exchange),
@@ -166,7 +170,7 @@ export class DecisionClient {
       action: action as Action,
       confidence,
       strategy: typeof body.strategy === 'string' ? body.strategy : 'unknown',
-      reasons: Array.isArray(body.reasons) ? body.reasons.map(reasonText) : [],
+      reasons: Array.isArray(body.reasons) ? body.reasons.map(reasonText).map((r) => REASON_TEXT[r] ?? r) : [],
       price,
       asOf,
     };
