@@ -47,7 +47,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   pipeline.features.onFeature(live.onFeature);
   const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets, features: pipeline.features.latest });
   // The Telegram bot, when a token is configured: it asks this role's own API, so it starts after the server.
-  const notifier = embeddedNotifier(config, { clock, metrics, log, markets }, () => ({ host: config.http.host, port: api.port }));
+  const notifier = embeddedNotifier(config, { clock, metrics, log, markets, tracing }, () => ({ host: config.http.host, port: api.port }));
 
   const api = lifecycle.register(
     buildApiServer(config, { clock, metrics, log, tracing, registry, version: deps.version }, {

@@ -18,8 +18,8 @@ import { RoleServer } from './role-server.js';
 export async function startNotify(config: Config, deps: RoleDeps): Promise<RoleApp> {
   const { clock, log } = deps;
   if (telegramToken(config.telegram) === null) throw new ConfigError('telegram.token', 'a bot token for the notify role (CANDLESTACK_TELEGRAM_TOKEN, --telegram-token-file or telegram.token in the config file)', null);
-  const { startedAt, lifecycle, registry, metrics } = await roleFoundation(config, deps, 'notify', { store: false, series: false });
-  const b = buildNotifier(config, { clock, metrics, log, markets: buildMarkets(config) }, urlsOf(config));
+  const { startedAt, lifecycle, registry, metrics, tracing } = await roleFoundation(config, deps, 'notify', { store: false, series: false });
+  const b = buildNotifier(config, { clock, metrics, log, markets: buildMarkets(config), tracing }, urlsOf(config));
   if (b === null) throw new ConfigError('telegram.token', 'a bot token', null);
   const { notifier, breakers } = b;
   const alerts = new AlertReceiver({ metrics: metrics.api, log: log.child({ component: 'api' }), onMessage: notifier.onAlerts });
@@ -33,6 +33,7 @@ export async function startNotify(config: Config, deps: RoleDeps): Promise<RoleA
       metrics: metrics.api,
       health: { role: 'notify', startedAt, staleAfterMs: config.feed.staleAfterMs, bus: { kind: 'none' }, breakers: () => breakers.map((x) => x.status()), notReady: notifier.notReadyReasons },
       postRoutes: { '/api/alerts': alerts.handle, [WEBHOOK_PATH]: notifier.webhookRoute },
+      tracing,
     }),
   );
   lifecycle.register(notifier);

@@ -15,6 +15,7 @@ import { service, type Service } from '../../core/service.js';
 import { instrumentedBreaker } from '../../telemetry/breaker-metrics.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Metrics } from '../../telemetry/metrics.js';
+import type { Tracing } from '../../telemetry/tracing.js';
 import { Notifier, type NotifierOptions } from './notifier.js';
 import { redactingLog, redactor } from './redact.js';
 import { DecisionClient, isAlive, MarketDataClient } from './upstream.js';
@@ -24,13 +25,22 @@ export interface BuiltNotifier {
   breakers: CircuitBreaker[];
 }
 
+/** What the notifier is built from; `tracing` makes each call to serve and decide a CLIENT span whose context travels in traceparent. */
+export interface NotifierDeps {
+  clock: Clock;
+  metrics: Metrics;
+  log: Logger;
+  markets: Markets;
+  tracing?: Tracing;
+}
+
 export interface NotifierUrls {
   marketData: string;
   decision: string;
 }
 
 /** The notifier of this config, or null when no token is configured. Throws ConfigError for an unreadable token file. */
-export function buildNotifier(config: Config, deps: { clock: Clock; metrics: Metrics; log: Logger; markets: Markets }, urls: NotifierUrls, tuning: Partial<NotifierOptions> = {}): BuiltNotifier | null {
+export function buildNotifier(config: Config, deps: NotifierDeps, urls: NotifierUrls, tuning: Partial<NotifierOptions> = {}): BuiltNotifier | null {
   const t = config.telegram;
   const token = telegramToken(t);
   if (token === null) return null;
@@ -39,7 +49,7 @@ export function buildNotifier(config: Config, deps: { clock: Clock; metrics: Met
   const breakerLog = deps.log.child({ component: 'breaker' });
   const client = (target: string, baseUrl: string) => {
     const breaker = instrumentedBreaker(`notifier_${target}`, config.breakers.defaults, { clock: deps.clock, metrics: deps.metrics.breakers, log: breakerLog });
-    return { breaker, http: new HttpClient({ target, baseUrl, timeoutMs: t.timeoutMs, retries: t.retries, backoffMs: 100, breaker, metrics: deps.metrics.api }) };
+    return { breaker, http: new HttpClient({ target, baseUrl, timeoutMs: t.timeoutMs, retries: t.retries, backoffMs: 100, breaker, metrics: deps.metrics.api, ...(deps.tracing ? { tracing: deps.tracing } : {}) }) };
   };
   const serve = client('serve', urls.marketData);
   const decide = client('decide', urls.decision);
@@ -79,7 +89,7 @@ export function loopbackUrl(host: string, port: number): string {
  * API over loopback HTTP for market data and decisions, the same flow and code as the split roles.
  * `onAlerts` is what the API server's POST /api/alerts hands each notification to.
  */
-export function embeddedNotifier(config: Config, deps: { clock: Clock; metrics: Metrics; log: Logger; markets: Markets }, api: () => { host: string; port: number }): { service: Service; onAlerts: (m: WebhookMessage) => void } | null {
+export function embeddedNotifier(config: Config, deps: NotifierDeps, api: () => { host: string; port: number }): { service: Service; onAlerts: (m: WebhookMessage) => void } | null {
   if (telegramToken(config.telegram) === null) return null;
   let built: BuiltNotifier | null = null;
   return {
