@@ -45,7 +45,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
   for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
   pipeline.features.onFeature(live.onFeature);
-  const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets, features: pipeline.features.latest });
+  const decisions = buildDecisions(config, { clock, metrics, log, tracing }, { store, markets, features: pipeline.features.latest, env: deps.env ?? process.env });
   // The Telegram bot, when a token is configured: it asks this role's own API, so it starts after the server.
   const notifier = embeddedNotifier(config, { clock, metrics, log, markets, tracing }, () => ({ host: config.http.host, port: api.port }));
 
