@@ -4,10 +4,13 @@ import { binanceMapper, binanceSymbols } from '../src/exchanges/binance/mapper.j
 import { recordMapping, type Recorded } from './support/exchange-fixtures.js';
 import { fixtureFiles, fixtureLines } from './support/fixtures.js';
 
+/** A receive time after every frame's own (a trade stamped ahead of its receive time is rejected). */
+const T0 = 1_800_000_000_000;
+
 const recordings = fixtureFiles('binance', '.jsonl');
 const lines = (file: string): string[] => fixtureLines('binance', file);
 
-const mapOne = (frame: string, receivedAt = 1_700_000_000_000): Recorded => recordMapping(binanceMapper, [frame], receivedAt);
+const mapOne = (frame: string, receivedAt = 1_800_000_000_000): Recorded => recordMapping(binanceMapper, [frame], receivedAt);
 
 const total = (r: Recorded): number => r.trades.length + r.klines.length + r.rejects.length + r.reconnects.length;
 
@@ -21,7 +24,7 @@ const DOC_KLINE =
 describe('binanceMapper: documented example payloads', () => {
   test('trade', () => {
     for (const frame of [DOC_TRADE, DOC_TRADE_FULL]) {
-      const r = mapOne(frame, 42);
+      const r = mapOne(frame, T0 + 42);
       assert.equal(total(r), 1);
       assert.deepEqual(r.trades[0], {
         type: 'trade',
@@ -33,13 +36,13 @@ describe('binanceMapper: documented example payloads', () => {
         side: 'sell', // m = true: the buyer was the maker, the taker sold
         count: 1,
         time: 1672515782136,
-        receivedAt: 42,
+        receivedAt: T0 + 42,
       });
     }
   });
 
   test('aggTrade: id is `a`, count = l - f + 1', () => {
-    const r = mapOne(DOC_AGG_TRADE, 7);
+    const r = mapOne(DOC_AGG_TRADE, T0 + 7);
     assert.equal(total(r), 1);
     assert.deepEqual(r.trades[0], {
       type: 'trade',
@@ -51,14 +54,14 @@ describe('binanceMapper: documented example payloads', () => {
       side: 'sell',
       count: 6,
       time: 1672515782136,
-      receivedAt: 7,
+      receivedAt: T0 + 7,
     });
     const buy = mapOne(DOC_AGG_TRADE.replace('"m":true', '"m":false'));
     assert.equal(buy.trades[0]?.side, 'buy');
   });
 
   test('kline', () => {
-    const r = mapOne(DOC_KLINE, 9);
+    const r = mapOne(DOC_KLINE, T0 + 9);
     assert.equal(total(r), 1);
     assert.deepEqual(r.klines[0], {
       type: 'kline',
@@ -76,7 +79,7 @@ describe('binanceMapper: documented example payloads', () => {
       tradeCount: 100,
       closed: false,
       time: 1672515782136,
-      receivedAt: 9,
+      receivedAt: T0 + 9,
     });
     assert.equal(mapOne(DOC_KLINE.replace('"x":false', '"x":true')).klines[0]?.closed, true);
   });
@@ -87,8 +90,8 @@ describe('binanceMapper: documented example payloads', () => {
       ['bnbbtc@aggTrade', DOC_AGG_TRADE],
       ['bnbbtc@kline_1m', DOC_KLINE],
     ] as const) {
-      const wrapped = mapOne(`{"stream":"${stream}","data":${raw}}`, 5);
-      const plain = mapOne(raw, 5);
+      const wrapped = mapOne(`{"stream":"${stream}","data":${raw}}`, T0 + 5);
+      const plain = mapOne(raw, T0 + 5);
       assert.equal(total(wrapped), 1);
       assert.deepEqual(wrapped, plain);
     }
@@ -110,7 +113,7 @@ describe('binanceMapper: real recorded frames', () => {
       for (const [n, line] of lines(file).entries()) {
         const wrapper = JSON.parse(line) as { stream: string; data: Record<string, any> };
         const d = wrapper.data;
-        const receivedAt = 1_000 + n;
+        const receivedAt = T0 + n;
         const r = mapOne(line, receivedAt);
         assert.equal(r.rejects.length, 0, `line ${n + 1} rejected: ${JSON.stringify(r.rejects[0])}`);
         assert.equal(total(r), 1, `line ${n + 1} produces exactly one event`);

@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { bybitMapper, tradeIdFromString } from '../src/exchanges/bybit/mapper.js';
 import { captureFrames, recordMapping, type Recorded } from './support/exchange-fixtures.js';
 
+/** A receive time after every frame's own (a trade stamped ahead of its receive time is rejected). */
+const T0 = 1_800_000_000_000;
+
 const mapAll = (frames: string[], receivedAt?: number): Recorded => recordMapping(bybitMapper, frames, receivedAt);
 
 // https://bybit-exchange.github.io/docs/v5/websocket/public/trade (Response Example)
@@ -55,22 +58,22 @@ const OPTION_PONG = '{"args": ["1672916271846"], "op": "pong"}';
 
 describe('bybitMapper: documented examples', () => {
   test('publicTrade: canonical symbol, exact decimals, taker side, fill time, id derived from the UUID', () => {
-    const r = mapAll([DOC_TRADE], 42);
+    const r = mapAll([DOC_TRADE], T0 + 42);
     assert.equal(r.rejects.length + r.klines.length, 0);
     const id = tradeIdFromString('20f43950-d8dd-5b31-9112-a178eb6023af');
     assert.ok(Number.isSafeInteger(id) && id >= 0);
     assert.deepEqual(r.trades, [
-      { type: 'trade', exchange: 'bybit', symbol: 'BTC-USDT', id, price: '16578.50', qty: '0.001', side: 'buy', count: 1, time: 1672304486865, receivedAt: 42 },
+      { type: 'trade', exchange: 'bybit', symbol: 'BTC-USDT', id, price: '16578.50', qty: '0.001', side: 'buy', count: 1, time: 1672304486865, receivedAt: T0 + 42 },
     ]);
   });
 
   test('kline: interval 5 -> 5m, turnover is the quote volume, confirm=false is open, unreported fields null', () => {
-    const r = mapAll([DOC_KLINE], 7);
+    const r = mapAll([DOC_KLINE], T0 + 7);
     assert.equal(r.rejects.length + r.trades.length, 0);
     assert.deepEqual(r.klines, [
       {
         type: 'kline', exchange: 'bybit', symbol: 'BTC-USDT', timeframe: '5m', openTime: 1672324800000, open: '16649.5', high: '16677', low: '16608',
-        close: '16677', volume: '2.081', quoteVolume: '34666.4005', takerBuyVolume: null, tradeCount: null, closed: false, time: 1672324988882, receivedAt: 7,
+        close: '16677', volume: '2.081', quoteVolume: '34666.4005', takerBuyVolume: null, tradeCount: null, closed: false, time: 1672324988882, receivedAt: T0 + 7,
       },
     ]);
     const closed = mapAll([DOC_KLINE.replace('"confirm": false', '"confirm": true').replace('kline.5.', 'kline.D.')]);
@@ -135,7 +138,7 @@ describe('bybitMapper: robustness', () => {
   }
 
   test('one bad entry in a frame is rejected alone; the good ones are mapped', () => {
-    const frame = JSON.stringify({ topic: 'publicTrade.ETHUSDT', ts: 1, type: 'snapshot', data: [{ T: 1, s: 'ETHUSDT', S: 'Sell', v: '1', p: '2', i: '5' }, { T: 1, s: 'ETHUSDT' }] });
+    const frame = JSON.stringify({ topic: 'publicTrade.ETHUSDT', ts: 1672304486868, type: 'snapshot', data: [{ T: 1672304486865, s: 'ETHUSDT', S: 'Sell', v: '1', p: '2', i: '5' }, { T: 1672304486865, s: 'ETHUSDT' }] });
     const r = mapAll([frame]);
     assert.deepEqual([r.trades.map((t) => [t.symbol, t.id, t.side]), r.rejects.map((x) => x.reason)], [[['ETH-USDT', 5, 'sell']], ['invalid_field']]);
   });

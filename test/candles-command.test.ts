@@ -311,7 +311,7 @@ test('bad jsonl lines: malformed JSON and malformed trades are bad, other events
   assert.equal(r.exitCode, 0, r.stderr);
   assert.equal(r.badLines, 3, r.stderr);
   assert.equal(r.stdout, clean.stdout);
-  assert.match(r.stderr, /^line 6: price "12x" is not a decimal$/m);
+  assert.match(r.stderr, /^line 6: price "12x" is not a decimal > 0$/m);
   assert.match(r.stderr, /^line 12: aggTrade with invalid first\/last trade ids$/m);
   assert.match(r.stderr, /^line 33: frame is not JSON$/m);
 });

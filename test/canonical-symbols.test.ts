@@ -68,11 +68,11 @@ describe('core symbols', () => {
 describe('Binance mapper: canonical symbols out, unreadable ones rejected', () => {
   const run = (frame: string) => {
     const out: { trades: { symbol: string }[]; rejects: string[] } = { trades: [], rejects: [] };
-    binance.mapper.map(frame, 1, { trade: (t) => out.trades.push(t), kline: (k) => out.trades.push(k), reject: (r) => out.rejects.push(r), reconnect: () => undefined });
+    binance.mapper.map(frame, 1_800_000_000_000, { trade: (t) => out.trades.push(t), kline: (k) => out.trades.push(k), reject: (r) => out.rejects.push(r), reconnect: () => undefined });
     return out;
   };
   test('BTCUSDT trade -> BTC-USDT', () => {
-    const r = run('{"e":"trade","E":1,"s":"BTCUSDT","t":7,"p":"1.0","q":"2.0","T":1,"m":true,"M":true}');
+    const r = run('{"e":"trade","E":1672515782136,"s":"BTCUSDT","t":7,"p":"1.0","q":"2.0","T":1672515782136,"m":true,"M":true}');
     assert.deepEqual(r.trades.map((t) => t.symbol), ['BTC-USDT']);
   });
   test('a symbol whose quote is unknown is counted as unknown_symbol, not guessed', () => {

@@ -7,10 +7,13 @@ import assert from 'node:assert/strict';
 import { coinbaseMapper, coinbaseSymbols, parseCoinbaseTime } from '../src/exchanges/coinbase/mapper.js';
 import { captureFrames, recordMapping } from './support/exchange-fixtures.js';
 
+/** A receive time after every frame's own (a trade stamped ahead of its receive time is rejected). */
+const T0 = 1_800_000_000_000;
+
 /** The recorded session's server frames with their receive times. */
 const recorded = captureFrames('coinbase', 'ws-feed-2021-04-17-matches.txt');
 const mapAll = (frames: readonly { frame: string; receivedAt: number }[]) => recordMapping(coinbaseMapper, frames);
-const one = (frame: string, receivedAt = 1) => mapAll([{ frame, receivedAt }]);
+const one = (frame: string, receivedAt = T0) => mapAll([{ frame, receivedAt }]);
 
 // The documented match example, verbatim (https://docs.cdp.coinbase.com/exchange/websocket-feed/channels, Match):
 // "The side field indicates the maker order side. If the side is sell this indicates the maker was a sell order
@@ -60,7 +63,7 @@ test('documented match: exact decimals, the TAKER side (maker sold -> taker boug
 });
 
 test('documented heartbeat and subscriptions are ignored; an error frame is rejected as exchange_error', () => {
-  const r = mapAll([DOC_HEARTBEAT, DOC_SUBSCRIPTIONS, DOC_ERROR].map((frame) => ({ frame, receivedAt: 1 })));
+  const r = mapAll([DOC_HEARTBEAT, DOC_SUBSCRIPTIONS, DOC_ERROR].map((frame) => ({ frame, receivedAt: T0 })));
   assert.deepEqual(r.trades, []);
   assert.deepEqual(r.rejects, [{ reason: 'exchange_error', detail: 'error message', frame: DOC_ERROR }]);
   const error = '{"type":"error","message":"Failed to subscribe","reason":"BTC-XYZ is not a valid product"}';
@@ -120,8 +123,8 @@ test('malformed and unexpected frames are rejected with a reason, never thrown',
     ['{"no_type":true}', 'unknown_event'],
     [DOC_MATCH.replace('"BTC-USD"', '"BTCUSD"'), 'unknown_symbol'],
     [DOC_MATCH.replace('"400.23"', '400.23'), 'invalid_field'],
-    [DOC_MATCH.replace('"400.23"', '"-400.23"'), 'invalid_field'],
-    [DOC_MATCH.replace('"5.23512"', '"1e3"'), 'invalid_field'],
+    [DOC_MATCH.replace('"400.23"', '"-400.23"'), 'invalid_price'],
+    [DOC_MATCH.replace('"5.23512"', '"1e3"'), 'invalid_qty'],
     [DOC_MATCH.replace('"trade_id": 10', '"trade_id": "10"'), 'invalid_field'],
     [DOC_MATCH.replace('"trade_id": 10', '"trade_id": -1'), 'invalid_field'],
     [DOC_MATCH.replace('"trade_id": 10', '"trade_id": 9007199254740993'), 'invalid_field'],

@@ -54,7 +54,7 @@ const leaves = configLeaves();
 
 test('the schema declares the fields of every section, by their file names', () => {
   const fields = leaves.map((l) => l.field);
-  for (const f of ['exchanges[0].id', 'exchanges[0].symbols', 'exchanges[0].wsUrl', 'timeframes', 'candles.grace', 'feed.backoffMax', 'bus', 'store.url', 'store.flushInterval', 'retention.1m', 'http.port', 'log.format', 'indicators.history', 'quality.outlierK', 'quality.weights.staleness', 'breakers.openFor', 'breakers.storeBufferRows', 'breakers.store_write.openFor', 'breakers.bus_produce.halfOpenProbes', 'kafka.topics.kline', 'kafka.commitInterval', 'jobs.retention.schedule', 'jobs.gap-sweep.timeout', 'jobs.vacuum.jitter', 'jobs.report.enabled']) {
+  for (const f of ['exchanges[0].id', 'exchanges[0].symbols', 'exchanges[0].wsUrl', 'timeframes', 'candles.grace', 'feed.backoffMax', 'bus', 'store.url', 'store.flushInterval', 'retention.1m', 'http.port', 'log.format', 'indicators.history', 'quality.outlierK', 'quality.weights.staleness', 'breakers.openFor', 'breakers.storeBufferRows', 'breakers.store_write.openFor', 'breakers.bus_produce.halfOpenProbes', 'kafka.topics.kline', 'kafka.commitInterval', 'jobs.retention.schedule', 'jobs.gap-sweep.timeout', 'jobs.vacuum.jitter', 'jobs.report.enabled', 'telegram.token', 'telegram.allowedChats', 'telegram.defaultMarket', 'telegram.apiUrl']) {
     assert.ok(fields.includes(f), f);
   }
   assert.equal(new Set(fields).size, fields.length, 'no field declared twice');
@@ -97,7 +97,7 @@ test('the defaults help states are the defaults', () => {
   const stated = SETTINGS.filter((s) => s.shown !== undefined);
   assert.deepEqual(
     Object.fromEntries(stated.map((s) => [s.flag, s.shown])),
-    { symbols: 'BTC-USDT,ETH-USDT', 'trade-stream': 'trade', timeframes: '1m,5m,15m,1h,4h,1d', grace: '2s', 'late-policy': 'drop', 'stale-after': '30s', store: 'sqlite:data/candlestack.db', host: '127.0.0.1', port: '9001', 'log-level': 'info', 'log-format': 'auto', 'kafka-group': 'candlestack-process' },
+    { symbols: 'BTC-USDT,ETH-USDT', 'trade-stream': 'trade', timeframes: '1m,5m,15m,1h,4h,1d', grace: '2s', 'late-policy': 'drop', 'stale-after': '30s', store: 'sqlite:data/candlestack.db', host: '127.0.0.1', port: '9001', 'log-level': 'info', 'log-format': 'auto', 'kafka-group': 'candlestack-process', strategy: 'rules', 'strategy-seed': '1', 'llm-url': 'https://api.openai.com/v1', 'llm-model': 'gpt-4o-mini' },
   );
   for (const s of stated) {
     assert.ok(s.help.includes(`default ${s.shown}`), s.flag);
@@ -139,7 +139,7 @@ test('the CLI: a bad value in each layer is one line naming it, exit code 2', ()
 });
 
 test('unknown keys name the field and list the known ones in declaration order', () => {
-  assert.throws(() => fromFile({ nope: 1 }), { message: 'nope: expected no such field (known: exchanges, timeframes, candles, feed, bus, store, retention, http, log, indicators, quality, breakers, jobs, kafka), got 1' });
+  assert.throws(() => fromFile({ nope: 1 }), { message: 'nope: expected no such field (known: exchanges, timeframes, candles, feed, bus, store, retention, http, log, indicators, quality, breakers, jobs, decide, telegram, kafka, tracing, cache), got 1' });
   assert.throws(() => fromFile({ breakers: { kafka: {} } }), { message: 'breakers.kafka: expected no such field (known: failureThreshold, openFor, halfOpenProbes, storeBufferRows, backfill_rest, store_write, bus_produce), got {}' });
   assert.throws(() => fromFile({ exchanges: [{ id: 'okx', url: 'x' }] }), { message: 'exchanges[0].url: expected no such field (known: id, symbols, tradeStream, klines, wsUrl, restUrl), got "x"' });
 });

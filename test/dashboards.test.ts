@@ -24,8 +24,8 @@ test('the committed dashboards are exactly the generator output (npm run dashboa
   for (const [file, text] of generated) assert.equal(readFileSync(path(`${DASHBOARDS_DIR}/${file}`), 'utf8'), text, `${file} is stale: run npm run dashboards`);
 });
 
-test('eight dashboards with stable, unique uids and titles', () => {
-  assert.equal(dashboards.length, 8);
+test('nine dashboards with stable, unique uids and titles', () => {
+  assert.equal(dashboards.length, 9);
   const uids = dashboards.map((d) => d.json.uid as string);
   assert.equal(new Set(uids).size, uids.length, 'unique uids');
   assert.equal(new Set(dashboards.map((d) => d.json.title)).size, uids.length, 'unique titles');
@@ -40,6 +40,7 @@ test('eight dashboards with stable, unique uids and titles', () => {
     'candlestack-host',
     'candlestack-nodejs',
   ]);
+  assert.ok(uids.includes('candlestack-assistant'), 'the Assistant dashboard (seed 003)');
 });
 
 for (const { file, json } of dashboards) {

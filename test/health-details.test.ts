@@ -235,7 +235,7 @@ test('with the real components: the counts are what they counted, as /metrics sh
     trade('BTCUSDT', 7, '102.00000000', 4_000), // ids 4..6 missing: one gap
     trade('BTCUSDT', 7, '102.00000000', 4_000), // duplicate_trade
     trade('ETHUSDT', 10, '50.00000000', 5_000),
-    trade('ETHUSDT', 11, '1.2.3', 6_000), // received, then refused by the engine: invalid_decimal
+    trade('ETHUSDT', 11, '1.2.3', 6_000), // refused by the mapper: invalid_price
     'not json', // invalid_json
   ];
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
@@ -260,6 +260,8 @@ test('with the real components: the counts are what they counted, as /metrics sh
   });
   collector.start();
   await until('every frame received', () => collector.status().connections[0]!.framesReceived === frames.length);
+  // A trade that reaches the engine by another path (Kafka, an import) is checked there too: invalid_decimal.
+  bus.publish('trade', { type: 'trade', exchange: 'binance', symbol: 'ETH-USDT', id: 12, price: '0', qty: '1', side: 'buy', count: 1, time: T0 + 6_000, receivedAt: T0 + 6_000 });
 
   engine.tick(T0 + 60_000); // minute 0 closes
   const kline = (symbol: string, close?: string): Kline => {
@@ -314,9 +316,9 @@ test('with the real components: the counts are what they counted, as /metrics sh
   assert.deepEqual(r.messagesReceived, [frames.length]);
   assert.deepEqual(r.symbols, [
     { exchange: 'binance', symbol: 'BTC-USDT', tradesReceived: 4, lastTradeAgeMs: 26_000, tradeIdGaps: 1, tradeIdsMissing: 3 },
-    { exchange: 'binance', symbol: 'ETH-USDT', tradesReceived: 2, lastTradeAgeMs: 24_000, tradeIdGaps: 0, tradeIdsMissing: 0 },
+    { exchange: 'binance', symbol: 'ETH-USDT', tradesReceived: 1, lastTradeAgeMs: 25_000, tradeIdGaps: 0, tradeIdsMissing: 0 },
   ]);
-  assert.deepEqual(r.rejected, { total: 3, reasons: { duplicate_trade: 1, invalid_decimal: 1, invalid_json: 1 } });
+  assert.deepEqual(r.rejected, { total: 4, reasons: { duplicate_trade: 1, invalid_decimal: 1, invalid_json: 1, invalid_price: 1 } });
   assert.deepEqual(r.reconciliation, { total: { match: 1, mismatch: 1, skipped: 0, unmatched: 0 }, mismatchedFields: { close: 1 } });
   assert.deepEqual(r.store, { rowsWritten: writer.status().rowsWritten, errors: 0 });
   assert.ok(r.store.rowsWritten >= 2, 'both closed candles written');

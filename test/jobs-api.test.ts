@@ -102,6 +102,7 @@ test('RoleServer (process): /api/jobs from its route table; unknown paths list i
     role: 'process',
     registry: metrics.registry,
     clock: systemClock,
+    metrics: metrics.api,
     health: { startedAt: Date.now(), staleAfterMs: 10_000, store: { kind: 'sqlite', isOpen: () => true, queueDepth: () => 0 }, bus: { kind: 'kafka' } },
     routes: { '/api/jobs': (url, res) => sendJobs(url, res, scheduler) },
   });

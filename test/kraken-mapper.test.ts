@@ -4,6 +4,9 @@ import { krakenMapper, krakenSymbols } from '../src/exchanges/kraken/mapper.js';
 import { plainDecimal } from '../src/exchanges/kraken/numbers.js';
 import { captureFrames, recordMapping, type Recorded } from './support/exchange-fixtures.js';
 
+/** A receive time after every frame's own (a trade stamped ahead of its receive time is rejected). */
+const T0 = 1_800_000_000_000;
+
 /** Server frames of a capture file. */
 const serverFrames = (file: string): string[] => captureFrames('kraken', file).map((f) => f.frame);
 const mapAll = (frames: string[], receivedAt?: number): Recorded => recordMapping(krakenMapper, frames, receivedAt);
@@ -79,22 +82,22 @@ const PONG = '{"method":"pong","req_id":101,"time_in":"2023-09-24T14:10:23.79968
 
 describe('krakenMapper: documented v2 frames', () => {
   test('trade snapshot: exact decimals as sent, taker side, canonical symbol, consecutive ids', () => {
-    const r = mapAll([DOC_TRADE], 42);
+    const r = mapAll([DOC_TRADE], T0 + 42);
     assert.equal(total(r), 2);
     assert.deepEqual(r.trades, [
-      { type: 'trade', exchange: 'kraken', symbol: 'MATIC-USD', id: 4665846, price: '0.5147', qty: '6423.46326', side: 'buy', count: 1, time: Date.UTC(2023, 8, 25, 7, 48, 36, 925), receivedAt: 42 },
-      { type: 'trade', exchange: 'kraken', symbol: 'MATIC-USD', id: 4665847, price: '0.5147', qty: '1136.19677815', side: 'buy', count: 1, time: Date.UTC(2023, 8, 25, 7, 49, 36, 925), receivedAt: 42 },
+      { type: 'trade', exchange: 'kraken', symbol: 'MATIC-USD', id: 4665846, price: '0.5147', qty: '6423.46326', side: 'buy', count: 1, time: Date.UTC(2023, 8, 25, 7, 48, 36, 925), receivedAt: T0 + 42 },
+      { type: 'trade', exchange: 'kraken', symbol: 'MATIC-USD', id: 4665847, price: '0.5147', qty: '1136.19677815', side: 'buy', count: 1, time: Date.UTC(2023, 8, 25, 7, 49, 36, 925), receivedAt: T0 + 42 },
     ]);
     assert.equal(r.trades[1]!.id, r.trades[0]!.id + 1);
   });
 
   test('ohlc snapshot: candles past their end at the frame timestamp are closed; no quote volume', () => {
-    const r = mapAll([DOC_OHLC], 7);
+    const r = mapAll([DOC_OHLC], T0 + 7);
     assert.equal(total(r), 2);
     const frameTime = Date.parse('2023-10-04T16:26:01.806Z');
     assert.deepEqual(r.klines[0], {
       type: 'kline', exchange: 'kraken', symbol: 'ALGO-USD', timeframe: '5m', openTime: Date.UTC(2023, 9, 4, 15, 25), open: '0.09875', high: '0.09875', low: '0.09875', close: '0.09875',
-      volume: '201.86015', quoteVolume: null, takerBuyVolume: null, tradeCount: 1, closed: true, time: frameTime, receivedAt: 7,
+      volume: '201.86015', quoteVolume: null, takerBuyVolume: null, tradeCount: 1, closed: true, time: frameTime, receivedAt: T0 + 7,
     });
     assert.deepEqual([r.klines[1]!.high, r.klines[1]!.volume, r.klines[1]!.tradeCount, r.klines[1]!.closed], ['0.0988', '16255.46368', 13, true]);
   });
@@ -159,7 +162,7 @@ describe('krakenMapper: robustness', () => {
       ['[1,[],"trade","XBT/USD"]', 'unknown_event'],
       ['{"channel":"book","type":"snapshot","data":[]}', 'unknown_event'],
       ['{"channel":"trade","type":"update","data":{}}', 'invalid_field'],
-      [tradeWith({ price: -1 }), 'invalid_field'],
+      [tradeWith({ price: -1 }), 'invalid_price'],
       [tradeWith({ trade_id: 'OQCLML' }), 'invalid_field'],
       [tradeWith({ side: 'b' }), 'invalid_field'],
       [tradeWith({ timestamp: 'yesterday' }), 'invalid_field'],

@@ -4,6 +4,9 @@ import { okxMapper } from '../src/exchanges/okx/mapper.js';
 import { captureFrames, recordMapping, type Recorded } from './support/exchange-fixtures.js';
 import type { Trade } from '../src/core/types.js';
 
+/** A receive time after every frame's own (a trade stamped ahead of its receive time is rejected). */
+const T0 = 1_800_000_000_000;
+
 type Mapped = Recorded;
 const mapOne = (frame: string, receivedAt?: number): Mapped => recordMapping(okxMapper, [frame], receivedAt);
 
@@ -24,27 +27,27 @@ const DOC_NOTICE = '{"event":"notice","code":"64008","msg":"The connection will 
 
 describe('okxMapper: documented examples', () => {
   test('trades-all: one trade, exact strings, taker side, string ids and times as numbers, count 1', () => {
-    const r = mapOne(DOC_TRADES_ALL, 42);
+    const r = mapOne(DOC_TRADES_ALL, T0 + 42);
     assert.equal(total(r), 1);
-    assert.deepEqual(r.trades[0], { type: 'trade', exchange: 'okx', symbol: 'BTC-USDT', id: 130639474, price: '42219.9', qty: '0.12060306', side: 'buy', count: 1, time: 1630048897897, receivedAt: 42 });
+    assert.deepEqual(r.trades[0], { type: 'trade', exchange: 'okx', symbol: 'BTC-USDT', id: 130639474, price: '42219.9', qty: '0.12060306', side: 'buy', count: 1, time: 1630048897897, receivedAt: T0 + 42 });
   });
 
   test('trades (aggregated): id is the last trade id, count is the number aggregated', () => {
-    const r = mapOne(DOC_TRADES, 7);
+    const r = mapOne(DOC_TRADES, T0 + 7);
     assert.equal(total(r), 1);
-    assert.deepEqual(r.trades[0], { type: 'trade', exchange: 'okx', symbol: 'BTC-USDT', id: 130639474, price: '42219.9', qty: '0.12060306', side: 'buy', count: 3, time: 1630048897897, receivedAt: 7 });
+    assert.deepEqual(r.trades[0], { type: 'trade', exchange: 'okx', symbol: 'BTC-USDT', id: 130639474, price: '42219.9', qty: '0.12060306', side: 'buy', count: 3, time: 1630048897897, receivedAt: T0 + 7 });
     assert.equal(mapOne(DOC_TRADES_ALL.replace('"buy"', '"sell"')).trades[0]?.side, 'sell');
   });
 
   test('candles: only UTC-aligned bars; the documented candle1D (UTC+8 day) is refused, candle1Dutc maps', () => {
     const utc8 = mapOne(DOC_CANDLE_1D);
     assert.deepEqual(utc8.rejects.map((x) => x.reason), ['invalid_field']);
-    const r = mapOne(DOC_CANDLE_1D.replace('candle1D', 'candle1Dutc'), 9);
+    const r = mapOne(DOC_CANDLE_1D.replace('candle1D', 'candle1Dutc'), T0 + 9);
     assert.equal(total(r), 1);
     assert.deepEqual(r.klines[0], {
       type: 'kline', exchange: 'okx', symbol: 'BTC-USDT', timeframe: '1d', openTime: 1597026383085,
       open: '8533.02', high: '8553.74', low: '8527.17', close: '8548.26', volume: '45247', quoteVolume: '5529.5858061',
-      takerBuyVolume: null, tradeCount: null, closed: false, time: 9, receivedAt: 9,
+      takerBuyVolume: null, tradeCount: null, closed: false, time: T0 + 9, receivedAt: T0 + 9,
     });
     const closed = mapOne(DOC_CANDLE_1D.replace('candle1D', 'candle1m').replace('"0"]', '"1"]'));
     assert.equal(closed.klines[0]?.closed, true);
@@ -132,8 +135,8 @@ describe('okxMapper: malformed frames are rejected with a reason, never thrown',
     ['tradeId negative', tradeWith('tradeId', '-1'), 'invalid_field'],
     ['tradeId beyond 2^53', tradeWith('tradeId', '9007199254740993'), 'invalid_field'],
     ['price as number', tradeWith('px', 42219.9), 'invalid_field'],
-    ['price empty', tradeWith('px', ''), 'invalid_field'],
-    ['price with exponent', tradeWith('px', '4.2e4'), 'invalid_field'],
+    ['price empty', tradeWith('px', ''), 'invalid_price'],
+    ['price with exponent', tradeWith('px', '4.2e4'), 'invalid_price'],
     ['size missing', tradeWith('sz', undefined), 'invalid_field'],
     ['side unknown', tradeWith('side', 'BUY'), 'invalid_field'],
     ['ts as number', tradeWith('ts', 1630048897897), 'invalid_field'],

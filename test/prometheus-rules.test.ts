@@ -38,6 +38,8 @@ const REQUIRED_ALERTS = [
   'JobTextfileStale',
   'TargetDown',
   'Watchdog',
+  'NotifierDeliveryFailing',
+  'NotifierUnauthorizedSpike',
 ];
 const SEVERITIES = ['critical', 'warning', 'info', 'none'];
 

@@ -30,7 +30,10 @@ test('role commands: help, default bus refused with the field named, kafka URL v
   const bad = cli('collect', '--bus', 'kafka://no-port');
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--bus: expected memory or kafka:\/\/HOST:PORT\[,HOST:PORT\]/);
-  assert.match(cli('--help').stdout, /collect .*\n.*process .*\n.*serve .*\n.*stack /);
+  assert.match(cli('--help').stdout, /collect .*\n.*process .*\n.*serve .*\n.*decide .*\n.*stack /);
+  const decide = cli('decide', '--help');
+  assert.equal(decide.status, 0);
+  assert.match(decide.stdout, /Usage: candlestack decide --store URL[\s\S]*GET \/api\/decision[\s\S]*--strategy NAME/);
 });
 
 test('stack: refuses to start without an env file or with CHANGE_ME placeholders', () => {

@@ -1,5 +1,6 @@
 /** Small HTTP helpers: JSON responses, the JSON error body every API error uses, listening and closing. */
 import type { Server, ServerResponse } from 'node:http';
+import type { ApiMetrics } from '../telemetry/metrics.js';
 import type { AddressInfo } from 'node:net';
 import { sendMaybeCompressed } from './compress.js';
 
@@ -51,4 +52,17 @@ export class Listener {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/**
+ * Counts one request in the SLA families every role's HTTP server emits (`candlestack_http_requests_total`,
+ * `candlestack_http_request_duration_seconds`), when its response finishes. `route` is the matched route
+ * (bounded: `unknown` for anything else), never the raw path.
+ */
+export function countRequest(metrics: Pick<ApiMetrics, 'httpRequests' | 'httpRequestDuration'>, method: string, route: string, res: ServerResponse): void {
+  const stop = metrics.httpRequestDuration.startTimer({ method, route });
+  res.on('finish', () => {
+    stop();
+    metrics.httpRequests.labels(method, route, String(res.statusCode)).inc();
+  });
 }

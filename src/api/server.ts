@@ -4,6 +4,7 @@
  * Every error is JSON: a bad parameter is a 400 naming it, an unknown route a 404.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import { BadParameterError } from '../core/errors.js';
@@ -12,7 +13,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { ApiMetrics } from '../telemetry/metrics.js';
 import { AlertReceiver } from './alerts-webhook.js';
 import { healthReport, readiness, type HealthSources } from './health.js';
-import { Listener, sendError, sendJson } from './http.js';
+import { countRequest, Listener, sendError, sendJson } from './http.js';
 import type { Service } from '../core/service.js';
 import type { LiveHub } from './live-ws.js';
 import type { Markets } from './markets.js';
@@ -20,10 +21,17 @@ import type { HealthDetails } from './health-details.js';
 import { ASSETS_PREFIX, type WebAssets } from './web-assets.js';
 import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
 import { indicatorsRoute } from './indicators-route.js';
+import { featuresRoute } from './features-route.js';
 import { sendQuality, type QualitySource } from './quality-route.js';
 import { sendJobs, type JobsSource } from './jobs-route.js';
+import type { RateLimiter } from './rate-limit.js';
+import type { RateLimitGroup } from '../config/serve-config.js';
+import { Tracing } from '../telemetry/tracing.js';
+import { UNTRACED_ROUTES, traceRequest } from '../telemetry/http-tracing.js';
 
 export const MAX_CANDLES_LIMIT = 5000;
+const OFF = Tracing.off();
+
 const DEFAULT_CANDLES_LIMIT = 500;
 
 export interface ApiServerOptions {
@@ -48,6 +56,19 @@ export interface ApiServerOptions {
   quality?: QualitySource;
   /** The job scheduler for /api/jobs (503 without one). */
   jobs?: JobsSource | null;
+  /** Rate limits per client and route group (rate-limit.ts); none: nothing is limited. */
+  limiter?: RateLimiter;
+  /** A SERVER span per request (src/telemetry/http-tracing.ts); off when absent. */
+  tracing?: Tracing;
+  /** More GET routes by path, from other parts (the decision service: /api/decision, /api/decisions). */
+  routes?: Readonly<Record<string, (url: URL, res: ServerResponse) => Promise<void> | void>>;
+}
+
+/** The rate-limit group of a GET route: /metrics its own, the JSON API `reads`; health probes, the page and its assets none. */
+function limitGroup(path: string): RateLimitGroup | null {
+  if (path === '/metrics') return 'metrics';
+  if (path === '/healthz' || path === '/readyz' || path === '/' || path.startsWith(ASSETS_PREFIX)) return null;
+  return 'reads';
 }
 
 type RouteHandler = (url: URL, res: ServerResponse, req: IncomingMessage) => Promise<void> | void;
@@ -74,12 +95,14 @@ export class ApiServer implements Service {
       ['/api/indicators', (u, res) => indicatorsRoute({ store: o.store, markets: o.markets, names: o.indicatorNames ?? [] }, u, res)],
       ['/api/quality', (u, res) => sendQuality(u, res, o.markets, o.quality)],
       ['/api/jobs', (u, res) => sendJobs(u, res, o.jobs)],
+      ['/api/features', (u, res) => featuresRoute({ store: o.store, markets: o.markets }, u, res)],
+      ...Object.entries(o.routes ?? {}),
     ]);
     this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log }).handle]]);
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '').split('?')[0];
-      if (path === '/ws') o.live.handleUpgrade(req, socket, head);
+      if (path === '/ws') void this.upgrade(req, socket, head);
       else socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
     });
     this.server.keepAliveTimeout = 5_000;
@@ -93,19 +116,32 @@ export class ApiServer implements Service {
     return this.listener.port;
   }
 
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    try {
+      if (this.o.limiter && !(await this.o.limiter.admitUpgrade(req, socket, 'ws', '/ws'))) return;
+      this.o.live.handleUpgrade(req, socket, head);
+    } catch (err) {
+      this.o.log.error({ err }, 'websocket upgrade failed');
+      socket.destroy();
+    }
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const asset = url.pathname.startsWith(ASSETS_PREFIX) ? this.o.web?.assetHandler(url.pathname) : undefined;
     const handler = this.routes.get(url.pathname) ?? asset;
     const postHandler = this.postRoutes.get(url.pathname);
     const route = asset ? ASSETS_PREFIX : handler || postHandler ? url.pathname : 'unknown';
+    const tracing = this.o.tracing && !UNTRACED_ROUTES.has(route) ? this.o.tracing : OFF;
+    return traceRequest(tracing, req, res, route === 'unknown' ? undefined : route, () => this.dispatch(req, res, url, route, handler, postHandler));
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, url: URL, route: string, handler: RouteHandler | undefined, postHandler: BodyRouteHandler | undefined): Promise<void> {
     const method = req.method ?? 'GET';
-    const stop = this.o.metrics.httpRequestDuration.startTimer({ method, route });
-    res.on('finish', () => {
-      stop();
-      this.o.metrics.httpRequests.labels(method, route, String(res.statusCode)).inc();
-    });
+    countRequest(this.o.metrics, method, route, res);
     try {
+      const group = method === 'POST' ? null : limitGroup(url.pathname);
+      if (group !== null && this.o.limiter && !(await this.o.limiter.admit(req, res, group, route))) return;
       if (!handler && !postHandler) return sendError(res, 404, 'not_found', `no route ${url.pathname}; see /api for the list`);
       if (postHandler && method === 'POST') return await postHandler(req, res);
       if (!handler) {
@@ -141,6 +177,8 @@ export class ApiServer implements Service {
         alerts: 'POST /api/alerts (Alertmanager webhook, payload version 4)',
         quality: '/api/quality?exchange=&symbol=',
         jobs: '/api/jobs',
+        features: '/api/features?exchange=&symbol=&timeframe=&from=&to=&limit=',
+        ...(this.o.routes?.['/api/decision'] ? { decision: '/api/decision?exchange=&symbol=&timeframe=' } : {}),
       },
     });
   }

@@ -19,11 +19,11 @@ export interface CollectApp extends RoleApp {
 
 export async function startCollect(config: Config, deps: RoleDeps): Promise<CollectApp> {
   const { clock, log } = deps;
-  const { startedAt, lifecycle, registry, metrics, bus } = await roleFoundation(config, deps, 'collect', { store: false, series: true });
-  const kafka = kafkaBusFor(config, 'collect', { clock, metrics, log });
-  const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });
+  const { startedAt, lifecycle, registry, metrics, bus, tracing } = await roleFoundation(config, deps, 'collect', { store: false, series: true });
+  const kafka = kafkaBusFor(config, 'collect', { clock, metrics, log, tracing });
+  const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
   const health = { startedAt, staleAfterMs: config.feed.staleAfterMs, feeds: () => collectors.flatMap((c) => c.health()), bus: { kind: kafka.kind, bufferDepth: () => kafka.bufferDepth }, breakers: () => kafka.breakerStatus() };
-  const server = lifecycle.register(new RoleServer({ host: config.http.host, port: config.http.port, role: 'collect', registry, clock, health }));
+  const server = lifecycle.register(new RoleServer({ host: config.http.host, port: config.http.port, role: 'collect', registry, clock, metrics: metrics.api, health, tracing }));
   lifecycle.register(kafkaExport(bus, kafka, ['trade', 'kline', 'gap']));
   for (const c of collectors) lifecycle.register(c);
   await lifecycle.start();

@@ -13,8 +13,9 @@ import type { QualityMonitor } from '../quality/monitor.js';
 import { LiveHub } from '../api/live-ws.js';
 import { redactUrl } from '../store/postgres-url.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { buildApiServer, buildCollectors, buildMarkets, marketsOf, roleFoundation, type RoleDeps } from './parts.js';
+import { buildApiServer, buildCollectors, buildMarkets, liveLimits, marketsOf, roleFoundation, type RoleDeps } from './parts.js';
 import { buildPipeline } from './pipeline.js';
+import { buildDecisions } from './decisions.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface EmbeddedDeps extends RoleDeps {
@@ -33,24 +34,27 @@ export interface Embedded {
 
 export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise<Embedded> {
   const { clock, log } = deps;
-  const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, deps.role, { store: true, series: true });
+  const { startedAt, lifecycle, registry, metrics, store, bus, tracing } = await roleFoundation(config, deps, deps.role, { store: true, series: true });
   const markets = buildMarkets(config);
-  const pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: false, jobs: true, candleClock: { kind: 'wall' } });
+  const pipeline = await buildPipeline(config, { clock, metrics, log, tracing, store, bus }, { redelivery: false, jobs: true, candleClock: { kind: 'wall' } });
   const { engine } = pipeline;
-  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
+  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, ...liveLimits(config, metrics), onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
-  const collectors = buildCollectors(config, bus, { clock, metrics, log, unreachableHint: deps.unreachableHint });
+  const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
   for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
+  pipeline.features.onFeature(live.onFeature);
+  const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets, features: pipeline.features.latest });
 
   const api = lifecycle.register(
-    buildApiServer(config, { clock, metrics, log, registry, version: deps.version }, {
+    buildApiServer(config, { clock, metrics, log, tracing, registry, version: deps.version }, {
       store,
       markets,
       live,
       indicatorNames: pipeline.indicators.names,
       quality: pipeline.quality,
       jobs: pipeline.scheduler,
+      routes: decisions.routes,
       health: {
         role: deps.role,
         feeds: () => collectors.flatMap((c) => c.health()),
@@ -72,6 +76,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     }),
   );
   lifecycle.register(live); // stops after the pipeline: the final tick's candles still reach /ws clients
+  for (const s of decisions.services) lifecycle.register(s);
   for (const s of pipeline.services) lifecycle.register(s);
   for (const c of collectors) lifecycle.register(c);
   await lifecycle.start();

@@ -28,12 +28,18 @@ import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import type { ExchangeId } from '../exchanges/index.js';
 import { Lifecycle } from './lifecycle.js';
+import { ClientIdentifier, FallbackBuckets, MemoryBuckets, RateLimiter, RedisBuckets } from '../api/rate-limit.js';
+import type { RedisLink } from '../api/redis-link.js';
+import { resolveApiKeys, serveHttp } from '../config/serve-config.js';
 import { initializeSeries } from '../telemetry/initial-series.js';
+import { Tracing } from '../telemetry/tracing.js';
 
 export interface PartDeps {
   clock: Clock;
   metrics: Metrics;
   log: Logger;
+  /** The role's traces (off when absent). */
+  tracing?: Tracing;
 }
 
 /** What every role root is given. */
@@ -45,6 +51,8 @@ export interface RoleDeps {
   unreachableHint?: string;
   /** A store opened by the caller (tests); the role then does not close it. */
   store?: Store;
+  /** Traces built by the caller (tests: pointed at a local receiver); the role flushes it at stop but does not shut it down. Default: from config.tracing. */
+  tracing?: Tracing;
 }
 
 /** What every role root returns. */
@@ -62,10 +70,12 @@ export interface RoleFoundation {
   registry: Registry;
   metrics: Metrics;
   bus: MemoryBus;
+  /** The role's traces (service.name candlestack-<role>): registered first, so flushed last. */
+  tracing: Tracing;
 }
 
 /**
- * The first lines of every root: a lifecycle, the role's telemetry (build_info; with `series`, the error and
+ * The first lines of every root: a lifecycle, the role's traces (started first, flushed last), the role's telemetry (build_info; with `series`, the error and
  * event counters of the collectors and the pipeline at 0, initial-series.ts, for the roles that count them),
  * the store if the role has one (registered first: closed last) and the local bus.
  */
@@ -74,11 +84,20 @@ export async function roleFoundation(config: Config, deps: RoleDeps, role: strin
 export async function roleFoundation(config: Config, deps: RoleDeps, role: string, o: { store: boolean; series: boolean }): Promise<RoleFoundation & { store?: Store }> {
   const startedAt = deps.clock.now();
   const lifecycle = new Lifecycle(deps.log);
+  const tracing = roleTracing(config, deps, role, lifecycle);
   const { registry, metrics } = roleTelemetry(deps.version, role);
   const store = o.store ? await openRoleStore(config, deps, metrics, lifecycle) : undefined;
   const bus = localBus(metrics, deps.log, lifecycle);
   if (o.series) initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, store: store?.kind, bus: bus.kind });
-  return { startedAt, lifecycle, registry, metrics, bus, ...(store ? { store } : {}) };
+  return { startedAt, lifecycle, registry, metrics, bus, tracing, ...(store ? { store } : {}) };
+}
+
+/** The role's Tracing (the caller's, or from config.tracing), registered first on the lifecycle: it stops, flushing the last spans, after everything else. */
+export function roleTracing(config: Config, deps: RoleDeps, role: string, lifecycle: Lifecycle): Tracing {
+  const tracing = deps.tracing ?? Tracing.fromConfig(config.tracing, { role, version: deps.version });
+  lifecycle.register(service('tracing', () => {}, () => (deps.tracing ? tracing.flush() : tracing.shutdown())));
+  if (tracing.enabled) deps.log.info({ component: 'tracing', service: tracing.resourceAttributes['service.name'] }, 'tracing on: spans exported over OTLP/HTTP');
+  return tracing;
 }
 
 /** The role's own registry (with the process metrics) and metrics catalogue, `build_info` set. */
@@ -145,10 +164,10 @@ export function buildMarkets(config: Config): Markets {
 export function buildApiServer(
   config: Config,
   deps: PartDeps & { registry: Registry; version: string },
-  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality' | 'jobs'> & { healthStatus: HealthStatusSources },
+  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality' | 'jobs' | 'routes'> & { healthStatus: HealthStatusSources; redis?: RedisLink | null },
 ): ApiServer {
   const log = deps.log.child({ component: 'api' });
-  const { healthStatus, ...rest } = parts;
+  const { healthStatus, redis, ...rest } = parts;
   return new ApiServer({
     host: config.http.host,
     port: config.http.port,
@@ -158,8 +177,29 @@ export function buildApiServer(
     log,
     version: deps.version,
     web: WebAssets.load(DEFAULT_WEB_DIR, log),
+    ...(deps.tracing ? { tracing: deps.tracing } : {}),
     healthDetails: new HealthDetails({ status: healthStatus, clock: deps.clock, staleAfterMs: config.feed.staleAfterMs }),
+    limiter: rateLimiter(config, deps, redis ?? null),
     ...rest,
+  });
+}
+
+/** The LiveHub's caps (http.live), counted in the limits slice, per client as the rate limiter tells them apart. */
+export function liveLimits(config: Config, metrics: Metrics) {
+  const http = serveHttp(config.http);
+  return { limits: http.live, limitMetrics: metrics.limits, clientOf: new ClientIdentifier({ apiKeys: resolveApiKeys(http), trustProxy: http.trustProxy }).clientOf };
+}
+
+/** The API's rate limiter: buckets in Redis when the cache has a URL (shared by every serve instance), in-process otherwise. */
+export function rateLimiter(config: Config, deps: Pick<PartDeps, 'clock' | 'metrics'>, redis: RedisLink | null): RateLimiter {
+  const memory = new MemoryBuckets(deps.clock);
+  const http = serveHttp(config.http);
+  return new RateLimiter({
+    limits: http.rateLimits,
+    apiKeys: resolveApiKeys(http),
+    trustProxy: http.trustProxy,
+    buckets: redis ? new FallbackBuckets(new RedisBuckets(redis), memory) : memory,
+    metrics: deps.metrics.limits,
   });
 }
 

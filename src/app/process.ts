@@ -37,9 +37,9 @@ export interface ProcessApp extends RoleApp {
 
 export async function startProcess(config: Config, deps: RoleDeps): Promise<ProcessApp> {
   const { clock, log } = deps;
-  const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, 'process', { store: true, series: true });
+  const { startedAt, lifecycle, registry, metrics, store, bus, tracing } = await roleFoundation(config, deps, 'process', { store: true, series: true });
   let pipeline: Pipeline | undefined;
-  const kafka = kafkaBusFor(config, 'process', { clock, metrics, log }, {
+  const kafka = kafkaBusFor(config, 'process', { clock, metrics, log, tracing }, {
     group: config.kafka.group,
     fromBeginning: true,
     commitIntervalMs: config.kafka.commitIntervalMs,
@@ -58,7 +58,7 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
     },
   });
   // The Kafka callbacks above run only once the consumer starts, after this assignment.
-  const built = (pipeline = await buildPipeline(config, { clock, metrics, log, store, bus }, { redelivery: true, jobs: true, candleClock: { kind: 'stream', caughtUp: () => kafka.caughtUp() } }));
+  const built = (pipeline = await buildPipeline(config, { clock, metrics, log, tracing, store, bus }, { redelivery: true, jobs: true, candleClock: { kind: 'stream', caughtUp: () => kafka.caughtUp() } }));
   const server = lifecycle.register(
     new RoleServer({
       host: config.http.host,
@@ -66,6 +66,8 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
       role: 'process',
       registry,
       clock,
+      tracing,
+      metrics: metrics.api,
       health: {
         startedAt,
         staleAfterMs: config.feed.staleAfterMs,

@@ -1,18 +1,27 @@
 /**
- * The small HTTP server of the collect and process roles: /metrics, /healthz (liveness), /readyz and
- * /api/health (the role's HealthReport, the same model the API server serves), plus the role's own GET
- * `routes` (process: /api/jobs). The serve role and run/demo use the full ApiServer instead.
+ * The small HTTP server of the collect, process, decide and notify roles: /metrics, /healthz (liveness),
+ * /readyz and /api/health (the role's HealthReport, the same model the API server serves), plus the role's
+ * own GET `routes` (process: /api/jobs; decide: /api/decision) and POST `postRoutes`. Every request is
+ * counted in the same SLA families as the ApiServer's (`candlestack_http_requests_total`,
+ * `_http_request_duration_seconds`, by route and status). The serve role and run/demo use the full ApiServer.
  */
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import type { Service } from '../core/service.js';
-import { Listener, sendError, sendJson } from '../api/http.js';
+import { countRequest, Listener, sendError, sendJson } from '../api/http.js';
+import type { ApiMetrics } from '../telemetry/metrics.js';
 import { healthReport, readiness, type HealthSources } from '../api/health.js';
 import { BadParameterError } from '../core/errors.js';
+import { Tracing } from '../telemetry/tracing.js';
+import { UNTRACED_ROUTES, traceRequest } from '../telemetry/http-tracing.js';
 
-/** A GET route of a role: answers from the request URL. */
-export type RoleRoute = (url: URL, res: ServerResponse) => void;
+const OFF = Tracing.off();
+
+/** A GET route of a role: answers from the request URL (a BadParameterError thrown or rejected is a 400). */
+export type RoleRoute = (url: URL, res: ServerResponse) => void | Promise<void>;
+/** A POST route of a role: reads the request itself. */
+export type RolePostRoute = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 export interface RoleServerOptions {
   host: string;
@@ -21,9 +30,17 @@ export interface RoleServerOptions {
   registry: Registry;
   health: HealthSources;
   clock: Clock;
+  /** The HTTP request counters (the role's `metrics.api`). */
+  metrics: Pick<ApiMetrics, 'httpRequests' | 'httpRequestDuration'>;
   /** Extra GET routes by path (`/api/jobs`). */
   routes?: Readonly<Record<string, RoleRoute>>;
+  /** POST routes by path. */
+  postRoutes?: Readonly<Record<string, RolePostRoute>>;
+  /** A SERVER span per request (not for /metrics and the probes); off when absent. */
+  tracing?: Tracing;
 }
+
+const BUILT_IN = ['/metrics', '/healthz', '/readyz', '/api/health'];
 
 export class RoleServer implements Service {
   readonly name = 'role-server';
@@ -32,35 +49,9 @@ export class RoleServer implements Service {
   constructor(private readonly o: RoleServerOptions) {
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
-      if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'method_not_allowed', 'only GET');
-      if (path === '/healthz') return sendJson(res, 200, { status: 'alive', role: o.role });
-      if (path === '/readyz') {
-        const r = readiness(this.report());
-        return sendJson(res, r.ready ? 200 : 503, r);
-      }
-      if (path === '/api/health') return sendJson(res, 200, this.report());
-      if (path === '/metrics') {
-        void o.registry.metrics().then(
-          (body) => {
-            res.writeHead(200, { 'content-type': o.registry.contentType });
-            res.end(body);
-          },
-          (err: unknown) => sendError(res, 500, 'metrics_failed', String(err)),
-        );
-        return;
-      }
-      const route = o.routes && Object.hasOwn(o.routes, path) ? o.routes[path] : undefined;
-      if (route) {
-        const url = new URL(req.url ?? '/', 'http://localhost');
-        try {
-          return route(url, res);
-        } catch (err) {
-          if (err instanceof BadParameterError) return sendError(res, 400, err.code, err.message, err.parameter);
-          return sendError(res, 500, 'internal_error', String(err));
-        }
-      }
-      const known = ['/metrics', '/healthz', '/readyz', '/api/health', ...Object.keys(o.routes ?? {})];
-      sendError(res, 404, 'not_found', `no route ${path}; try ${known.join(', ')}`);
+      const known = path === '/api/health' || (o.routes !== undefined && Object.hasOwn(o.routes, path)) || (o.postRoutes !== undefined && Object.hasOwn(o.postRoutes, path));
+      const tracing = o.tracing && !UNTRACED_ROUTES.has(path) ? o.tracing : OFF;
+      void traceRequest(tracing, req, res, known ? path : undefined, () => this.handle(req, res));
     });
     this.listener = new Listener(server, o.host, o.port);
   }
@@ -69,6 +60,38 @@ export class RoleServer implements Service {
   stop = (): Promise<void> => this.listener.stop();
   get port(): number {
     return this.listener.port;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const o = this.o;
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const method = req.method ?? 'GET';
+    const route = o.routes && Object.hasOwn(o.routes, path) ? o.routes[path] : undefined;
+    const postRoute = o.postRoutes && Object.hasOwn(o.postRoutes, path) ? o.postRoutes[path] : undefined;
+    countRequest(o.metrics, method, route || postRoute || BUILT_IN.includes(path) ? path : 'unknown', res);
+    try {
+      if (postRoute && method === 'POST') return await postRoute(req, res);
+      if (method !== 'GET' && method !== 'HEAD') return sendError(res, 405, 'method_not_allowed', postRoute ? 'only POST' : 'only GET');
+      if (path === '/healthz') return sendJson(res, 200, { status: 'alive', role: o.role });
+      if (path === '/readyz') {
+        const r = readiness(this.report());
+        return sendJson(res, r.ready ? 200 : 503, r);
+      }
+      if (path === '/api/health') return sendJson(res, 200, this.report());
+      if (path === '/metrics') {
+        const body = await o.registry.metrics();
+        res.writeHead(200, { 'content-type': o.registry.contentType });
+        res.end(body);
+        return;
+      }
+      if (route) return await route(new URL(req.url ?? '/', 'http://localhost'), res);
+      const known = [...BUILT_IN, ...Object.keys(o.routes ?? {}), ...Object.keys(o.postRoutes ?? {}).map((p) => `POST ${p}`)];
+      sendError(res, 404, 'not_found', `no route ${path}; try ${known.join(', ')}`);
+    } catch (err) {
+      if (res.headersSent) return void res.end();
+      if (err instanceof BadParameterError) return sendError(res, 400, err.code, err.message, err.parameter);
+      sendError(res, 500, 'internal_error', String(err));
+    }
   }
 
   private report() {

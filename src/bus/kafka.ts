@@ -30,6 +30,7 @@ import type { HotCounter } from '../telemetry/hot.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { TOPICS, type Bus, type BusTopics, type Handler, type Topic } from './bus.js';
 import { GroupConsumer } from './kafka-consumer.js';
+import { errorText } from '../telemetry/log-throttle.js';
 import { DEFAULT_KAFKA_TOPICS, decode, encode, messageKey, newTraceparent, type KafkaTopicNames } from './kafka-codec.js';
 
 export interface KafkaBusOptions {
@@ -324,7 +325,7 @@ export class KafkaBus implements Bus {
         h(message);
       } catch (err) {
         this.m[topic].handlerErrors.inc();
-        this.o.log.error({ err, topic }, 'bus subscriber failed');
+        this.warnOnce(`handler:${topic}`, { err: errorText(err), topic }, 'bus subscriber failed');
       }
     }
   }

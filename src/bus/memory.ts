@@ -1,6 +1,7 @@
 /** In-process bus: synchronous fan-out. A throwing subscriber is counted and logged; the others still run. */
 import type { HotCounter } from '../telemetry/hot.js';
 import type { Logger } from '../telemetry/logger.js';
+import { errorText, LogThrottle } from '../telemetry/log-throttle.js';
 import type { BusMetrics } from '../telemetry/metrics.js';
 import { TOPICS, type Bus, type BusTopics, type Handler, type Topic } from './bus.js';
 
@@ -21,8 +22,11 @@ export interface MemoryBusStatus {
 export class MemoryBus implements Bus {
   readonly kind = 'memory';
   private readonly topics: Record<Topic, TopicState>;
+  /** One line per topic per 10 s for failing subscribers; the counter has every failure. */
+  private readonly errorLog: LogThrottle;
 
-  constructor(metrics: BusMetrics, private readonly log: Logger) {
+  constructor(metrics: BusMetrics, private readonly log: Logger, now: () => number = Date.now) {
+    this.errorLog = new LogThrottle(now, 10_000);
     this.topics = Object.fromEntries(
       TOPICS.map((t) => [
         t,
@@ -45,7 +49,8 @@ export class MemoryBus implements Bus {
         (handlers[i] as Handler<T>)(message);
       } catch (err) {
         state.errors.inc();
-        this.log.error({ err, topic }, 'bus subscriber failed');
+        const suppressed = this.errorLog.take(topic);
+        if (suppressed >= 0) this.log.error({ err: errorText(err), topic, suppressed }, 'bus subscriber failed');
       }
     }
     if (handlers.length > 0) state.consumed.inc(handlers.length);

@@ -33,6 +33,7 @@ Commands:
   collect   scale-out role: exchanges -> Kafka (metrics on port 8000)
   process   scale-out role: Kafka -> candles, reconciliation, backfill -> store and Kafka (port 8001)
   serve     scale-out role: store + Kafka -> API, live WebSocket, /metrics (port 9001)
+  decide    decision service: store -> GET /api/decision (BUY/SELL/HOLD with reasons), /metrics (port 8002)
   stack     start|status|logs|restart|stop the full stack with docker compose (deploy/)
   job run   run one job (retention, gap-sweep, ...) once, e.g. from cron; --textfile-dir for node-exporter
   jobs list the jobs a running instance schedules: schedule, last run, result, next run

@@ -1,12 +1,12 @@
-/** The scale-out roles on the command line: `candlestack collect | process | serve` (help, default ports). */
+/** The scale-out roles on the command line: `candlestack collect | process | serve | decide` (help, default ports). */
 import type { Config } from '../config/config.js';
 import type { RoleApp, RoleDeps } from '../app/collect.js';
 
-export const ROLE_COMMANDS = ['collect', 'process', 'serve'] as const;
+export const ROLE_COMMANDS = ['collect', 'process', 'serve', 'decide'] as const;
 export type RoleCommand = (typeof ROLE_COMMANDS)[number];
 
-/** Default ports (the seeds' ports): collect 8000, process 8001, serve 9001. */
-export const ROLE_PORTS: Record<RoleCommand, number> = { collect: 8000, process: 8001, serve: 9001 };
+/** Default ports (the seeds' ports): collect 8000, process 8001, serve 9001; decide 8002. */
+export const ROLE_PORTS: Record<RoleCommand, number> = { collect: 8000, process: 8001, serve: 9001, decide: 8002 };
 
 const WHAT: Record<RoleCommand, string> = {
   collect: `Connects to the configured exchanges and publishes normalized trades, gaps and the exchange's closed
@@ -16,10 +16,21 @@ partitions), builds candles on every timeframe, reconciles and backfills them, w
 publishes them to Kafka. Offsets are committed only after the store write. /metrics and health on port ${ROLE_PORTS.process}.`,
   serve: `Serves the stored candles (REST API), live candles from Kafka (WebSocket /ws), /metrics and health
 on port ${ROLE_PORTS.serve}.`,
+  decide: `The decision service: GET /api/decision?exchange=&symbol=&timeframe= answers BUY, SELL or HOLD with
+its confidence, reasons and features, from the stored closed candles (the store the process role writes) and
+the configured strategy (--strategy rules|random|llm). /metrics and health on port ${ROLE_PORTS.decide}.`,
+};
+
+const EXAMPLE: Record<RoleCommand, string> = {
+  collect: '--bus kafka://127.0.0.1:9092 --symbols BTC-USDT,ETH-USDT',
+  process: '--bus kafka://127.0.0.1:9092 --store sqlite:data/candlestack.db --kafka-group candlestack-process',
+  serve: '--bus kafka://127.0.0.1:9092 --store sqlite:data/candlestack.db',
+  decide: '--store postgres://candlestack@127.0.0.1:5432/candlestack --strategy rules',
 };
 
 export function roleHelp(role: RoleCommand, settings: string): string {
-  return `Usage: candlestack ${role} --bus kafka://HOST:9092[,HOST:9092] [flags]
+  const usage = role === 'decide' ? '--store URL' : '--bus kafka://HOST:9092[,HOST:9092]';
+  return `Usage: candlestack ${role} ${usage} [flags]
 
 ${WHAT[role]}
 
@@ -28,7 +39,7 @@ ${settings}
   -h, --help             show this help
 
 Example:
-  candlestack ${role} --bus kafka://127.0.0.1:9092${role === 'collect' ? ' --symbols BTC-USDT,ETH-USDT' : role === 'process' ? ' --store sqlite:data/candlestack.db --kafka-group candlestack-process' : ' --store sqlite:data/candlestack.db'}
+  candlestack ${role} ${EXAMPLE[role]}
 `;
 }
 
@@ -36,5 +47,6 @@ Example:
 export async function startRole(role: RoleCommand, config: Config, deps: RoleDeps): Promise<RoleApp> {
   if (role === 'collect') return (await import('../app/collect.js')).startCollect(config, deps);
   if (role === 'process') return (await import('../app/process.js')).startProcess(config, deps);
+  if (role === 'decide') return (await import('../app/decide.js')).startDecide(config, deps);
   return (await import('../app/serve.js')).startServe(config, deps);
 }

@@ -20,8 +20,12 @@ import { POSTGRES_URL_EXPECTED, isPostgresUrl, parsePostgresUrl, redactUrl } fro
 import { bool, duration, host, oneOf, port, splitList, stringList, url, type Parse } from './fields.js';
 import { INDICATORS } from './indicators-config.js';
 import { JOBS, type JobsConfig } from './jobs-config.js';
+import { DECIDE, type DecideConfig } from './decide-config.js';
 import { BREAKERS, QUALITY, type BreakersConfig } from './quality-config.js';
+import { TELEGRAM, type TelegramConfig } from './telegram-config.js';
+import { TRACING, applyOtelEnv, type TracingConfig } from './tracing-config.js';
 import { leaf, list, record, section, setting, type Setting } from './schema.js';
+import { CACHE, SERVE_HTTP_FIELDS, type CacheConfig, type ServeHttpConfig } from './serve-config.js';
 
 export interface ExchangeConfig {
   id: ExchangeId;
@@ -45,7 +49,10 @@ export interface Config {
   store: { url: string; flushMs: number };
   /** Maximum age per timeframe; a timeframe not listed is kept forever. */
   retention: Partial<Record<Timeframe, number>>;
-  http: { host: string; port: number };
+  /** Listen address; the API's limits (serve-config.ts; optional in the type so tests can give host and port only: read them with `serveHttp`). */
+  http: { host: string; port: number } & Partial<ServeHttpConfig>;
+  /** The read API's cache (serve-config.ts). */
+  cache: CacheConfig;
   log: { level: LogLevel; format: LogFormat };
   /** Streaming indicators (src/pipeline/indicators/); the file's `indicators:` section. */
   indicators: IndicatorsConfig;
@@ -55,6 +62,12 @@ export interface Config {
   breakers: BreakersConfig;
   /** The scheduled jobs (src/jobs/scheduler.ts): schedule, timeout, jitter, enabled per job name. */
   jobs: JobsConfig;
+  /** The decision service (src/assistant/): strategy, scoring, the llm endpoint. */
+  decide: DecideConfig;
+  /** The Telegram notifier (src/assistant/notifier/): token, allowed chats, default market, upstream services. */
+  telegram: TelegramConfig;
+  /** OpenTelemetry traces (src/telemetry/tracing.ts); the standard OTEL_* variables override the file. */
+  tracing: TracingConfig;
 }
 
 export const DEFAULT_SYMBOLS = ['BTC-USDT', 'ETH-USDT'];
@@ -171,9 +184,10 @@ const CONFIG = section<Config>({
     { shorthand: (raw) => (typeof raw === 'string' ? { url: raw } : undefined) },
   ),
   retention: record(TIMEFRAMES, (tf) => leaf(retentionAge, RETENTION_DEFAULTS[tf]), { replace: true }),
-  http: section({
+  http: section<Config['http']>({
     host: leaf(host, '127.0.0.1', { cli: { flag: 'host', value: 'ADDRESS', help: 'HTTP listen address (default {default}; 0.0.0.0 to expose)' } }),
     port: leaf(port, DEFAULT_PORT, { cli: { flag: 'port', value: 'PORT', help: 'HTTP port for the API, /ws and /metrics (default {default}; 0 picks a free one)' } }),
+    ...SERVE_HTTP_FIELDS,
   }),
   log: section({
     level: leaf(oneOf(LOG_LEVELS), 'info', { cli: { flag: 'log-level', value: 'LEVEL', help: `log level: ${LOG_LEVELS.join(', ')} (default {default})` } }),
@@ -183,11 +197,15 @@ const CONFIG = section<Config>({
   quality: QUALITY,
   breakers: BREAKERS,
   jobs: JOBS,
+  decide: DECIDE,
+  telegram: TELEGRAM,
   kafka: section({
     topics: record(Object.keys(DEFAULT_KAFKA_TOPICS) as (keyof KafkaTopicNames)[], (topic) => leaf(kafkaName, DEFAULT_KAFKA_TOPICS[topic])),
     group: leaf(kafkaName, 'candlestack-process', { cli: { flag: 'kafka-group', value: 'NAME', help: 'Kafka consumer group of the process role (default {default})' } }),
     commitIntervalMs: leaf(duration(0, 60_000), 1_000, { file: 'commitInterval' }),
   }),
+  tracing: TRACING,
+  cache: CACHE,
 });
 
 export function defaultConfig(): Config {
@@ -234,6 +252,7 @@ export function loadConfig(sources: ConfigSources): Config {
     const raw = sources.env[s.env];
     if (raw !== undefined && raw !== '') s.apply(config, raw, s.env, undefined);
   }
+  applyOtelEnv(config.tracing, sources.env);
   for (const s of SETTINGS) {
     const raw = sources.flags[s.flag];
     if (raw !== undefined) s.apply(config, raw, `--${s.flag}`, undefined);

@@ -54,6 +54,8 @@ export function splitConcatenated(s: string, quotes: readonly string[] = CONCATE
   return null;
 }
 
+const MAX_NATIVE_LENGTH = 48;
+
 /**
  * Wraps a native -> canonical mapping in a bounded memo, so the per-frame lookup on the hot path is one
  * Map.get. Misses (null) are remembered too; the memo is cleared when it reaches `max` entries.
@@ -61,6 +63,9 @@ export function splitConcatenated(s: string, quotes: readonly string[] = CONCATE
 export function memoSymbols(map: (native: string) => string | null, max = 10_000): (native: string) => string | null {
   const memo = new Map<string, string | null>();
   return (native) => {
+    // No symbol is this long (canonical parts are at most 20 characters each): not read, and not memoised, so a
+    // hostile frame cannot fill the memo with large keys.
+    if (native.length > MAX_NATIVE_LENGTH) return null;
     let out = memo.get(native);
     if (out === undefined) {
       out = map(native);

@@ -16,6 +16,7 @@ import type { BackoffOptions } from './backoff.js';
 import { FeedConnection } from './connection.js';
 import type { FeedHealth } from '../core/health.js';
 import type { ExchangeId } from '../core/exchange-id.js';
+import { errorText, LogThrottle } from '../telemetry/log-throttle.js';
 
 export interface CollectorOptions {
   adapter: ExchangeAdapter;
@@ -25,6 +26,11 @@ export interface CollectorOptions {
   backoff: BackoffOptions;
   /** Trades stamped further than this ahead of the local clock are rejected (bad timestamp). Default 60 s. */
   maxClockSkewMs?: number;
+  /**
+   * Frames longer than this (UTF-16 code units, about bytes for exchange JSON) are rejected before parsing:
+   * `frame_too_large`. Default 1 MiB; the exchanges' largest frames (snapshots of 50-1000 trades) stay far below.
+   */
+  maxFrameLength?: number;
   bus: Bus;
   clock: Clock;
   metrics: FeedMetrics;
@@ -87,13 +93,16 @@ export class Collector implements Service {
   private readonly shards: Shard[] = [];
   private readonly symbols = new Map<string, SymbolState>();
   private readonly rejected = new Map<string, HotCounter>();
-  private readonly lastRejectLog = new Map<string, number>();
+  private readonly rejectLog: LogThrottle;
   private readonly maxSkew: number;
+  private readonly maxFrame: number;
 
   constructor(private readonly o: CollectorOptions) {
     this.exchange = o.adapter.id;
     this.name = `collector:${o.adapter.id}`;
     this.maxSkew = o.maxClockSkewMs ?? 60_000;
+    this.maxFrame = o.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH;
+    this.rejectLog = new LogThrottle(() => o.clock.now(), 1_000);
     for (const symbol of o.subscription.symbols) this.state(symbol);
     const groups = shardStreams(o.adapter.streams(o.subscription), o.adapter.limits.maxStreamsPerConnection);
     groups.forEach((streams, i) => this.shards.push(this.createShard(String(i), streams)));
@@ -119,7 +128,26 @@ export class Collector implements Service {
   handleFrame(frame: string, receivedAt: number, shard = 0): void {
     const s = this.shards[shard];
     if (!s) throw new RangeError(`no connection shard ${shard}`);
-    this.o.adapter.mapper.map(frame, receivedAt, s.sink);
+    this.mapFrame(frame, receivedAt, s.sink);
+  }
+
+  /**
+   * The one entry of every frame: a size bound before parsing, then the mapper. Whatever is thrown on the way
+   * (the mapper, or a bus subscriber behind the sink) becomes a counted `mapper_exception` reject: no frame
+   * ends the process (issue 19).
+   */
+  private mapFrame(frame: string, receivedAt: number, sink: EventSink): void {
+    if (frame.length > this.maxFrame) {
+      this.rejectCounter('frame_too_large').inc();
+      this.logReject('frame_too_large', `frame of ${frame.length} characters, over the bound of ${this.maxFrame}`, frame);
+      return;
+    }
+    try {
+      this.o.adapter.mapper.map(frame, receivedAt, sink);
+    } catch (err) {
+      this.rejectCounter('mapper_exception').inc();
+      this.logReject('mapper_exception', errorText(err), frame);
+    }
   }
 
   health(now: number = this.o.clock.now()): FeedHealth[] {
@@ -173,7 +201,6 @@ export class Collector implements Service {
       },
       reconnect: (reason) => conn.reconnect(reason),
     };
-    const mapper = adapter.mapper;
     const conn = new FeedConnection({
       exchange: this.exchange,
       connection: name,
@@ -186,7 +213,7 @@ export class Collector implements Service {
       metrics,
       log,
       unreachableHint: this.o.unreachableHint,
-      onFrame: (frame, receivedAt) => mapper.map(frame, receivedAt, sink),
+      onFrame: (frame, receivedAt) => this.mapFrame(frame, receivedAt, sink),
       onOpen: (downSince, at) => {
         if (downSince === null) return;
         for (const symbol of symbols) {
@@ -269,14 +296,15 @@ export class Collector implements Service {
     return c;
   }
 
-  /** Logs a rejected frame at most once per second per reason; the counter has them all. */
+  /** Logs a rejected frame at most once per second per reason, with the number not logged since; the counter has them all. */
   private logReject(reason: string, detail: string, frame: string): void {
-    const now = this.o.clock.now();
-    if (now - (this.lastRejectLog.get(reason) ?? 0) < 1000) return;
-    this.lastRejectLog.set(reason, now);
-    this.o.log.warn({ exchange: this.exchange, reason, detail, frame: frame.slice(0, 300) }, 'frame rejected');
+    const suppressed = this.rejectLog.take(reason);
+    if (suppressed < 0) return;
+    this.o.log.warn({ exchange: this.exchange, reason, detail, frame: frame.slice(0, 300), suppressed }, 'frame rejected');
   }
 }
+
+const DEFAULT_MAX_FRAME_LENGTH = 1024 * 1024;
 
 function gapCount(s: SymbolState | undefined): number {
   return s?.gaps ? s.gaps.stream.value + s.gaps.reconnect.value : 0;

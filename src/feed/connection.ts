@@ -110,7 +110,9 @@ export class FeedConnection {
   private connect(): void {
     const { url, subscribeMessages } = this.o.plan();
     this.status = 'connecting';
-    const ws = new WebSocket(url, { autoPong: false, perMessageDeflate: false, handshakeTimeout: 10_000 });
+    // maxPayload: ws would buffer up to 100 MiB per message; no exchange frame is near 8 MiB (the collector rejects
+    // frames over its own, smaller bound before parsing).
+    const ws = new WebSocket(url, { autoPong: false, perMessageDeflate: false, handshakeTimeout: 10_000, maxPayload: 8 * 1024 * 1024 });
     this.ws = ws;
     ws.on('open', () => {
       if (this.ws !== ws) return;

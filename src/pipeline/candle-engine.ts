@@ -19,6 +19,7 @@ import { periodStart, sortTimeframes, timeframeMs, type Timeframe } from '../cor
 import { HotCounter } from '../telemetry/hot.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Logger } from '../telemetry/logger.js';
+import { LogThrottle } from '../telemetry/log-throttle.js';
 import { CandleState } from './candle-state.js';
 import type { ExchangeId } from '../core/exchange-id.js';
 import type { LatePolicy } from '../core/choices.js';
@@ -138,18 +139,26 @@ export class CandleEngine {
   /** Per exchange and reason (key `exchange\u0000reason`). */
   private readonly rejects = new Map<string, { reason: string; counter: HotCounter }>();
 
+  private readonly rejectLog: LogThrottle;
+
   constructor(private readonly o: CandleEngineOptions) {
+    this.rejectLog = new LogThrottle(() => o.clock.now(), 10_000);
     this.timeframes = sortTimeframes(o.timeframes);
     this.keep = Math.max(1, o.keepClosed ?? 3);
   }
 
-  /** Applies one trade to every timeframe. Returns false (and counts it) if its price or qty is not a decimal. */
+  /**
+   * Applies one trade to every timeframe. Returns false (and counts it) if its price or qty is not a decimal > 0:
+   * the last line behind the mappers' own checks (a trade may also come from Kafka or an import). The warning is
+   * throttled: one line per exchange per interval, with the number dropped since.
+   */
   onTrade(t: Trade): boolean {
     const p = this.price;
     const q = this.qty;
-    if (!parseFixed8(t.price, p) || !parseFixed8(t.qty, q)) {
+    if (!parseFixed8(t.price, p) || !parseFixed8(t.qty, q) || (p.int === 0 && p.frac === 0) || (q.int === 0 && q.frac === 0)) {
       this.rejectCounter(t.exchange, 'invalid_decimal').inc();
-      this.o.log.warn({ exchange: t.exchange, symbol: t.symbol, price: t.price, qty: t.qty }, 'trade with invalid decimal dropped');
+      const suppressed = this.rejectLog.take(t.exchange);
+      if (suppressed >= 0) this.o.log.warn({ exchange: t.exchange, symbol: t.symbol, price: t.price, qty: t.qty, suppressed }, 'trade with invalid decimal dropped');
       return false;
     }
     this.apply(t);

@@ -133,11 +133,13 @@ export function parseWsJsonLine(line: string, symbol: string): LineResult {
     },
     kline() {},
     reject(reason, detail) {
-      if (reason === 'invalid_json' || reason === 'invalid_field') result = { error: detail };
+      // A malformed frame or trade is a bad line; another event, symbol or an exchange notice is skipped.
+      if (reason !== 'unknown_event' && reason !== 'unknown_symbol' && reason !== 'exchange_error') result = { error: detail };
     },
     reconnect() {},
   };
-  binanceMapper.map(text, 0, sink);
+  // A recording has no usable receive time: the latest there is, so that only the mapper's lower time bound applies.
+  binanceMapper.map(text, Number.MAX_SAFE_INTEGER, sink);
   return result;
 }
 

@@ -26,7 +26,7 @@ export interface Recorded {
 }
 
 /** Maps every frame (received at `receivedAt`, or at its own time) and records the sink calls; a throw fails the test. */
-export function recordMapping(mapper: Mapper, frames: readonly (string | { frame: string; receivedAt: number })[], receivedAt = 1_700_000_000_000): Recorded {
+export function recordMapping(mapper: Mapper, frames: readonly (string | { frame: string; receivedAt: number })[], receivedAt = 1_800_000_000_000): Recorded {
   const r: Recorded = { trades: [], klines: [], rejects: [], reconnects: [] };
   const sink: EventSink = {
     trade: (t) => r.trades.push(t),

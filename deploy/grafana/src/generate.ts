@@ -16,9 +16,10 @@ import { storage } from './dashboards/storage.js';
 import { jobs } from './dashboards/jobs.js';
 import { host } from './dashboards/host.js';
 import { nodejs } from './dashboards/nodejs.js';
+import { assistant } from './dashboards/assistant.js';
 
 /** In the order of the issue: the file name prefix keeps Grafana's folder listing in that order. */
-export const DASHBOARD_SPECS: readonly DashboardSpec[] = [market, pipeline, dataQuality, circuitBreakers, storage, jobs, host, nodejs];
+export const DASHBOARD_SPECS: readonly DashboardSpec[] = [market, pipeline, dataQuality, circuitBreakers, storage, jobs, host, nodejs, assistant];
 
 /** Relative to the repository root. */
 export const DASHBOARDS_DIR = 'deploy/grafana/dashboards';

@@ -8,11 +8,13 @@ import { isObject, parseObjectFrame, type Json } from '../json-frame.js';
 import { concatenatedSymbols } from '../symbols.js';
 import { isTimeframe } from '../../core/timeframe.js';
 import { scanTrade } from './trade-scanner.js';
+import { EXCHANGE_FLOOR_MS, isNonNegativeDecimal, isPositiveDecimal, showText, showValue, tradeReject, tradeRejectDetail } from '../trade-check.js';
 
 const EXCHANGE = 'binance';
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const isDec = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const FLOOR = EXCHANGE_FLOOR_MS.binance;
 
 /** BTCUSDT <-> BTC-USDT: Binance concatenates base and quote; the quote is read from a known suffix. */
 export const binanceSymbols: SymbolCodec = concatenatedSymbols();
@@ -36,8 +38,8 @@ export const binanceMapper: Mapper = {
         return sink.reconnect('server_shutdown');
       default:
         if ('result' in data && 'id' in data) return; // SUBSCRIBE / UNSUBSCRIBE acknowledgement
-        if ('code' in data && 'msg' in data) return sink.reject('exchange_error', String(data.msg), frame);
-        return sink.reject('unknown_event', `unknown event ${JSON.stringify(data.e ?? null)}`, frame);
+        if ('code' in data && 'msg' in data) return sink.reject('exchange_error', showText(data.msg), frame);
+        return sink.reject('unknown_event', `unknown event ${showValue(data.e)}`, frame);
     }
   },
 };
@@ -47,10 +49,10 @@ function mapTrade(d: Json, receivedAt: number, sink: EventSink, frame: string, i
   const { p, q, T, m } = d;
   const s = typeof d.s === 'string' ? binanceSymbols.toCanonical(d.s) : undefined;
   if (s === null) {
-    sink.reject('unknown_symbol', `${agg ? 'aggTrade' : 'trade'} for symbol ${JSON.stringify(d.s ?? null)}`, frame);
+    sink.reject('unknown_symbol', `${agg ? 'aggTrade' : 'trade'} for symbol ${showValue(d.s)}`, frame);
     return;
   }
-  if (s === undefined || !isInt(id) || !isDec(p) || !isDec(q) || !isInt(T) || typeof m !== 'boolean') {
+  if (s === undefined || !isInt(id) || !isStr(p) || !isStr(q) || !isInt(T) || typeof m !== 'boolean') {
     sink.reject('invalid_field', `${agg ? 'aggTrade' : 'trade'} with missing or mistyped field`, frame);
     return;
   }
@@ -63,6 +65,11 @@ function mapTrade(d: Json, receivedAt: number, sink: EventSink, frame: string, i
     }
     count = l - f + 1;
   }
+  const bad = tradeReject(p, q, T, receivedAt, FLOOR);
+  if (bad !== null) {
+    sink.reject(bad, tradeRejectDetail(bad, p, q, T), frame);
+    return;
+  }
   sink.trade({ type: 'trade', exchange: EXCHANGE, symbol: s, id, price: p, qty: q, side: m ? 'sell' : 'buy', count, time: T, receivedAt });
 }
 
@@ -74,15 +81,15 @@ function mapKline(d: Json, receivedAt: number, sink: EventSink, frame: string): 
   }
   const symbol = binanceSymbols.toCanonical(d.s);
   if (symbol === null) {
-    sink.reject('unknown_symbol', `kline for symbol ${JSON.stringify(d.s)}`, frame);
+    sink.reject('unknown_symbol', `kline for symbol ${showValue(d.s)}`, frame);
     return;
   }
   const { t, i, o, h, l, c, v, q, V, n, x } = k;
   if (!isTimeframe(i)) {
-    sink.reject('invalid_field', `kline interval ${JSON.stringify(i)} is not supported`, frame);
+    sink.reject('invalid_field', `kline interval ${showValue(i)} is not supported`, frame);
     return;
   }
-  if (!isInt(t) || !isDec(o) || !isDec(h) || !isDec(l) || !isDec(c) || !isDec(v) || !isDec(q) || !isDec(V) || !isInt(n) || typeof x !== 'boolean') {
+  if (!isInt(t) || !isPositiveDecimal(o) || !isPositiveDecimal(h) || !isPositiveDecimal(l) || !isPositiveDecimal(c) || !isNonNegativeDecimal(v) || !isNonNegativeDecimal(q) || !isNonNegativeDecimal(V) || !isInt(n) || typeof x !== 'boolean') {
     sink.reject('invalid_field', 'kline with missing or mistyped field', frame);
     return;
   }

@@ -8,11 +8,13 @@ import type { EventSink, Mapper, SymbolCodec } from '../adapter.js';
 import { isObject, parseObjectFrame, type Json } from '../json-frame.js';
 import { concatenatedSymbols } from '../symbols.js';
 import type { Timeframe } from '../../core/timeframe.js';
+import { EXCHANGE_FLOOR_MS, isNonNegativeDecimal, isPositiveDecimal, showText, showValue, tradeReject, tradeRejectDetail } from '../trade-check.js';
 
 const EXCHANGE = 'bybit';
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const isDec = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const FLOOR = EXCHANGE_FLOOR_MS.bybit;
 
 /** Bybit kline interval <-> candlestack timeframe, for the intervals both have (W and M have no timeframe). */
 export const BYBIT_INTERVALS: Readonly<Partial<Record<Timeframe, string>>> = {
@@ -75,7 +77,7 @@ export const bybitMapper: Mapper = {
     }
     // Subscribe acks and spot pongs carry `success`; option/private pongs are {"op":"pong"}.
     if (msg.success === true || msg.op === 'pong') return;
-    if (msg.success === false) return sink.reject('exchange_error', `${String(msg.op ?? 'request')} failed: ${String(msg.ret_msg ?? '')}`, frame);
+    if (msg.success === false) return sink.reject('exchange_error', `${msg.op === undefined ? 'request' : showText(msg.op)} failed: ${msg.ret_msg === undefined ? '' : showText(msg.ret_msg)}`, frame);
     return sink.reject('unknown_event', 'frame without topic or op', frame);
   },
 };
@@ -94,12 +96,17 @@ function mapTrades(msg: Json, receivedAt: number, sink: EventSink, frame: string
     const { s, S, v, p, T, i } = d;
     const symbol = typeof s === 'string' ? bybitSymbols.toCanonical(s) : undefined;
     if (symbol === null) {
-      sink.reject('unknown_symbol', `publicTrade for symbol ${JSON.stringify(s)}`, frame);
+      sink.reject('unknown_symbol', `publicTrade for symbol ${showValue(s)}`, frame);
       continue;
     }
     const id = typeof i === 'string' ? tradeIdFromString(i) : -1;
-    if (symbol === undefined || id < 0 || !isDec(p) || !isDec(v) || !isInt(T) || (S !== 'Buy' && S !== 'Sell')) {
+    if (symbol === undefined || id < 0 || !isStr(p) || !isStr(v) || !isInt(T) || (S !== 'Buy' && S !== 'Sell')) {
       sink.reject('invalid_field', 'publicTrade with missing or mistyped field', frame);
+      continue;
+    }
+    const bad = tradeReject(p, v, T, receivedAt, FLOOR);
+    if (bad !== null) {
+      sink.reject(bad, tradeRejectDetail(bad, p, v, T), frame);
       continue;
     }
     // `S` is the taker's side (docs: "Side of taker").
@@ -130,7 +137,7 @@ function mapKline(msg: Json, topic: string, receivedAt: number, sink: EventSink,
       continue;
     }
     const { start, open, high, low, close, volume, turnover, confirm } = k;
-    if (!isInt(start) || !isDec(open) || !isDec(high) || !isDec(low) || !isDec(close) || !isDec(volume) || !isDec(turnover) || typeof confirm !== 'boolean') {
+    if (!isInt(start) || !isPositiveDecimal(open) || !isPositiveDecimal(high) || !isPositiveDecimal(low) || !isPositiveDecimal(close) || !isNonNegativeDecimal(volume) || !isNonNegativeDecimal(turnover) || typeof confirm !== 'boolean') {
       sink.reject('invalid_field', 'kline with missing or mistyped field', frame);
       continue;
     }

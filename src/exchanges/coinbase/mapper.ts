@@ -8,16 +8,15 @@
 import type { EventSink, Mapper, SymbolCodec } from '../adapter.js';
 import { parseObjectFrame, type Json } from '../json-frame.js';
 import { canonicalSymbol, memoSymbols, splitCanonical } from '../../core/symbols.js';
+import { EXCHANGE_FLOOR_MS, showText, showValue, tradeReject, tradeRejectDetail } from '../trade-check.js';
 
 const EXCHANGE = 'coinbase';
 
-/** A plain non-negative decimal as Coinbase prints prices and sizes ("400.23", "0.00001305", "70"). */
-const DECIMAL = /^\d+(\.\d+)?$/;
 /** RFC 3339 UTC with optional fraction (Coinbase sends microseconds: "2014-11-07T08:19:27.028459Z"). */
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const isDec = (v: unknown): v is string => typeof v === 'string' && v.length <= 64 && DECIMAL.test(v);
+const FLOOR = EXCHANGE_FLOOR_MS.coinbase;
 
 /** Product ids are already BASE-QUOTE (BTC-USD, ETH-USDT): canonical after asset aliases. */
 export const coinbaseSymbols: SymbolCodec = {
@@ -50,7 +49,7 @@ export const coinbaseMapper: Mapper = {
         return sink.reject('exchange_error', `${typeof msg.message === 'string' ? msg.message : 'error'}${reason}`, frame);
       }
       default:
-        return sink.reject('unknown_event', `unknown message type ${JSON.stringify(msg.type ?? null)}`, frame);
+        return sink.reject('unknown_event', `unknown message type ${showValue(msg.type)}`, frame);
     }
   },
 };
@@ -58,13 +57,18 @@ export const coinbaseMapper: Mapper = {
 function mapMatch(m: Json, receivedAt: number, sink: EventSink, frame: string): void {
   const symbol = typeof m.product_id === 'string' ? coinbaseSymbols.toCanonical(m.product_id) : undefined;
   if (symbol === null) {
-    sink.reject('unknown_symbol', `${String(m.type)} for product ${JSON.stringify(m.product_id)}`, frame);
+    sink.reject('unknown_symbol', `${showText(m.type)} for product ${showValue(m.product_id)}`, frame);
     return;
   }
   const { trade_id: id, price, size, side } = m;
   const time = parseCoinbaseTime(m.time);
-  if (symbol === undefined || !isId(id) || !isDec(price) || !isDec(size) || (side !== 'buy' && side !== 'sell') || !(time >= 0)) {
-    sink.reject('invalid_field', `${String(m.type)} with missing or mistyped field`, frame);
+  if (symbol === undefined || !isId(id) || typeof price !== 'string' || typeof size !== 'string' || (side !== 'buy' && side !== 'sell') || !(time >= 0)) {
+    sink.reject('invalid_field', `${showText(m.type)} with missing or mistyped field`, frame);
+    return;
+  }
+  const bad = tradeReject(price, size, time, receivedAt, FLOOR);
+  if (bad !== null) {
+    sink.reject(bad, tradeRejectDetail(bad, price, size, m.time), frame);
     return;
   }
   // `side` is the MAKER's order side ("sell" = the resting order sold, an up-tick): the taker did the opposite.

@@ -9,10 +9,14 @@ import { isObject, parseObjectFrame, type Json } from '../json-frame.js';
 import type { Timeframe } from '../../core/timeframe.js';
 import { canonicalSymbol, commonAsset, memoSymbols, splitCanonical, splitConcatenated, splitSeparated } from '../../core/symbols.js';
 import { plainDecimal, rawNumbers } from './numbers.js';
+import { EXCHANGE_FLOOR_MS, isNonNegativeDecimal, isPositiveDecimal, showText, showValue, tradeReject, tradeRejectDetail } from '../trade-check.js';
+
+const FLOOR = EXCHANGE_FLOOR_MS.kraken;
 
 const EXCHANGE = 'kraken';
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isNumeric = (v: unknown): boolean => typeof v === 'number' || typeof v === 'string';
 
 /** Quote assets of Kraken's concatenated REST names (`XBTUSDT`), longest first; TUSD is a base there, not a quote. */
 const REST_QUOTES = ['PYUSD', 'USDT', 'USDC', 'USD', 'EUR', 'GBP', 'CAD', 'JPY', 'CHF', 'AUD', 'XBT', 'BTC', 'ETH', 'DAI'];
@@ -63,11 +67,11 @@ export const krakenMapper: Mapper = {
       default:
         if (typeof msg.method === 'string') {
           // subscribe/unsubscribe acks and pongs; a failed request carries success:false and an error text.
-          if (msg.success === false || typeof msg.error === 'string') return sink.reject('exchange_error', String(msg.error ?? `${msg.method} failed`), frame);
+          if (msg.success === false || typeof msg.error === 'string') return sink.reject('exchange_error', msg.error === undefined ? `${msg.method} failed` : showText(msg.error), frame);
           return;
         }
-        if (typeof msg.error === 'string' || typeof msg.Error === 'string') return sink.reject('exchange_error', String(msg.error ?? msg.Error), frame);
-        return sink.reject('unknown_event', `unknown channel ${JSON.stringify(msg.channel ?? msg.event ?? null)}`, frame);
+        if (typeof msg.error === 'string' || typeof msg.Error === 'string') return sink.reject('exchange_error', showText(msg.error ?? msg.Error), frame);
+        return sink.reject('unknown_event', `unknown channel ${showValue(msg.channel ?? msg.event)}`, frame);
     }
   },
 };
@@ -87,14 +91,18 @@ function mapTrades(msg: Json, frame: string, receivedAt: number, sink: EventSink
     const d: unknown = data[i];
     if (!isObject(d)) return sink.reject('invalid_field', 'trade entry is not an object', frame);
     const symbol = typeof d.symbol === 'string' ? krakenSymbols.toCanonical(d.symbol) : undefined;
-    if (symbol === null) return sink.reject('unknown_symbol', `trade for symbol ${JSON.stringify(d.symbol)}`, frame);
+    if (symbol === null) return sink.reject('unknown_symbol', `trade for symbol ${showValue(d.symbol)}`, frame);
     const price = decimal(raw[i * 2], d.price);
     const qty = decimal(raw[i * 2 + 1], d.qty);
     const time = typeof d.timestamp === 'string' ? Date.parse(d.timestamp) : NaN;
     const side = d.side === 'buy' || d.side === 'sell' ? d.side : null;
-    if (symbol === undefined || price === null || qty === null || side === null || !isInt(d.trade_id) || !Number.isFinite(time)) {
+    if (symbol === undefined || !isNumeric(d.price) || !isNumeric(d.qty) || side === null || !isInt(d.trade_id) || !Number.isFinite(time)) {
       return sink.reject('invalid_field', 'trade with missing or mistyped field', frame);
     }
+    if (price === null) return sink.reject('invalid_price', tradeRejectDetail('invalid_price', raw[i * 2] || d.price, d.qty, d.timestamp), frame);
+    if (qty === null) return sink.reject('invalid_qty', tradeRejectDetail('invalid_qty', d.price, raw[i * 2 + 1] || d.qty, d.timestamp), frame);
+    const bad = tradeReject(price, qty, time, receivedAt, FLOOR);
+    if (bad !== null) return sink.reject(bad, tradeRejectDetail(bad, price, qty, d.timestamp), frame);
     // `side` is the taker's (docs: "The side of the taker order").
     sink.trade({ type: 'trade', exchange: EXCHANGE, symbol, id: d.trade_id, price, qty, side, count: 1, time, receivedAt });
   }
@@ -117,16 +125,16 @@ function mapOhlc(msg: Json, frame: string, receivedAt: number, sink: EventSink):
     const d: unknown = data[i];
     if (!isObject(d)) return sink.reject('invalid_field', 'ohlc entry is not an object', frame);
     const symbol = typeof d.symbol === 'string' ? krakenSymbols.toCanonical(d.symbol) : undefined;
-    if (symbol === null) return sink.reject('unknown_symbol', `ohlc for symbol ${JSON.stringify(d.symbol)}`, frame);
+    if (symbol === null) return sink.reject('unknown_symbol', `ohlc for symbol ${showValue(d.symbol)}`, frame);
     const timeframe = typeof d.interval === 'number' ? INTERVAL_TIMEFRAMES[d.interval] : undefined;
-    if (timeframe === undefined) return sink.reject('invalid_field', `ohlc interval ${JSON.stringify(d.interval ?? null)} is not supported`, frame);
+    if (timeframe === undefined) return sink.reject('invalid_field', `ohlc interval ${showValue(d.interval)} is not supported`, frame);
     const open = decimal(raw[i * n], d.open);
     const high = decimal(raw[i * n + 1], d.high);
     const low = decimal(raw[i * n + 2], d.low);
     const close = decimal(raw[i * n + 3], d.close);
     const volume = decimal(raw[i * n + 4], d.volume);
     const openTime = typeof d.interval_begin === 'string' ? Date.parse(d.interval_begin) : NaN;
-    if (symbol === undefined || open === null || high === null || low === null || close === null || volume === null || !isInt(d.trades) || !Number.isFinite(openTime)) {
+    if (symbol === undefined || !isPositiveDecimal(open) || !isPositiveDecimal(high) || !isPositiveDecimal(low) || !isPositiveDecimal(close) || !isNonNegativeDecimal(volume) || !isInt(d.trades) || !Number.isFinite(openTime)) {
       return sink.reject('invalid_field', 'ohlc with missing or mistyped field', frame);
     }
     const end = openTime + (d.interval as number) * 60_000;

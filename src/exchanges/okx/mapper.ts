@@ -13,6 +13,9 @@ import { isObject, parseObjectFrame } from '../json-frame.js';
 import type { Kline } from '../../core/types.js';
 import type { Timeframe } from '../../core/timeframe.js';
 import { canonicalSymbol, memoSymbols, splitCanonical } from '../../core/symbols.js';
+import { EXCHANGE_FLOOR_MS, isNonNegativeDecimal, isPositiveDecimal, showText, showValue, tradeReject, tradeRejectDetail } from '../trade-check.js';
+
+const FLOOR = EXCHANGE_FLOOR_MS.okx;
 
 const EXCHANGE = 'okx';
 
@@ -73,7 +76,7 @@ export const okxMapper: Mapper = {
       const tf = TIMEFRAME_BY_CHANNEL.get(channel);
       if (tf !== undefined) return mapCandles(msg.data, arg.instId, tf, receivedAt, sink, frame);
       if (channel.startsWith('candle')) return sink.reject('invalid_field', `${channel} is not a UTC-aligned bar candlestack supports`, frame);
-      return sink.reject('unknown_event', `unknown channel ${JSON.stringify(channel)}`, frame);
+      return sink.reject('unknown_event', `unknown channel ${showValue(channel)}`, frame);
     }
     switch (msg.event) {
       case 'subscribe':
@@ -82,12 +85,12 @@ export const okxMapper: Mapper = {
         return; // acknowledgements and status
       case 'error':
       case 'channel-conn-count-error':
-        return sink.reject('exchange_error', `${String(msg.code ?? '')} ${String(msg.msg ?? msg.event)}`.trim(), frame);
+        return sink.reject('exchange_error', `${msg.code === undefined ? '' : showText(msg.code)} ${showText(msg.msg ?? msg.event)}`.trim(), frame);
       case 'notice':
         if (msg.code === NOTICE_SERVICE_UPGRADE) return sink.reconnect('service_upgrade');
-        return sink.reject('unknown_event', `notice ${JSON.stringify(msg.code ?? null)}: ${String(msg.msg ?? '')}`, frame);
+        return sink.reject('unknown_event', `notice ${showValue(msg.code)}: ${msg.msg === undefined ? '' : showText(msg.msg)}`, frame);
       default:
-        return sink.reject('unknown_event', `unknown event ${JSON.stringify(msg.event ?? null)}`, frame);
+        return sink.reject('unknown_event', `unknown event ${showValue(msg.event)}`, frame);
     }
   },
 };
@@ -100,7 +103,7 @@ function mapTrades(data: unknown[], receivedAt: number, sink: EventSink, frame: 
     }
     const symbol = typeof d.instId === 'string' ? okxSymbols.toCanonical(d.instId) : undefined;
     if (symbol === null) {
-      sink.reject('unknown_symbol', `trade for instrument ${JSON.stringify(d.instId)}`, frame);
+      sink.reject('unknown_symbol', `trade for instrument ${showValue(d.instId)}`, frame);
       continue;
     }
     const id = parseUint(d.tradeId);
@@ -108,8 +111,13 @@ function mapTrades(data: unknown[], receivedAt: number, sink: EventSink, frame: 
     // `count` only on the aggregated `trades` channel (and absent there before 2023): one trade otherwise.
     const count = d.count === undefined ? 1 : parseUint(d.count);
     const { px, sz, side } = d;
-    if (symbol === undefined || id === null || time === null || count === null || count < 1 || !isDecimal(px) || !isDecimal(sz) || (side !== 'buy' && side !== 'sell')) {
+    if (symbol === undefined || id === null || time === null || count === null || count < 1 || typeof px !== 'string' || typeof sz !== 'string' || (side !== 'buy' && side !== 'sell')) {
       sink.reject('invalid_field', 'trade with missing or mistyped field', frame);
+      continue;
+    }
+    const bad = tradeReject(px, sz, time, receivedAt, FLOOR);
+    if (bad !== null) {
+      sink.reject(bad, tradeRejectDetail(bad, px, sz, time), frame);
       continue;
     }
     // `side` is the taker's side (documented for `trades`; `trades-all` carries the same trades one by one).
@@ -120,7 +128,7 @@ function mapTrades(data: unknown[], receivedAt: number, sink: EventSink, frame: 
 function mapCandles(rows: unknown[], instId: unknown, tf: Timeframe, receivedAt: number, sink: EventSink, frame: string): void {
   const symbol = typeof instId === 'string' ? okxSymbols.toCanonical(instId) : null;
   if (symbol === null) {
-    sink.reject('unknown_symbol', `candle for instrument ${JSON.stringify(instId ?? null)}`, frame);
+    sink.reject('unknown_symbol', `candle for instrument ${showValue(instId)}`, frame);
     return;
   }
   for (const row of rows) {
@@ -140,7 +148,7 @@ export function klineFromRow(row: unknown, symbol: string, timeframe: Timeframe,
   if (!Array.isArray(row) || row.length < 9) return null;
   const [ts, o, h, l, c, vol, , volCcyQuote, confirm] = row as unknown[];
   const openTime = parseUint(ts);
-  if (openTime === null || !isDecimal(o) || !isDecimal(h) || !isDecimal(l) || !isDecimal(c) || !isDecimal(vol) || !isDecimal(volCcyQuote)) return null;
+  if (openTime === null || !isPositiveDecimal(o) || !isPositiveDecimal(h) || !isPositiveDecimal(l) || !isPositiveDecimal(c) || !isNonNegativeDecimal(vol) || !isNonNegativeDecimal(volCcyQuote)) return null;
   if (confirm !== '0' && confirm !== '1') return null;
   return {
     type: 'kline',

@@ -1,4 +1,4 @@
-/** API slice: the HTTP server, the live WebSocket and the Alertmanager webhook receiver (src/api/). */
+/** API slice: the HTTP servers (ApiServer and every role's RoleServer), outgoing HTTP calls, the live WebSocket and the Alertmanager webhook receiver (src/api/). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export function apiMetrics(registry: Registry) {
@@ -15,6 +15,20 @@ export function apiMetrics(registry: Registry) {
       help: 'HTTP request duration by route.',
       labelNames: ['method', 'route'] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    }),
+    /** Outgoing calls to another service (src/api/http-client.ts), by the called service. */
+    httpClientRequests: new Counter({
+      name: 'candlestack_http_client_requests_total',
+      help: 'Outgoing HTTP calls by target service and outcome (the status code, or timeout, error, circuit_open).',
+      labelNames: ['target', 'outcome'] as const,
+      registers: r,
+    }),
+    httpClientRequestDuration: new Histogram({
+      name: 'candlestack_http_client_request_duration_seconds',
+      help: 'Outgoing HTTP call duration by target service (attempts that got an answer or failed).',
+      labelNames: ['target'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: r,
     }),
     websocketClients: new Gauge({
