@@ -156,9 +156,7 @@ export class CandleEngine {
     const p = this.price;
     const q = this.qty;
     if (!parseFixed8(t.price, p) || !parseFixed8(t.qty, q) || (p.int === 0 && p.frac === 0) || (q.int === 0 && q.frac === 0)) {
-      this.rejectCounter(t.exchange, 'invalid_decimal').inc();
-      const suppressed = this.rejectLog.take(t.exchange);
-      if (suppressed >= 0) this.o.log.warn({ exchange: t.exchange, symbol: t.symbol, price: t.price, qty: t.qty, suppressed }, 'trade with invalid decimal dropped');
+      this.refuse(t);
       return false;
     }
     this.apply(t);
@@ -167,15 +165,27 @@ export class CandleEngine {
 
   /**
    * `onTrade` for a trade whose price and quantity were already parsed (exactly as `parseFixed8` parses
-   * `t.price` and `t.qty`), e.g. by the offline dump reader: the same state machine, without parsing twice.
-   * The engine keeps nothing of `t` after the call, so a reader may reuse one object for every trade.
+   * `t.price` and `t.qty`), e.g. by the offline dump reader: the same checks and state machine, without
+   * parsing twice. The engine keeps nothing of `t` after the call, so a reader may reuse one object.
    */
-  onParsedTrade(t: Trade, price: Fixed8, qty: Fixed8): void {
+  onParsedTrade(t: Trade, price: Fixed8, qty: Fixed8): boolean {
+    if ((price.int === 0 && price.frac === 0) || (qty.int === 0 && qty.frac === 0)) {
+      this.refuse(t);
+      return false;
+    }
     this.price.int = price.int;
     this.price.frac = price.frac;
     this.qty.int = qty.int;
     this.qty.frac = qty.frac;
     this.apply(t);
+    return true;
+  }
+
+  /** Counts (and logs, throttled) a trade refused for its price or quantity. */
+  private refuse(t: Trade): void {
+    this.rejectCounter(t.exchange, 'invalid_decimal').inc();
+    const suppressed = this.rejectLog.take(t.exchange);
+    if (suppressed >= 0) this.o.log.warn({ exchange: t.exchange, symbol: t.symbol, price: t.price, qty: t.qty, suppressed }, 'trade with invalid decimal dropped');
   }
 
   /** A trade with this.price/this.qty parsed, to every timeframe. */

@@ -373,9 +373,7 @@ async function replayCsv(spec: ReplaySpec, sink: ReplaySink, diagnostics: NodeJS
       maxTimeLine = lineNo;
     }
     clock.advanceTo(time);
-    if (price !== null) {
-      engine.onParsedTrade(r, price, scannedQty!);
-    } else if (!engine.onTrade(r)) {
+    if (price !== null ? !engine.onParsedTrade(r, price, scannedQty!) : !engine.onTrade(r)) {
       s.bad++;
       notes.note('bad lines', lineNo, `price ${JSON.stringify(r.price)} or quantity ${JSON.stringify(r.qty)} is not a decimal`);
       return;
