@@ -33,7 +33,7 @@ export async function writeDump(path: string, rows: number, seed = SEED): Promis
     const r = rnd();
     time += r < 0.4 ? 0 : r < 0.999 ? Math.floor(rnd() * 150) : Math.floor(rnd() * 40_000);
     price = Math.max(1, price * (1 + (rnd() - 0.5) * 0.0004));
-    const qty = rnd() < 0.9 ? rnd() * 0.2 : rnd() * 5;
+    const qty = 0.00001 + (rnd() < 0.9 ? rnd() * 0.2 : rnd() * 5); // never 0: the engine refuses a zero quantity
     const count = rnd() < 0.7 ? 1 : 1 + Math.floor(rnd() * 6);
     const first = tradeId;
     tradeId += count;
@@ -49,7 +49,7 @@ export async function writeDump(path: string, rows: number, seed = SEED): Promis
 
 /** The bench file (and its .gz): generated into the temp directory once per row count and seed. */
 export async function benchDump(rows = DEFAULT_ROWS, dir = tmpdir()): Promise<{ csv: string; gz: string; bytes: number }> {
-  const csv = join(dir, `candlestack-bench-aggtrades-v2-${rows}-s${SEED}.csv`);
+  const csv = join(dir, `candlestack-bench-aggtrades-v3-${rows}-s${SEED}.csv`);
   const gz = `${csv}.gz`;
   const stamp = `${csv}.done`;
   if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== String(statSync(csv, { throwIfNoEntry: false })?.size)) {
