@@ -132,7 +132,7 @@ export function buildBackfillSources(config: Config, deps: PartDeps): Map<string
   const sources = new Map<string, BackfillSource>();
   for (const ex of config.exchanges) {
     const adapter = adapterFor(ex.id);
-    const rest = new RestClient({ exchange: ex.id, clock: deps.clock, metrics: deps.metrics.feed, log: deps.log.child({ component: 'collector' }) });
+    const rest = new RestClient({ exchange: ex.id, clock: deps.clock, metrics: deps.metrics.feed, log: deps.log.child({ component: 'collector' }), ...(deps.tracing ? { tracing: deps.tracing } : {}) });
     sources.set(ex.id, { adapter, endpoints: { wsBaseUrl: ex.wsUrl, restBaseUrl: ex.restUrl }, rest });
   }
   return sources;
@@ -216,6 +216,7 @@ export function kafkaBusFor(config: Config, role: string, deps: PartDeps, option
     clock: deps.clock,
     metrics: deps.metrics,
     log: deps.log.child({ component: 'kafka' }),
+    ...(deps.tracing ? { tracing: deps.tracing } : {}),
     ...options,
   });
 }
