@@ -53,6 +53,8 @@ export interface RoleDeps {
   store?: Store;
   /** Traces built by the caller (tests: pointed at a local receiver); the role flushes it at stop but does not shut it down. Default: from config.tracing. */
   tracing?: Tracing;
+  /** Secrets read from the environment (the llm API key); the process environment when absent. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What every role root returns. */
