@@ -17,6 +17,7 @@ import { buildApiServer, buildCollectors, buildMarkets, liveLimits, marketsOf, r
 import { buildPipeline } from './pipeline.js';
 import { buildDecisions } from './decisions.js';
 import type { Lifecycle } from './lifecycle.js';
+import { embeddedNotifier } from '../assistant/notifier/build.js';
 
 export interface EmbeddedDeps extends RoleDeps {
   role: string;
@@ -44,7 +45,9 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
   for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
   pipeline.features.onFeature(live.onFeature);
-  const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets, features: pipeline.features.latest });
+  const decisions = buildDecisions(config, { clock, metrics, log, tracing }, { store, markets, features: pipeline.features.latest, env: deps.env ?? process.env });
+  // The Telegram bot, when a token is configured: it asks this role's own API, so it starts after the server.
+  const notifier = embeddedNotifier(config, { clock, metrics, log, markets, tracing }, () => ({ host: config.http.host, port: api.port }));
 
   const api = lifecycle.register(
     buildApiServer(config, { clock, metrics, log, tracing, registry, version: deps.version }, {
@@ -55,6 +58,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       quality: pipeline.quality,
       jobs: pipeline.scheduler,
       routes: decisions.routes,
+      onAlerts: notifier?.onAlerts,
       health: {
         role: deps.role,
         feeds: () => collectors.flatMap((c) => c.health()),
@@ -75,6 +79,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       },
     }),
   );
+  if (notifier) lifecycle.register(notifier.service);
   lifecycle.register(live); // stops after the pipeline: the final tick's candles still reach /ws clients
   for (const s of decisions.services) lifecycle.register(s);
   for (const s of pipeline.services) lifecycle.register(s);

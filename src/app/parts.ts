@@ -53,6 +53,8 @@ export interface RoleDeps {
   store?: Store;
   /** Traces built by the caller (tests: pointed at a local receiver); the role flushes it at stop but does not shut it down. Default: from config.tracing. */
   tracing?: Tracing;
+  /** Secrets read from the environment (the llm API key); the process environment when absent. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What every role root returns. */
@@ -164,7 +166,7 @@ export function buildMarkets(config: Config): Markets {
 export function buildApiServer(
   config: Config,
   deps: PartDeps & { registry: Registry; version: string },
-  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality' | 'jobs' | 'routes'> & { healthStatus: HealthStatusSources; redis?: RedisLink | null },
+  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality' | 'jobs' | 'routes' | 'onAlerts'> & { healthStatus: HealthStatusSources; redis?: RedisLink | null },
 ): ApiServer {
   const log = deps.log.child({ component: 'api' });
   const { healthStatus, redis, ...rest } = parts;

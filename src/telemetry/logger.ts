@@ -16,7 +16,7 @@
  */
 import { pino, type Logger, type DestinationStream, type TransportTargetOptions } from 'pino';
 import type { LogFormat, LogLevel } from '../core/choices.js';
-import { activeSpanIds } from './tracing.js';
+import { activeSpanIds } from './span-ids.js';
 
 export type { Logger };
 export { LOG_LEVELS, type LogLevel } from '../core/choices.js';
