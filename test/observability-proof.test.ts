@@ -84,6 +84,7 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
       cadvisor: [],
       'postgres-exporter': [],
       'kafka-exporter': [],
+      'redis-exporter': [],
     };
     const prom = readYaml(PROMETHEUS_CONFIG);
     prom.global = { ...prom.global, scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' };
