@@ -37,6 +37,12 @@ const NAMES = [
   'candlestack_data_quality_checks_total',
   'candlestack_data_quality_score',
   'candlestack_db_connection_pool_size',
+  'candlestack_decision_hit_ratio',
+  'candlestack_decision_llm_fallbacks_total',
+  'candlestack_decision_outcomes_total',
+  'candlestack_decisions_total',
+  'candlestack_feature_calculation_duration_seconds',
+  'candlestack_indicator_values_calculated_total',
   'candlestack_db_connections_available',
   'candlestack_db_connections_waiting',
   'candlestack_db_queries_total',
@@ -150,13 +156,13 @@ function definitions(registry: Registry): Definition[] {
     .sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-test('createMetrics registers exactly the catalogue: the 68 names of the catalogue before the split into slices (less bus_messages_dropped_total, which nothing increments since ProduceGuard went), plus the 4 job-health series of the scheduler, the 3 series of the gap-sweep and integrity jobs, the 2 outgoing-HTTP series, the 11 of the Telegram notifier and the 10 of the cache, rate limits and WebSocket caps', () => {
+test('createMetrics registers exactly the catalogue: the 68 names of the catalogue before the split into slices (less bus_messages_dropped_total, which nothing increments since ProduceGuard went), plus the 4 job-health series of the scheduler, the 3 series of the gap-sweep and integrity jobs, the 2 outgoing-HTTP series, the 11 of the Telegram notifier, the 10 of the cache, rate limits and WebSocket caps, and the 6 of the assistant (features_calculated_total now counts feature vectors; indicator values moved to indicator_values_calculated_total)', () => {
   const registry = createRegistry({ defaults: false });
   createMetrics(registry);
   const names = registry.getMetricsAsArray().map((m) => m.name);
   assert.equal(new Set(names).size, names.length, 'no metric registered twice');
   assert.deepEqual([...names].sort(), [...NAMES].sort());
-  assert.equal(NAMES.length, 77 + 11 + 10);
+  assert.equal(NAMES.length, 77 + 11 + 10 + 6);
 });
 
 test('every metric keeps its type, help text, labels and buckets', () => {

@@ -80,6 +80,7 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
       candlestack: [`127.0.0.1:${demo.port}`],
       'candlestack-collect': [],
       'candlestack-process': [],
+      'candlestack-decide': [],
       'node-exporter': [`127.0.0.1:${nePort}`],
       cadvisor: [],
       'postgres-exporter': [],

@@ -9,6 +9,7 @@
  * Client -> server: {"op":"subscribe"|"unsubscribe","exchange":"binance","symbol":"BTC-USDT","timeframe":"1m"}
  * Server -> client: {"type":"subscribed"|"unsubscribed",...}, {"type":"candle","kind":"update"|"close"|"correction","candle":{...}},
  *                   {"type":"indicator","kind":"update"|"close"|"correction","exchange","symbol","timeframe","openTime","values":{...}},
+ *                   {"type":"feature","exchange","symbol","timeframe","openTime","close","values":{...}} (run/demo: each closed candle's feature vector),
  *                   {"type":"error","error":{"code","message","parameter"?}}
  */
 import type { IncomingMessage } from 'node:http';
@@ -116,6 +117,14 @@ export class LiveHub implements Service {
     if (!subs || subs.size === 0) return;
     const text = JSON.stringify({ type: 'indicator', kind: e.kind, exchange: e.exchange, symbol: e.symbol, timeframe: e.timeframe, openTime: e.openTime, values: e.values });
     for (const client of subs) this.send(client, text, 'indicator');
+  };
+
+  /** A closed candle's feature vector goes to the clients subscribed to its series. */
+  onFeature = (v: { exchange: ExchangeId; symbol: string; timeframe: string; openTime: number; close: number; values: Readonly<Record<string, number | null>> }): void => {
+    const subs = this.byKey.get(key(v.exchange, v.symbol, v.timeframe));
+    if (!subs || subs.size === 0) return;
+    const text = JSON.stringify({ type: 'feature', exchange: v.exchange, symbol: v.symbol, timeframe: v.timeframe, openTime: v.openTime, close: v.close, values: v.values });
+    for (const client of subs) this.send(client, text, 'feature');
   };
 
   async stop(): Promise<void> {

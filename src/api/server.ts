@@ -23,6 +23,7 @@ import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.j
 import { indicatorsPlan } from './indicators-route.js';
 import type { PlanRoute, ReadCache, ReadPlan } from './cache/read-cache.js';
 import type { Candle } from '../core/types.js';
+import { featuresRoute } from './features-route.js';
 import { sendQuality, type QualitySource } from './quality-route.js';
 import { sendJobs, type JobsSource } from './jobs-route.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -98,6 +99,7 @@ export class ApiServer implements Service {
       ['/api/indicators', this.read('/api/indicators', (u) => indicatorsPlan({ store: o.store, markets: o.markets, names: o.indicatorNames ?? [] }, u))],
       ['/api/quality', (u, res) => sendQuality(u, res, o.markets, o.quality)],
       ['/api/jobs', (u, res) => sendJobs(u, res, o.jobs)],
+      ['/api/features', (u, res) => featuresRoute({ store: o.store, markets: o.markets }, u, res)],
       ...Object.entries(o.routes ?? {}),
     ]);
     this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log }).handle]]);
@@ -179,6 +181,7 @@ export class ApiServer implements Service {
         alerts: 'POST /api/alerts (Alertmanager webhook, payload version 4)',
         quality: '/api/quality?exchange=&symbol=',
         jobs: '/api/jobs',
+        features: '/api/features?exchange=&symbol=&timeframe=&from=&to=&limit=',
         ...(this.o.routes?.['/api/decision'] ? { decision: '/api/decision?exchange=&symbol=&timeframe=' } : {}),
       },
     });

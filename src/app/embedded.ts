@@ -48,7 +48,8 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   }
   const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
   for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
-  const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets });
+  pipeline.features.onFeature(live.onFeature);
+  const decisions = buildDecisions(config, { clock, metrics, log, tracing }, { store, markets, features: pipeline.features.latest, env: deps.env ?? process.env });
 
   const api = lifecycle.register(
     buildApiServer(config, { clock, metrics, log, tracing, registry, version: deps.version }, {
@@ -82,7 +83,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     }),
   );
   lifecycle.register(live); // stops after the pipeline: the final tick's candles still reach /ws clients
-  lifecycle.register(decisions.service);
+  for (const s of decisions.services) lifecycle.register(s);
   for (const s of pipeline.services) lifecycle.register(s);
   for (const c of collectors) lifecycle.register(c);
   await lifecycle.start();

@@ -58,6 +58,8 @@ export interface RoleDeps {
   store?: Store;
   /** Traces built by the caller (tests: pointed at a local receiver); the role flushes it at stop but does not shut it down. Default: from config.tracing. */
   tracing?: Tracing;
+  /** Secrets read from the environment (the llm API key); the process environment when absent. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What every role root returns. */
@@ -137,7 +139,7 @@ export function buildBackfillSources(config: Config, deps: PartDeps): Map<string
   const sources = new Map<string, BackfillSource>();
   for (const ex of config.exchanges) {
     const adapter = adapterFor(ex.id);
-    const rest = new RestClient({ exchange: ex.id, clock: deps.clock, metrics: deps.metrics.feed, log: deps.log.child({ component: 'collector' }) });
+    const rest = new RestClient({ exchange: ex.id, clock: deps.clock, metrics: deps.metrics.feed, log: deps.log.child({ component: 'collector' }), ...(deps.tracing ? { tracing: deps.tracing } : {}) });
     sources.set(ex.id, { adapter, endpoints: { wsBaseUrl: ex.wsUrl, restBaseUrl: ex.restUrl }, rest });
   }
   return sources;
@@ -253,6 +255,7 @@ export function kafkaBusFor(config: Config, role: string, deps: PartDeps, option
     clock: deps.clock,
     metrics: deps.metrics,
     log: deps.log.child({ component: 'kafka' }),
+    ...(deps.tracing ? { tracing: deps.tracing } : {}),
     ...options,
   });
 }

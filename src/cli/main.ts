@@ -10,18 +10,13 @@ type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { systemClock } from '../core/clock.js';
 import { CandlestackError, ConfigError } from '../core/errors.js';
 import { DEFAULT_PORT, SETTING_OPTIONS, loadConfig, settingFlags, settingsHelp, type Config } from '../config/config.js';
-import { startEmbedded, type Embedded } from '../app/embedded.js';
-import { startDemo } from '../demo/demo.js';
+import type { Embedded } from '../app/embedded.js';
 import { STACK_HELP, StackError, parseStackArgs, stackCommand } from './stack-command.js';
 import { ROLE_COMMANDS, ROLE_PORTS, roleHelp, startRole, type RoleCommand } from './role-commands.js';
 import { createLogger } from '../telemetry/logger.js';
 import { CANDLES_HELP, candlesCommand, parseCandlesArgs } from './candles-command.js';
-import { IMPORT_HELP, importCommand, parseImportArgs } from './import-command.js';
-import { openStore } from '../store/open.js';
-import { createMetrics, createRegistry } from '../telemetry/metrics.js';
-import { BACKFILL_HELP, backfillCommand, parseBackfillArgs } from './backfill-command.js';
-import { JOB_HELP, JOBS_HELP, JobUsageError, jobRun, jobsList, parseJobArgs, parseJobsArgs } from './job-command.js';
-import { buildJobs } from '../jobs/registry.js';
+// The other commands' modules (roots, store drivers, job registry, metrics catalogue) load when their command
+// runs, so the offline commands start fast: see BENCHMARKS.md, "Offline import".
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -125,6 +120,7 @@ async function main(argv: string[]): Promise<number> {
   if ((ROLE_COMMANDS as readonly string[]).includes(command)) return serve(command as RoleCommand, rest);
   if (command === 'job') return jobCommand(rest);
   if (command === 'jobs') {
+    const { JOBS_HELP, jobsList, parseJobsArgs } = await import('./job-command.js');
     const args = parseJobsArgs(rest, process.env);
     if (args === 'help') {
       process.stdout.write(JOBS_HELP);
@@ -136,6 +132,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function importDump(argv: string[]): Promise<number> {
+  const { IMPORT_HELP, importCommand, parseImportArgs } = await import('./import-command.js');
+  const { openStore } = await import('../store/open.js');
+  const { createMetrics, createRegistry } = await import('../telemetry/metrics.js');
   const parsed = parseImportArgs(argv, process.env);
   if (parsed.help) {
     process.stdout.write(IMPORT_HELP);
@@ -175,9 +174,11 @@ async function serve(role: Role, argv: string[]): Promise<number> {
     const seed = positiveNumber(values.seed as string | undefined, '--seed', 1, 2 ** 31);
     const symbolsGiven = flags.symbols !== undefined || process.env.CANDLESTACK_SYMBOLS !== undefined;
     const storeGiven = flags.store !== undefined || process.env.CANDLESTACK_STORE !== undefined;
+    const { startDemo } = await import('../demo/demo.js');
     app = await startDemo(config, { rate, seed, chaos: values.chaos === true, symbolsGiven, storeGiven }, { clock, log, version: VERSION });
     log.info({ component: 'demo' }, `demo ready: http://${config.http.host}:${app.port}/api/candles?symbol=BTC-USDT&timeframe=1m  ·  /api/health  ·  /metrics`);
   } else {
+    const { startEmbedded } = await import('../app/embedded.js');
     app = await startEmbedded(config, { clock, log, version: VERSION, role, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
   }
 
@@ -197,6 +198,7 @@ async function serve(role: Role, argv: string[]): Promise<number> {
 }
 
 async function backfill(argv: string[]): Promise<number> {
+  const { BACKFILL_HELP, backfillCommand, parseBackfillArgs } = await import('./backfill-command.js');
   const args = parseBackfillArgs(argv, process.env);
   if (args === 'help') {
     process.stdout.write(BACKFILL_HELP());
@@ -217,6 +219,9 @@ async function backfill(argv: string[]): Promise<number> {
 
 /** `job run NAME`: exits the process itself once the textfile is written (a timed-out or stopped run may still hold timers). */
 async function jobCommand(argv: string[]): Promise<number> {
+  const { JOB_HELP, jobRun, parseJobArgs } = await import('./job-command.js');
+  const { buildJobs } = await import('../jobs/registry.js');
+  const { openStore } = await import('../store/open.js');
   const parsed = parseJobArgs(argv, process.env);
   if (parsed === 'help') {
     process.stdout.write(JOB_HELP());
@@ -265,7 +270,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof UsageError || err instanceof StackError || err instanceof JobUsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof StackError || (err instanceof CandlestackError && err.name === 'JobUsageError')) {
       process.stderr.write(`candlestack: ${err.message}\n`);
       process.exitCode = 2;
       return;

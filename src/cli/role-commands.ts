@@ -1,9 +1,6 @@
 /** The scale-out roles on the command line: `candlestack collect | process | serve | decide` (help, default ports). */
 import type { Config } from '../config/config.js';
-import { startCollect, type RoleApp, type RoleDeps } from '../app/collect.js';
-import { startProcess } from '../app/process.js';
-import { startServe } from '../app/serve.js';
-import { startDecide } from '../app/decide.js';
+import type { RoleApp, RoleDeps } from '../app/collect.js';
 
 export const ROLE_COMMANDS = ['collect', 'process', 'serve', 'decide'] as const;
 export type RoleCommand = (typeof ROLE_COMMANDS)[number];
@@ -46,9 +43,10 @@ Example:
 `;
 }
 
-export function startRole(role: RoleCommand, config: Config, deps: RoleDeps): Promise<RoleApp> {
-  if (role === 'collect') return startCollect(config, deps);
-  if (role === 'process') return startProcess(config, deps);
-  if (role === 'decide') return startDecide(config, deps);
-  return startServe(config, deps);
+/** The role's root is loaded when it starts: the other commands (e.g. `candles`) do not pay for loading it. */
+export async function startRole(role: RoleCommand, config: Config, deps: RoleDeps): Promise<RoleApp> {
+  if (role === 'collect') return (await import('../app/collect.js')).startCollect(config, deps);
+  if (role === 'process') return (await import('../app/process.js')).startProcess(config, deps);
+  if (role === 'decide') return (await import('../app/decide.js')).startDecide(config, deps);
+  return (await import('../app/serve.js')).startServe(config, deps);
 }

@@ -14,6 +14,7 @@
  *   jobs         jobs.ts                            runJob (retention, backfill)
  *   indicators   indicators.ts                      IndicatorEngine
  *   quality      quality.ts                         QualityMonitor, SymbolQuality
+ *   assistant    assistant.ts                       FeatureEngine, DecisionService, Scorer, LlmStrategy
  *   breakers     breakers.ts                        breakerObserver / instrumentedBreaker
  *   build        build.ts                           the composition roots (build_info)
  *   cache        cache.ts                           ReadCache (src/api/cache/)
@@ -31,6 +32,7 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { apiMetrics } from './catalogue/api.js';
 import { breakerMetrics } from './catalogue/breakers.js';
+import { assistantMetrics } from './catalogue/assistant.js';
 import { buildMetrics } from './catalogue/build.js';
 import { cacheMetrics } from './catalogue/cache.js';
 import { limitMetrics } from './catalogue/limits.js';
@@ -46,6 +48,7 @@ import { notifierMetrics } from './catalogue/notifier.js';
 
 export type { ApiMetrics } from './catalogue/api.js';
 export type { BreakerMetrics } from './catalogue/breakers.js';
+export type { AssistantMetrics } from './catalogue/assistant.js';
 export type { BuildMetrics } from './catalogue/build.js';
 export type { CacheMetrics } from './catalogue/cache.js';
 export type { LimitMetrics } from './catalogue/limits.js';
@@ -78,6 +81,7 @@ export function createMetrics(registry: Registry) {
     indicators: indicatorMetrics(registry),
     quality: qualityMetrics(registry),
     breakers: breakerMetrics(registry),
+    assistant: assistantMetrics(registry),
     build: buildMetrics(registry),
     cache: cacheMetrics(registry),
     limits: limitMetrics(registry),
