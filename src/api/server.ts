@@ -11,7 +11,7 @@ import { BadParameterError } from '../core/errors.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ApiMetrics } from '../telemetry/metrics.js';
-import { AlertReceiver } from './alerts-webhook.js';
+import { AlertReceiver, type WebhookMessage } from './alerts-webhook.js';
 import { healthReport, readiness, type HealthSources } from './health.js';
 import { countRequest, Listener, sendError, sendJson } from './http.js';
 import type { Service } from '../core/service.js';
@@ -66,6 +66,8 @@ export interface ApiServerOptions {
   tracing?: Tracing;
   /** More GET routes by path, from other parts (the decision service: /api/decision, /api/decisions). */
   routes?: Readonly<Record<string, (url: URL, res: ServerResponse) => Promise<void> | void>>;
+  /** Alertmanager notifications received on POST /api/alerts, after validation (run/demo: the Telegram notifier). */
+  onAlerts?: (message: WebhookMessage) => void;
 }
 
 /** The rate-limit group of a GET route: /metrics its own, the JSON API `reads`; health probes, the page and its assets none. */
@@ -102,7 +104,7 @@ export class ApiServer implements Service {
       ['/api/features', (u, res) => featuresRoute({ store: o.store, markets: o.markets }, u, res)],
       ...Object.entries(o.routes ?? {}),
     ]);
-    this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log }).handle]]);
+    this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log, onMessage: o.onAlerts }).handle]]);
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '').split('?')[0];

@@ -17,6 +17,7 @@ import { buildApiServer, buildCollectors, buildReadCache, buildMarkets, liveLimi
 import { buildPipeline } from './pipeline.js';
 import { buildDecisions } from './decisions.js';
 import type { Lifecycle } from './lifecycle.js';
+import { embeddedNotifier } from '../assistant/notifier/build.js';
 
 export interface EmbeddedDeps extends RoleDeps {
   role: string;
@@ -50,6 +51,8 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
   pipeline.features.onFeature(live.onFeature);
   const decisions = buildDecisions(config, { clock, metrics, log, tracing }, { store, markets, features: pipeline.features.latest, env: deps.env ?? process.env });
+  // The Telegram bot, when a token is configured: it asks this role's own API, so it starts after the server.
+  const notifier = embeddedNotifier(config, { clock, metrics, log, markets, tracing }, () => ({ host: config.http.host, port: api.port }));
 
   const api = lifecycle.register(
     buildApiServer(config, { clock, metrics, log, tracing, registry, version: deps.version }, {
@@ -62,6 +65,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       routes: decisions.routes,
       cache: cached.cache,
       redis: cached.redis,
+      onAlerts: notifier?.onAlerts,
       health: {
         role: deps.role,
         feeds: () => collectors.flatMap((c) => c.health()),
@@ -82,6 +86,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       },
     }),
   );
+  if (notifier) lifecycle.register(notifier.service);
   lifecycle.register(live); // stops after the pipeline: the final tick's candles still reach /ws clients
   for (const s of decisions.services) lifecycle.register(s);
   for (const s of pipeline.services) lifecycle.register(s);

@@ -171,7 +171,7 @@ export function buildMarkets(config: Config): Markets {
 export function buildApiServer(
   config: Config,
   deps: PartDeps & { registry: Registry; version: string },
-  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality' | 'jobs' | 'routes'> & { healthStatus: HealthStatusSources; redis?: RedisLink | null; cache?: ReadCache | null },
+  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality' | 'jobs' | 'routes' | 'onAlerts'> & { healthStatus: HealthStatusSources; redis?: RedisLink | null; cache?: ReadCache | null },
 ): ApiServer {
   const log = deps.log.child({ component: 'api' });
   const { healthStatus, redis, ...rest } = parts;

@@ -34,6 +34,7 @@ Commands:
   process   scale-out role: Kafka -> candles, reconciliation, backfill -> store and Kafka (port 8001)
   serve     scale-out role: store + Kafka -> API, live WebSocket, /metrics (port 9001)
   decide    decision service: store -> GET /api/decision (BUY/SELL/HOLD with reasons), /metrics (port 8002)
+  notify    the Telegram bot: decisions, prices, health, alerts to chats (port 8003; needs a bot token)
   stack     start|status|logs|restart|stop the full stack with docker compose (deploy/)
   job run   run one job (retention, gap-sweep, ...) once, e.g. from cron; --textfile-dir for node-exporter
   jobs list the jobs a running instance schedules: schedule, last run, result, next run

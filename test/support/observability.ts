@@ -97,6 +97,8 @@ export const PENDING_METRICS: Record<string, { labels: string[]; reason: string 
   candlestack_notifier_messages_undeliverable_total: { labels: ['kind'], reason: NOTIFIER_PENDING },
   candlestack_notifier_alerts_forwarded_total: { labels: ['status'], reason: NOTIFIER_PENDING },
   candlestack_notifier_bot_up: { labels: ['mode'], reason: NOTIFIER_PENDING },
+  candlestack_http_client_requests_total: { labels: ['target', 'outcome'], reason: NOTIFIER_PENDING },
+  candlestack_http_client_request_duration_seconds: { labels: ['target'], reason: NOTIFIER_PENDING },
 };
 
 /**
