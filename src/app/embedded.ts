@@ -13,7 +13,7 @@ import type { QualityMonitor } from '../quality/monitor.js';
 import { LiveHub } from '../api/live-ws.js';
 import { redactUrl } from '../store/postgres-url.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { buildApiServer, buildCollectors, buildMarkets, liveLimits, marketsOf, roleFoundation, type RoleDeps } from './parts.js';
+import { buildApiServer, buildCollectors, buildReadCache, buildMarkets, liveLimits, marketsOf, roleFoundation, type RoleDeps } from './parts.js';
 import { buildPipeline } from './pipeline.js';
 import { buildDecisions } from './decisions.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -42,6 +42,11 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, ...liveLimits(config, metrics), onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
+  const cached = buildReadCache(config, { clock, metrics, log, tracing }, lifecycle);
+  if (cached.cache) {
+    bus.subscribe('candle', cached.cache.onCandle);
+    bus.subscribe('indicator', cached.cache.onIndicator);
+  }
   const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
   for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
   pipeline.features.onFeature(live.onFeature);
@@ -58,6 +63,8 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       quality: pipeline.quality,
       jobs: pipeline.scheduler,
       routes: decisions.routes,
+      cache: cached.cache,
+      redis: cached.redis,
       onAlerts: notifier?.onAlerts,
       health: {
         role: deps.role,
@@ -67,7 +74,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
         bus: { kind: bus.kind },
         backfillPending: () => pipeline.backfiller.pending,
         startedAt,
-        breakers: pipeline.breakerStatus,
+        breakers: () => [...pipeline.breakerStatus(), ...cached.breakers()],
       },
       healthStatus: {
         feeds: () => collectors.map((c) => c.status()),
