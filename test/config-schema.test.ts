@@ -97,7 +97,7 @@ test('the defaults help states are the defaults', () => {
   const stated = SETTINGS.filter((s) => s.shown !== undefined);
   assert.deepEqual(
     Object.fromEntries(stated.map((s) => [s.flag, s.shown])),
-    { symbols: 'BTC-USDT,ETH-USDT', 'trade-stream': 'trade', timeframes: '1m,5m,15m,1h,4h,1d', grace: '2s', 'late-policy': 'drop', 'stale-after': '30s', store: 'sqlite:data/candlestack.db', host: '127.0.0.1', port: '9001', 'log-level': 'info', 'log-format': 'auto', 'kafka-group': 'candlestack-process', strategy: 'rules', 'strategy-seed': '1', 'llm-url': 'https://api.openai.com/v1', 'llm-model': 'gpt-4o-mini' },
+    { symbols: 'BTC-USDT,ETH-USDT', 'trade-stream': 'trade', timeframes: '1m,5m,15m,1h,4h,1d', grace: '2s', 'late-policy': 'drop', 'stale-after': '30s', store: 'sqlite:data/candlestack.db', host: '127.0.0.1', port: '9001', 'log-level': 'info', 'log-format': 'auto', 'log-retention': '30d', 'kafka-group': 'candlestack-process', strategy: 'rules', 'strategy-seed': '1', 'llm-url': 'https://api.openai.com/v1', 'llm-model': 'gpt-4o-mini' },
   );
   for (const s of stated) {
     assert.ok(s.help.includes(`default ${s.shown}`), s.flag);
