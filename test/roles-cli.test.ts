@@ -30,10 +30,16 @@ test('role commands: help, default bus refused with the field named, kafka URL v
   const bad = cli('collect', '--bus', 'kafka://no-port');
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--bus: expected memory or kafka:\/\/HOST:PORT\[,HOST:PORT\]/);
-  assert.match(cli('--help').stdout, /collect .*\n.*process .*\n.*serve .*\n.*decide .*\n.*stack /);
+  assert.match(cli('--help').stdout, /collect .*\n.*process .*\n.*serve .*\n.*decide .*\n.*notify .*\n.*stack /);
   const decide = cli('decide', '--help');
   assert.equal(decide.status, 0);
   assert.match(decide.stdout, /Usage: candlestack decide --store URL[\s\S]*GET \/api\/decision[\s\S]*--strategy NAME/);
+  const notify = cli('notify', '--help');
+  assert.equal(notify.status, 0);
+  assert.match(notify.stdout, /Usage: candlestack notify --telegram-allowed-chats[\s\S]*What should I do with crypto\?[\s\S]*--telegram-token-file FILE/);
+  const noToken = cli('notify', '--port', '0');
+  assert.equal(noToken.status, 2);
+  assert.match(noToken.stderr, /^candlestack: telegram.token: expected a bot token for the notify role/);
 });
 
 test('stack: refuses to start without an env file or with CHANGE_ME placeholders', () => {

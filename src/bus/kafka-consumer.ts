@@ -10,7 +10,8 @@
  */
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Clock } from '../core/clock.js';
-import { ROOT_CONTEXT, SpanKind, trace, type Context, type Link, type Tracing } from '../telemetry/tracing.js';
+import { ROOT_CONTEXT, SpanKind, trace, type Context, type Link } from '@opentelemetry/api';
+import type { Tracing } from '../telemetry/tracing.js';
 import {
   ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
   ATTR_MESSAGING_CONSUMER_GROUP_NAME,

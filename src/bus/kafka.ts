@@ -32,7 +32,8 @@ import { TOPICS, type Bus, type BusTopics, type Handler, type Topic } from './bu
 import { GroupConsumer } from './kafka-consumer.js';
 import { errorText } from '../telemetry/log-throttle.js';
 import { DEFAULT_KAFKA_TOPICS, decode, encode, messageKey, type KafkaTopicNames } from './kafka-codec.js';
-import { SpanKind, type Tracing } from '../telemetry/tracing.js';
+import { SpanKind } from '@opentelemetry/api';
+import type { Tracing } from '../telemetry/tracing.js';
 import { ATTR_MESSAGING_BATCH_MESSAGE_COUNT, ATTR_MESSAGING_CLIENT_ID, ATTR_MESSAGING_DESTINATION_NAME, ATTR_MESSAGING_OPERATION_NAME, ATTR_MESSAGING_OPERATION_TYPE, ATTR_MESSAGING_SYSTEM } from '../telemetry/semconv.js';
 
 export interface KafkaBusOptions {

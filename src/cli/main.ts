@@ -34,6 +34,7 @@ Commands:
   process   scale-out role: Kafka -> candles, reconciliation, backfill -> store and Kafka (port 8001)
   serve     scale-out role: store + Kafka -> API, live WebSocket, /metrics (port 9001)
   decide    decision service: store -> GET /api/decision (BUY/SELL/HOLD with reasons), /metrics (port 8002)
+  notify    the Telegram bot: decisions, prices, health, alerts to chats (port 8003; needs a bot token)
   stack     start|status|logs|restart|stop the full stack with docker compose (deploy/)
   job run   run one job (retention, gap-sweep, ...) once, e.g. from cron; --textfile-dir for node-exporter
   jobs list the jobs a running instance schedules: schedule, last run, result, next run
@@ -161,25 +162,37 @@ async function serve(role: Role, argv: string[]): Promise<number> {
   }
   const flags = settingFlags(values);
   const config: Config = loadConfig({ file: values.config as string | undefined, env: process.env, flags });
-  const log = createLogger({ level: config.log.level, format: config.log.format, base: { role } });
   const clock = systemClock;
+  // Telemetry first: the role's traces and the logs that share their resource (service.name, instance id).
+  const [{ Tracing }, { OtlpLogSink, logsUrl }, { startLogRetention }] = await Promise.all([import('../telemetry/tracing.js'), import('../telemetry/otlp-logs.js'), import('../telemetry/log-retention.js')]);
+  const tracing = Tracing.fromConfig(config.tracing, { role, version: VERSION });
+  const logsTo = logsUrl(config.tracing, process.env);
+  const otlpLogs = logsTo ? new OtlpLogSink(logsTo, config.tracing.protocol, tracing.resourceAttributes) : null;
+  const log = createLogger({ level: config.log.level, format: config.log.format, base: { role }, files: config.log, extra: otlpLogs ? [otlpLogs] : [] });
+  const stopRetention = startLogRetention([config.log.file, config.log.errorFile].filter((p): p is string => p !== null), config.log.retentionMs, clock);
+  const flushTelemetry = async () => {
+    stopRetention();
+    await tracing.shutdown().catch(() => undefined);
+    await otlpLogs?.shutdown().catch(() => undefined);
+    log.flush?.();
+  };
 
   let app: Pick<Embedded, 'port' | 'stop' | 'lifecycle'>;
   if (role !== 'run' && role !== 'demo') {
     const portGiven = flags.port !== undefined || process.env.CANDLESTACK_PORT !== undefined || config.http.port !== DEFAULT_PORT;
     if (!portGiven) config.http.port = ROLE_PORTS[role];
-    app = await startRole(role, config, { clock, log, version: VERSION, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
+    app = await startRole(role, config, { clock, log, version: VERSION, tracing, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
   } else if (role === 'demo') {
     const rate = positiveNumber(values.rate as string | undefined, '--rate', 50, 100_000);
     const seed = positiveNumber(values.seed as string | undefined, '--seed', 1, 2 ** 31);
     const symbolsGiven = flags.symbols !== undefined || process.env.CANDLESTACK_SYMBOLS !== undefined;
     const storeGiven = flags.store !== undefined || process.env.CANDLESTACK_STORE !== undefined;
     const { startDemo } = await import('../demo/demo.js');
-    app = await startDemo(config, { rate, seed, chaos: values.chaos === true, symbolsGiven, storeGiven }, { clock, log, version: VERSION });
+    app = await startDemo(config, { rate, seed, chaos: values.chaos === true, symbolsGiven, storeGiven }, { clock, log, version: VERSION, tracing });
     log.info({ component: 'demo' }, `demo ready: http://${config.http.host}:${app.port}/api/candles?symbol=BTC-USDT&timeframe=1m  ·  /api/health  ·  /metrics`);
   } else {
     const { startEmbedded } = await import('../app/embedded.js');
-    app = await startEmbedded(config, { clock, log, version: VERSION, role, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
+    app = await startEmbedded(config, { clock, log, version: VERSION, role, tracing, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
   }
 
   // One lifecycle: SIGTERM/SIGINT or a fatal error stops the services in reverse start order, once.
@@ -193,7 +206,7 @@ async function serve(role: Role, argv: string[]): Promise<number> {
   deadline.unref();
   await app.stop();
   clearTimeout(deadline);
-  log.flush?.();
+  await flushTelemetry(); // the lifecycle flushed the spans last; the exporters close, the log files flush
   return reason === 'fatal' ? 1 : 0;
 }
 

@@ -7,7 +7,8 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { JobMetrics } from '../telemetry/metrics.js';
-import { SpanKind, type Tracing } from '../telemetry/tracing.js';
+import { SpanKind } from '@opentelemetry/api';
+import type { Tracing } from '../telemetry/tracing.js';
 
 /** The job's name on its span (candlestack's own attribute; semconv has none for a scheduled job). */
 export const ATTR_JOB_NAME = 'candlestack.job.name';

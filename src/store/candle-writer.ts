@@ -18,7 +18,8 @@ import type { StoreMetrics } from '../telemetry/metrics.js';
 import type { Store } from './store.js';
 import type { Service } from '../core/service.js';
 import type { ExchangeId } from '../core/exchange-id.js';
-import { ROOT_CONTEXT, SpanKind, trace, type Context, type Link, type Tracing } from '../telemetry/tracing.js';
+import { ROOT_CONTEXT, SpanKind, trace, type Context, type Link } from '@opentelemetry/api';
+import type { Tracing } from '../telemetry/tracing.js';
 import { ATTR_DB_COLLECTION_NAME, ATTR_DB_OPERATION_BATCH_SIZE, ATTR_DB_OPERATION_NAME, ATTR_DB_SYSTEM_NAME, dbSystemName } from '../telemetry/semconv.js';
 
 /** Links kept on a write span (other traces whose candles the batch carries). */

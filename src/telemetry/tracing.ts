@@ -226,14 +226,7 @@ export class Tracing {
   }
 }
 
-/** The active span's ids for a log line, or undefined outside a (sampled or not) valid span. */
-export function activeSpanIds(): { trace_id: string; span_id: string; trace_flags: string } | undefined {
-  const span = trace.getSpan(context.active());
-  if (!span) return undefined;
-  const sc = span.spanContext();
-  if (sc.traceId === INVALID_SPAN_CONTEXT.traceId) return undefined;
-  return { trace_id: sc.traceId, span_id: sc.spanId, trace_flags: `0${sc.traceFlags.toString(16)}` };
-}
+export { activeSpanIds } from './span-ids.js';
 
 /** Marks a span failed: the exception event, ERROR status, `error.type`. */
 export function failSpan(span: Span, err: unknown): void {
