@@ -24,6 +24,7 @@ import { sendQuality, type QualitySource } from './quality-route.js';
 import { sendJobs, type JobsSource } from './jobs-route.js';
 import { Tracing } from '../telemetry/tracing.js';
 import { UNTRACED_ROUTES, traceRequest } from '../telemetry/http-tracing.js';
+import { guardServer, SERVER_OPTIONS, type SocketLimits } from './socket-guard.js';
 
 export const MAX_CANDLES_LIMIT = 5000;
 const OFF = Tracing.off();
@@ -56,6 +57,8 @@ export interface ApiServerOptions {
   tracing?: Tracing;
   /** More GET routes by path, from other parts (the decision service: /api/decision, /api/decisions). */
   routes?: Readonly<Record<string, (url: URL, res: ServerResponse) => Promise<void> | void>>;
+  /** Socket timeouts and connection caps (src/api/socket-guard.ts; defaults there). */
+  socketLimits?: Partial<SocketLimits>;
 }
 
 type RouteHandler = (url: URL, res: ServerResponse, req: IncomingMessage) => Promise<void> | void;
@@ -85,13 +88,13 @@ export class ApiServer implements Service {
       ...Object.entries(o.routes ?? {}),
     ]);
     this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log }).handle]]);
-    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server = createServer(SERVER_OPTIONS, (req, res) => void this.handle(req, res));
     this.server.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '').split('?')[0];
       if (path === '/ws') o.live.handleUpgrade(req, socket, head);
       else socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
     });
-    this.server.keepAliveTimeout = 5_000;
+    guardServer(this.server, o.metrics, o.log, o.socketLimits, () => o.clock.now());
     this.listener = new Listener(this.server, o.host, o.port);
   }
 
@@ -159,8 +162,10 @@ export class ApiServer implements Service {
   private async candles(url: URL, res: ServerResponse): Promise<void> {
     const p = url.searchParams;
     rejectUnknown(p, ['exchange', 'symbol', 'timeframe', 'from', 'to', 'limit']);
-    const { exchange, symbol } = this.o.markets.resolve(p.get('exchange'), p.get('symbol'));
+    const { exchange, symbol, market } = this.o.markets.resolve(p.get('exchange'), p.get('symbol'));
     const timeframe = parseTimeframe(p.get('timeframe'), this.o.markets.defaultTimeframe);
+    // A valid timeframe that is not configured has no candles: say which are, rather than an empty 200.
+    if (!market.timeframes.includes(timeframe)) throw new BadParameterError('timeframe', `one of the configured timeframes ${market.timeframes.join(', ')}`, p.get('timeframe'));
     const from = parseTime('from', p.get('from'));
     const to = parseTime('to', p.get('to'));
     if (from !== undefined && to !== undefined && from > to) throw new BadParameterError('from', `a time not after to (${to})`, p.get('from'));
