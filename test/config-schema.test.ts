@@ -139,7 +139,7 @@ test('the CLI: a bad value in each layer is one line naming it, exit code 2', ()
 });
 
 test('unknown keys name the field and list the known ones in declaration order', () => {
-  assert.throws(() => fromFile({ nope: 1 }), { message: 'nope: expected no such field (known: exchanges, timeframes, candles, feed, bus, store, retention, http, log, indicators, quality, breakers, jobs, decide, telegram, kafka, tracing), got 1' });
+  assert.throws(() => fromFile({ nope: 1 }), { message: 'nope: expected no such field (known: exchanges, timeframes, candles, feed, bus, store, retention, http, log, indicators, quality, breakers, jobs, decide, telegram, kafka, tracing, cache), got 1' });
   assert.throws(() => fromFile({ breakers: { kafka: {} } }), { message: 'breakers.kafka: expected no such field (known: failureThreshold, openFor, halfOpenProbes, storeBufferRows, backfill_rest, store_write, bus_produce), got {}' });
   assert.throws(() => fromFile({ exchanges: [{ id: 'okx', url: 'x' }] }), { message: 'exchanges[0].url: expected no such field (known: id, symbols, tradeStream, klines, wsUrl, restUrl), got "x"' });
 });

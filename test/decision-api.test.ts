@@ -17,7 +17,7 @@ import { RulesStrategy } from '../src/assistant/rules-strategy.js';
 import { RandomStrategy } from '../src/assistant/random-strategy.js';
 import type { Candle } from '../src/core/types.js';
 import { FakeClock } from './support/fake-clock.js';
-import { log } from './support/harness.js';
+import { log, until } from './support/harness.js';
 import { loadKlines } from './support/klines.js';
 import { metricValue } from './support/metrics.js';
 
@@ -143,4 +143,81 @@ test('decide role with --strategy random answers from the seeded strategy', asyn
   const r = (await get('')).body;
   const want = new RandomStrategy(42).decide({ exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', openTime: last.openTime, price: 0, features: {} as never });
   assert.deepEqual([r.strategy, r.action, r.confidence, r.reasons], ['random', want.action, want.confidence, want.reasons]);
+});
+
+test('decide role: every decision is recorded once per candle and answer, listed by GET /api/decisions, counted by strategy and action', async (t) => {
+  const candles = xrpAsBtc();
+  const last = candles.at(-1)!;
+  const clock = new FakeClock(last.openTime + MIN + 5_000);
+  const { get, base, app } = await decideRole(t, candles, clock);
+  const d = (await get('')).body;
+  await get('?symbol=BTCUSDT');
+  const list = async (q = '') => {
+    const res = await fetch(`${base}/api/decisions${q}`);
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const all = await until('recorded', async () => ((await list()).body.count === 1 ? (await list()).body : undefined));
+  assert.deepEqual(all.horizons, ['15m', '1h', '4h']);
+  const r = all.decisions[0];
+  assert.deepEqual({ action: r.action, confidence: r.confidence, strategy: r.strategy, reasons: r.reasons, features: r.features, price: r.price, asOf: r.asOf }, d);
+  assert.deepEqual([r.exchange, r.symbol, r.timeframe, r.pending, r.outcomes], ['binance', 'BTC-USDT', '1m', true, {}]);
+  assert.equal(await metricValue(app.metrics, 'candlestack_decisions_total', { strategy: 'rules', action: d.action }), 2, 'both answers counted');
+  assert.equal((await list('?strategy=random')).body.count, 0);
+  assert.equal((await list('?symbol=ETH-USDT')).body.count, 0);
+  assert.equal((await list('?strategy=gpt')).status, 400);
+  assert.equal((await list('?limit=1001')).status, 400);
+});
+
+test('DecisionLog scores each horizon once it has passed: BUY/SELL/HOLD against the threshold, no_data after an hour, hit ratio per strategy and horizon', async (t) => {
+  const clock = new FakeClock(Date.UTC(2024, 0, 1, 12));
+  const store = new SqliteStore(':memory:', () => clock.now());
+  t.after(() => store.close());
+  const metrics = (await import('./support/harness.js')).testMetrics();
+  const config = defaultConfig();
+  const { DecisionLog } = await import('../src/assistant/decision-log.js');
+  const { buildMarkets } = await import('../src/app/parts.js');
+  const dl = new DecisionLog({ store, clock, log, metrics: metrics.assistant, horizonsMs: [15 * MIN, 60 * MIN], hitThreshold: 0.001, scoreIntervalMs: 30_000, priceTimeframe: '1m', markets: buildMarkets(config) });
+  const t0 = clock.now();
+  const candle = (openTime: number, close: string): Candle => ({ exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', openTime, open: close, high: close, low: close, close, volume: '1', quoteVolume: close, takerBuyVolume: '0.5', tradeCount: 1, vwap: close, closed: true, source: 'trades', revision: 0 });
+  const decision = (action: 'BUY' | 'SELL' | 'HOLD', strategy = 'rules', symbol = 'BTC-USDT') => ({ exchange: 'binance' as const, symbol, timeframe: '1m' as const, action, confidence: 0.6, strategy, reasons: ['x'], features: {}, price: 100, asOf: t0, decidedAt: t0 + 1 });
+  dl.record(decision('BUY'));
+  dl.record(decision('BUY')); // the same answer about the same candle: counted, stored once
+  dl.record(decision('SELL', 'random'));
+  dl.record(decision('HOLD', 'llm', 'ETH-USDT')); // no ETH prices at all: no_data after an hour
+  dl.record({ ...decision('HOLD'), strategy: 'rules', symbol: 'BTC-USDT', timeframe: '5m', reasons: ['stale_data'] }); // never scored
+  await until('stored', async () => (await store.assistant.queryDecisions({ limit: 10 })).length === 4);
+  // Price +0.5% at 15 min (BUY hits, SELL misses), back to +0.05% at 1 h (within the threshold: both miss).
+  await store.upsert([candle(t0 + 14 * MIN, '100.5'), candle(t0 + 59 * MIN, '100.05')]);
+  clock.advance(14 * MIN);
+  await dl.score();
+  assert.equal((await store.assistant.pendingDecisions(10)).every((d) => Object.keys(d.outcomes).length === 0), true, 'nothing before its horizon');
+  clock.advance(2 * MIN);
+  await dl.score();
+  const byStrategy = async () => Object.fromEntries((await store.assistant.queryDecisions({ limit: 10 })).map((d) => [d.strategy + ':' + d.timeframe, d]));
+  let rows = await byStrategy();
+  assert.deepEqual(rows['rules:1m']!.outcomes['15m'], { price: 100.5, change: 100.5 / 100 - 1, hit: true, scoredAt: clock.now() });
+  assert.equal(rows['random:1m']!.outcomes['15m']!.hit, false);
+  assert.equal(rows['llm:1m']!.outcomes['15m'], undefined, 'no price yet: waits up to an hour');
+  assert.equal(await metricValue(metrics, 'candlestack_decision_hit_ratio', { strategy: 'rules', horizon: '15m' }), 1);
+  assert.equal(await metricValue(metrics, 'candlestack_decision_hit_ratio', { strategy: 'random', horizon: '15m' }), 0);
+  clock.advance(60 * MIN);
+  await dl.score();
+  rows = await byStrategy();
+  assert.equal(rows['rules:1m']!.outcomes['1h']!.hit, false);
+  assert.equal(rows['rules:1m']!.pending, false);
+  assert.equal(rows['llm:1m']!.outcomes['15m']!.hit, null);
+  assert.equal(rows['rules:5m']!.pending, false, 'a stale decision is recorded but never scored');
+  assert.deepEqual(rows['rules:5m']!.outcomes, {});
+  assert.equal(await metricValue(metrics, 'candlestack_decision_outcomes_total', { strategy: 'rules', result: 'hit' }), 1);
+  assert.equal(await metricValue(metrics, 'candlestack_decision_outcomes_total', { strategy: 'rules', result: 'miss' }), 1);
+  assert.equal(await metricValue(metrics, 'candlestack_decision_outcomes_total', { strategy: 'llm', horizon: '15m', result: 'no_data' }), 1);
+  assert.equal(await metricValue(metrics, 'candlestack_decision_hit_ratio', { strategy: 'rules', horizon: '1h' }), 0);
+  assert.equal(await metricValue(metrics, 'candlestack_decisions_total', { strategy: 'rules', action: 'BUY' }), 2);
+  // HOLD hits when the price stays within the threshold.
+  dl.record({ ...decision('HOLD'), asOf: t0 + 59 * MIN + MIN, price: 100.05, decidedAt: clock.now() });
+  await until('stored', async () => (await store.assistant.queryDecisions({ limit: 10 })).length === 5);
+  await store.upsert([candle(t0 + 74 * MIN, '100.1')]);
+  await dl.score();
+  const hold = (await store.assistant.queryDecisions({ limit: 1 }))[0]!;
+  assert.equal(hold.outcomes['15m']!.hit, true);
 });

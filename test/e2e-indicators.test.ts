@@ -137,7 +137,7 @@ test('/api/indicators equals the reference libraries over /api/candles; /ws push
 
     const metrics = await scrapeMetrics(api);
     assert.ok((await metricValue(metrics, 'candlestack_indicator_recalculations_total', { result: 'replayed' })) >= 1, 'the backfill correction was replayed');
-    assert.ok((await metricValue(metrics, 'candlestack_features_calculated_total', { indicator: 'macd' })) >= 1);
+    assert.ok((await metricValue(metrics, 'candlestack_indicator_values_calculated_total', { indicator: 'macd' })) >= 1);
     assert.ok((await metricValue(metrics, 'candlestack_indicator_calculation_duration_seconds_count', { indicator: 'bollinger' })) >= 1);
   } finally {
     ws.terminate();

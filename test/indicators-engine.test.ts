@@ -168,7 +168,7 @@ describe('IndicatorEngine', () => {
     assert.equal(await metricValue(metrics, 'candlestack_indicator_calculation_duration_seconds_count', { indicator: 'sma' }), 60, 'two SMAs on 30 closes');
     assert.equal(await metricValue(metrics, 'candlestack_indicator_calculation_duration_seconds_count', { indicator: 'vwap' }), 30);
     // sma5: 26 closes + 1 forming; sma20: 11 + 1
-    assert.equal(await metricValue(metrics, 'candlestack_features_calculated_total', { indicator: 'sma' }), 26 + 1 + 11 + 1);
-    assert.equal(await metricValue(metrics, 'candlestack_features_calculated_total', { indicator: 'vwap' }), 31);
+    assert.equal(await metricValue(metrics, 'candlestack_indicator_values_calculated_total', { indicator: 'sma' }), 26 + 1 + 11 + 1);
+    assert.equal(await metricValue(metrics, 'candlestack_indicator_values_calculated_total', { indicator: 'vwap' }), 31);
   });
 });

@@ -37,6 +37,12 @@ const NAMES = [
   'candlestack_data_quality_checks_total',
   'candlestack_data_quality_score',
   'candlestack_db_connection_pool_size',
+  'candlestack_decision_hit_ratio',
+  'candlestack_decision_llm_fallbacks_total',
+  'candlestack_decision_outcomes_total',
+  'candlestack_decisions_total',
+  'candlestack_feature_calculation_duration_seconds',
+  'candlestack_indicator_values_calculated_total',
   'candlestack_db_connections_available',
   'candlestack_db_connections_waiting',
   'candlestack_db_queries_total',
@@ -93,6 +99,17 @@ const NAMES = [
   'candlestack_websocket_reconnections_total',
   'candlestack_ws_messages_received_total',
   'candlestack_ws_outgoing_delayed_total',
+  // the read API at scale (issue 16): the cache, rate limits, live WebSocket caps
+  'candlestack_cache_errors_total',
+  'candlestack_cache_evictions_total',
+  'candlestack_cache_hits_total',
+  'candlestack_cache_invalidated_keys_total',
+  'candlestack_cache_misses_total',
+  'candlestack_cache_operation_duration_seconds',
+  'candlestack_cache_size_bytes',
+  'candlestack_rate_limit_exceeded_total',
+  'candlestack_websocket_dropped_total',
+  'candlestack_websocket_refused_total',
   // The Telegram notifier (catalogue/notifier.ts).
   'candlestack_notifier_updates_total',
   'candlestack_notifier_unauthorized_total',
@@ -142,13 +159,13 @@ function definitions(registry: Registry): Definition[] {
     .sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-test('createMetrics registers exactly the catalogue: the 68 names of the catalogue before the split into slices (less bus_messages_dropped_total, which nothing increments since ProduceGuard went), plus the 4 job-health series of the scheduler, the 3 series of the gap-sweep and integrity jobs, the 2 outgoing-HTTP series, the 11 of the Telegram notifier and the 3 socket-guard series of the HTTP servers', () => {
+test('createMetrics registers exactly the catalogue: the 68 names of the catalogue before the split into slices (less bus_messages_dropped_total, which nothing increments since ProduceGuard went), plus the 4 job-health series of the scheduler, the 3 series of the gap-sweep and integrity jobs, the 2 outgoing-HTTP series, the 11 of the Telegram notifier, the 10 of the cache, rate limits and WebSocket caps, and the 6 of the assistant (features_calculated_total now counts feature vectors; indicator values moved to indicator_values_calculated_total), and the 3 socket-guard series of the HTTP servers', () => {
   const registry = createRegistry({ defaults: false });
   createMetrics(registry);
   const names = registry.getMetricsAsArray().map((m) => m.name);
   assert.equal(new Set(names).size, names.length, 'no metric registered twice');
   assert.deepEqual([...names].sort(), [...NAMES].sort());
-  assert.equal(NAMES.length, 77 + 11 + 3);
+  assert.equal(NAMES.length, 77 + 11 + 10 + 6 + 3);
 });
 
 test('every metric keeps its type, help text, labels and buckets', () => {

@@ -37,6 +37,8 @@ const FAMILIES = [
   'candlestack_job_last_success_timestamp_seconds',
   'candlestack_indicator_calculation_duration_seconds',
   'candlestack_features_calculated_total',
+  'candlestack_indicator_values_calculated_total',
+  'candlestack_feature_calculation_duration_seconds',
   'process_cpu_seconds_total',
   'process_resident_memory_bytes',
   'nodejs_eventloop_lag_seconds',

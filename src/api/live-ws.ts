@@ -1,11 +1,15 @@
 /**
  * The live WebSocket at /ws: a client subscribes to exchange + symbol + timeframe and receives candle
  * updates, closes and corrections as they happen. Each event is serialized once for all its subscribers;
- * a client that cannot keep up (send buffer over a bound) is disconnected rather than buffered forever.
+ * a client that cannot keep up (unsent data over `maxBufferedBytes`) is disconnected rather than buffered
+ * forever, counted in `candlestack_websocket_dropped_total{reason="slow_reader"}`. A client (address or API
+ * key) has at most `maxConnectionsPerClient` connections (one more is refused with a 429 before the
+ * handshake) and a connection at most `maxSubscriptions` subscriptions (counted in `_refused_total`).
  *
  * Client -> server: {"op":"subscribe"|"unsubscribe","exchange":"binance","symbol":"BTC-USDT","timeframe":"1m"}
  * Server -> client: {"type":"subscribed"|"unsubscribed",...}, {"type":"candle","kind":"update"|"close"|"correction","candle":{...}},
  *                   {"type":"indicator","kind":"update"|"close"|"correction","exchange","symbol","timeframe","openTime","values":{...}},
+ *                   {"type":"feature","exchange","symbol","timeframe","openTime","close","values":{...}} (run/demo: each closed candle's feature vector),
  *                   {"type":"error","error":{"code","message","parameter"?}}
  */
 import type { IncomingMessage } from 'node:http';
@@ -15,19 +19,22 @@ import type { Clock, Timer } from '../core/clock.js';
 import { BadParameterError } from '../core/errors.js';
 import type { CandleEvent, IndicatorEvent } from '../core/types.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { ApiMetrics } from '../telemetry/metrics.js';
+import type { ApiMetrics, LimitMetrics } from '../telemetry/metrics.js';
+import type { LiveLimits } from '../config/serve-config.js';
+import { refuseUpgrade } from './rate-limit.js';
 import type { Markets } from './markets.js';
 import { parseTimeframe } from './params.js';
 import type { Service } from '../core/service.js';
 import type { ExchangeId } from '../core/exchange-id.js';
 
-const MAX_SUBSCRIPTIONS = 200;
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+const DEFAULT_LIMITS: LiveLimits = { maxConnectionsPerClient: 20, maxSubscriptions: 200, maxBufferedBytes: 4 * 1024 * 1024 };
 
 interface Client {
   ws: WebSocket;
   keys: Set<string>;
   alive: boolean;
+  /** Who it is for the connection cap (address or API key id). */
+  who: string;
 }
 
 export class LiveHub implements Service {
@@ -35,7 +42,9 @@ export class LiveHub implements Service {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private readonly byKey = new Map<string, Set<Client>>();
   private readonly clients = new Set<Client>();
+  private readonly perClient = new Map<string, number>();
   private heartbeat: Timer | null = null;
+  private readonly limits: LiveLimits;
 
   constructor(
     private readonly o: {
@@ -46,13 +55,22 @@ export class LiveHub implements Service {
       pingEveryMs?: number;
       /** Told when a series gets its first live subscriber (true) and loses its last one (false). */
       onWatch?: (exchange: ExchangeId, symbol: string, timeframe: string, watched: boolean) => void;
+      /** Connection and subscription caps, the slow-reader bound (defaults: 20, 200, 4 MiB). */
+      limits?: LiveLimits;
+      /** Counts refusals and drops; without it they are only logged. */
+      limitMetrics?: LimitMetrics;
+      /** The client a connection belongs to for the cap (default: the socket address). */
+      clientOf?: (req: IncomingMessage) => string;
     },
-  ) {}
+  ) {
+    this.limits = o.limits ?? DEFAULT_LIMITS;
+  }
 
   start(): void {
     this.heartbeat = this.o.clock.setInterval(() => {
       for (const c of this.clients) {
         if (!c.alive) {
+          this.o.limitMetrics?.websocketDropped.labels('no_pong').inc();
           c.ws.terminate();
           continue;
         }
@@ -63,7 +81,26 @@ export class LiveHub implements Service {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+    const who = this.o.clientOf?.(req) ?? req.socket.remoteAddress ?? 'unknown';
+    const open = this.perClient.get(who) ?? 0;
+    if (open >= this.limits.maxConnectionsPerClient) {
+      this.o.limitMetrics?.websocketRefused.labels('connection_cap').inc();
+      return refuseUpgrade(socket, 429, 'too_many_connections', `at most ${this.limits.maxConnectionsPerClient} live connections per client; close one first`, { 'retry-after': '5' });
+    }
+    this.perClient.set(who, open + 1); // counted before the handshake finishes, so a burst of connects cannot pass the cap
+    let accepted = false;
+    socket.once('close', () => {
+      if (!accepted) this.release(who);
+    });
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      accepted = true;
+      this.accept(ws, req, who);
+    });
+  }
+
+  /** Open connections per client (for tests and health). */
+  connectionsOf(who: string): number {
+    return this.perClient.get(who) ?? 0;
   }
 
   onCandle = (e: CandleEvent): void => {
@@ -82,14 +119,22 @@ export class LiveHub implements Service {
     for (const client of subs) this.send(client, text, 'indicator');
   };
 
+  /** A closed candle's feature vector goes to the clients subscribed to its series. */
+  onFeature = (v: { exchange: ExchangeId; symbol: string; timeframe: string; openTime: number; close: number; values: Readonly<Record<string, number | null>> }): void => {
+    const subs = this.byKey.get(key(v.exchange, v.symbol, v.timeframe));
+    if (!subs || subs.size === 0) return;
+    const text = JSON.stringify({ type: 'feature', exchange: v.exchange, symbol: v.symbol, timeframe: v.timeframe, openTime: v.openTime, close: v.close, values: v.values });
+    for (const client of subs) this.send(client, text, 'feature');
+  };
+
   async stop(): Promise<void> {
     this.heartbeat?.cancel();
     for (const c of this.clients) c.ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
-  private accept(ws: WebSocket, req: IncomingMessage): void {
-    const client: Client = { ws, keys: new Set(), alive: true };
+  private accept(ws: WebSocket, req: IncomingMessage, who: string): void {
+    const client: Client = { ws, keys: new Set(), alive: true, who };
     this.clients.add(client);
     this.o.metrics.websocketClients.set(this.clients.size);
     ws.on('pong', () => (client.alive = true));
@@ -120,8 +165,11 @@ export class LiveHub implements Service {
     try {
       const { exchange, symbol } = this.o.markets.resolve(f.exchange, f.symbol);
       const timeframe = parseTimeframe(f.timeframe, '1m');
-      if (client.keys.size >= MAX_SUBSCRIPTIONS) throw new BadParameterError('op', `at most ${MAX_SUBSCRIPTIONS} subscriptions per connection`, 'subscribe');
       const k = key(exchange, symbol, timeframe);
+      if (!client.keys.has(k) && client.keys.size >= this.limits.maxSubscriptions) {
+        this.o.limitMetrics?.websocketRefused.labels('subscription_cap').inc();
+        throw new BadParameterError('op', `at most ${this.limits.maxSubscriptions} subscriptions per connection`, 'subscribe');
+      }
       client.keys.add(k);
       let set = this.byKey.get(k);
       if (!set) this.byKey.set(k, (set = new Set()));
@@ -155,17 +203,26 @@ export class LiveHub implements Service {
 
   private send(client: Client, text: string, type: string): void {
     if (client.ws.readyState !== WebSocket.OPEN) return;
-    if (client.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.o.log.warn({ subscriptions: client.keys.size }, 'live client too slow; disconnecting');
+    if (client.ws.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.o.log.warn({ subscriptions: client.keys.size, bufferedBytes: client.ws.bufferedAmount }, 'live client too slow; disconnecting');
+      this.o.limitMetrics?.websocketDropped.labels('slow_reader').inc();
       client.ws.terminate();
+      this.remove(client);
       return;
     }
     client.ws.send(text);
     this.o.metrics.websocketMessagesSent.labels(type).inc();
   }
 
+  private release(who: string): void {
+    const n = (this.perClient.get(who) ?? 1) - 1;
+    if (n <= 0) this.perClient.delete(who);
+    else this.perClient.set(who, n);
+  }
+
   private remove(client: Client): void {
     if (!this.clients.delete(client)) return;
+    this.release(client.who);
     for (const k of client.keys) this.leave(k, client);
     this.o.metrics.websocketClients.set(this.clients.size);
   }

@@ -4,6 +4,7 @@
  * Every error is JSON: a bad parameter is a 400 naming it, an unknown route a 404.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import { BadParameterError } from '../core/errors.js';
@@ -20,8 +21,11 @@ import type { HealthDetails } from './health-details.js';
 import { ASSETS_PREFIX, type WebAssets } from './web-assets.js';
 import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
 import { indicatorsRoute } from './indicators-route.js';
+import { featuresRoute } from './features-route.js';
 import { sendQuality, type QualitySource } from './quality-route.js';
 import { sendJobs, type JobsSource } from './jobs-route.js';
+import type { RateLimiter } from './rate-limit.js';
+import type { RateLimitGroup } from '../config/serve-config.js';
 import { Tracing } from '../telemetry/tracing.js';
 import { UNTRACED_ROUTES, traceRequest } from '../telemetry/http-tracing.js';
 import { guardServer, SERVER_OPTIONS, type SocketLimits } from './socket-guard.js';
@@ -53,12 +57,21 @@ export interface ApiServerOptions {
   quality?: QualitySource;
   /** The job scheduler for /api/jobs (503 without one). */
   jobs?: JobsSource | null;
+  /** Rate limits per client and route group (rate-limit.ts); none: nothing is limited. */
+  limiter?: RateLimiter;
   /** A SERVER span per request (src/telemetry/http-tracing.ts); off when absent. */
   tracing?: Tracing;
   /** More GET routes by path, from other parts (the decision service: /api/decision, /api/decisions). */
   routes?: Readonly<Record<string, (url: URL, res: ServerResponse) => Promise<void> | void>>;
   /** Socket timeouts and connection caps (src/api/socket-guard.ts; defaults there). */
   socketLimits?: Partial<SocketLimits>;
+}
+
+/** The rate-limit group of a GET route: /metrics its own, the JSON API `reads`; health probes, the page and its assets none. */
+function limitGroup(path: string): RateLimitGroup | null {
+  if (path === '/metrics') return 'metrics';
+  if (path === '/healthz' || path === '/readyz' || path === '/' || path.startsWith(ASSETS_PREFIX)) return null;
+  return 'reads';
 }
 
 type RouteHandler = (url: URL, res: ServerResponse, req: IncomingMessage) => Promise<void> | void;
@@ -85,13 +98,14 @@ export class ApiServer implements Service {
       ['/api/indicators', (u, res) => indicatorsRoute({ store: o.store, markets: o.markets, names: o.indicatorNames ?? [] }, u, res)],
       ['/api/quality', (u, res) => sendQuality(u, res, o.markets, o.quality)],
       ['/api/jobs', (u, res) => sendJobs(u, res, o.jobs)],
+      ['/api/features', (u, res) => featuresRoute({ store: o.store, markets: o.markets }, u, res)],
       ...Object.entries(o.routes ?? {}),
     ]);
     this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log }).handle]]);
     this.server = createServer(SERVER_OPTIONS, (req, res) => void this.handle(req, res));
     this.server.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '').split('?')[0];
-      if (path === '/ws') o.live.handleUpgrade(req, socket, head);
+      if (path === '/ws') void this.upgrade(req, socket, head);
       else socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
     });
     guardServer(this.server, o.metrics, o.log, o.socketLimits, () => o.clock.now());
@@ -103,6 +117,16 @@ export class ApiServer implements Service {
   stop = (): Promise<void> => this.listener.stop();
   get port(): number {
     return this.listener.port;
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    try {
+      if (this.o.limiter && !(await this.o.limiter.admitUpgrade(req, socket, 'ws', '/ws'))) return;
+      this.o.live.handleUpgrade(req, socket, head);
+    } catch (err) {
+      this.o.log.error({ err }, 'websocket upgrade failed');
+      socket.destroy();
+    }
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -119,6 +143,8 @@ export class ApiServer implements Service {
     const method = req.method ?? 'GET';
     countRequest(this.o.metrics, method, route, res);
     try {
+      const group = method === 'POST' ? null : limitGroup(url.pathname);
+      if (group !== null && this.o.limiter && !(await this.o.limiter.admit(req, res, group, route))) return;
       if (!handler && !postHandler) return sendError(res, 404, 'not_found', `no route ${url.pathname}; see /api for the list`);
       if (postHandler && method === 'POST') return await postHandler(req, res);
       if (!handler) {
@@ -154,6 +180,7 @@ export class ApiServer implements Service {
         alerts: 'POST /api/alerts (Alertmanager webhook, payload version 4)',
         quality: '/api/quality?exchange=&symbol=',
         jobs: '/api/jobs',
+        features: '/api/features?exchange=&symbol=&timeframe=&from=&to=&limit=',
         ...(this.o.routes?.['/api/decision'] ? { decision: '/api/decision?exchange=&symbol=&timeframe=' } : {}),
       },
     });

@@ -15,7 +15,7 @@ export async function startDecide(config: Config, deps: RoleDeps): Promise<RoleA
   const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets: buildMarkets(config) });
   const health = { startedAt, staleAfterMs: config.feed.staleAfterMs, store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => 0 }, bus: { kind: bus.kind } };
   const server = lifecycle.register(new RoleServer({ host: config.http.host, port: config.http.port, role: 'decide', registry, clock, metrics: metrics.api, log, health, routes: decisions.routes }));
-  lifecycle.register(decisions.service);
+  for (const s of decisions.services) lifecycle.register(s);
   await lifecycle.start();
   log.info({ component: 'app', port: server.port, strategy: config.decide.strategy, store: redactUrl(config.store.url) }, `candlestack decide (${config.decide.strategy}) listening on http://${config.http.host}:${server.port}/api/decision`);
   return { port: server.port, metrics, lifecycle, stop: () => lifecycle.stop() };

@@ -13,7 +13,7 @@ import type { QualityMonitor } from '../quality/monitor.js';
 import { LiveHub } from '../api/live-ws.js';
 import { redactUrl } from '../store/postgres-url.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { buildApiServer, buildCollectors, buildMarkets, marketsOf, roleFoundation, type RoleDeps } from './parts.js';
+import { buildApiServer, buildCollectors, buildMarkets, liveLimits, marketsOf, roleFoundation, type RoleDeps } from './parts.js';
 import { buildPipeline } from './pipeline.js';
 import { buildDecisions } from './decisions.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -38,12 +38,13 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const markets = buildMarkets(config);
   const pipeline = await buildPipeline(config, { clock, metrics, log, tracing, store, bus }, { redelivery: false, jobs: true, candleClock: { kind: 'wall' } });
   const { engine } = pipeline;
-  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
+  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, ...liveLimits(config, metrics), onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
   const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
   for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
-  const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets });
+  pipeline.features.onFeature(live.onFeature);
+  const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets, features: pipeline.features.latest });
 
   const api = lifecycle.register(
     buildApiServer(config, { clock, metrics, log, tracing, registry, version: deps.version }, {
@@ -75,7 +76,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     }),
   );
   lifecycle.register(live); // stops after the pipeline: the final tick's candles still reach /ws clients
-  lifecycle.register(decisions.service);
+  for (const s of decisions.services) lifecycle.register(s);
   for (const s of pipeline.services) lifecycle.register(s);
   for (const c of collectors) lifecycle.register(c);
   await lifecycle.start();

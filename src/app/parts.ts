@@ -28,6 +28,9 @@ import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import type { ExchangeId } from '../exchanges/index.js';
 import { Lifecycle } from './lifecycle.js';
+import { ClientIdentifier, FallbackBuckets, MemoryBuckets, RateLimiter, RedisBuckets } from '../api/rate-limit.js';
+import type { RedisLink } from '../api/redis-link.js';
+import { resolveApiKeys, serveHttp } from '../config/serve-config.js';
 import { initializeSeries } from '../telemetry/initial-series.js';
 import { Tracing } from '../telemetry/tracing.js';
 
@@ -161,10 +164,10 @@ export function buildMarkets(config: Config): Markets {
 export function buildApiServer(
   config: Config,
   deps: PartDeps & { registry: Registry; version: string },
-  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality' | 'jobs' | 'routes'> & { healthStatus: HealthStatusSources },
+  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality' | 'jobs' | 'routes'> & { healthStatus: HealthStatusSources; redis?: RedisLink | null },
 ): ApiServer {
   const log = deps.log.child({ component: 'api' });
-  const { healthStatus, ...rest } = parts;
+  const { healthStatus, redis, ...rest } = parts;
   return new ApiServer({
     host: config.http.host,
     port: config.http.port,
@@ -176,7 +179,27 @@ export function buildApiServer(
     web: WebAssets.load(DEFAULT_WEB_DIR, log),
     ...(deps.tracing ? { tracing: deps.tracing } : {}),
     healthDetails: new HealthDetails({ status: healthStatus, clock: deps.clock, staleAfterMs: config.feed.staleAfterMs }),
+    limiter: rateLimiter(config, deps, redis ?? null),
     ...rest,
+  });
+}
+
+/** The LiveHub's caps (http.live), counted in the limits slice, per client as the rate limiter tells them apart. */
+export function liveLimits(config: Config, metrics: Metrics) {
+  const http = serveHttp(config.http);
+  return { limits: http.live, limitMetrics: metrics.limits, clientOf: new ClientIdentifier({ apiKeys: resolveApiKeys(http), trustProxy: http.trustProxy }).clientOf };
+}
+
+/** The API's rate limiter: buckets in Redis when the cache has a URL (shared by every serve instance), in-process otherwise. */
+export function rateLimiter(config: Config, deps: Pick<PartDeps, 'clock' | 'metrics'>, redis: RedisLink | null): RateLimiter {
+  const memory = new MemoryBuckets(deps.clock);
+  const http = serveHttp(config.http);
+  return new RateLimiter({
+    limits: http.rateLimits,
+    apiKeys: resolveApiKeys(http),
+    trustProxy: http.trustProxy,
+    buckets: redis ? new FallbackBuckets(new RedisBuckets(redis), memory) : memory,
+    metrics: deps.metrics.limits,
   });
 }
 

@@ -37,6 +37,7 @@ import { breakerSettings, resolveCandleTimeframe } from '../config/quality-confi
 import type { BreakerStatus, CircuitBreaker } from '../core/circuit-breaker.js';
 import { buildBackfillSources } from './parts.js';
 import { setupIndicators, type IndicatorsRuntime } from './indicators.js';
+import { FeatureEngine } from '../assistant/feature-engine.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import { streamClockTicker, wallClockTicker, type StreamClockTicker } from '../pipeline/candle-clock.js';
 
@@ -73,6 +74,8 @@ export interface Pipeline {
   backfiller: Backfiller;
   quality: QualityMonitor;
   indicators: IndicatorsRuntime;
+  /** The feature vector of every closed candle (src/assistant/feature-engine.ts): stored, and for /ws and the decision service. */
+  features: FeatureEngine;
   /** The job scheduler when `options.jobs` (its status() is GET /api/jobs). */
   scheduler: Scheduler | null;
   breakers: { storeWrite: CircuitBreaker; backfillRest: CircuitBreaker };
@@ -124,6 +127,9 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
   // The indicator engine subscribes to candles first: its values for a candle are out before the candle's
   // own subscribers (writer, reconciler, /ws, Kafka) see the candle.
   const indicators = await setupIndicators({ config, store, bus, clock, metrics, log });
+  const features = new FeatureEngine({ store, clock, metrics: metrics.assistant, log: log.child({ component: 'features' }), timeframes: config.timeframes, flushMs: config.store.flushMs });
+  await features.warmUp(config.exchanges.flatMap((ex) => ex.symbols.flatMap((symbol) => config.timeframes.map((timeframe) => ({ exchange: ex.id, symbol, timeframe })))), clock.now());
+  bus.subscribe('candle', features.onCandle);
   bus.subscribe('trade', (t) => void engine.onTrade(t));
   bus.subscribe('candle', writer.onEvent);
   bus.subscribe('candle', reconciler.onCandle);
@@ -133,7 +139,7 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
   bus.subscribe('trade', quality.onTrade);
   bus.subscribe('gap', quality.onGap);
 
-  const services: Service[] = [writer, indicators, reconciler, backfiller];
+  const services: Service[] = [writer, indicators, features, reconciler, backfiller];
   const scheduler = options.jobs
     ? new Scheduler({ jobs: scheduledJobs(config, buildJobs(config, { store, clock, metrics, log, sources, quality: () => quality.summary() })), clock, metrics: metrics.jobs, log: log.child({ component: 'jobs' }), leader: store.leaderLock?.('jobs') ?? alwaysLeader })
     : null;
@@ -154,6 +160,7 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
     backfiller,
     quality,
     indicators,
+    features,
     scheduler,
     breakers,
     services,

@@ -11,14 +11,14 @@ import type { Config } from '../config/config.js';
 import { LiveHub } from '../api/live-ws.js';
 import { redactUrl } from '../store/postgres-url.js';
 import { indicatorNames } from '../pipeline/indicators/specs.js';
-import { buildApiServer, buildMarkets, kafkaBusFor, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
+import { buildApiServer, buildMarkets, kafkaBusFor, liveLimits, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
 import { kafkaImport } from './kafka-relay.js';
 
 export async function startServe(config: Config, deps: RoleDeps): Promise<RoleApp> {
   const { clock, log } = deps;
   const { startedAt, lifecycle, registry, metrics, store, bus, tracing } = await roleFoundation(config, deps, 'serve', { store: true, series: false });
   const markets = buildMarkets(config);
-  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock });
+  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, ...liveLimits(config, metrics) });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
   const kafka = kafkaBusFor(config, 'serve', { clock, metrics, log, tracing }, { group: `candlestack-serve-${hostname()}-${process.pid}-${startedAt}`, fromBeginning: false, breaker: undefined }); // consumes only: no bus_produce breaker

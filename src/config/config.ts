@@ -25,6 +25,7 @@ import { BREAKERS, QUALITY, type BreakersConfig } from './quality-config.js';
 import { TELEGRAM, type TelegramConfig } from './telegram-config.js';
 import { TRACING, applyOtelEnv, type TracingConfig } from './tracing-config.js';
 import { leaf, list, record, section, setting, type Setting } from './schema.js';
+import { CACHE, SERVE_HTTP_FIELDS, type CacheConfig, type ServeHttpConfig } from './serve-config.js';
 
 export interface ExchangeConfig {
   id: ExchangeId;
@@ -48,7 +49,10 @@ export interface Config {
   store: { url: string; flushMs: number };
   /** Maximum age per timeframe; a timeframe not listed is kept forever. */
   retention: Partial<Record<Timeframe, number>>;
-  http: { host: string; port: number };
+  /** Listen address; the API's limits (serve-config.ts; optional in the type so tests can give host and port only: read them with `serveHttp`). */
+  http: { host: string; port: number } & Partial<ServeHttpConfig>;
+  /** The read API's cache (serve-config.ts). */
+  cache: CacheConfig;
   log: { level: LogLevel; format: LogFormat };
   /** Streaming indicators (src/pipeline/indicators/); the file's `indicators:` section. */
   indicators: IndicatorsConfig;
@@ -180,9 +184,10 @@ const CONFIG = section<Config>({
     { shorthand: (raw) => (typeof raw === 'string' ? { url: raw } : undefined) },
   ),
   retention: record(TIMEFRAMES, (tf) => leaf(retentionAge, RETENTION_DEFAULTS[tf]), { replace: true }),
-  http: section({
+  http: section<Config['http']>({
     host: leaf(host, '127.0.0.1', { cli: { flag: 'host', value: 'ADDRESS', help: 'HTTP listen address (default {default}; 0.0.0.0 to expose)' } }),
     port: leaf(port, DEFAULT_PORT, { cli: { flag: 'port', value: 'PORT', help: 'HTTP port for the API, /ws and /metrics (default {default}; 0 picks a free one)' } }),
+    ...SERVE_HTTP_FIELDS,
   }),
   log: section({
     level: leaf(oneOf(LOG_LEVELS), 'info', { cli: { flag: 'log-level', value: 'LEVEL', help: `log level: ${LOG_LEVELS.join(', ')} (default {default})` } }),
@@ -200,6 +205,7 @@ const CONFIG = section<Config>({
     commitIntervalMs: leaf(duration(0, 60_000), 1_000, { file: 'commitInterval' }),
   }),
   tracing: TRACING,
+  cache: CACHE,
 });
 
 export function defaultConfig(): Config {

@@ -83,6 +83,43 @@ export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
     // Binance rows from before canonical symbols: BTCUSDT -> BTC-USDT (see canonical-symbols-migration.ts).
     sql: canonicalSymbolsSql('char_length'),
   },
+  {
+    version: 5,
+    name: 'assistant: features and decisions',
+    // The feature vector of every closed candle and every decision with its outcomes (SQLite migration 5).
+    sql: `
+      CREATE TABLE features (
+        exchange    text             NOT NULL,
+        symbol      text             NOT NULL,
+        timeframe   text             NOT NULL,
+        open_time   bigint           NOT NULL,
+        close       double precision NOT NULL,
+        values_json text             NOT NULL,
+        updated_at  bigint           NOT NULL,
+        PRIMARY KEY (exchange, symbol, timeframe, open_time)
+      );
+      CREATE INDEX features_timeframe_open_time ON features (timeframe, open_time);
+      CREATE TABLE decisions (
+        id            bigserial PRIMARY KEY,
+        exchange      text             NOT NULL,
+        symbol        text             NOT NULL,
+        timeframe     text             NOT NULL,
+        strategy      text             NOT NULL,
+        action        text             NOT NULL,
+        confidence    double precision NOT NULL,
+        price         double precision,
+        as_of         bigint,
+        decided_at    bigint           NOT NULL,
+        reasons_json  text             NOT NULL,
+        features_json text             NOT NULL,
+        outcomes_json text             NOT NULL,
+        scorable      boolean          NOT NULL,
+        pending       boolean          NOT NULL
+      );
+      CREATE INDEX decisions_decided_at ON decisions (decided_at);
+      CREATE INDEX decisions_pending ON decisions (decided_at) WHERE pending;
+    `,
+  },
 ];
 
 /** Applies what is missing. `lockName` scopes the advisory lock (one per schema). */

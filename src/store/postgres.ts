@@ -23,6 +23,9 @@ import { enableTimescale } from './timescale.js';
 import { coalesce, upsertColumns } from './postgres-arrays.js';
 import { describeError, isTransient } from './postgres-errors.js';
 import { PostgresLeaderLock } from './postgres-leader.js';
+import type { AssistantStore, FeatureRow } from './assistant-store.js';
+import { toRecord as decisionRecord } from './sqlite-assistant.js';
+import type { ExchangeId } from '../core/exchange-id.js';
 import { LATEST, QUERY_ASC, QUERY_DESC, SERIES, UPSERT, toCandle, type Row } from './postgres-sql.js';
 
 export interface PostgresStoreOptions {
@@ -38,13 +41,21 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
 }
 
-type Operation = 'upsert' | 'query' | 'latest' | 'series' | 'prune' | 'migrate' | 'upsert_indicators' | 'query_indicators' | 'maintain';
+type Operation = 'upsert' | 'query' | 'latest' | 'series' | 'prune' | 'migrate' | 'upsert_indicators' | 'query_indicators' | 'maintain' | 'upsert_features' | 'query_features' | 'decisions';
 
 /** Indicator rows of one batch, deduplicated (latest wins) so one statement never updates a row twice. */
 const UPSERT_INDICATORS = `
   INSERT INTO indicators (exchange, symbol, timeframe, open_time, name, value_json, updated_at)
   SELECT e, s, t, o, n, v, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[]) AS u(e, s, t, o, n, v)
   ON CONFLICT (exchange, symbol, timeframe, open_time, name) DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at`;
+
+const UPSERT_FEATURES = `
+  INSERT INTO features (exchange, symbol, timeframe, open_time, close, values_json, updated_at)
+  SELECT e, s, t, o, c, v, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::float8[], $6::text[]) AS u(e, s, t, o, c, v)
+  ON CONFLICT (exchange, symbol, timeframe, open_time) DO UPDATE SET close = excluded.close, values_json = excluded.values_json, updated_at = excluded.updated_at`;
+
+const DECISION_COLUMNS = 'id, exchange, symbol, timeframe, strategy, action, confidence, price, as_of, decided_at, reasons_json, features_json, outcomes_json, scorable, pending';
+type DecisionPgRow = Parameters<typeof decisionRecord>[0] & QueryResultRow;
 
 /** int8 (bigint, count(*)) as a JS number: open times and counts stay far below 2^53. */
 const INT8_OID = 20;
@@ -84,6 +95,9 @@ export class PostgresStore implements Store {
         upsert_indicators: op('upsert_indicators'),
         query_indicators: op('query_indicators'),
         maintain: op('maintain'),
+        upsert_features: op('upsert_features'),
+        query_features: op('query_features'),
+        decisions: op('decisions'),
       } as Record<Operation, ReturnType<typeof op>>,
       lost: errors('connection'),
       poolSize: o.metrics.dbConnectionPoolSize.labels(this.kind),
@@ -177,7 +191,8 @@ export class PostgresStore implements Store {
 
   async prune(timeframe: Timeframe, before: number): Promise<number> {
     // One statement (atomic): the candles' indicator values go with them; rowCount counts the candles.
-    const text = 'WITH i AS (DELETE FROM indicators WHERE timeframe = $1 AND open_time < $2) DELETE FROM candles WHERE timeframe = $1 AND open_time < $2';
+    const text =
+      'WITH i AS (DELETE FROM indicators WHERE timeframe = $1 AND open_time < $2), f AS (DELETE FROM features WHERE timeframe = $1 AND open_time < $2) DELETE FROM candles WHERE timeframe = $1 AND open_time < $2';
     const res = await this.run('prune', () => this.pool.query({ name: 'candlestack_prune', text, values: [timeframe, before] }));
     return res.rowCount ?? 0;
   }
@@ -221,6 +236,51 @@ export class PostgresStore implements Store {
     }
     return points;
   }
+
+  /** The assistant's tables (features, decisions): the same contract as SQLite's (assistant-store.ts). */
+  readonly assistant: AssistantStore = {
+    upsertFeatures: async (rows) => {
+      if (rows.length === 0) return;
+      const latest = new Map<string, FeatureRow>();
+      for (const r of rows) latest.set(`${r.exchange}\u0000${r.symbol}\u0000${r.timeframe}\u0000${String(r.openTime).padStart(16, '0')}`, r);
+      const batch = [...latest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+      const values = [batch.map((r) => r.exchange), batch.map((r) => r.symbol), batch.map((r) => r.timeframe), batch.map((r) => r.openTime), batch.map((r) => r.close), batch.map((r) => JSON.stringify(r.values)), this.o.now()];
+      await this.run('upsert_features', () => this.pool.query({ name: 'candlestack_upsert_features', text: UPSERT_FEATURES, values }));
+    },
+    queryFeatures: async (q) => {
+      const asc = q.from !== undefined;
+      const rows = await this.rows<{ exchange: string; symbol: string; timeframe: string; open_time: number; close: number; values_json: string }>('query_features', {
+        text: `SELECT exchange, symbol, timeframe, open_time, close, values_json FROM features
+               WHERE exchange = $1 AND symbol = $2 AND timeframe = $3 AND open_time >= $4 AND open_time <= $5 ORDER BY open_time ${asc ? 'ASC' : 'DESC'} LIMIT $6`,
+        values: [q.exchange, q.symbol, q.timeframe, q.from ?? Number.MIN_SAFE_INTEGER, q.to ?? Number.MAX_SAFE_INTEGER, q.limit],
+      });
+      const out = rows.map((r) => ({ exchange: r.exchange as ExchangeId, symbol: r.symbol, timeframe: r.timeframe as Timeframe, openTime: r.open_time, close: r.close, values: JSON.parse(r.values_json) as Record<string, number | null> }));
+      return asc ? out : out.reverse();
+    },
+    insertDecision: async (d) => {
+      const rows = await this.rows<{ id: number }>('decisions', {
+        text: `INSERT INTO decisions (exchange, symbol, timeframe, strategy, action, confidence, price, as_of, decided_at, reasons_json, features_json, outcomes_json, scorable, pending)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}', $12, $12) RETURNING id`,
+        values: [d.exchange, d.symbol, d.timeframe, d.strategy, d.action, d.confidence, d.price, d.asOf, d.decidedAt, JSON.stringify(d.reasons), JSON.stringify(d.features), d.scorable],
+      });
+      return rows[0]!.id;
+    },
+    queryDecisions: async (q) => {
+      const rows = await this.rows<DecisionPgRow>('decisions', {
+        text: `SELECT ${DECISION_COLUMNS} FROM decisions WHERE decided_at >= $1 AND decided_at <= $2 AND ($3::text IS NULL OR exchange = $3) AND ($4::text IS NULL OR symbol = $4)
+               AND ($5::text IS NULL OR timeframe = $5) AND ($6::text IS NULL OR strategy = $6) ORDER BY decided_at DESC, id DESC LIMIT $7`,
+        values: [q.from ?? Number.MIN_SAFE_INTEGER, q.to ?? Number.MAX_SAFE_INTEGER, q.exchange ?? null, q.symbol ?? null, q.timeframe ?? null, q.strategy ?? null, q.limit],
+      });
+      return rows.map(decisionRecord);
+    },
+    pendingDecisions: async (limit) => {
+      const rows = await this.rows<DecisionPgRow>('decisions', { text: `SELECT ${DECISION_COLUMNS} FROM decisions WHERE pending ORDER BY decided_at ASC, id ASC LIMIT $1`, values: [limit] });
+      return rows.map(decisionRecord);
+    },
+    setOutcomes: async (id, outcomes, pending) => {
+      await this.run('decisions', () => this.pool.query({ text: 'UPDATE decisions SET outcomes_json = $1, pending = $2 WHERE id = $3', values: [JSON.stringify(outcomes), pending, id] }));
+    },
+  };
 
   /** The vacuum job: fresh planner statistics (autovacuum reclaims the space of deleted rows itself). */
   async maintain(): Promise<void> {

@@ -60,4 +60,39 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     name: 'canonical symbols',
     sql: canonicalSymbolsSql('length'),
   },
+  {
+    version: 5,
+    name: 'assistant: features and decisions',
+    sql: `
+      CREATE TABLE features (
+        exchange    TEXT    NOT NULL,
+        symbol      TEXT    NOT NULL,
+        timeframe   TEXT    NOT NULL,
+        open_time   INTEGER NOT NULL,
+        close       REAL    NOT NULL,
+        values_json TEXT    NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (exchange, symbol, timeframe, open_time)
+      ) WITHOUT ROWID;
+      CREATE TABLE decisions (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        exchange      TEXT    NOT NULL,
+        symbol        TEXT    NOT NULL,
+        timeframe     TEXT    NOT NULL,
+        strategy      TEXT    NOT NULL,
+        action        TEXT    NOT NULL,
+        confidence    REAL    NOT NULL,
+        price         REAL,
+        as_of         INTEGER,
+        decided_at    INTEGER NOT NULL,
+        reasons_json  TEXT    NOT NULL,
+        features_json TEXT    NOT NULL,
+        outcomes_json TEXT    NOT NULL,
+        scorable      INTEGER NOT NULL,
+        pending       INTEGER NOT NULL
+      );
+      CREATE INDEX decisions_decided_at ON decisions (decided_at);
+      CREATE INDEX decisions_pending ON decisions (pending, decided_at);
+    `,
+  },
 ];

@@ -6,6 +6,7 @@ import type { Candle, CandleSource } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
 import type { CandleQuery, IndicatorPoint, IndicatorQuery, IndicatorRow, Store, StoredSeries } from './store.js';
 import { SqliteIndicators } from './sqlite-indicators.js';
+import { SqliteAssistant } from './sqlite-assistant.js';
 import { SQLITE_MIGRATIONS, type Migration } from './sqlite-migrations.js';
 import type { ExchangeId } from '../core/exchange-id.js';
 
@@ -38,6 +39,8 @@ export class SqliteStore implements Store {
   private readonly upsertStmt: Database.Statement;
   private readonly upsertMany: (candles: readonly Candle[], now: number) => void;
   private readonly indicators: SqliteIndicators;
+  /** The assistant's features and decisions (migration 5). */
+  readonly assistant: SqliteAssistant;
 
   /** Opens (creating if needed) the database at `path` (":memory:" for a private in-memory one). */
   constructor(path: string, private readonly now: () => number = Date.now, migrations: readonly Migration[] = SQLITE_MIGRATIONS) {
@@ -48,6 +51,7 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db, migrations, now);
     this.indicators = new SqliteIndicators(this.db);
+    this.assistant = new SqliteAssistant(this.db, now);
     this.upsertStmt = this.db.prepare(`
       INSERT INTO candles (${COLUMNS}, updated_at)
       VALUES (@exchange, @symbol, @timeframe, @openTime, @open, @high, @low, @close, @volume, @quoteVolume,
@@ -99,6 +103,7 @@ export class SqliteStore implements Store {
 
   async prune(timeframe: Timeframe, before: number): Promise<number> {
     this.indicators.prune(timeframe, before);
+    if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'features'").get()) this.assistant.prune(timeframe, before);
     return this.db.prepare('DELETE FROM candles WHERE timeframe = ? AND open_time < ?').run(timeframe, before).changes;
   }
 

@@ -7,6 +7,7 @@ import type { Candle, IndicatorValues } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
 import type { ExchangeId } from '../core/exchange-id.js';
 import type { LeaderLock } from '../jobs/leader.js';
+import type { AssistantStore } from './assistant-store.js';
 
 export interface CandleQuery {
   exchange: ExchangeId;
@@ -60,6 +61,8 @@ export interface Store {
    * lock named `name`, scoped to the store's schema). Without it the process is the store's only user (SQLite).
    */
   leaderLock?(name: string): LeaderLock;
+  /** The trading assistant's features and decisions (assistant-store.ts); SQLite and PostgreSQL have it. */
+  readonly assistant?: AssistantStore;
 }
 
 /** Store operations that failed (store_errors_total of the operations the store counts itself). */

@@ -14,8 +14,11 @@
  *   jobs         jobs.ts                            runJob (retention, backfill)
  *   indicators   indicators.ts                      IndicatorEngine
  *   quality      quality.ts                         QualityMonitor, SymbolQuality
+ *   assistant    assistant.ts                       FeatureEngine, DecisionService, Scorer, LlmStrategy
  *   breakers     breakers.ts                        breakerObserver / instrumentedBreaker
  *   build        build.ts                           the composition roots (build_info)
+ *   cache        cache.ts                           ReadCache (src/api/cache/)
+ *   limits       limits.ts                          RateLimiter, LiveHub caps
  *   notifier     notifier.ts                        the Telegram notifier (src/assistant/notifier/)
  *
  * A component is given only the slice(s) it counts in (`metrics: CandleMetrics`, or a `Pick<Metrics, ...>`
@@ -29,7 +32,10 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { apiMetrics } from './catalogue/api.js';
 import { breakerMetrics } from './catalogue/breakers.js';
+import { assistantMetrics } from './catalogue/assistant.js';
 import { buildMetrics } from './catalogue/build.js';
+import { cacheMetrics } from './catalogue/cache.js';
+import { limitMetrics } from './catalogue/limits.js';
 import { busMetrics } from './catalogue/bus.js';
 import { candleMetrics } from './catalogue/candles.js';
 import { feedMetrics } from './catalogue/feed.js';
@@ -42,7 +48,10 @@ import { notifierMetrics } from './catalogue/notifier.js';
 
 export type { ApiMetrics } from './catalogue/api.js';
 export type { BreakerMetrics } from './catalogue/breakers.js';
+export type { AssistantMetrics } from './catalogue/assistant.js';
 export type { BuildMetrics } from './catalogue/build.js';
+export type { CacheMetrics } from './catalogue/cache.js';
+export type { LimitMetrics } from './catalogue/limits.js';
 export type { BusMetrics } from './catalogue/bus.js';
 export type { CandleMetrics } from './catalogue/candles.js';
 export type { FeedMetrics } from './catalogue/feed.js';
@@ -72,7 +81,10 @@ export function createMetrics(registry: Registry) {
     indicators: indicatorMetrics(registry),
     quality: qualityMetrics(registry),
     breakers: breakerMetrics(registry),
+    assistant: assistantMetrics(registry),
     build: buildMetrics(registry),
+    cache: cacheMetrics(registry),
+    limits: limitMetrics(registry),
     notifier: notifierMetrics(registry),
   };
 }

@@ -81,8 +81,11 @@ export const PENDING_METRICS: Record<string, { labels: string[]; reason: string 
   candlestack_kafka_consumer_lag: { labels: ['topic', 'partition'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
   candlestack_kafka_messages_produced_total: { labels: ['topic'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
   candlestack_kafka_messages_consumed_total: { labels: ['topic'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
-  candlestack_cache_hits_total: { labels: ['cache'], reason: 'the cache (a later issue)' },
-  candlestack_cache_misses_total: { labels: ['cache'], reason: 'the cache (a later issue)' },
+  candlestack_cache_hits_total: { labels: ['route'], reason: 'the read cache (issue 16, being built)' },
+  candlestack_cache_misses_total: { labels: ['route'], reason: 'the read cache (issue 16, being built)' },
+  candlestack_rate_limit_exceeded_total: { labels: ['route'], reason: 'no client of the proof goes over its budget (a dashboard pace is far below it); test/rate-limit.test.ts drives 429s' },
+  candlestack_websocket_refused_total: { labels: ['reason'], reason: 'the proof opens no /ws connection over the caps; test/live-ws-limits.test.ts does' },
+  candlestack_websocket_dropped_total: { labels: ['reason'], reason: 'the proof has no slow /ws reader; test/live-ws-limits.test.ts does' },
   // The Telegram notifier runs only with a bot token; the proof's demo has none. Its series are exercised
   // against a local Bot API server by test/notifier*.test.ts.
   candlestack_notifier_updates_total: { labels: ['command'], reason: NOTIFIER_PENDING },

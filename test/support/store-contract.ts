@@ -242,4 +242,49 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
   });
   });
 
+  describe(`${name}: the assistant's features and decisions`, { skip }, () => {
+    const key = { exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m' } as const;
+    const feature = (i: number, over: Record<string, number | null> = {}) => ({ ...key, openTime: T0 + i * MIN, close: 100 + i / 3, values: { ret1: i === 0 ? null : Math.log((100 + i / 3) / (100 + (i - 1) / 3)), rsi14: 55.123456789012345, ...over } });
+
+    test('features: upsert is idempotent (a correction replaces), query honours from/to/limit oldest first, prune goes with the candles', async (t) => {
+      const store = await make(t);
+      const a = store.assistant!;
+      for (let i = 9; i >= 0; i--) await a.upsertFeatures([feature(i)]);
+      await a.upsertFeatures([feature(3, { rsi14: 42 })]);
+      await a.upsertFeatures([{ ...feature(0), timeframe: '5m' }]);
+      const all = await a.queryFeatures(q());
+      assert.deepEqual(all.map((f) => f.openTime), Array.from({ length: 10 }, (_, i) => T0 + i * MIN));
+      assert.deepEqual(all[5], feature(5), 'doubles and nulls round-trip exactly');
+      assert.equal(all[3]!.values.rsi14, 42);
+      assert.deepEqual((await a.queryFeatures(q({ limit: 2 }))).map((f) => f.openTime), [T0 + 8 * MIN, T0 + 9 * MIN]);
+      assert.deepEqual((await a.queryFeatures(q({ from: T0 + 2 * MIN, to: T0 + 6 * MIN, limit: 2 }))).map((f) => f.openTime), [T0 + 2 * MIN, T0 + 3 * MIN]);
+      await store.prune('1m', T0 + 5 * MIN);
+      assert.equal((await a.queryFeatures(q())).length, 5);
+      assert.equal((await a.queryFeatures(q({ timeframe: '5m' }))).length, 1, 'other timeframes untouched');
+    });
+
+    test('decisions: insert, query most recent first with filters, pending until every outcome is set', async (t) => {
+      const store = await make(t);
+      const a = store.assistant!;
+      const base = { ...key, strategy: 'rules', action: 'BUY', confidence: 0.62, price: 64210.5, asOf: T0 + MIN, reasons: ['trend_up: +0.42%'], features: { ret1: 0.001, spreadBps: null }, scorable: true };
+      const id1 = await a.insertDecision({ ...base, decidedAt: T0 + MIN + 1 });
+      const id2 = await a.insertDecision({ ...base, symbol: 'ETH-USDT', action: 'SELL', decidedAt: T0 + MIN + 2 });
+      const id3 = await a.insertDecision({ ...base, action: 'HOLD', price: null, asOf: null, reasons: ['stale_data'], features: {}, scorable: false, strategy: 'random', decidedAt: T0 + MIN + 3 });
+      assert.ok(id1 < id2 && id2 < id3);
+      const all = await a.queryDecisions({ limit: 10 });
+      assert.deepEqual(all.map((d) => d.id), [id3, id2, id1]);
+      assert.deepEqual(all[2], { ...base, decidedAt: T0 + MIN + 1, id: id1, outcomes: {}, pending: true });
+      assert.deepEqual(all[0]!.price, null);
+      assert.deepEqual((await a.queryDecisions({ symbol: 'BTC-USDT', limit: 10 })).map((d) => d.id), [id3, id1]);
+      assert.deepEqual((await a.queryDecisions({ strategy: 'random', limit: 10 })).map((d) => d.id), [id3]);
+      assert.deepEqual((await a.queryDecisions({ from: T0 + MIN + 2, limit: 10 })).map((d) => d.id), [id3, id2]);
+      assert.deepEqual((await a.queryDecisions({ limit: 1 })).map((d) => d.id), [id3]);
+      assert.deepEqual((await a.pendingDecisions(10)).map((d) => d.id), [id1, id2], 'unscorable decisions are never pending');
+      const o = { price: 64300.25, change: 64300.25 / 64210.5 - 1, hit: true, scoredAt: T0 + 20 * MIN };
+      await a.setOutcomes(id1, { '15m': o }, true);
+      assert.deepEqual((await a.queryDecisions({ symbol: 'BTC-USDT', strategy: 'rules', limit: 1 }))[0]!.outcomes, { '15m': o });
+      await a.setOutcomes(id1, { '15m': o, '1h': { price: null, change: null, hit: null, scoredAt: T0 + 90 * MIN } }, false);
+      assert.deepEqual((await a.pendingDecisions(10)).map((d) => d.id), [id2]);
+    });
+  });
 }

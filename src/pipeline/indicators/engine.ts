@@ -63,7 +63,7 @@ export class IndicatorEngine {
 
   constructor(private readonly o: IndicatorEngineOptions) {
     this.m = new Map(
-      o.specs.map((s) => [s.kind, { duration: o.metrics.indicatorCalculationDuration.labels(s.kind), features: o.metrics.featuresCalculated.labels(s.kind) }]),
+      o.specs.map((s) => [s.kind, { duration: o.metrics.indicatorCalculationDuration.labels(s.kind), features: o.metrics.indicatorValuesCalculated.labels(s.kind) }]),
     );
     this.replayed = o.metrics.indicatorRecalculations.labels('replayed');
     this.tooOld = o.metrics.indicatorRecalculations.labels('too_old');

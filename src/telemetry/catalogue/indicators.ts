@@ -11,8 +11,8 @@ export function indicatorMetrics(registry: Registry) {
       buckets: [0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.001, 0.005],
       registers: r,
     }),
-    featuresCalculated: new Counter({
-      name: 'candlestack_features_calculated_total',
+    indicatorValuesCalculated: new Counter({
+      name: 'candlestack_indicator_values_calculated_total',
       help: 'Indicator values computed, on closed candles and over forming ones.',
       labelNames: ['indicator'] as const,
       registers: r,

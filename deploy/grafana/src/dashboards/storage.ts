@@ -69,16 +69,35 @@ export const storage: DashboardSpec = {
         },
         {
           title: 'Cache hit rate',
-          description: 'hits / (hits + misses) per cache: red below 50%, orange below 80%.',
+          description: 'hits / (hits + misses) of the cacheable read API requests (closed ranges), per route: red below 50%, orange below 80%.',
           unit: 'percentunit',
           thresholds: below(0.5, 0.8),
           min: 0,
           max: 1,
           targets: [
             {
-              expr: 'sum by (cache) (rate(candlestack_cache_hits_total[$__rate_interval])) / (sum by (cache) (rate(candlestack_cache_hits_total[$__rate_interval])) + sum by (cache) (rate(candlestack_cache_misses_total[$__rate_interval])))',
-              legend: '{{cache}}',
+              expr: 'sum by (route) (rate(candlestack_cache_hits_total[$__rate_interval])) / (sum by (route) (rate(candlestack_cache_hits_total[$__rate_interval])) + sum by (route) (rate(candlestack_cache_misses_total[$__rate_interval])))',
+              legend: '{{route}}',
             },
+          ],
+        },
+        {
+          title: 'Rate limited (429) by route',
+          description: 'Requests refused because a client (address or API key) was over its token bucket (http.rateLimits). A few from a runaway script are the limiter working; many from a dashboard mean the limits are too low.',
+          unit: 'short',
+          thresholds: informational,
+          bars: true,
+          targets: [{ expr: 'sum by (route) (increase(candlestack_rate_limit_exceeded_total[$__rate_interval]))', legend: '{{route}}' }],
+        },
+        {
+          title: 'Live WebSocket refused and dropped',
+          description: 'Connections over the per-client cap and subscriptions over the per-connection cap (refused), and slow readers disconnected once their send buffer passed http.live.maxBufferedBytes (dropped).',
+          unit: 'short',
+          thresholds: informational,
+          bars: true,
+          targets: [
+            { expr: 'sum by (reason) (increase(candlestack_websocket_refused_total[$__rate_interval]))', legend: 'refused {{reason}}' },
+            { expr: 'sum by (reason) (increase(candlestack_websocket_dropped_total[$__rate_interval]))', legend: 'dropped {{reason}}' },
           ],
         },
       ],
