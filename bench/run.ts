@@ -15,6 +15,7 @@ import { benchMemoryBus } from './bus-throughput.js';
 import { benchLatency } from './latency.js';
 import { benchKafka } from './kafka-throughput.js';
 import type { SoakResult } from './memory-soak.js';
+import { benchImport } from './import/bench.js';
 
 const { values: flags } = parseArgs({ options: { 'soak-minutes': { type: 'string', default: '1' } } });
 const soakMinutes = Number(flags['soak-minutes']);
@@ -29,10 +30,27 @@ async function main(): Promise<void> {
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
   console.log(`machine: ${machine}\n`);
   const rows: string[][] = [];
+  const rows8: string[][] = [];
 
   const ingest = benchIngest();
   rows.push(['1. ingest: parse + normalize + candles on 6 timeframes + metrics (1,000 symbols)', `${fmt(ingest.full)} frames/s`, `JSON.parse only: ${fmt(ingest.ceiling)} frames/s`, `${ingest.ratio.toFixed(2)} (target >= 0.5)`]);
   console.log(rows.at(-1)!.join(' | '));
+
+  const imp = await benchImport();
+  {
+    const x = imp.results;
+    const wall = (m: { wallS: number; cpuS: number | null }) => `${m.wallS.toFixed(2)} s (CPU ${m.cpuS?.toFixed(2) ?? '?'} s)`;
+    const rows = `${fmt(imp.rows)}-row aggTrades CSV, ${(imp.bytes / 1e6).toFixed(0)} MB, whole processes, median of ${imp.rounds}; same output as stdout from --out-dir and .gz: ${imp.sameOutput ? 'yes' : 'NO'}`;
+    const rss = (m: { rssMB: number | null }) => (m.rssMB === null ? '?' : `${m.rssMB.toFixed(0)} MB`);
+    rows8.push(
+      [`8. offline import, \`candles --timeframe 1m\` (${rows})`, wall(x.candlestack), `parse floor (split + Number()) ${wall(x.floor)}`, `${(x.candlestack.wallS / x.floor.wallS).toFixed(2)}x floor (target <= 1.3)`],
+      [`8. offline import, same file from raw text: peers as a user runs them (1m)`, wall(x.candlestack), `ccxt buildOHLCVC ${wall(x.ccxt)}, tardis-dev computeTradeBars ${wall(x.tardis)}`, `${(x.ccxt.wallS / x.candlestack.wallS).toFixed(2)}x faster than ccxt, ${(x.tardis.wallS / x.candlestack.wallS).toFixed(2)}x than tardis-dev (target >= 2.5)`],
+      [`8. offline import, all 13 timeframes in one pass (--out-dir)`, wall(x.all13), `parse floor ${wall(x.floor)}`, `${(x.all13.wallS / x.floor.wallS).toFixed(2)}x floor (target <= 1.6)`],
+      [`8. offline import, .gz input (1m)`, wall(x.gz), `plain ${wall(x.candlestack)}; gzip -dc alone ${wall(x.gunzip)}`, `(gz - gunzip) / plain ${((x.gz.wallS - x.gunzip.wallS) / x.candlestack.wallS).toFixed(2)} (target <= 1.3)`],
+      [`8. offline import, peak RSS`, `1m ${rss(x.candlestack)}, 13 timeframes ${rss(x.all13)}, .gz ${rss(x.gz)}`, `floor ${rss(x.floor)}, ccxt ${rss(x.ccxt)}, tardis-dev ${rss(x.tardis)}`, 'target < 150 MB'],
+    );
+    for (const r of rows8) console.log(r.join(' | '));
+  }
 
   const agg = await benchAggregate();
   const fastest = Math.max(agg.rates.tardis, agg.rates.ccxt);
@@ -83,6 +101,7 @@ async function main(): Promise<void> {
   ]);
   console.log(rows.at(-1)!.join(' | '));
 
+  rows.push(...rows8);
   const generated = [
     START,
     `Machine: ${machine}. Command: \`npm run bench\`${soakMinutes !== 1 ? ` \`-- --soak-minutes ${soakMinutes}\`` : ''}, run at ${new Date().toISOString().slice(0, 16)}Z.`,

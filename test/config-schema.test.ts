@@ -97,7 +97,7 @@ test('the defaults help states are the defaults', () => {
   const stated = SETTINGS.filter((s) => s.shown !== undefined);
   assert.deepEqual(
     Object.fromEntries(stated.map((s) => [s.flag, s.shown])),
-    { symbols: 'BTC-USDT,ETH-USDT', 'trade-stream': 'trade', timeframes: '1m,5m,15m,1h,4h,1d', grace: '2s', 'late-policy': 'drop', 'stale-after': '30s', store: 'sqlite:data/candlestack.db', host: '127.0.0.1', port: '9001', 'log-level': 'info', 'log-format': 'auto', 'kafka-group': 'candlestack-process', strategy: 'rules', 'strategy-seed': '1', 'llm-url': 'https://api.openai.com/v1', 'llm-model': 'gpt-4o-mini' },
+    { symbols: 'BTC-USDT,ETH-USDT', 'trade-stream': 'trade', timeframes: '1m,5m,15m,1h,4h,1d', grace: '2s', 'late-policy': 'drop', 'stale-after': '30s', store: 'sqlite:data/candlestack.db', host: '127.0.0.1', port: '9001', 'log-level': 'info', 'log-format': 'auto', 'log-retention': '30d', 'kafka-group': 'candlestack-process', strategy: 'rules', 'strategy-seed': '1', 'llm-url': 'https://api.openai.com/v1', 'llm-model': 'gpt-4o-mini' },
   );
   for (const s of stated) {
     assert.ok(s.help.includes(`default ${s.shown}`), s.flag);
@@ -140,7 +140,7 @@ test('the CLI: a bad value in each layer is one line naming it, exit code 2', ()
 
 test('unknown keys name the field and list the known ones in declaration order', () => {
   assert.throws(() => fromFile({ nope: 1 }), { message: 'nope: expected no such field (known: exchanges, timeframes, candles, feed, bus, store, retention, http, log, indicators, quality, breakers, jobs, decide, telegram, kafka, tracing, cache), got 1' });
-  assert.throws(() => fromFile({ breakers: { kafka: {} } }), { message: 'breakers.kafka: expected no such field (known: failureThreshold, openFor, halfOpenProbes, storeBufferRows, backfill_rest, store_write, bus_produce), got {}' });
+  assert.throws(() => fromFile({ breakers: { kafka: {} } }), { message: 'breakers.kafka: expected no such field (known: failureThreshold, openFor, halfOpenProbes, storeBufferRows, backfill_rest, store_write, bus_produce, decide_llm, cache), got {}' });
   assert.throws(() => fromFile({ exchanges: [{ id: 'okx', url: 'x' }] }), { message: 'exchanges[0].url: expected no such field (known: id, symbols, tradeStream, klines, wsUrl, restUrl), got "x"' });
 });
 

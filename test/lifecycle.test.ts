@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { Lifecycle } from '../src/app/lifecycle.js';
 import type { Service } from '../src/core/service.js';
-import { log } from './support/harness.js';
+import { log, until } from './support/harness.js';
 
 function recorder() {
   const calls: string[] = [];
@@ -79,7 +79,7 @@ test('a stop asked for while a service is starting stops that service too, and n
   lc.register({ name: 'kafka', start: async () => { await gate; calls.push('start kafka'); }, stop: () => void calls.push('stop kafka') });
   lc.register(svc('collector'));
   const starting = lc.start();
-  await new Promise((r) => setTimeout(r, 10)); // store started, kafka is joining
+  await until('store started, kafka is joining', () => calls.includes('start store'));
   const stopping = lc.stop('SIGTERM');
   release();
   await Promise.all([starting, stopping]);

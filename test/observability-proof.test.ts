@@ -80,10 +80,12 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
       candlestack: [`127.0.0.1:${demo.port}`],
       'candlestack-collect': [],
       'candlestack-process': [],
+      'candlestack-decide': [],
       'node-exporter': [`127.0.0.1:${nePort}`],
       cadvisor: [],
       'postgres-exporter': [],
       'kafka-exporter': [],
+      'redis-exporter': [],
     };
     const prom = readYaml(PROMETHEUS_CONFIG);
     prom.global = { ...prom.global, scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' };

@@ -30,19 +30,25 @@ test('role commands: help, default bus refused with the field named, kafka URL v
   const bad = cli('collect', '--bus', 'kafka://no-port');
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--bus: expected memory or kafka:\/\/HOST:PORT\[,HOST:PORT\]/);
-  assert.match(cli('--help').stdout, /collect .*\n.*process .*\n.*serve .*\n.*decide .*\n.*stack /);
+  assert.match(cli('--help').stdout, /collect .*\n.*process .*\n.*serve .*\n.*decide .*\n.*notify .*\n.*stack /);
   const decide = cli('decide', '--help');
   assert.equal(decide.status, 0);
   assert.match(decide.stdout, /Usage: candlestack decide --store URL[\s\S]*GET \/api\/decision[\s\S]*--strategy NAME/);
+  const notify = cli('notify', '--help');
+  assert.equal(notify.status, 0);
+  assert.match(notify.stdout, /Usage: candlestack notify --telegram-allowed-chats[\s\S]*What should I do with crypto\?[\s\S]*--telegram-token-file FILE/);
+  const noToken = cli('notify', '--port', '0');
+  assert.equal(noToken.status, 2);
+  assert.match(noToken.stderr, /^candlestack: telegram.token: expected a bot token for the notify role/);
 });
 
 test('stack: refuses to start without an env file or with CHANGE_ME placeholders', () => {
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-stack-'));
   try {
     assert.match(envFileProblem(join(dir, 'missing.env'))!, /does not exist/);
-    assert.match(envFileProblem(ENV_EXAMPLE)!, /set POSTGRES_PASSWORD, GRAFANA_ADMIN_PASSWORD, KAFKA_CLUSTER_ID/);
+    assert.match(envFileProblem(ENV_EXAMPLE)!, /set POSTGRES_PASSWORD, REDIS_PASSWORD, GRAFANA_ADMIN_PASSWORD, KAFKA_CLUSTER_ID/);
     const good = join(dir, '.env');
-    writeFileSync(good, 'POSTGRES_PASSWORD=s3cret-pg\nGRAFANA_ADMIN_PASSWORD=s3cret-gf\nKAFKA_CLUSTER_ID=MkU3OEVBNTcwNTJENDM2Qk\n');
+    writeFileSync(good, 'POSTGRES_PASSWORD=s3cret-pg\nREDIS_PASSWORD=s3cret-rd\nGRAFANA_ADMIN_USER=admin\nGRAFANA_ADMIN_PASSWORD=s3cret-gf\nKAFKA_CLUSTER_ID=MkU3OEVBNTcwNTJENDM2Qk\n');
     assert.equal(envFileProblem(good), undefined);
     const r = cli('stack', 'start', '--env-file', ENV_EXAMPLE);
     assert.equal(r.status, 2);
@@ -60,18 +66,19 @@ test('deploy/docker-compose.yml: docker-compose config accepts it with the env s
   const compose = (envFile: string, ...args: string[]) => spawnSync('docker-compose', ['-f', COMPOSE, '--env-file', envFile, ...args, 'config'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
   try {
     const good = join(dir, 'good.env');
-    writeFileSync(good, 'POSTGRES_PASSWORD=s3cret-pg\nGRAFANA_ADMIN_PASSWORD=s3cret-gf\nKAFKA_CLUSTER_ID=MkU3OEVBNTcwNTJENDM2Qk\n');
+    writeFileSync(good, 'POSTGRES_PASSWORD=s3cret-pg\nREDIS_PASSWORD=s3cret-rd\nGRAFANA_ADMIN_USER=admin\nGRAFANA_ADMIN_PASSWORD=s3cret-gf\nKAFKA_CLUSTER_ID=MkU3OEVBNTcwNTJENDM2Qk\n');
     for (const profile of ['minimal', 'full']) {
       const r = compose(good, '--profile', profile);
       assert.equal(r.status, 0, r.stderr);
-      for (const svc of ['kafka', 'postgres', 'collect', 'process', 'serve', 'prometheus']) assert.match(r.stdout, new RegExp(`\\n  ${svc}:\\n`), `${profile}: ${svc}`);
+      for (const svc of ['kafka', 'postgres', 'redis', 'collect', 'process', 'serve', 'decide', 'prometheus', 'postgres-exporter', 'kafka-exporter', 'redis-exporter']) assert.match(r.stdout, new RegExp(`\\n  ${svc}:\\n`), `${profile}: ${svc}`);
     }
     const full = compose(good, '--profile', 'full').stdout;
-    for (const svc of ['alertmanager', 'grafana', 'loki', 'tempo', 'otel-collector', 'node-exporter', 'cadvisor']) assert.match(full, new RegExp(`\\n  ${svc}:\\n`), svc);
-    assert.match(full, /CANDLESTACK_BUS: kafka:\/\/kafka:9092/);
-    for (const missing of ['POSTGRES_PASSWORD', 'GRAFANA_ADMIN_PASSWORD', 'KAFKA_CLUSTER_ID']) {
+    for (const svc of ['alertmanager', 'grafana', 'loki', 'tempo', 'otel-collector', 'node-exporter', 'cadvisor', 'jobs']) assert.match(full, new RegExp(`\\n  ${svc}:\\n`), svc);
+    assert.match(full, /CANDLESTACK_BUS: kafka:\/\/kafka:29092/); // containers' listener; 9092 is the host clients'
+    const required = ['POSTGRES_PASSWORD=a', 'REDIS_PASSWORD=r', 'GRAFANA_ADMIN_USER=u', 'GRAFANA_ADMIN_PASSWORD=b', 'KAFKA_CLUSTER_ID=c'];
+    for (const missing of required.map((l) => l.split('=')[0]!)) {
       const partial = join(dir, `${missing}.env`);
-      writeFileSync(partial, ['POSTGRES_PASSWORD=a', 'GRAFANA_ADMIN_PASSWORD=b', 'KAFKA_CLUSTER_ID=c'].filter((l) => !l.startsWith(missing)).join('\n') + '\n');
+      writeFileSync(partial, required.filter((l) => !l.startsWith(`${missing}=`)).join('\n') + '\n');
       const r = compose(partial, '--profile', 'full');
       assert.notEqual(r.status, 0, `${missing} unset must fail`);
       assert.match(r.stderr, new RegExp(`set ${missing} in deploy/.env`));

@@ -13,7 +13,14 @@ import { RoleServer } from '../src/app/role-server.js';
 import { Tracing, activeSpanIds, SpanKind } from '../src/telemetry/tracing.js';
 import { tracedFetch } from '../src/telemetry/http-tracing.js';
 import { HttpClient } from '../src/api/http-client.js';
-import { OtlpReceiver, SPAN_KIND, STATUS_CODE, parentOf } from './support/otlp-receiver.js';
+import { OtlpReceiver, SPAN_KIND, STATUS_CODE, parentOf, type ReceivedSpan } from './support/otlp-receiver.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CandleWriter } from '../src/store/candle-writer.js';
+import { RestClient } from '../src/feed/rest-client.js';
+import { runJob } from '../src/jobs/job.js';
+import type { Store } from '../src/store/store.js';
+import type { CandleEvent } from '../src/core/types.js';
 import { startTestApi } from './support/api.js';
 import { log, testMetrics, until } from './support/harness.js';
 import { roleFoundation } from '../src/app/parts.js';
@@ -255,3 +262,54 @@ test('HttpClient (the roles\' outgoing client): each attempt is a CLIENT span wi
     await receiver.stop();
   }
 });
+
+test('jobs and store batches: a job run is a root span `job <name>` parenting its REST calls; a write is `upsert candles` under the context that queued its rows; failures are ERROR', async () => {
+  const receiver = await new OtlpReceiver().start();
+  const tracing = tracingTo(receiver, 'process');
+  const metrics = testMetrics();
+  const rest = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('[]'));
+  await new Promise<void>((r) => rest.listen(0, '127.0.0.1', r));
+  const restUrl = `http://127.0.0.1:${(rest.address() as AddressInfo).port}/api/v3/klines`;
+  let failWrite = true;
+  const store = { kind: 'sqlite', upsert: async () => { if (failWrite) throw new Error('disk full'); } } as unknown as Store;
+  const writer = new CandleWriter({ store, clock: systemClock, metrics: metrics.store, log, flushMs: 60_000, tracing });
+  try {
+    const client = new RestClient({ exchange: 'binance', clock: systemClock, metrics: metrics.feed, log, tracing, attempts: 1 });
+    await runJob('gap-sweep', { clock: systemClock, metrics: metrics.jobs, log, tracing }, async () => {
+      await client.getJson(restUrl);
+      writer.onEvent({ type: 'candle', kind: 'close', candle: candle() } as unknown as CandleEvent); // queued inside the job's span
+    });
+    assert.equal(await writer.flush(), false);
+    failWrite = false;
+    await runJob('report', { clock: systemClock, metrics: metrics.jobs, log, tracing }, async () => Promise.reject(new Error('no data')));
+    assert.equal(await writer.flush(), true); // the failed batch, requeued, written now (its rows kept, its trace not)
+    await tracing.flush();
+    const job = await until('job span', () => receiver.find('job gap-sweep'));
+    assert.equal(job.parentSpanId, '');
+    assert.equal(job.attributes['candlestack.job.name'], 'gap-sweep');
+    assert.equal(job.status.code, STATUS_CODE.UNSET);
+    const call = receiver.find('GET binance')!;
+    assert.equal(call.kind, SPAN_KIND.CLIENT);
+    assert.equal(parentOf(call, receiver.spans), job);
+    assert.equal(call.attributes['peer.service'], 'binance');
+    const upserts = receiver.spans.filter((s) => s.name === 'upsert candles');
+    assert.equal(upserts.length, 2);
+    const [failed, ok] = upserts as [ReceivedSpan, ReceivedSpan];
+    assert.equal(parentOf(failed, receiver.spans), job, 'the write belongs to the trace that queued its rows');
+    assert.equal(failed.status.code, STATUS_CODE.ERROR);
+    assert.equal(failed.status.message, 'disk full');
+    assert.equal(failed.attributes['db.operation.batch.size'], 1);
+    assert.equal(ok.status.code, STATUS_CODE.UNSET);
+    const report = receiver.find('job report')!;
+    assert.equal(report.status.code, STATUS_CODE.ERROR);
+    assert.ok(report.events.some((e) => e.name === 'exception' && e.attributes['exception.message'] === 'no data'));
+  } finally {
+    rest.close();
+    await tracing.shutdown();
+    await receiver.stop();
+  }
+});
+
+function candle() {
+  return { exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1m', openTime: 0, open: '1', high: '1', low: '1', close: '1', volume: '0', quoteVolume: '0', takerBuyVolume: '0', trades: 0, closed: true, source: 'trades' };
+}

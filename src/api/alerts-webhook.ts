@@ -1,6 +1,6 @@
 /**
  * POST /api/alerts: the receiver of Alertmanager's webhook (payload version "4"). Today it validates, logs
- * and counts every alert; the Telegram notifier will hang off the same contract later. The contract is in
+ * and counts every alert, then hands the notification to `onMessage` (the Telegram notifier). The contract is in
  * ARCHITECTURE.md ("Alert notifications"); deploy/alertmanager/alertmanager.yml points every receiver here.
  *
  * Bad input never throws past this module: a body that is not JSON, not version 4 or mistyped is a 400 naming
@@ -198,6 +198,8 @@ export interface AlertReceiverOptions {
   rateLimit?: TokenBucketSettings | null;
   /** The rate limit's clock (default the system clock). */
   clock?: Clock;
+  /** Each validated notification, after it was logged and counted (the Telegram notifier forwards it to its chats). */
+  onMessage?: (message: WebhookMessage) => void;
 }
 
 export class AlertReceiver {
@@ -269,6 +271,11 @@ export class AlertReceiver {
     for (const alert of message.alerts) this.count(alert);
     this.logNotification(message);
     if (message.truncatedAlerts > 0) this.o.log.warn({ receiver: message.receiver, groupKey: message.groupKey, truncatedAlerts: message.truncatedAlerts }, 'Alertmanager truncated alerts from this notification');
+    try {
+      this.o.onMessage?.(message);
+    } catch (err) {
+      this.o.log.error({ err, groupKey: message.groupKey }, 'forwarding the alerts failed');
+    }
     sendJson(res, 200, { status: 'ok', received: message.alerts.length });
   };
 

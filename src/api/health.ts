@@ -21,6 +21,8 @@ export interface HealthSources {
   startedAt: number;
   /** Circuit breakers; one that is not closed makes the status `degraded`. */
   breakers?: () => BreakerStatus[];
+  /** The role's own reasons not to be ready (notify: the Bot API not reachable); any makes the status `degraded`. */
+  notReady?: () => string[];
 }
 
 export function healthReport(s: HealthSources, now: number): HealthReport {
@@ -29,8 +31,9 @@ export function healthReport(s: HealthSources, now: number): HealthReport {
   const up = feeds.filter((f) => f.state === 'up').length;
   const breakers = s.breakers?.();
   const tripped = breakers?.some((b) => b.state !== 'closed') ?? false;
-  const status = !storeOpen || (feeds.length > 0 && up === 0) ? 'down' : up < feeds.length || tripped ? 'degraded' : 'ok';
-  const reasons: string[] = [];
+  const own = s.notReady?.() ?? [];
+  const status = !storeOpen || (feeds.length > 0 && up === 0) ? 'down' : up < feeds.length || tripped || own.length > 0 ? 'degraded' : 'ok';
+  const reasons: string[] = [...own];
   if (s.store && !storeOpen) reasons.push(`store ${s.store.kind} is not open`);
   for (const f of feeds) if (f.status !== 'connected') reasons.push(`feed ${f.exchange}#${f.connection} is ${f.status}`);
   const bus: HealthReport['bus'] = { kind: s.bus.kind };

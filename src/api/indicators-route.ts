@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js';
 import { sendJson } from './http.js';
 import type { Markets } from './markets.js';
 import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
+import type { ReadPlan } from './cache/read-cache.js';
 
 export const MAX_INDICATOR_CANDLES = 5000;
 const DEFAULT_INDICATOR_CANDLES = 500;
@@ -22,6 +23,11 @@ export interface IndicatorsRouteDeps {
 }
 
 export async function indicatorsRoute(deps: IndicatorsRouteDeps, url: URL, res: ServerResponse): Promise<void> {
+  sendJson(res, 200, await indicatorsPlan(deps, url).load());
+}
+
+/** The request as a read plan (parameters checked now: a bad one throws before anything is read). */
+export function indicatorsPlan(deps: IndicatorsRouteDeps, url: URL): ReadPlan {
   const p = url.searchParams;
   rejectUnknown(p, ['exchange', 'symbol', 'timeframe', 'names', 'from', 'to', 'limit']);
   const { exchange, symbol } = deps.markets.resolve(p.get('exchange'), p.get('symbol'));
@@ -31,8 +37,18 @@ export async function indicatorsRoute(deps: IndicatorsRouteDeps, url: URL, res: 
   const to = parseTime('to', p.get('to'));
   if (from !== undefined && to !== undefined && from > to) throw new BadParameterError('from', `a time not after to (${to})`, p.get('from'));
   const limit = parseLimit(p.get('limit'), DEFAULT_INDICATOR_CANDLES, MAX_INDICATOR_CANDLES);
-  const points = names.length === 0 ? [] : await deps.store.queryIndicators({ exchange, symbol, timeframe, names, from, to, limit });
-  sendJson(res, 200, { exchange, symbol, timeframe, names, count: points.length, indicators: points });
+  return {
+    exchange,
+    symbol,
+    timeframe,
+    from,
+    to,
+    variant: `${limit}|${names.join(',')}`,
+    load: async () => {
+      const points = names.length === 0 ? [] : await deps.store.queryIndicators({ exchange, symbol, timeframe, names, from, to, limit });
+      return { exchange, symbol, timeframe, names, count: points.length, indicators: points };
+    },
+  };
 }
 
 function parseNames(value: string | null, configured: readonly string[]): string[] {

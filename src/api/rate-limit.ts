@@ -96,10 +96,13 @@ return {allowed, tostring(tokens)}
 /** Buckets in Redis, shared by every instance using the same Redis. */
 export class RedisBuckets implements BucketStore {
   readonly kind = 'redis';
+  private readonly prefix: string;
   constructor(
     private readonly link: RedisLink,
-    private readonly prefix = 'candlestack:rl:',
-  ) {}
+    prefix?: string,
+  ) {
+    this.prefix = prefix ?? `${link.keyPrefix}rl:`;
+  }
 
   async take(key: string, b: TokenBucketSettings): Promise<BucketDecision> {
     const reply = (await this.link.run('rate_limit', (c) => c.eval(TAKE_TOKEN, { keys: [this.prefix + key], arguments: [String(b.rate), String(b.burst)] }))) as [number, string];

@@ -27,6 +27,8 @@ export class CacheUnavailableError extends CandlestackError {
 
 export interface RedisLinkOptions {
   url: string;
+  /** Prefix of every key this instance writes (`cache.keyPrefix`, default `candlestack:`). */
+  keyPrefix?: string;
   timeoutMs: number;
   breaker: CircuitBreaker;
   clock: Clock;
@@ -48,12 +50,15 @@ export class RedisLink implements Service {
     this.client.on('error', (err: Error) => this.logError(err));
   }
 
-  /** Connects in the background: serve starts (and answers from the store) while Redis is down. */
-  start(): void {
-    this.client.connect().then(
+  /** Waits up to a second for the first connection, then goes on connecting in the background: serve starts (and answers from the store) while Redis is down. */
+  async start(): Promise<void> {
+    const connected = this.client.connect().then(
       () => this.o.log.info({ url: redactRedisUrl(this.o.url) }, 'cache connected to Redis'),
       (err: unknown) => this.logError(err),
     );
+    let timer: { cancel(): void } | undefined;
+    await Promise.race([connected, new Promise<void>((resolve) => (timer = this.o.clock.setTimeout(resolve, 1_000)))]);
+    timer?.cancel();
   }
 
   async stop(): Promise<void> {
@@ -64,6 +69,10 @@ export class RedisLink implements Service {
     }
   }
 
+  get keyPrefix(): string {
+    return this.o.keyPrefix ?? 'candlestack:';
+  }
+
   get breaker(): CircuitBreaker {
     return this.o.breaker;
   }
@@ -72,7 +81,8 @@ export class RedisLink implements Service {
   async run<T>(operation: RedisOperation, fn: (client: RedisClientType) => Promise<T>): Promise<T> {
     const breaker = this.o.breaker;
     if (!breaker.tryAcquire()) throw new CacheUnavailableError(`cache circuit is open; Redis is not asked until ${new Date(breaker.retryAt).toISOString()}`);
-    const stop = this.o.metrics.cacheOperationDuration.startTimer({ operation });
+    // The cache's own get/set/invalidate are timed by ReadCache (for every backend); the rest here.
+    const stop = operation === 'rate_limit' || operation === 'info' ? this.o.metrics.cacheOperationDuration.startTimer({ operation }) : () => 0;
     try {
       if (!this.client.isReady) throw new CacheUnavailableError('Redis is not connected');
       const result = await withTimeout(fn(this.client), this.o.timeoutMs, this.o.clock, operation);

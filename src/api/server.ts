@@ -11,7 +11,7 @@ import { BadParameterError } from '../core/errors.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ApiMetrics } from '../telemetry/metrics.js';
-import { AlertReceiver } from './alerts-webhook.js';
+import { AlertReceiver, type WebhookMessage } from './alerts-webhook.js';
 import { healthReport, readiness, type HealthSources } from './health.js';
 import { countRequest, Listener, sendError, sendJson } from './http.js';
 import type { Service } from '../core/service.js';
@@ -20,7 +20,9 @@ import type { Markets } from './markets.js';
 import type { HealthDetails } from './health-details.js';
 import { ASSETS_PREFIX, type WebAssets } from './web-assets.js';
 import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
-import { indicatorsRoute } from './indicators-route.js';
+import { indicatorsPlan } from './indicators-route.js';
+import type { PlanRoute, ReadCache, ReadPlan } from './cache/read-cache.js';
+import type { Candle } from '../core/types.js';
 import { featuresRoute } from './features-route.js';
 import { sendQuality, type QualitySource } from './quality-route.js';
 import { sendJobs, type JobsSource } from './jobs-route.js';
@@ -89,6 +91,8 @@ export interface ApiServerOptions {
   jobs?: JobsSource | null;
   /** Rate limits per client and route group (rate-limit.ts); none: nothing is limited. */
   limiter?: RateLimiter;
+  /** The read cache in front of the store for /api/candles and /api/indicators (cache/read-cache.ts); none: every read goes to the store. */
+  cache?: ReadCache | null;
   /** A SERVER span per request (src/telemetry/http-tracing.ts); off when absent. */
   tracing?: Tracing;
   /** More GET routes by path, from other parts (the decision service: /api/decision, /api/decisions). */
@@ -97,6 +101,8 @@ export interface ApiServerOptions {
   socketLimits?: Partial<SocketLimits>;
   /** A store read not answered within this long is a 503 (default READ_DEADLINE_MS). */
   readDeadlineMs?: number;
+  /** Alertmanager notifications received on POST /api/alerts, after validation (run/demo: the Telegram notifier). */
+  onAlerts?: (message: WebhookMessage) => void;
 }
 
 /** The rate-limit group of a GET route: /metrics its own, the JSON API `reads`; health probes, the page and its assets none. */
@@ -121,19 +127,19 @@ export class ApiServer implements Service {
     this.routes = new Map<string, RouteHandler>([
       ['/', (u, res, req) => (o.web ? o.web.servePage(u, res, req) : sendError(res, 503, 'dashboard_not_built', 'no dashboard is configured; the JSON API is listed at /api'))],
       ['/api', (_u, res) => this.index(res)],
-      ['/api/candles', (u, res) => this.candles(u, res)],
+      ['/api/candles', this.read('/api/candles', (u) => this.candlesPlan(u))],
       ['/api/symbols', (_u, res) => this.symbols(res)],
       ['/api/health', async (_u, res) => sendJson(res, 200, o.healthDetails ? await o.healthDetails.extend(this.report()) : this.report())],
       ['/healthz', (_u, res) => sendJson(res, 200, { status: 'alive' })],
       ['/readyz', (_u, res) => this.ready(res)],
       ['/metrics', (_u, res) => this.metricsText(res)],
-      ['/api/indicators', (u, res) => indicatorsRoute({ store: o.store, markets: o.markets, names: o.indicatorNames ?? [] }, u, res)],
+      ['/api/indicators', this.read('/api/indicators', (u) => indicatorsPlan({ store: o.store, markets: o.markets, names: o.indicatorNames ?? [] }, u))],
       ['/api/quality', (u, res) => sendQuality(u, res, o.markets, o.quality)],
       ['/api/jobs', (u, res) => sendJobs(u, res, o.jobs)],
       ['/api/features', (u, res) => featuresRoute({ store: o.store, markets: o.markets }, u, res)],
       ...Object.entries(o.routes ?? {}),
     ]);
-    this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log, clock: o.clock }).handle]]);
+    this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log, clock: o.clock, onMessage: o.onAlerts }).handle]]);
     this.server = createServer(SERVER_OPTIONS, (req, res) => void this.handle(req, res));
     this.server.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '').split('?')[0];
@@ -224,7 +230,14 @@ export class ApiServer implements Service {
     });
   }
 
-  private async candles(url: URL, res: ServerResponse): Promise<void> {
+  /** A read route: through the cache when there is one (closed ranges only), else straight from the store. */
+  private read(name: string, plan: PlanRoute): RouteHandler {
+    const cache = this.o.cache;
+    if (cache) return cache.route(name, plan);
+    return async (u, res) => sendJson(res, 200, await plan(u).load());
+  }
+
+  private candlesPlan(url: URL): ReadPlan<{ candles: Candle[] }> {
     const p = url.searchParams;
     rejectUnknown(p, ['exchange', 'symbol', 'timeframe', 'from', 'to', 'limit']);
     const { exchange, symbol, market } = this.o.markets.resolve(p.get('exchange'), p.get('symbol'));
@@ -235,8 +248,19 @@ export class ApiServer implements Service {
     const to = parseTime('to', p.get('to'));
     if (from !== undefined && to !== undefined && from > to) throw new BadParameterError('from', `a time not after to (${to})`, p.get('from'));
     const limit = parseLimit(p.get('limit'), DEFAULT_CANDLES_LIMIT, MAX_CANDLES_LIMIT);
-    const candles = await withDeadline(this.o.store.query({ exchange, symbol, timeframe, from, to, limit }), this.o.readDeadlineMs ?? READ_DEADLINE_MS);
-    sendJson(res, 200, { exchange, symbol, timeframe, count: candles.length, candles });
+    return {
+      exchange,
+      symbol,
+      timeframe,
+      from,
+      to,
+      variant: String(limit),
+      load: async () => {
+        const candles = await withDeadline(this.o.store.query({ exchange, symbol, timeframe, from, to, limit }), this.o.readDeadlineMs ?? READ_DEADLINE_MS);
+        return { exchange, symbol, timeframe, count: candles.length, candles };
+      },
+      cacheableBody: (b) => b.candles.every((c) => c.closed),
+    };
   }
 
   private async symbols(res: ServerResponse): Promise<void> {

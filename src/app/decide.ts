@@ -11,10 +11,10 @@ import { RoleServer } from './role-server.js';
 
 export async function startDecide(config: Config, deps: RoleDeps): Promise<RoleApp> {
   const { clock, log } = deps;
-  const { startedAt, lifecycle, registry, metrics, store, bus } = await roleFoundation(config, deps, 'decide', { store: true, series: false });
-  const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets: buildMarkets(config) });
+  const { startedAt, lifecycle, registry, metrics, store, bus, tracing } = await roleFoundation(config, deps, 'decide', { store: true, series: false });
+  const decisions = buildDecisions(config, { clock, metrics, log, tracing }, { store, markets: buildMarkets(config), env: deps.env ?? process.env });
   const health = { startedAt, staleAfterMs: config.feed.staleAfterMs, store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => 0 }, bus: { kind: bus.kind } };
-  const server = lifecycle.register(new RoleServer({ host: config.http.host, port: config.http.port, role: 'decide', registry, clock, metrics: metrics.api, log, health, routes: decisions.routes }));
+  const server = lifecycle.register(new RoleServer({ host: config.http.host, port: config.http.port, role: 'decide', registry, clock, metrics: metrics.api, log, health, routes: decisions.routes, tracing }));
   for (const s of decisions.services) lifecycle.register(s);
   await lifecycle.start();
   log.info({ component: 'app', port: server.port, strategy: config.decide.strategy, store: redactUrl(config.store.url) }, `candlestack decide (${config.decide.strategy}) listening on http://${config.http.host}:${server.port}/api/decision`);

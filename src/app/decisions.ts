@@ -29,8 +29,11 @@ function storedFeatures(store: Store): FeatureLookup {
   };
 }
 
-/** `features`: the in-process feature engine's latest vectors (run/demo); the stored ones are looked up after them. */
-export function buildDecisions(config: Config, deps: PartDeps, parts: { store: Store; markets: Markets; features?: FeatureLookup }): DecisionsPart {
+/**
+ * `features`: the in-process feature engine's latest vectors (run/demo); the stored ones are looked up after them.
+ * `env`: where the llm strategy reads CANDLESTACK_LLM_API_KEY (the process environment in the roots).
+ */
+export function buildDecisions(config: Config, deps: PartDeps, parts: { store: Store; markets: Markets; features?: FeatureLookup; env?: NodeJS.ProcessEnv }): DecisionsPart {
   const log = deps.log.child({ component: 'decisions' });
   const d = config.decide;
   const decisionLog = new DecisionLog({
@@ -45,6 +48,6 @@ export function buildDecisions(config: Config, deps: PartDeps, parts: { store: S
     markets: parts.markets,
   });
   const lookups: FeatureLookup[] = [...(parts.features ? [parts.features] : []), storedFeatures(parts.store)];
-  const service = new DecisionService({ store: parts.store, markets: parts.markets.list, strategy: buildStrategy(d), clock: deps.clock, log, features: lookups, onDecision: decisionLog.record });
+  const service = new DecisionService({ store: parts.store, markets: parts.markets.list, strategy: buildStrategy(d, { clock: deps.clock, metrics: deps.metrics, log, breakers: config.breakers, env: parts.env ?? {}, tracing: deps.tracing }), clock: deps.clock, log, features: lookups, onDecision: decisionLog.record });
   return { service, log: decisionLog, services: [service, decisionLog], routes: { '/api/decision': service.route, '/api/decisions': decisionLog.route } };
 }

@@ -13,10 +13,11 @@ import type { QualityMonitor } from '../quality/monitor.js';
 import { LiveHub } from '../api/live-ws.js';
 import { redactUrl } from '../store/postgres-url.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { buildApiServer, buildCollectors, buildMarkets, liveLimits, marketsOf, roleFoundation, type RoleDeps } from './parts.js';
+import { buildApiServer, buildCollectors, buildReadCache, buildMarkets, liveLimits, marketsOf, roleFoundation, type RoleDeps } from './parts.js';
 import { buildPipeline } from './pipeline.js';
 import { buildDecisions } from './decisions.js';
 import type { Lifecycle } from './lifecycle.js';
+import { embeddedNotifier } from '../assistant/notifier/build.js';
 
 export interface EmbeddedDeps extends RoleDeps {
   role: string;
@@ -41,10 +42,17 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, ...liveLimits(config, metrics), onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
+  const cached = buildReadCache(config, { clock, metrics, log, tracing }, lifecycle);
+  if (cached.cache) {
+    bus.subscribe('candle', cached.cache.onCandle);
+    bus.subscribe('indicator', cached.cache.onIndicator);
+  }
   const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
   for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
   pipeline.features.onFeature(live.onFeature);
-  const decisions = buildDecisions(config, { clock, metrics, log }, { store, markets, features: pipeline.features.latest });
+  const decisions = buildDecisions(config, { clock, metrics, log, tracing }, { store, markets, features: pipeline.features.latest, env: deps.env ?? process.env });
+  // The Telegram bot, when a token is configured: it asks this role's own API, so it starts after the server.
+  const notifier = embeddedNotifier(config, { clock, metrics, log, markets, tracing }, () => ({ host: config.http.host, port: api.port }));
 
   const api = lifecycle.register(
     buildApiServer(config, { clock, metrics, log, tracing, registry, version: deps.version }, {
@@ -55,6 +63,9 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       quality: pipeline.quality,
       jobs: pipeline.scheduler,
       routes: decisions.routes,
+      cache: cached.cache,
+      redis: cached.redis,
+      onAlerts: notifier?.onAlerts,
       health: {
         role: deps.role,
         feeds: () => collectors.flatMap((c) => c.health()),
@@ -63,7 +74,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
         bus: { kind: bus.kind },
         backfillPending: () => pipeline.backfiller.pending,
         startedAt,
-        breakers: pipeline.breakerStatus,
+        breakers: () => [...pipeline.breakerStatus(), ...cached.breakers()],
       },
       healthStatus: {
         feeds: () => collectors.map((c) => c.status()),
@@ -75,6 +86,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
       },
     }),
   );
+  if (notifier) lifecycle.register(notifier.service);
   lifecycle.register(live); // stops after the pipeline: the final tick's candles still reach /ws clients
   for (const s of decisions.services) lifecycle.register(s);
   for (const s of pipeline.services) lifecycle.register(s);

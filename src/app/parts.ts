@@ -29,7 +29,12 @@ import type { Store } from '../store/store.js';
 import type { ExchangeId } from '../exchanges/index.js';
 import { Lifecycle } from './lifecycle.js';
 import { ClientIdentifier, FallbackBuckets, MemoryBuckets, RateLimiter, RedisBuckets } from '../api/rate-limit.js';
-import type { RedisLink } from '../api/redis-link.js';
+import { RedisLink } from '../api/redis-link.js';
+import { ReadCache } from '../api/cache/read-cache.js';
+import { MemoryCache } from '../api/cache/memory.js';
+import { RedisCache } from '../api/cache/redis.js';
+import type { CacheBackend } from '../api/cache/backend.js';
+import type { BreakerStatus } from '../core/circuit-breaker.js';
 import { resolveApiKeys, serveHttp } from '../config/serve-config.js';
 import { initializeSeries } from '../telemetry/initial-series.js';
 import { Tracing } from '../telemetry/tracing.js';
@@ -53,6 +58,8 @@ export interface RoleDeps {
   store?: Store;
   /** Traces built by the caller (tests: pointed at a local receiver); the role flushes it at stop but does not shut it down. Default: from config.tracing. */
   tracing?: Tracing;
+  /** Secrets read from the environment (the llm API key); the process environment when absent. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What every role root returns. */
@@ -132,7 +139,7 @@ export function buildBackfillSources(config: Config, deps: PartDeps): Map<string
   const sources = new Map<string, BackfillSource>();
   for (const ex of config.exchanges) {
     const adapter = adapterFor(ex.id);
-    const rest = new RestClient({ exchange: ex.id, clock: deps.clock, metrics: deps.metrics.feed, log: deps.log.child({ component: 'collector' }) });
+    const rest = new RestClient({ exchange: ex.id, clock: deps.clock, metrics: deps.metrics.feed, log: deps.log.child({ component: 'collector' }), ...(deps.tracing ? { tracing: deps.tracing } : {}) });
     sources.set(ex.id, { adapter, endpoints: { wsBaseUrl: ex.wsUrl, restBaseUrl: ex.restUrl }, rest });
   }
   return sources;
@@ -164,7 +171,7 @@ export function buildMarkets(config: Config): Markets {
 export function buildApiServer(
   config: Config,
   deps: PartDeps & { registry: Registry; version: string },
-  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality' | 'jobs' | 'routes'> & { healthStatus: HealthStatusSources; redis?: RedisLink | null },
+  parts: Pick<ApiServerOptions, 'store' | 'markets' | 'live' | 'health' | 'indicatorNames' | 'quality' | 'jobs' | 'routes' | 'onAlerts'> & { healthStatus: HealthStatusSources; redis?: RedisLink | null; cache?: ReadCache | null },
 ): ApiServer {
   const log = deps.log.child({ component: 'api' });
   const { healthStatus, redis, ...rest } = parts;
@@ -182,6 +189,38 @@ export function buildApiServer(
     limiter: rateLimiter(config, deps, redis ?? null),
     ...rest,
   });
+}
+
+/** The read cache and its Redis link (when `cache.url` is set), or nothing with `cache: false`. */
+export interface ReadCacheParts {
+  cache: ReadCache | null;
+  redis: RedisLink | null;
+  /** The `cache` breaker's status for the health report (empty without Redis). */
+  breakers: () => BreakerStatus[];
+}
+
+/**
+ * The read API's cache (`cache:` config): Redis behind the `cache` breaker when it has a URL (the link is
+ * registered here, before the API server, so it closes after it), an in-process LRU otherwise. The caller
+ * subscribes `cache.onCandle` / `cache.onIndicator` to its local bus (corrections invalidate).
+ */
+export function buildReadCache(config: Config, deps: PartDeps, lifecycle: Lifecycle): ReadCacheParts {
+  const c = config.cache;
+  if (!c.enabled) return { cache: null, redis: null, breakers: () => [] };
+  const log = deps.log.child({ component: 'cache' });
+  const onEvict = (n: number) => deps.metrics.cache.cacheEvictions.inc(n);
+  let redis: RedisLink | null = null;
+  let backend: CacheBackend;
+  if (c.url) {
+    const breaker = instrumentedBreaker('cache', breakerSettings(config.breakers, 'cache'), { clock: deps.clock, metrics: deps.metrics.breakers, log: deps.log.child({ component: 'breaker' }) });
+    redis = lifecycle.register(new RedisLink({ url: c.url, keyPrefix: c.keyPrefix, timeoutMs: c.timeoutMs, breaker, clock: deps.clock, metrics: deps.metrics.cache, log }));
+    backend = new RedisCache({ link: redis, clock: deps.clock, onEvict });
+  } else {
+    backend = new MemoryCache({ maxBytes: c.maxBytes, clock: deps.clock, onEvict });
+  }
+  const cache = new ReadCache({ backend, clock: deps.clock, metrics: deps.metrics.cache, log, ttlMs: c.ttlMs, settleMs: c.settleMs });
+  const link = redis;
+  return { cache, redis, breakers: () => (link ? [link.breaker.status()] : []) };
 }
 
 /** The LiveHub's caps (http.live), counted in the limits slice, per client as the rate limiter tells them apart. */
@@ -216,6 +255,7 @@ export function kafkaBusFor(config: Config, role: string, deps: PartDeps, option
     clock: deps.clock,
     metrics: deps.metrics,
     log: deps.log.child({ component: 'kafka' }),
+    ...(deps.tracing ? { tracing: deps.tracing } : {}),
     ...options,
   });
 }

@@ -92,13 +92,13 @@ export function candleSettleMs(config: Config): number {
 }
 
 export async function buildPipeline(config: Config, deps: PipelineDeps, options: PipelineOptions): Promise<Pipeline> {
-  const { clock, metrics, log, store, bus } = deps;
+  const { clock, metrics, log, store, bus, tracing } = deps;
   const breakerDeps = { clock, metrics: metrics.breakers, log: log.child({ component: 'breaker' }) };
   const breakers = {
     storeWrite: instrumentedBreaker('store_write', breakerSettings(config.breakers, 'store_write'), breakerDeps),
     backfillRest: instrumentedBreaker('backfill_rest', breakerSettings(config.breakers, 'backfill_rest'), breakerDeps),
   };
-  const writer = new CandleWriter({ store, clock, metrics: metrics.store, log: log.child({ component: 'store' }), flushMs: config.store.flushMs, breaker: breakers.storeWrite, maxBufferedRows: config.breakers.storeBufferRows });
+  const writer = new CandleWriter({ store, clock, metrics: metrics.store, log: log.child({ component: 'store' }), flushMs: config.store.flushMs, breaker: breakers.storeWrite, maxBufferedRows: config.breakers.storeBufferRows, tracing });
   const quality = new QualityMonitor({
     settings: config.quality,
     markets: config.exchanges.map((ex) => ({ exchange: ex.id, symbols: ex.symbols })),
@@ -121,8 +121,8 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
     ...(options.redelivery ? { dedupeTradeIds: (exchange: ExchangeId) => isExchangeId(exchange) && adapterFor(exchange).increasingTradeIds } : {}),
   });
   const reconciler = new Reconciler({ engine, clock, metrics: metrics.candles, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
-  const sources = buildBackfillSources(config, { clock, metrics, log });
-  const backfiller = new Backfiller({ sources, engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }), breaker: breakers.backfillRest });
+  const sources = buildBackfillSources(config, { clock, metrics, log, tracing });
+  const backfiller = new Backfiller({ sources, engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }), breaker: breakers.backfillRest, tracing });
 
   // The indicator engine subscribes to candles first: its values for a candle are out before the candle's
   // own subscribers (writer, reconciler, /ws, Kafka) see the candle.
@@ -141,7 +141,7 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
 
   const services: Service[] = [writer, indicators, features, reconciler, backfiller];
   const scheduler = options.jobs
-    ? new Scheduler({ jobs: scheduledJobs(config, buildJobs(config, { store, clock, metrics, log, sources, quality: () => quality.summary() })), clock, metrics: metrics.jobs, log: log.child({ component: 'jobs' }), leader: store.leaderLock?.('jobs') ?? alwaysLeader })
+    ? new Scheduler({ jobs: scheduledJobs(config, buildJobs(config, { store, clock, metrics, log, sources, quality: () => quality.summary() })), clock, metrics: metrics.jobs, log: log.child({ component: 'jobs' }), leader: store.leaderLock?.('jobs') ?? alwaysLeader, tracing })
     : null;
   if (scheduler) services.push(scheduler);
   services.push(quality);

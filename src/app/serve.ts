@@ -11,7 +11,7 @@ import type { Config } from '../config/config.js';
 import { LiveHub } from '../api/live-ws.js';
 import { redactUrl } from '../store/postgres-url.js';
 import { indicatorNames } from '../pipeline/indicators/specs.js';
-import { buildApiServer, buildMarkets, kafkaBusFor, liveLimits, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
+import { buildApiServer, buildMarkets, buildReadCache, kafkaBusFor, liveLimits, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
 import { kafkaImport } from './kafka-relay.js';
 
 export async function startServe(config: Config, deps: RoleDeps): Promise<RoleApp> {
@@ -21,6 +21,12 @@ export async function startServe(config: Config, deps: RoleDeps): Promise<RoleAp
   const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, ...liveLimits(config, metrics) });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
+  // The read cache: corrections and backfills arrive on candlestack_candles / _indicators like on every serve instance, so all drop the same keys.
+  const cached = buildReadCache(config, { clock, metrics, log }, lifecycle);
+  if (cached.cache) {
+    bus.subscribe('candle', cached.cache.onCandle);
+    bus.subscribe('indicator', cached.cache.onIndicator);
+  }
   const kafka = kafkaBusFor(config, 'serve', { clock, metrics, log, tracing }, { group: `candlestack-serve-${hostname()}-${process.pid}-${startedAt}`, fromBeginning: false, breaker: undefined }); // consumes only: no bus_produce breaker
   const ic = config.indicators;
   // The web dashboard too: its market view reads this role's API and /ws; its health view shows this role
@@ -31,7 +37,9 @@ export async function startServe(config: Config, deps: RoleDeps): Promise<RoleAp
       markets,
       live,
       indicatorNames: ic.enabled ? indicatorNames(ic.specs) : [],
-      health: { role: 'serve', staleAfterMs: config.feed.staleAfterMs, store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => 0 }, bus: { kind: kafka.kind }, backfillPending: () => 0, startedAt },
+      cache: cached.cache,
+      redis: cached.redis,
+      health: { role: 'serve', staleAfterMs: config.feed.staleAfterMs, store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => 0 }, bus: { kind: kafka.kind }, backfillPending: () => 0, startedAt, breakers: cached.breakers },
       healthStatus: { store: () => [store.status?.()], bus: () => bus.status() },
     }),
   );

@@ -8,10 +8,9 @@
  *   exporter published (symbol, interval, open_time, close_time, open, high, low, close, volume, ...) plus
  *   `"v":1` and `"exchange"`: decimals stay the exchange's exact strings. A kline still forming is not
  *   published there (the topic carries closed klines only, as the seed did).
- * - Headers: `traceparent` (W3C trace context, a fresh sampled trace per message until tracing lands) and
- *   `content-type: application/json`.
+ * - Headers: `content-type: application/json`, and with tracing on `traceparent` (W3C trace context of
+ *   the producer's send span, shared by the messages of one send; the consumer continues that trace).
  */
-import { randomBytes } from 'node:crypto';
 import type { Kline } from '../core/types.js';
 import { isTimeframe, timeframeMs } from '../core/timeframe.js';
 import type { BusTopics, Topic } from './bus.js';
@@ -27,12 +26,6 @@ export class KafkaDecodeError extends Error {
 
 export function messageKey(message: BusTopics[Topic]): string {
   return message.type === 'candle' ? `${message.candle.exchange}:${message.candle.symbol}` : `${message.exchange}:${message.symbol}`;
-}
-
-/** A W3C traceparent: version 00, random trace and span ids, sampled. */
-export function newTraceparent(): string {
-  const b = randomBytes(24).toString('hex');
-  return `00-${b.slice(0, 32)}-${b.slice(32, 48)}-01`;
 }
 
 /** The JSON value for a topic, or null when this message does not go on Kafka (a kline still forming). */

@@ -10,10 +10,25 @@
  */
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Clock } from '../core/clock.js';
+import { ROOT_CONTEXT, SpanKind, trace, type Context, type Link } from '@opentelemetry/api';
+import type { Tracing } from '../telemetry/tracing.js';
+import {
+  ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
+  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_DESTINATION_PARTITION_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+} from '../telemetry/semconv.js';
+
 import { isExchangeId, type ExchangeId } from '../core/exchange-id.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { KafkaMetrics } from '../telemetry/metrics.js';
 import type { Topic } from './bus.js';
+
+/** Links kept on a consumer span (the other producer batches in one fetch). */
+const MAX_LINKS = 32;
 
 export interface GroupConsumerOptions {
   group: string;
@@ -27,6 +42,8 @@ export interface GroupConsumerOptions {
   onKeysRevoked?: (keys: { exchange: ExchangeId; symbol: string }[]) => void;
   /** Decodes and dispatches one message value (never throws). */
   deliver: (topic: Topic, value: Buffer, where: { topic: string; partition: number; offset: string }) => void;
+  /** One CONSUMER span per fetched batch, continuing the producer's trace from the `traceparent` header (off when absent). */
+  tracing?: Tracing;
   warn: (kind: string, ctx: Record<string, unknown>, msg: string) => void;
   clock: Clock;
   metrics: KafkaMetrics;
@@ -67,7 +84,8 @@ export class GroupConsumer {
   async start(): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.o.topics.keys()], fromBeginning: this.o.fromBeginning });
-    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.eachBatch(p) });
+    const tracing = this.o.tracing;
+    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => (tracing?.enabled ? this.tracedBatch(tracing, p) : this.eachBatch(p)) });
   }
 
   caughtUp(): boolean {
@@ -80,6 +98,47 @@ export class GroupConsumer {
     await this.commit().catch(() => undefined);
     await this.consumer.disconnect().catch(() => undefined);
     await this.admin.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * A batch as one CONSUMER span `process <topic>`: its parent is the producer context of the batch's first
+   * message (the trace continues from the producing role), the other distinct producer contexts are links.
+   * Messages of one producer batch share one traceparent, so this reads a few headers, not one per trade.
+   */
+  private tracedBatch(tracing: Tracing, p: EachBatchPayload): Promise<void> {
+    const { batch } = p;
+    const seen = new Set<string>();
+    let parent: Context | undefined;
+    const links: Link[] = [];
+    for (const msg of batch.messages) {
+      const tp = msg.headers?.traceparent;
+      const text = tp === undefined ? undefined : Buffer.isBuffer(tp) ? tp.toString('latin1') : String(tp);
+      if (text === undefined || seen.has(text)) continue;
+      seen.add(text);
+      const ctx = tracing.extract({ traceparent: text });
+      const sc = trace.getSpanContext(ctx);
+      if (!sc) continue;
+      if (parent === undefined) parent = ctx;
+      else if (links.length < MAX_LINKS) links.push({ context: sc });
+    }
+    return tracing.span(
+      `process ${batch.topic}`,
+      {
+        kind: SpanKind.CONSUMER,
+        parent: parent ?? ROOT_CONTEXT,
+        links,
+        attributes: {
+          [ATTR_MESSAGING_SYSTEM]: 'kafka',
+          [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
+          [ATTR_MESSAGING_OPERATION_NAME]: 'process',
+          [ATTR_MESSAGING_DESTINATION_NAME]: batch.topic,
+          [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(batch.partition),
+          [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: this.o.group,
+          [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: batch.messages.length,
+        },
+      },
+      () => this.eachBatch(p),
+    );
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {

@@ -31,7 +31,10 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { TOPICS, type Bus, type BusTopics, type Handler, type Topic } from './bus.js';
 import { GroupConsumer } from './kafka-consumer.js';
 import { errorText } from '../telemetry/log-throttle.js';
-import { DEFAULT_KAFKA_TOPICS, decode, encode, messageKey, newTraceparent, type KafkaTopicNames } from './kafka-codec.js';
+import { DEFAULT_KAFKA_TOPICS, decode, encode, messageKey, type KafkaTopicNames } from './kafka-codec.js';
+import { SpanKind } from '@opentelemetry/api';
+import type { Tracing } from '../telemetry/tracing.js';
+import { ATTR_MESSAGING_BATCH_MESSAGE_COUNT, ATTR_MESSAGING_CLIENT_ID, ATTR_MESSAGING_DESTINATION_NAME, ATTR_MESSAGING_OPERATION_NAME, ATTR_MESSAGING_OPERATION_TYPE, ATTR_MESSAGING_SYSTEM } from '../telemetry/semconv.js';
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -63,6 +66,12 @@ export interface KafkaBusOptions {
   /** Kafka metrics; subscriber errors count under the bus slice's bus_handler_errors_total{bus="kafka"}. */
   metrics: Pick<Metrics, 'kafka' | 'bus'>;
   log: Logger;
+  /**
+   * Traces: each send is one PRODUCER span, and its context is the `traceparent` header of every message in
+   * it (a consumer continues that trace); each consumed batch one CONSUMER span. Off (or absent): no span, no
+   * traceparent header.
+   */
+  tracing?: Tracing;
 }
 
 /** What the Kafka bus has counted (`KafkaBus.status()`). */
@@ -80,6 +89,8 @@ interface Pending {
 }
 
 type Counter = { inc(n?: number): void };
+
+const PLAIN_HEADERS: Record<string, string> = { 'content-type': 'application/json' };
 
 export class KafkaBus implements Bus {
   readonly kind = 'kafka';
@@ -187,6 +198,7 @@ export class KafkaBus implements Bus {
       onKeyAcquired: this.o.onKeyAcquired,
       onKeysRevoked: this.o.onKeysRevoked,
       deliver: (topic, value, where) => this.deliver(topic, value, where),
+      ...(this.o.tracing ? { tracing: this.o.tracing } : {}),
       warn: (kind, ctx, msg) => this.warnOnce(kind, ctx, msg),
       clock: this.o.clock,
       metrics: this.o.metrics.kafka,
@@ -270,14 +282,7 @@ export class KafkaBus implements Bus {
       }
       const byTopic = new Map<Topic, Pending[]>();
       for (const p of batch) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
-      await this.producer.sendBatch({
-        acks: -1,
-        compression: CompressionTypes.GZIP,
-        topicMessages: [...byTopic].map(([t, ms]) => ({
-          topic: this.topicNames[t],
-          messages: ms.map((p) => ({ key: p.key, value: p.value, headers: { traceparent: newTraceparent(), 'content-type': 'application/json' } })),
-        })),
-      });
+      await this.send(byTopic, batch.length);
       this.queue.splice(0, batch.length);
       breaker?.success();
       for (const [t, ms] of byTopic) {
@@ -298,6 +303,34 @@ export class KafkaBus implements Bus {
     if (this.closed) return this.settle();
     if (this.queue.length > 0) this.schedule(retryIn);
     else this.settle();
+  }
+
+  /** One sendBatch; with tracing, inside a PRODUCER span whose context every message carries. */
+  private send(byTopic: Map<Topic, Pending[]>, count: number): Promise<unknown> {
+    const tracing = this.o.tracing;
+    const sendBatch = (headers: Record<string, string>) =>
+      this.producer.sendBatch({
+        acks: -1,
+        compression: CompressionTypes.GZIP,
+        topicMessages: [...byTopic].map(([t, ms]) => ({ topic: this.topicNames[t], messages: ms.map((p) => ({ key: p.key, value: p.value, headers })) })),
+      });
+    if (!tracing?.enabled) return sendBatch(PLAIN_HEADERS);
+    const names = [...byTopic.keys()].map((t) => this.topicNames[t]);
+    const attributes: Record<string, string | number> = {
+      [ATTR_MESSAGING_SYSTEM]: 'kafka',
+      [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
+      [ATTR_MESSAGING_OPERATION_NAME]: 'send',
+      [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: count,
+      [ATTR_MESSAGING_CLIENT_ID]: this.o.clientId,
+    };
+    // One destination names the span (semconv `send <destination>`); a mixed batch lists its topics.
+    if (names.length === 1) attributes[ATTR_MESSAGING_DESTINATION_NAME] = names[0]!;
+    else attributes['candlestack.kafka.topics'] = names.join(',');
+    return tracing.span(names.length === 1 ? `send ${names[0]}` : 'send', { kind: SpanKind.PRODUCER, attributes }, () => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      tracing.inject(headers);
+      return sendBatch(headers);
+    });
   }
 
   private settle(): void {

@@ -6,6 +6,8 @@
  * shared with `candlestack import`.
  */
 import { once } from 'node:events';
+import { createWriteStream, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fixed8, formatFixed8, parseFixed8 } from '../core/decimal.js';
 import { ConfigError } from '../core/errors.js';
@@ -18,7 +20,14 @@ export interface CandlesArgs {
   input: string;
   format: DumpFormat;
   symbol: string;
+  /** The timeframe (the first one when several are given). */
   timeframe: Timeframe;
+  /** Several timeframes in one pass (`--timeframe 1m,5m,1h`): each to its own file in `outDir`. */
+  timeframes?: readonly Timeframe[];
+  /** Write `SYMBOL-TF.csv` files here instead of stdout (required with several timeframes). */
+  outDir?: string;
+  /** No progress bar and no summary line (diagnostics and errors still go to stderr). */
+  quiet?: boolean;
   /** Epoch ms, inclusive. */
   from?: number;
   /** Epoch ms, exclusive. */
@@ -27,7 +36,8 @@ export interface CandlesArgs {
 
 export interface CandlesIo {
   stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
+  /** A terminal (`isTTY`) gets a progress bar. */
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
 export interface CandlesResult {
@@ -39,10 +49,12 @@ export interface CandlesResult {
 
 export const CSV_HEADER = 'open_time,open,high,low,close,volume,quote_volume,trade_count,taker_buy_volume,vwap';
 
-export const CANDLES_HELP = `Usage: candlestack candles --input FILE --format FORMAT --symbol SYMBOL --timeframe TF [--from T] [--to T]
+export const CANDLES_HELP = `Usage: candlestack candles --input FILE --format FORMAT --symbol SYMBOL --timeframe TF[,TF...] [--out-dir DIR]
+                           [--from T] [--to T] [--quiet]
 
 Builds OHLCV candles from a Binance trade dump with the same candle engine as the live pipeline and
-writes them as CSV to stdout; diagnostics and a one-line summary go to stderr.
+writes them as CSV to stdout (or one file per timeframe with --out-dir); diagnostics and a one-line
+summary go to stderr, with a progress bar while it reads when stderr is a terminal.
 
 Options:
   --input FILE        the dump; read as a stream. A name ending in .gz is gunzipped on the fly.
@@ -57,11 +69,14 @@ Options:
                       CSV header line optional; times in epoch ms or µs (values >= 1e14 are µs).
   --symbol SYMBOL     e.g. BTCUSDT or BTC-USDT (btcusdt works too). Names the CSV dumps' symbol (they hold
                       one symbol each); selects the symbol in a jsonl file.
-  --timeframe TF      one of ${TIMEFRAMES.join(', ')}
+  --timeframe TF      one of ${TIMEFRAMES.join(', ')}, or several separated by commas
+                      (all built in one pass over the file; needs --out-dir)
+  --out-dir DIR       write DIR/SYMBOL-TF.csv per timeframe (e.g. BTCUSDT-1m.csv) instead of stdout
   --from T            only trades at or after T (inclusive)
   --to T              only trades before T (exclusive)
                       T is epoch milliseconds or ISO-8601 (2024-03-01, 2024-03-01T12:30:00Z; UTC unless an
                       offset is given)
+  --quiet             no progress bar and no summary line (bad lines and errors are still reported)
   -h, --help          this text
 
 Output: a header line, then one row per period from the first trade's period to the last trade's period,
@@ -80,8 +95,19 @@ Exit status: 0 candles written (even with bad lines), 1 no usable trade (or the 
 
 const FLUSH_BYTES = 64 * 1024;
 
+/** One timeframe's CSV output: rows buffered as text, written in chunks. */
+interface Output {
+  readonly timeframe: Timeframe;
+  readonly stream: NodeJS.WritableStream;
+  /** Where it goes, for the summary (`stdout` or the file path). */
+  readonly name: string;
+  text: string;
+  rows: number;
+}
+
 export async function candlesCommand(args: CandlesArgs, io: CandlesIo): Promise<CandlesResult> {
-  const { format, timeframe } = args;
+  const { format } = args;
+  const timeframes = [...new Set(args.timeframes ?? [args.timeframe])];
   const symbol = normalizeSymbol(args.symbol) ?? args.symbol;
   const err = (text: string) => io.stderr.write(`${text}\n`);
 
@@ -91,66 +117,145 @@ export async function candlesCommand(args: CandlesArgs, io: CandlesIo): Promise<
     return { exitCode: 2, rows: 0, trades: 0, badLines: 0 };
   }
 
-  // ── output: closed candles of the timeframe, streamed in open_time order ──────────────────────────
+  // ── output: closed candles per timeframe, streamed in open_time order ─────────────────────────────
   const scratch = fixed8();
-  const dec8 = (text: string) => (parseFixed8(text, scratch) ? formatFixed8(scratch.int, scratch.frac) : text);
-  let out = '';
-  let rows = 0;
+  // Consecutive fields are often the same string (an empty period: open = high = low = close = vwap).
+  let lastIn = '';
+  let lastOut = '';
+  const dec8 = (text: string) => {
+    if (text !== lastIn) {
+      lastIn = text;
+      lastOut = parseFixed8(text, scratch) ? formatFixed8(scratch.int, scratch.frac) : text;
+    }
+    return lastOut;
+  };
+  const native = symbol.replace('-', '');
+  const outputs = new Map<Timeframe, Output>();
+  for (const timeframe of timeframes) {
+    if (args.outDir === undefined) {
+      outputs.set(timeframe, { timeframe, stream: io.stdout, name: 'stdout', text: '', rows: 0 });
+    } else {
+      const path = join(args.outDir, `${native}-${timeframe}.csv`);
+      outputs.set(timeframe, { timeframe, stream: createWriteStream(path), name: path, text: '', rows: 0 });
+    }
+  }
+  const streams = [...new Set([...outputs.values()].map((o) => o.stream))];
+  let buffered = 0;
   // A closed stdout (`| head`: EPIPE) stops the replay quietly; another write error fails it.
   let outputError: (Error & { code?: string }) | null = null;
   const onOutputError = (e: Error) => {
     outputError ??= e;
   };
-  io.stdout.on('error', onOutputError);
+  for (const stream of streams) stream.on('error', onOutputError);
   const sink: ReplaySink = {
     candle(c: Candle) {
-      if (rows++ === 0) out += `${CSV_HEADER}\n`;
-      out += `${c.openTime},${dec8(c.open)},${dec8(c.high)},${dec8(c.low)},${dec8(c.close)},${c.volume},${c.quoteVolume},${c.tradeCount},${c.takerBuyVolume},${dec8(c.vwap)}\n`;
+      const o = outputs.get(c.timeframe)!;
+      const row = `${c.openTime},${dec8(c.open)},${dec8(c.high)},${dec8(c.low)},${dec8(c.close)},${c.volume},${c.quoteVolume},${c.tradeCount},${c.takerBuyVolume},${dec8(c.vwap)}\n`;
+      o.text += o.rows++ === 0 ? `${CSV_HEADER}\n${row}` : row;
+      buffered += row.length;
     },
-    shouldFlush: () => out.length >= FLUSH_BYTES,
-    async flush() {
-      if (out === '' || outputError) return;
-      const chunk = out;
-      out = '';
+    shouldFlush: () => buffered >= FLUSH_BYTES,
+    flush: () => flushOutputs(false),
+    stopped: () => outputError !== null,
+  };
+  /** Writes the outputs holding a chunk's worth of rows (all of them when `all`): few, large writes per file. */
+  const flushOutputs = async (all: boolean) => {
+    buffered = 0;
+    for (const o of outputs.values()) {
+      if (!all && o.text.length < FLUSH_BYTES) {
+        buffered += o.text.length;
+        continue;
+      }
+      if (o.text === '' || outputError) continue;
+      const chunk = o.text;
+      o.text = '';
       try {
-        if (!io.stdout.write(chunk)) await once(io.stdout, 'drain');
+        if (!o.stream.write(chunk)) await once(o.stream, 'drain');
       } catch (e) {
         onOutputError(e as Error);
       }
-    },
-    stopped: () => outputError !== null,
+    }
   };
 
-  const spec: ReplaySpec = { input: args.input, format, symbol, timeframes: [timeframe] };
+  const spec: ReplaySpec = { input: args.input, format, symbol, timeframes };
   if (args.from !== undefined) spec.from = args.from;
   if (args.to !== undefined) spec.to = args.to;
+  const progress = io.stderr.isTTY === true && args.quiet !== true ? new ProgressBar(io.stderr, statSync(args.input).size) : null;
+  if (progress) spec.progress = (bytes, stats) => progress.update(bytes, stats.accepted);
   const s = await replayDump(spec, sink, io.stderr, 'candles');
-  io.stdout.off('error', onOutputError);
+  if (!sink.stopped()) await flushOutputs(true);
+  progress?.clear();
+  for (const stream of streams) {
+    if (stream === io.stdout) continue;
+    stream.end();
+    if (!outputError) await Promise.race([once(stream, 'finish'), once(stream, 'error')]).catch(() => {});
+  }
+  for (const stream of streams) stream.off('error', onOutputError);
 
-  const { late, trades, missingPeriods, rows: written } = s.perTimeframe.get(timeframe)!;
-  const parts = [
-    `${trades} trades used`,
-    `${s.bad} bad lines`,
-    `${s.skipped} skipped lines`,
-    `${late} late trades`,
-    `${s.outOfOrder} out-of-order lines`,
-    `${s.duplicates} duplicate ids`,
-    `${s.idJumps} trade-id jumps (${s.missingIds} ids missing)`,
-  ];
-  if (args.from !== undefined || args.to !== undefined) parts.push(`${s.outOfRange} trades outside --from/--to`);
-  if (missingPeriods > 0) parts.push(`${missingPeriods} periods missing (time jump too long to fill)`);
-  parts.push(`${written} rows written`);
   const writeError = outputError as (Error & { code?: string }) | null; // set by the callbacks above
   const closed = writeError?.code === 'EPIPE';
-  if (closed) parts.push('stopped early: stdout was closed');
-  else if (writeError) err(`candles: writing stdout failed: ${writeError.message}`);
+  if (writeError && !closed) err(`candles: writing ${args.outDir === undefined ? 'stdout' : `to ${JSON.stringify(args.outDir)}`} failed: ${writeError.message}`);
   const { failure } = s;
   if (failure) err(`candles: reading ${JSON.stringify(args.input)} failed after line ${s.lines}: ${failure.message}`);
-  err(`candles: ${symbol} ${timeframe}: ${parts.join(', ')}`);
+  let trades = 0;
+  let written = 0;
+  for (const timeframe of timeframes) {
+    const t = s.perTimeframe.get(timeframe)!;
+    trades = Math.max(trades, t.trades);
+    written += t.rows;
+    const parts = [
+      `${t.trades} trades used`,
+      `${s.bad} bad lines`,
+      `${s.skipped} skipped lines`,
+      `${t.late} late trades`,
+      `${s.outOfOrder} out-of-order lines`,
+      `${s.duplicates} duplicate ids`,
+      `${s.idJumps} trade-id jumps (${s.missingIds} ids missing)`,
+    ];
+    if (args.from !== undefined || args.to !== undefined) parts.push(`${s.outOfRange} trades outside --from/--to`);
+    if (t.missingPeriods > 0) parts.push(`${t.missingPeriods} periods missing (time jump too long to fill)`);
+    parts.push(`${t.rows} rows written${args.outDir === undefined ? '' : ` to ${outputs.get(timeframe)!.name}`}`);
+    if (closed) parts.push('stopped early: stdout was closed');
+    if (args.quiet !== true) err(`candles: ${symbol} ${timeframe}: ${parts.join(', ')}`);
+  }
   if (!failure && !writeError && trades === 0) err(`candles: no usable ${symbol} trade found in ${JSON.stringify(args.input)}`);
 
   const exitCode = closed ? 0 : failure || writeError || trades === 0 ? 1 : 0;
   return { exitCode, rows: written, trades, badLines: s.bad };
+}
+
+/**
+ * The progress bar on a terminal: bytes read of the input file (compressed bytes for a .gz), trades/s and
+ * the time left, redrawn at most 5 times a second on one line; cleared before the summary.
+ */
+class ProgressBar {
+  private readonly started = Date.now();
+  private drawn = 0;
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly total: number,
+  ) {}
+
+  update(bytes: number, trades: number): void {
+    const now = Date.now();
+    if (now - this.drawn < 200) return;
+    this.drawn = now;
+    const seconds = Math.max(0.001, (now - this.started) / 1000);
+    const done = this.total > 0 ? Math.min(1, bytes / this.total) : 0;
+    const width = 24;
+    const filled = Math.round(done * width);
+    const eta = done > 0 ? Math.max(0, (seconds * (1 - done)) / done) : NaN;
+    const mb = (n: number) => (n / 1e6).toFixed(1);
+    const rate = trades / seconds;
+    const rateText = rate >= 1e6 ? `${(rate / 1e6).toFixed(2)} M` : `${Math.round(rate / 1e3)} k`;
+    this.out.write(
+      `\r\x1b[Kcandles: [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(done * 100).toFixed(0).padStart(3)} % ${mb(bytes)}/${mb(this.total)} MB, ${rateText} trades/s, ETA ${Number.isNaN(eta) ? '?' : `${Math.ceil(eta)} s`}`,
+    );
+  }
+
+  clear(): void {
+    if (this.drawn > 0) this.out.write('\r\x1b[K');
+  }
 }
 
 // ── arguments ─────────────────────────────────────────────────────────────────────────────────────
@@ -185,7 +290,7 @@ export const DUMP_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const OPTIONS = { ...DUMP_OPTIONS, timeframe: { type: 'string' } } as const;
+const OPTIONS = { ...DUMP_OPTIONS, timeframe: { type: 'string' }, 'out-dir': { type: 'string' }, quiet: { type: 'boolean' } } as const;
 
 type FlagOptions = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 
@@ -229,13 +334,28 @@ export function parseCandlesArgs(argv: string[]): CandlesArgs & { help: boolean 
   if (!isDumpFormat(format)) throw new ConfigError('--format', `one of ${DUMP_FORMATS.join(', ')}`, format);
   const symbol = values.symbol === undefined ? null : normalizeSymbol(values.symbol);
   if (symbol === null) throw new ConfigError('--symbol', 'a symbol such as BTCUSDT or BTC-USDT', values.symbol);
-  const timeframe = values.timeframe;
-  if (!isTimeframe(timeframe)) throw new ConfigError('--timeframe', `one of ${TIMEFRAMES.join(', ')}`, timeframe);
+  const given = values.timeframe === undefined ? [undefined] : values.timeframe.split(',');
+  const timeframes: Timeframe[] = [];
+  for (const tf of given) {
+    if (!isTimeframe(tf)) throw new ConfigError('--timeframe', `one of ${TIMEFRAMES.join(', ')}, or several separated by commas`, tf ?? values.timeframe);
+    if (!timeframes.includes(tf)) timeframes.push(tf);
+  }
+  const timeframe = timeframes[0]!;
+  const outDir = values['out-dir'];
+  if (outDir !== undefined) {
+    const st = statSync(outDir, { throwIfNoEntry: false });
+    if (!st?.isDirectory()) throw new ConfigError('--out-dir', 'an existing directory', outDir);
+  } else if (timeframes.length > 1) {
+    throw new ConfigError('--out-dir', `a directory for the ${timeframes.length} timeframes' files (one CSV per timeframe)`, undefined);
+  }
   const from = values.from === undefined ? undefined : parseTimeArg('--from', values.from);
   const to = values.to === undefined ? undefined : parseTimeArg('--to', values.to);
   if (from !== undefined && to !== undefined && to <= from) throw new ConfigError('--to', `a time after --from (${new Date(from).toISOString()})`, values.to);
 
   const args: CandlesArgs & { help: boolean } = { input, format, symbol, timeframe, help: false };
+  if (timeframes.length > 1) args.timeframes = timeframes;
+  if (outDir !== undefined) args.outDir = outDir;
+  if (values.quiet === true) args.quiet = true;
   if (from !== undefined) args.from = from;
   if (to !== undefined) args.to = to;
   return args;

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 
 /** The roles' default ports (src/cli/role-commands.ts ROLE_PORTS; test/deploy-image.test.ts checks they agree); others 9001. */
-export const HEALTHCHECK_DEFAULT_PORTS: Readonly<Record<string, number>> = { collect: 8000, process: 8001, decide: 8002, serve: 9001 };
+export const HEALTHCHECK_DEFAULT_PORTS: Readonly<Record<string, number>> = { collect: 8000, process: 8001, decide: 8002, notify: 8003, serve: 9001 };
 const FALLBACK_PORT = 9001;
 
 export interface Target {

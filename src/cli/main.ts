@@ -10,18 +10,13 @@ type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { systemClock } from '../core/clock.js';
 import { CandlestackError, ConfigError } from '../core/errors.js';
 import { DEFAULT_PORT, SETTING_OPTIONS, loadConfig, settingFlags, settingsHelp, type Config } from '../config/config.js';
-import { startEmbedded, type Embedded } from '../app/embedded.js';
-import { startDemo } from '../demo/demo.js';
+import type { Embedded } from '../app/embedded.js';
 import { STACK_HELP, StackError, parseStackArgs, stackCommand } from './stack-command.js';
 import { ROLE_COMMANDS, ROLE_PORTS, roleHelp, startRole, type RoleCommand } from './role-commands.js';
 import { createLogger } from '../telemetry/logger.js';
 import { CANDLES_HELP, candlesCommand, parseCandlesArgs } from './candles-command.js';
-import { IMPORT_HELP, importCommand, parseImportArgs } from './import-command.js';
-import { openStore } from '../store/open.js';
-import { createMetrics, createRegistry } from '../telemetry/metrics.js';
-import { BACKFILL_HELP, backfillCommand, parseBackfillArgs } from './backfill-command.js';
-import { JOB_HELP, JOBS_HELP, JobUsageError, jobRun, jobsList, parseJobArgs, parseJobsArgs } from './job-command.js';
-import { buildJobs } from '../jobs/registry.js';
+// The other commands' modules (roots, store drivers, job registry, metrics catalogue) load when their command
+// runs, so the offline commands start fast: see BENCHMARKS.md, "Offline import".
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -39,6 +34,7 @@ Commands:
   process   scale-out role: Kafka -> candles, reconciliation, backfill -> store and Kafka (port 8001)
   serve     scale-out role: store + Kafka -> API, live WebSocket, /metrics (port 9001)
   decide    decision service: store -> GET /api/decision (BUY/SELL/HOLD with reasons), /metrics (port 8002)
+  notify    the Telegram bot: decisions, prices, health, alerts to chats (port 8003; needs a bot token)
   stack     start|status|logs|restart|stop the full stack with docker compose (deploy/)
   job run   run one job (retention, gap-sweep, ...) once, e.g. from cron; --textfile-dir for node-exporter
   jobs list the jobs a running instance schedules: schedule, last run, result, next run
@@ -125,6 +121,7 @@ async function main(argv: string[]): Promise<number> {
   if ((ROLE_COMMANDS as readonly string[]).includes(command)) return serve(command as RoleCommand, rest);
   if (command === 'job') return jobCommand(rest);
   if (command === 'jobs') {
+    const { JOBS_HELP, jobsList, parseJobsArgs } = await import('./job-command.js');
     const args = parseJobsArgs(rest, process.env);
     if (args === 'help') {
       process.stdout.write(JOBS_HELP);
@@ -136,6 +133,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function importDump(argv: string[]): Promise<number> {
+  const { IMPORT_HELP, importCommand, parseImportArgs } = await import('./import-command.js');
+  const { openStore } = await import('../store/open.js');
+  const { createMetrics, createRegistry } = await import('../telemetry/metrics.js');
   const parsed = parseImportArgs(argv, process.env);
   if (parsed.help) {
     process.stdout.write(IMPORT_HELP);
@@ -162,23 +162,37 @@ async function serve(role: Role, argv: string[]): Promise<number> {
   }
   const flags = settingFlags(values);
   const config: Config = loadConfig({ file: values.config as string | undefined, env: process.env, flags });
-  const log = createLogger({ level: config.log.level, format: config.log.format, base: { role } });
   const clock = systemClock;
+  // Telemetry first: the role's traces and the logs that share their resource (service.name, instance id).
+  const [{ Tracing }, { OtlpLogSink, logsUrl }, { startLogRetention }] = await Promise.all([import('../telemetry/tracing.js'), import('../telemetry/otlp-logs.js'), import('../telemetry/log-retention.js')]);
+  const tracing = Tracing.fromConfig(config.tracing, { role, version: VERSION });
+  const logsTo = logsUrl(config.tracing, process.env);
+  const otlpLogs = logsTo ? new OtlpLogSink(logsTo, config.tracing.protocol, tracing.resourceAttributes) : null;
+  const log = createLogger({ level: config.log.level, format: config.log.format, base: { role }, files: config.log, extra: otlpLogs ? [otlpLogs] : [] });
+  const stopRetention = startLogRetention([config.log.file, config.log.errorFile].filter((p): p is string => p !== null), config.log.retentionMs, clock);
+  const flushTelemetry = async () => {
+    stopRetention();
+    await tracing.shutdown().catch(() => undefined);
+    await otlpLogs?.shutdown().catch(() => undefined);
+    log.flush?.();
+  };
 
   let app: Pick<Embedded, 'port' | 'stop' | 'lifecycle'>;
   if (role !== 'run' && role !== 'demo') {
     const portGiven = flags.port !== undefined || process.env.CANDLESTACK_PORT !== undefined || config.http.port !== DEFAULT_PORT;
     if (!portGiven) config.http.port = ROLE_PORTS[role];
-    app = await startRole(role, config, { clock, log, version: VERSION, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
+    app = await startRole(role, config, { clock, log, version: VERSION, tracing, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
   } else if (role === 'demo') {
     const rate = positiveNumber(values.rate as string | undefined, '--rate', 50, 100_000);
     const seed = positiveNumber(values.seed as string | undefined, '--seed', 1, 2 ** 31);
     const symbolsGiven = flags.symbols !== undefined || process.env.CANDLESTACK_SYMBOLS !== undefined;
     const storeGiven = flags.store !== undefined || process.env.CANDLESTACK_STORE !== undefined;
-    app = await startDemo(config, { rate, seed, chaos: values.chaos === true, symbolsGiven, storeGiven }, { clock, log, version: VERSION });
+    const { startDemo } = await import('../demo/demo.js');
+    app = await startDemo(config, { rate, seed, chaos: values.chaos === true, symbolsGiven, storeGiven }, { clock, log, version: VERSION, tracing });
     log.info({ component: 'demo' }, `demo ready: http://${config.http.host}:${app.port}/api/candles?symbol=BTC-USDT&timeframe=1m  ·  /api/health  ·  /metrics`);
   } else {
-    app = await startEmbedded(config, { clock, log, version: VERSION, role, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
+    const { startEmbedded } = await import('../app/embedded.js');
+    app = await startEmbedded(config, { clock, log, version: VERSION, role, tracing, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
   }
 
   // One lifecycle: SIGTERM/SIGINT or a fatal error stops the services in reverse start order, once.
@@ -192,11 +206,12 @@ async function serve(role: Role, argv: string[]): Promise<number> {
   deadline.unref();
   await app.stop();
   clearTimeout(deadline);
-  log.flush?.();
+  await flushTelemetry(); // the lifecycle flushed the spans last; the exporters close, the log files flush
   return reason === 'fatal' ? 1 : 0;
 }
 
 async function backfill(argv: string[]): Promise<number> {
+  const { BACKFILL_HELP, backfillCommand, parseBackfillArgs } = await import('./backfill-command.js');
   const args = parseBackfillArgs(argv, process.env);
   if (args === 'help') {
     process.stdout.write(BACKFILL_HELP());
@@ -217,6 +232,9 @@ async function backfill(argv: string[]): Promise<number> {
 
 /** `job run NAME`: exits the process itself once the textfile is written (a timed-out or stopped run may still hold timers). */
 async function jobCommand(argv: string[]): Promise<number> {
+  const { JOB_HELP, jobRun, parseJobArgs } = await import('./job-command.js');
+  const { buildJobs } = await import('../jobs/registry.js');
+  const { openStore } = await import('../store/open.js');
   const parsed = parseJobArgs(argv, process.env);
   if (parsed === 'help') {
     process.stdout.write(JOB_HELP());
@@ -265,7 +283,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof UsageError || err instanceof StackError || err instanceof JobUsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof StackError || (err instanceof CandlestackError && err.name === 'JobUsageError')) {
       process.stderr.write(`candlestack: ${err.message}\n`);
       process.exitCode = 2;
       return;

@@ -17,7 +17,7 @@ import { EXCHANGE_IDS, adapterFor, isExchangeId, type ExchangeId } from '../exch
 import { resolveSymbol } from '../exchanges/symbols.js';
 import type { QualitySettings } from '../quality/settings.js';
 import { POSTGRES_URL_EXPECTED, isPostgresUrl, parsePostgresUrl, redactUrl } from '../store/postgres-url.js';
-import { bool, duration, host, oneOf, port, splitList, stringList, url, type Parse } from './fields.js';
+import { bool, duration, host, nullable, oneOf, port, splitList, stringList, url, type Parse } from './fields.js';
 import { INDICATORS } from './indicators-config.js';
 import { JOBS, type JobsConfig } from './jobs-config.js';
 import { DECIDE, type DecideConfig } from './decide-config.js';
@@ -53,7 +53,8 @@ export interface Config {
   http: { host: string; port: number } & Partial<ServeHttpConfig>;
   /** The read API's cache (serve-config.ts). */
   cache: CacheConfig;
-  log: { level: LogLevel; format: LogFormat };
+  /** Logs: stdout, and rotating files (src/telemetry/logger.ts) kept `retentionMs` (log-retention.ts). */
+  log: { level: LogLevel; format: LogFormat; file: string | null; errorFile: string | null; retentionMs: number; maxSize: string };
   /** Streaming indicators (src/pipeline/indicators/); the file's `indicators:` section. */
   indicators: IndicatorsConfig;
   /** Data-quality checks and score (src/quality/). */
@@ -113,6 +114,19 @@ const busUrl: Parse<string> = (v, field) => {
   const hosts = v.slice('kafka://'.length).replace(/\/+$/, '').split(',');
   for (const h of hosts) if (!/^[A-Za-z0-9.\-]+:\d{1,5}$/.test(h) || Number(h.split(':')[1]) > 65535) throw new ConfigError(field, expected, v);
   return `kafka://${hosts.join(',')}`;
+};
+
+/** A log file path (a directory is created when missing). */
+const logPath: Parse<string> = (v, field) => {
+  if (typeof v !== 'string' || v.trim() === '' || /[<>:"|?*\u0000]/.test(v) || v.endsWith('/')) throw new ConfigError(field, 'a file path such as logs/app.log', v);
+  return v.trim();
+};
+
+/** A file size for rotation: a number with k, m or g (pino-roll's units). */
+const logSize: Parse<string> = (v, field) => {
+  const s = typeof v === 'number' ? `${v}m` : v;
+  if (typeof s !== 'string' || !/^\d+(\.\d+)?[kmg]$/i.test(s.trim())) throw new ConfigError(field, 'a size like 512k, 100m or 1g', v);
+  return s.trim().toLowerCase();
 };
 
 const kafkaName: Parse<string> = (v, field) => {
@@ -192,6 +206,10 @@ const CONFIG = section<Config>({
   log: section({
     level: leaf(oneOf(LOG_LEVELS), 'info', { cli: { flag: 'log-level', value: 'LEVEL', help: `log level: ${LOG_LEVELS.join(', ')} (default {default})` } }),
     format: leaf(oneOf(LOG_FORMATS), 'auto', { cli: { flag: 'log-format', value: 'FORMAT', help: 'json, pretty, or auto (pretty on a terminal; default {default})' } }),
+    file: leaf(nullable(logPath), null, { cli: { flag: 'log-file', value: 'PATH', help: 'also write every log line to PATH, one file per UTC day (logs/app.log -> logs/app.2026-12-03.1.log), rotated on --log-max-size too' } }),
+    errorFile: leaf(nullable(logPath), null, { cli: { flag: 'log-error-file', value: 'PATH', help: 'write the error and fatal lines to PATH too, rotated the same way' } }),
+    retentionMs: leaf(duration(DAY, 3650 * DAY), 30 * DAY, { file: 'retention', cli: { flag: 'log-retention', value: 'DURATION', help: 'delete log files older than this (default {default})' } }),
+    maxSize: leaf(logSize, '100m'),
   }),
   indicators: INDICATORS,
   quality: QUALITY,

@@ -128,6 +128,8 @@ export interface CacheConfig {
   settleMs: number;
   /** A cache operation slower than this counts as failed (the request goes to the store). */
   timeoutMs: number;
+  /** Prefix of every Redis key (cache entries, their index, rate-limit buckets): deployments sharing one Redis use different ones. */
+  keyPrefix: string;
 }
 
 const redisUrl: Parse<string | null> = (v, field) => {
@@ -142,6 +144,11 @@ const redisUrl: Parse<string | null> = (v, field) => {
   return v;
 };
 
+const keyPrefix: Parse<string> = (v, field) => {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(v)) throw new ConfigError(field, 'a Redis key prefix of 1 to 64 letters, digits, _ . : -', v);
+  return v;
+};
+
 export const CACHE = section<CacheConfig>(
   {
     enabled: leaf(bool, true),
@@ -150,6 +157,7 @@ export const CACHE = section<CacheConfig>(
     ttlMs: leaf(duration(1_000, 30 * 86_400_000), 3_600_000, { file: 'ttl' }),
     settleMs: leaf(duration(0, 3_600_000), 10_000, { file: 'settle' }),
     timeoutMs: leaf(duration(1, 60_000), 100, { file: 'timeout' }),
+    keyPrefix: leaf(keyPrefix, 'candlestack:'),
   },
   {
     shorthand: (raw) => (raw === false ? { enabled: false } : typeof raw === 'string' ? { url: raw } : undefined),

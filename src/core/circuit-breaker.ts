@@ -20,7 +20,7 @@ export type BreakerState = (typeof BREAKER_STATES)[number];
 export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, number>> = { closed: 0, open: 1, half_open: 2 };
 
 /** The components that have a breaker (a bounded label value). */
-export const BREAKER_COMPONENTS = ['backfill_rest', 'store_write', 'bus_produce'] as const;
+export const BREAKER_COMPONENTS = ['backfill_rest', 'store_write', 'bus_produce', 'decide_llm', 'cache'] as const;
 export type BreakerComponent = (typeof BREAKER_COMPONENTS)[number];
 
 export interface BreakerSettings {

@@ -111,6 +111,8 @@ export function ratioToFixed8(x: number): string {
   return frac >= SCALE ? formatFixed8(int + 1, 0) : formatFixed8(int, frac);
 }
 
+const ZERO8 = '0.00000000';
+
 /** An exact running sum of decimals (and of truncated decimal products), printed with 8 decimals. */
 export class DecimalSum {
   /** Whole units. */
@@ -169,6 +171,6 @@ export class DecimalSum {
 
   /** Exactly 8 decimals. */
   toString(): string {
-    return formatFixed8(this.int, this.frac);
+    return this.int === 0 && this.frac === 0 ? ZERO8 : formatFixed8(this.int, this.frac);
   }
 }

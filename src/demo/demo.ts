@@ -10,6 +10,7 @@ import type { Config, ExchangeConfig } from '../config/config.js';
 import { startEmbedded, type Embedded } from '../app/embedded.js';
 import { adapterFor } from '../exchanges/index.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import { SimulatedBinance } from './simulated-binance/server.js';
 import { DEFAULT_SYMBOLS } from './simulated-binance/price-process.js';
 import { SimulatedVenue } from './simulated-venue/venue.js';
@@ -46,7 +47,7 @@ export interface Demo extends Embedded {
   venues: DemoVenue[];
 }
 
-export async function startDemo(config: Config, options: DemoOptions, deps: { clock: Clock; log: Logger; version: string }): Promise<Demo> {
+export async function startDemo(config: Config, options: DemoOptions, deps: { clock: Clock; log: Logger; version: string; tracing?: Tracing }): Promise<Demo> {
   const venues: DemoVenue[] = [];
   const exchanges: ExchangeConfig[] = [];
   let binanceSim: SimulatedBinance | null = null;

@@ -9,6 +9,10 @@ import type { Logger } from '../telemetry/logger.js';
 import type { FeedMetrics } from '../telemetry/metrics.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { ExchangeId } from '../core/exchange-id.js';
+import { Tracing } from '../telemetry/tracing.js';
+import { tracedFetch } from '../telemetry/http-tracing.js';
+
+const OFF = Tracing.off();
 
 export interface RestClientOptions {
   exchange: ExchangeId;
@@ -24,12 +28,14 @@ export interface RestClientOptions {
   /** Longest Retry-After honoured before giving up on this request (it stays blocked for others). */
   maxWaitMs?: number;
   random?: () => number;
+  /** Traces: each attempt is a CLIENT span (peer.service = the exchange). */
+  tracing?: Tracing;
 }
 
 export class RestClient {
   private blockedUntil = 0;
   private blockedBy = 429;
-  private readonly o: Required<Omit<RestClientOptions, 'backoff'>> & { backoff: BackoffOptions };
+  private readonly o: Required<Omit<RestClientOptions, 'backoff' | 'tracing'>> & { backoff: BackoffOptions; tracing: Tracing };
 
   constructor(options: RestClientOptions) {
     this.o = {
@@ -39,6 +45,7 @@ export class RestClient {
       maxWaitMs: 300_000,
       random: Math.random,
       backoff: { initialMs: 500, maxMs: 30_000 },
+      tracing: OFF,
       ...options,
     };
   }
@@ -59,7 +66,7 @@ export class RestClient {
       }
       let response: Response;
       try {
-        response = await fetch(url, { signal: AbortSignal.timeout(this.o.timeoutMs), headers: { accept: 'application/json' } });
+        response = await tracedFetch(this.o.tracing, url, { signal: AbortSignal.timeout(this.o.timeoutMs), headers: { accept: 'application/json' } }, { peer: exchange });
       } catch (err) {
         metrics.restRequests.labels(exchange, 'error').inc();
         lastError = err;

@@ -23,6 +23,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { runJob } from './job.js';
 import type { Service } from '../core/service.js';
 import type { ExchangeId } from '../core/exchange-id.js';
+import type { Tracing } from '../telemetry/tracing.js';
 
 export interface BackfillSource {
   adapter: ExchangeAdapter;
@@ -45,6 +46,8 @@ export interface BackfillOptions {
   log: Logger;
   /** The `backfill_rest` breaker around every REST fetch. */
   breaker?: CircuitBreaker;
+  /** Traces: each run is a span `job backfill`, parent of its REST calls and (through the writer) the store write of its candles. */
+  tracing?: Tracing;
 }
 
 /** What the backfiller has counted (`Backfiller.status()`): the same numbers its metrics expose. */
@@ -167,7 +170,7 @@ export class Backfiller implements Service {
     }
     this.running = true;
     try {
-      await (this.inFlight = runJob('backfill', { clock: this.o.clock, metrics: this.o.metrics.jobs, log: this.o.log }, async () => {
+      await (this.inFlight = runJob('backfill', { clock: this.o.clock, metrics: this.o.metrics.jobs, log: this.o.log, tracing: this.o.tracing }, async () => {
         const failed = new Map<string, unknown>();
         for (const w of due) {
           const err = failed.get(w.exchange);

@@ -7,6 +7,11 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { JobMetrics } from '../telemetry/metrics.js';
+import { SpanKind } from '@opentelemetry/api';
+import type { Tracing } from '../telemetry/tracing.js';
+
+/** The job's name on its span (candlestack's own attribute; semconv has none for a scheduled job). */
+export const ATTR_JOB_NAME = 'candlestack.job.name';
 
 /** How a run ended: `timeout` when it outlived its timeout, `skipped_overlap` when a run of the same job was still going. */
 export const JOB_RESULTS = ['success', 'failure', 'timeout', 'skipped_overlap'] as const;
@@ -44,13 +49,14 @@ export function recordJobRun(metrics: JobMetrics, name: string, result: JobResul
 }
 
 /** Runs `fn` as job `name` and records its health; a failure is logged and yields undefined (never throws). */
-export async function runJob<T>(name: string, deps: { clock: Clock; metrics: JobMetrics; log: Logger }, fn: () => Promise<T>): Promise<T | undefined> {
-  const { clock, metrics, log } = deps;
+export async function runJob<T>(name: string, deps: { clock: Clock; metrics: JobMetrics; log: Logger; tracing?: Tracing }, fn: () => Promise<T>): Promise<T | undefined> {
+  const { clock, metrics, log, tracing } = deps;
   const started = clock.now();
   const running = metrics.jobRunning.labels(name);
   running.inc();
   try {
-    const result = await fn();
+    // With tracing, the run is one span `job <name>` (a root: runs start on a timer); what it calls (REST, the store) are its children.
+    const result = tracing?.enabled ? await tracing.span(`job ${name}`, { kind: SpanKind.INTERNAL, attributes: { [ATTR_JOB_NAME]: name } }, fn) : await fn();
     recordJobRun(metrics, name, 'success', clock.now(), clock.now() - started);
     return result;
   } catch (err) {

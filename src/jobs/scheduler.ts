@@ -22,6 +22,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { JobMetrics } from '../telemetry/metrics.js';
 import { JOB_RESULTS, JobTimeoutError, recordJobRun, runJob, type Job, type JobResult } from './job.js';
 import type { LeaderLock } from './leader.js';
+import type { Tracing } from '../telemetry/tracing.js';
 
 export interface ScheduledJob {
   job: Job;
@@ -43,6 +44,8 @@ export interface SchedulerOptions {
   leader?: LeaderLock;
   /** A number in [0, 1) for the jitter (default Math.random). */
   random?: () => number;
+  /** Traces: each run is a root span `job <name>`. */
+  tracing?: Tracing;
 }
 
 /** One job's state as GET /api/jobs (and `candlestack jobs list`) shows it. */
@@ -221,7 +224,7 @@ export class Scheduler implements Service {
 
   private async execute(e: Entry): Promise<void> {
     const abort = (e.abort = new AbortController());
-    const run = await runWithTimeout(e.s.job, { timeoutMs: e.s.timeoutMs, signal: abort.signal, clock: this.o.clock, metrics: this.o.metrics, log: this.o.log.child({ job: e.s.job.name }) });
+    const run = await runWithTimeout(e.s.job, { timeoutMs: e.s.timeoutMs, signal: abort.signal, clock: this.o.clock, metrics: this.o.metrics, log: this.o.log.child({ job: e.s.job.name }), tracing: this.o.tracing });
     e.lastRun = { at: run.at, result: run.result, durationMs: run.durationMs };
     await run.settled; // the entry stays active until the job really ends, even past its timeout
   }
@@ -244,7 +247,7 @@ export interface TimedRun {
  * SIGTERM) aborts the run too; it is then recorded as the job ends (usually `failure`). Never throws. The
  * scheduler runs every tick through it; `candlestack job run` can too.
  */
-export async function runWithTimeout(job: Job, o: { timeoutMs: number; signal?: AbortSignal; clock: Clock; metrics: JobMetrics; log: Logger }): Promise<TimedRun> {
+export async function runWithTimeout(job: Job, o: { timeoutMs: number; signal?: AbortSignal; clock: Clock; metrics: JobMetrics; log: Logger; tracing?: Tracing }): Promise<TimedRun> {
   const abort = new AbortController();
   const forward = () => abort.abort(o.signal?.reason);
   if (o.signal?.aborted) forward();

@@ -16,7 +16,7 @@ import { fixed8, parseFixed8, type Fixed8 } from '../core/decimal.js';
 import type { Clock } from '../core/clock.js';
 import type { Candle, CandleEvent, CandleEventKind, Trade } from '../core/types.js';
 import { periodStart, sortTimeframes, timeframeMs, type Timeframe } from '../core/timeframe.js';
-import type { HotCounter } from '../telemetry/hot.js';
+import { HotCounter } from '../telemetry/hot.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import { LogThrottle } from '../telemetry/log-throttle.js';
@@ -31,12 +31,20 @@ export interface CandleEngineOptions {
   graceMs: number;
   latePolicy: LatePolicy;
   clock: Clock;
-  /** Candle metrics; rejected trades (invalid_decimal, redelivered) count under the feed's messages_rejected_total. */
-  metrics: Pick<Metrics, 'candles' | 'feed'>;
+  /**
+   * Candle metrics; rejected trades (invalid_decimal, redelivered) count under the feed's messages_rejected_total.
+   * Without (an offline replay, which nobody scrapes): counts are kept for `status()`, nothing is exported.
+   */
+  metrics?: Pick<Metrics, 'candles' | 'feed'>;
   log: Logger;
   emit: (event: CandleEvent) => void;
   /** Closed candles kept per timeframe for late amendments, backfill and reconciliation. Default 3. */
   keepClosed?: number;
+  /**
+   * Publish `update` events for forming candles (default true). An offline replay only wants closes: without
+   * updates the engine makes no snapshot of a forming candle at each tick.
+   */
+  updates?: boolean;
   /** Runs a function after the current batch of trades (setImmediate); enables prompt updates of watched series. */
   defer?: (fn: () => void) => void;
   /**
@@ -111,6 +119,9 @@ interface Book {
   readonly redelivered: HotCounter | null;
 }
 
+/** The per-close instruments of an engine without metrics. */
+const UNEXPORTED = { inc(): void {}, observe(): void {}, set(): void {} };
+
 /** Gaps remembered per symbol for candles not created yet (e.g. the startup gap, before the first trade). */
 const MAX_GAPS = 16;
 
@@ -145,16 +156,47 @@ export class CandleEngine {
     const p = this.price;
     const q = this.qty;
     if (!parseFixed8(t.price, p) || !parseFixed8(t.qty, q) || (p.int === 0 && p.frac === 0) || (q.int === 0 && q.frac === 0)) {
-      this.rejectCounter(t.exchange, 'invalid_decimal').inc();
-      const suppressed = this.rejectLog.take(t.exchange);
-      if (suppressed >= 0) this.o.log.warn({ exchange: t.exchange, symbol: t.symbol, price: t.price, qty: t.qty, suppressed }, 'trade with invalid decimal dropped');
+      this.refuse(t);
       return false;
     }
+    this.apply(t);
+    return true;
+  }
+
+  /**
+   * `onTrade` for a trade whose price and quantity were already parsed (exactly as `parseFixed8` parses
+   * `t.price` and `t.qty`), e.g. by the offline dump reader: the same checks and state machine, without
+   * parsing twice. The engine keeps nothing of `t` after the call, so a reader may reuse one object.
+   */
+  onParsedTrade(t: Trade, price: Fixed8, qty: Fixed8): boolean {
+    if ((price.int === 0 && price.frac === 0) || (qty.int === 0 && qty.frac === 0)) {
+      this.refuse(t);
+      return false;
+    }
+    this.price.int = price.int;
+    this.price.frac = price.frac;
+    this.qty.int = qty.int;
+    this.qty.frac = qty.frac;
+    this.apply(t);
+    return true;
+  }
+
+  /** Counts (and logs, throttled) a trade refused for its price or quantity. */
+  private refuse(t: Trade): void {
+    this.rejectCounter(t.exchange, 'invalid_decimal').inc();
+    const suppressed = this.rejectLog.take(t.exchange);
+    if (suppressed >= 0) this.o.log.warn({ exchange: t.exchange, symbol: t.symbol, price: t.price, qty: t.qty, suppressed }, 'trade with invalid decimal dropped');
+  }
+
+  /** A trade with this.price/this.qty parsed, to every timeframe. */
+  private apply(t: Trade): void {
+    const p = this.price;
+    const q = this.qty;
     const book = this.bookOf(t.exchange, t.symbol);
     if (book.dedupe) {
       if (t.id <= book.lastTradeId) {
         book.redelivered!.inc();
-        return true;
+        return;
       }
       book.lastTradeId = t.id;
     }
@@ -172,13 +214,12 @@ export class CandleEngine {
         // A listener of an event just published (e.g. a late trade's correction) may have settled the book.
         if (book.armed === armed) batch.applyTrade(t, p, q);
         else this.applyFrames(book, book.derived, t, time);
-        return true;
+        return;
       }
       this.settle(book);
     }
     this.applyFrames(book, book.frames, t, time);
     this.arm(book, t, time);
-    return true;
   }
 
   /** Applies a trade to the given frames of a book (the per-timeframe state machine). */
@@ -547,6 +588,7 @@ export class CandleEngine {
 
   private publish(kind: CandleEventKind, book: Book, frame: FrameState, s: CandleState): void {
     s.dirty = false;
+    if (kind === 'update' && this.o.updates === false) return;
     this.o.emit({ type: 'candle', kind, candle: s.snapshot(book.exchange, book.symbol, frame.tf) });
   }
 
@@ -562,7 +604,7 @@ export class CandleEngine {
     if (!bySymbol) this.books.set(exchange, (bySymbol = new Map()));
     let book = bySymbol.get(symbol);
     if (!book) {
-      const mt = this.o.metrics.candles;
+      const mt = this.o.metrics?.candles;
       const frames: FrameState[] = this.timeframes.map((tf) => ({
           tf,
           tfMs: timeframeMs(tf),
@@ -571,13 +613,15 @@ export class CandleEngine {
           recent: [],
           watched: false,
           queued: false,
-          m: {
-            completed: mt.candlesCompleted.labels(exchange, tf),
-            latency: mt.candleCloseLatency.labels(tf),
-            late: this.lateOf(exchange, tf),
-            closePrice: mt.candleClosePrice.labels(exchange, symbol, tf),
-            volume: mt.candleVolume.labels(exchange, symbol, tf),
-          },
+          m: mt
+            ? {
+                completed: mt.candlesCompleted.labels(exchange, tf),
+                latency: mt.candleCloseLatency.labels(tf),
+                late: this.lateOf(exchange, tf),
+                closePrice: mt.candleClosePrice.labels(exchange, symbol, tf),
+                volume: mt.candleVolume.labels(exchange, symbol, tf),
+              }
+            : { completed: UNEXPORTED, latency: UNEXPORTED, late: this.lateOf(exchange, tf), closePrice: UNEXPORTED, volume: UNEXPORTED },
         }));
       const baseMs = frames[0]?.tfMs ?? 0;
       const derived = frames.filter((f) => f.tfMs > baseMs && f.tfMs % baseMs === 0);
@@ -614,11 +658,26 @@ export class CandleEngine {
     return { lateTrades, rejected };
   }
 
+  /** Late trades of one timeframe, over every exchange (a replay reports them per timeframe). */
+  lateTradesOf(tf: Timeframe): number {
+    let n = 0;
+    for (const [key, c] of this.lateCounters) {
+      if (key.endsWith(`\u0000${tf}`)) n += c.dropped.value + c.amended.value + c.too_old.value;
+    }
+    return n;
+  }
+
   private lateOf(exchange: string, tf: Timeframe): LateCounters {
     const key = `${exchange}\u0000${tf}`;
     let c = this.lateCounters.get(key);
     if (!c) {
-      const { hot, lateTrades } = this.o.metrics.candles;
+      const m = this.o.metrics?.candles;
+      if (!m) {
+        c = { dropped: new HotCounter(), amended: new HotCounter(), too_old: new HotCounter() };
+        this.lateCounters.set(key, c);
+        return c;
+      }
+      const { hot, lateTrades } = m;
       c = {
         dropped: hot.lateTrades.counter(lateTrades, exchange, tf, 'dropped'),
         amended: hot.lateTrades.counter(lateTrades, exchange, tf, 'amended'),
@@ -633,8 +692,9 @@ export class CandleEngine {
     const key = `${exchange}\u0000${reason}`;
     let r = this.rejects.get(key);
     if (!r) {
-      const { hot, messagesRejected } = this.o.metrics.feed;
-      this.rejects.set(key, (r = { reason, counter: hot.messagesRejected.counter(messagesRejected, exchange, reason) }));
+      const m = this.o.metrics?.feed;
+      const counter = m ? m.hot.messagesRejected.counter(m.messagesRejected, exchange, reason) : new HotCounter();
+      this.rejects.set(key, (r = { reason, counter }));
     }
     return r.counter;
   }

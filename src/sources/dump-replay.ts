@@ -1,20 +1,26 @@
 /**
  * Replays a Binance trade dump through the live CandleEngine: the one offline engine behind `candlestack
- * candles` (CSV on stdout) and `candlestack import` (into the store). Both read the dump with the line
- * parsers of binance-dumps.ts and get the same closed candles for a timeframe.
+ * candles` (CSV on stdout or files) and `candlestack import` (into the store). Both get the same closed
+ * candles for a timeframe.
+ *
+ * Two readers, one result:
+ * - CSV dumps: the byte scanner (csv-scanner.ts; lines it is not sure of go through the line parsers of
+ *   binance-dumps.ts) and one engine for every timeframe (`replayCsv`).
+ * - jsonl recordings (and CSV with `reader: 'lines'`): readline, the line parsers, one engine per timeframe
+ *   (`replayLines`). It is also the reference the fast reader is tested against
+ *   (test/dump-reader-differential.test.ts: same candles, counts and diagnostics).
  *
  * Replay rules:
- * - Each timeframe runs in its own engine (one lane per timeframe) on a replay clock whose now() is the latest
- *   trade time seen; its timers are never used. A lane built for several timeframes would close the larger
- *   ones at the smallest one's rolls and treat a trade late for 1m as late for 1h too; one lane per timeframe
- *   gives every timeframe exactly what a replay of that timeframe alone gives.
+ * - The engines run on a replay clock whose now() is the latest trade time seen; its timers are never used.
+ *   Every timeframe gets exactly what a replay of that timeframe alone gives (see `replayCsv` for why one
+ *   engine for all of them does).
  * - grace 0: a period closes as soon as a trade of a later period arrives (engine.tick right after the
  *   roll), as a dump has no network reordering to wait for. A trade for a period already closed is late:
  *   dropped (policy `drop`) and counted. Amending is not used: it would re-set the closed candle's close.
  * - Trade ids must increase, as in the live collector: an id not above the previous one is a duplicate
  *   (skipped, counted); an id jump (missing ids) is counted, not fatal.
  * - Empty periods between trades come from the engine (open = high = low = close = previous close).
- * - At the end of the input every lane's last period is closed, complete or not.
+ * - At the end of the input every timeframe's last period is closed, complete or not.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -23,12 +29,13 @@ import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Clock, Timer } from '../core/clock.js';
 import { periodStart, timeframeMs, type Timeframe } from '../core/timeframe.js';
-import type { Candle, CandleEvent } from '../core/types.js';
+import type { Candle, CandleEvent, Trade } from '../core/types.js';
 import type { TradeStream } from '../exchanges/adapter.js';
 import { CandleEngine } from '../pipeline/candle-engine.js';
-import { createMetrics, createRegistry } from '../telemetry/metrics.js';
 import { silentLogger } from '../telemetry/logger.js';
 import { LINE_PARSERS, isCsvHeader, wsTradeStream, type DumpFormat } from './binance-dumps.js';
+import { CsvScanner } from './csv-scanner.js';
+import type { Fixed8 } from '../core/decimal.js';
 
 export interface ReplaySpec {
   input: string;
@@ -40,6 +47,10 @@ export interface ReplaySpec {
   from?: number;
   /** Epoch ms, exclusive. */
   to?: number;
+  /** `lines`: read a CSV dump line by line like a jsonl one (the reference for the fast reader). Default `fast`. */
+  reader?: 'fast' | 'lines';
+  /** Called after each chunk of the fast reader: input bytes read so far (of the file, compressed or not). */
+  progress?: (bytesRead: number, stats: ReplayStats) => void;
 }
 
 /** Where the closed candles go. `flush` runs between lines when `shouldFlush` says so, and once at the end. */
@@ -137,25 +148,33 @@ interface Lane {
 /**
  * Replays the dump into `sink`; diagnostics ("line N: reason", capped) go to `diagnostics`, prefixed by
  * `name` for internal errors. Never throws for bad input: bad lines are counted, a read failure is returned.
+ *
+ * CSV dumps are read by the fast reader (`replayCsv`); jsonl recordings, and CSV when `spec.reader` is
+ * `lines`, line by line with readline and the line parsers (`replayLines`, the reference the fast reader is
+ * tested against: test/dump-reader-differential.test.ts).
  */
-export async function replayDump(spec: ReplaySpec, sink: ReplaySink, diagnostics: NodeJS.WritableStream, name: string): Promise<ReplayStats> {
+export function replayDump(spec: ReplaySpec, sink: ReplaySink, diagnostics: NodeJS.WritableStream, name: string): Promise<ReplayStats> {
+  return spec.format === 'binance-ws-jsonl' || spec.reader === 'lines' ? replayLines(spec, sink, diagnostics, name) : replayCsv(spec, sink, diagnostics, name);
+}
+
+function newStats(): ReplayStats {
+  return { accepted: 0, bad: 0, skipped: 0, outOfRange: 0, duplicates: 0, idJumps: 0, missingIds: 0, outOfOrder: 0, lines: 0, failure: null, perTimeframe: new Map() };
+}
+
+/** The input as a stream of bytes: the file, gunzipped on the fly when its name ends in .gz. */
+function openInput(path: string, highWaterMark?: number): { file: ReturnType<typeof createReadStream>; input: Readable } {
+  const file = highWaterMark === undefined ? createReadStream(path) : createReadStream(path, { highWaterMark });
+  const input: Readable = path.endsWith('.gz') ? pipeline(file, createGunzip(highWaterMark === undefined ? {} : { chunkSize: highWaterMark }), () => {}) : file;
+  return { file, input };
+}
+
+/** The line-by-line replay: readline, the line parsers of binance-dumps.ts, one engine per timeframe. */
+async function replayLines(spec: ReplaySpec, sink: ReplaySink, diagnostics: NodeJS.WritableStream, name: string): Promise<ReplayStats> {
   const { format, symbol } = spec;
   const from = spec.from ?? -Infinity;
   const to = spec.to ?? Infinity;
   const notes = new Notes(diagnostics);
-  const s: ReplayStats = {
-    accepted: 0,
-    bad: 0,
-    skipped: 0,
-    outOfRange: 0,
-    duplicates: 0,
-    idJumps: 0,
-    missingIds: 0,
-    outOfOrder: 0,
-    lines: 0,
-    failure: null,
-    perTimeframe: new Map(),
-  };
+  const s = newStats();
 
   const clock = new ReplayClock();
   const lanes: Lane[] = [...new Set(spec.timeframes)].map((timeframe) => {
@@ -176,8 +195,7 @@ export async function replayDump(spec: ReplaySpec, sink: ReplaySink, diagnostics
       stats.rows++;
       sink.candle(c);
     };
-    const metrics = createMetrics(createRegistry({ defaults: false }));
-    const engine = new CandleEngine({ timeframes: [timeframe], graceMs: 0, latePolicy: 'drop', clock, metrics, log: silentLogger(), emit });
+    const engine = new CandleEngine({ timeframes: [timeframe], graceMs: 0, latePolicy: 'drop', clock, log: silentLogger(), emit });
     const lane: Lane = { timeframe, tfMs, engine, period: -Infinity, lastOpen: -Infinity, stats };
     return lane;
   });
@@ -190,8 +208,7 @@ export async function replayDump(spec: ReplaySpec, sink: ReplaySink, diagnostics
   let maxTimeLine = 0;
   let lineNo = 0;
 
-  const file = createReadStream(spec.input);
-  const input: Readable = spec.input.endsWith('.gz') ? pipeline(file, createGunzip(), () => {}) : file;
+  const { file, input } = openInput(spec.input);
   const rl = createInterface({ input, crlfDelay: Infinity });
   try {
     for await (const line of rl) {
@@ -275,6 +292,149 @@ export async function replayDump(spec: ReplaySpec, sink: ReplaySink, diagnostics
     // Each engine runs one timeframe only: its late trades are this timeframe's.
     const { lateTrades } = lane.engine.status();
     lane.stats.late = lateTrades.dropped + lateTrades.amended + lateTrades.too_old;
+    lane.stats.trades = s.accepted - lane.stats.late;
+  }
+  return s;
+}
+
+/** Chunk size of the fast reader (and of gunzip's output feeding it). */
+const CHUNK_BYTES = 1 << 16;
+
+/**
+ * The fast replay of a CSV dump: the CsvScanner reads the bytes (lines it is not sure about go through the
+ * line parser, as in `replayLines`), and one engine holds every timeframe. That engine gives each timeframe
+ * exactly the closes an engine of that timeframe alone gives: its frames are independent state machines
+ * (a trade late for 1m still goes into the open 1h candle), and a tick closes a frame only once the replay
+ * clock (the latest accepted trade time) has passed its period's end, so ticking at every roll of any
+ * timeframe closes nothing early; the replay ticks whenever the clock crosses the next boundary of any
+ * timeframe, i.e. at least whenever `replayLines` ticks one of its engines.
+ */
+async function replayCsv(spec: ReplaySpec, sink: ReplaySink, diagnostics: NodeJS.WritableStream, name: string): Promise<ReplayStats> {
+  const { format, symbol } = spec;
+  const from = spec.from ?? -Infinity;
+  const to = spec.to ?? Infinity;
+  const notes = new Notes(diagnostics);
+  const s = newStats();
+  const clock = new ReplayClock();
+  const timeframes = [...new Set(spec.timeframes)];
+  const lanes = new Map<Timeframe, { tfMs: number; lastOpen: number; stats: ReplayTimeframeStats }>();
+  for (const timeframe of timeframes) {
+    const stats: ReplayTimeframeStats = { rows: 0, late: 0, trades: 0, missingPeriods: 0 };
+    s.perTimeframe.set(timeframe, stats);
+    lanes.set(timeframe, { tfMs: timeframeMs(timeframe), lastOpen: -Infinity, stats });
+  }
+  const emit = (ev: CandleEvent) => {
+    if (ev.kind !== 'close') return;
+    const c = ev.candle;
+    const lane = lanes.get(c.timeframe)!;
+    if (c.openTime <= lane.lastOpen) {
+      diagnostics.write(`${name}: internal: ${c.timeframe} period ${c.openTime} closed again after ${lane.lastOpen}; ignored\n`);
+      return;
+    }
+    if (lane.lastOpen !== -Infinity && c.openTime > lane.lastOpen + lane.tfMs) lane.stats.missingPeriods += (c.openTime - lane.lastOpen) / lane.tfMs - 1;
+    lane.lastOpen = c.openTime;
+    lane.stats.rows++;
+    sink.candle(c);
+  };
+  // No metrics: nobody scrapes an offline replay, and a prom-client label child costs a hash per close. No
+  // updates: only closed candles are written, and a forming candle's snapshot at every tick would cost more.
+  const engine = new CandleEngine({ timeframes, graceMs: 0, latePolicy: 'drop', updates: false, clock, log: silentLogger(), emit });
+  const tfMs = timeframes.map(timeframeMs);
+  /** The next period boundary of any timeframe after the clock: a trade at or after it rolls a period. */
+  let nextRoll = -Infinity;
+
+  let lastId = -1;
+  let maxTime = -Infinity;
+  let maxTimeLine = 0;
+
+  /** A trade from either reader: the checks of `replayLines`, then the engine. */
+  const take = (r: Trade, lineNo: number, price: Fixed8 | null): void => {
+    const id = r.id;
+    if (lastId >= 0 && id <= lastId) {
+      s.duplicates++;
+      notes.note('duplicate ids', lineNo, `skipped: trade id ${id} is not above the previous id ${lastId}`);
+      return;
+    }
+    if (lastId >= 0 && id > lastId + 1) {
+      s.idJumps++;
+      s.missingIds += id - lastId - 1;
+    }
+    lastId = id;
+    const time = r.time;
+    if (time < from || time >= to) {
+      s.outOfRange++;
+      return;
+    }
+    if (time < maxTime) {
+      s.outOfOrder++;
+      notes.note('out-of-order lines', lineNo, `out of order: time ${time} is before line ${maxTimeLine}'s time ${maxTime}`);
+    } else {
+      maxTime = time;
+      maxTimeLine = lineNo;
+    }
+    clock.advanceTo(time);
+    if (price !== null ? !engine.onParsedTrade(r, price, scannedQty!) : !engine.onTrade(r)) {
+      s.bad++;
+      notes.note('bad lines', lineNo, `price ${JSON.stringify(r.price)} or quantity ${JSON.stringify(r.qty)} is not a decimal`);
+      return;
+    }
+    s.accepted++;
+    if (time >= nextRoll) {
+      // grace 0: the periods before this trade's ones are complete; close them now, not at the next roll.
+      const now = clock.now();
+      engine.tick(now);
+      nextRoll = Infinity;
+      for (const ms of tfMs) nextRoll = Math.min(nextRoll, periodStart(now, ms) + ms);
+    }
+  };
+  let scannedQty: Fixed8 | null = null;
+  const parse = LINE_PARSERS[format];
+  const scanner = new CsvScanner(format === 'binance-trades-csv' ? 'trades' : 'aggtrades', symbol, {
+    trade(t, price, qty, lineNo) {
+      scannedQty = qty;
+      take(t, lineNo, price);
+    },
+    line(line, lineNo) {
+      if (lineNo === 1 && isCsvHeader(line)) return;
+      const r = parse(lineNo === 1 ? line.replace(/^\uFEFF/, '') : line, symbol);
+      if (r === null) {
+        s.skipped++;
+        return;
+      }
+      if ('error' in r) {
+        s.bad++;
+        notes.note('bad lines', lineNo, r.error);
+        return;
+      }
+      take(r, lineNo, null);
+    },
+  });
+
+  const { file, input } = openInput(spec.input, CHUNK_BYTES);
+  let ended = false;
+  try {
+    for await (const chunk of input) {
+      scanner.push(chunk as Buffer);
+      spec.progress?.(file.bytesRead, s);
+      if (sink.shouldFlush()) await sink.flush();
+      if (sink.stopped()) break;
+    }
+    ended = !sink.stopped();
+  } catch (e) {
+    s.failure = e as Error;
+  } finally {
+    input.destroy();
+    file.destroy();
+  }
+  if (ended) scanner.end();
+  if (!sink.stopped()) {
+    engine.closeAll(clock.now());
+    await sink.flush();
+  }
+  notes.finish();
+  s.lines = scanner.lineNo;
+  for (const [timeframe, lane] of lanes) {
+    lane.stats.late = engine.lateTradesOf(timeframe);
     lane.stats.trades = s.accepted - lane.stats.late;
   }
   return s;

@@ -18,6 +18,12 @@ import type { StoreMetrics } from '../telemetry/metrics.js';
 import type { Store } from './store.js';
 import type { Service } from '../core/service.js';
 import type { ExchangeId } from '../core/exchange-id.js';
+import { ROOT_CONTEXT, SpanKind, trace, type Context, type Link } from '@opentelemetry/api';
+import type { Tracing } from '../telemetry/tracing.js';
+import { ATTR_DB_COLLECTION_NAME, ATTR_DB_OPERATION_BATCH_SIZE, ATTR_DB_OPERATION_NAME, ATTR_DB_SYSTEM_NAME, dbSystemName } from '../telemetry/semconv.js';
+
+/** Links kept on a write span (other traces whose candles the batch carries). */
+const MAX_LINKS = 32;
 
 export interface CandleWriterOptions {
   store: Store;
@@ -31,6 +37,12 @@ export interface CandleWriterOptions {
   breaker?: CircuitBreaker;
   /** Rows held while the store cannot be written before forming-candle updates are dropped. Default 100 000. */
   maxBufferedRows?: number;
+  /**
+   * Traces: each write is one CLIENT span `upsert candles` (one per batch, never per row), a child of the first
+   * traced context that queued a row since the last write (a Kafka batch's CONSUMER span, a backfill run),
+   * with links to the other traces in the batch.
+   */
+  tracing?: Tracing;
 }
 
 /** What the writer has counted (`CandleWriter.status()`): the same numbers its metrics expose. */
@@ -60,6 +72,10 @@ export class CandleWriter implements Service {
   private lastDropLogAt = Number.NEGATIVE_INFINITY;
   private refusedSinceOpen = false;
   private readonly m;
+  /** The traced contexts that queued rows since the last write: the first is the write's parent. */
+  private parent: Context | null = null;
+  private links: Link[] = [];
+  private lastLinked = '';
 
   constructor(private readonly o: CandleWriterOptions) {
     this.flushMs = o.flushMs ?? 1000;
@@ -91,6 +107,7 @@ export class CandleWriter implements Service {
       this.formingRows.delete(key);
       this.formingRows.set(key, c);
     }
+    if (this.o.tracing?.enabled) this.noteContext(this.o.tracing);
     const depth = this.depth;
     if (depth > this.maxBuffered) this.shed();
     else if (depth >= this.maxBatch && this.o.breaker?.state !== 'open') void this.flush();
@@ -137,8 +154,7 @@ export class CandleWriter implements Service {
     const rows = [...closed.values(), ...forming.values()];
     let ok = false;
     const stop = this.m.duration.startTimer();
-    this.flushing = this.o.store
-      .upsert(rows)
+    this.flushing = this.write(rows)
       .then(() => {
         stop();
         breaker?.success();
@@ -158,6 +174,32 @@ export class CandleWriter implements Service {
       });
     await this.flushing;
     return ok;
+  }
+
+  private noteContext(tracing: Tracing): void {
+    const ctx = tracing.activeParent();
+    if (ctx === null) return;
+    if (this.parent === null) {
+      this.parent = ctx;
+      return;
+    }
+    const sc = trace.getSpanContext(ctx)!;
+    if (this.links.length >= MAX_LINKS || sc.spanId === this.lastLinked || sc.spanId === trace.getSpanContext(this.parent)!.spanId) return;
+    this.lastLinked = sc.spanId;
+    this.links.push({ context: sc });
+  }
+
+  /** The store upsert, with tracing inside its CLIENT span. */
+  private write(rows: Candle[]): Promise<void> {
+    const tracing = this.o.tracing;
+    if (!tracing?.enabled) return this.o.store.upsert(rows);
+    const parent = this.parent ?? ROOT_CONTEXT;
+    const links = this.links;
+    this.parent = null;
+    this.links = [];
+    this.lastLinked = '';
+    const attributes = { [ATTR_DB_SYSTEM_NAME]: dbSystemName(this.o.store.kind), [ATTR_DB_OPERATION_NAME]: 'upsert', [ATTR_DB_COLLECTION_NAME]: 'candles', [ATTR_DB_OPERATION_BATCH_SIZE]: rows.length };
+    return tracing.span('upsert candles', { kind: SpanKind.CLIENT, parent, links, attributes }, () => this.o.store.upsert(rows));
   }
 
   /** Stops the timer and writes what is left (even with the breaker open); what cannot be written is counted. */

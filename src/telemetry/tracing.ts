@@ -31,6 +31,7 @@ import {
   type Context,
   type Span,
   type TextMapGetter,
+  type Link,
   type Tracer,
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -54,7 +55,7 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION, ATTR_ERROR_TYPE } from '@opent
 import { tracesUrl, type TracingConfig } from '../config/tracing-config.js';
 import { service, type Service } from '../core/service.js';
 
-export { SpanKind, SpanStatusCode, type Span, type Context, type Attributes };
+export { SpanKind, SpanStatusCode, ROOT_CONTEXT, trace, type Span, type Context, type Attributes, type Link };
 
 /** Incubating semantic-convention names (copied, as the semantic-conventions package advises). */
 export const ATTR_SERVICE_INSTANCE_ID = 'service.instance.id';
@@ -71,6 +72,8 @@ export interface TracingIdentity {
 export interface SpanOptions {
   kind?: SpanKind;
   attributes?: Attributes;
+  /** Other contexts this span is about (the rest of a batch's producers). */
+  links?: Link[];
   /** The parent (an extracted remote context); default the active context. */
   parent?: Context;
   /** Start time (ms since epoch), for a span about work that began before the call. */
@@ -146,7 +149,7 @@ export class Tracing {
     const tracer = this.tracerOrNull;
     if (tracer === null) return fn(NOOP_SPAN);
     const parent = options.parent ?? context.active();
-    const s = tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes, startTime: options.startTime }, parent);
+    const s = tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes, startTime: options.startTime, links: options.links }, parent);
     const ctx = trace.setSpan(parent, s);
     let result: T;
     try {
@@ -178,13 +181,21 @@ export class Tracing {
     const tracer = this.tracerOrNull;
     if (tracer === null) return { span: NOOP_SPAN, context: ROOT_CONTEXT };
     const parent = options.parent ?? context.active();
-    const s = tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes, startTime: options.startTime }, parent);
+    const s = tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes, startTime: options.startTime, links: options.links }, parent);
     return { span: s, context: trace.setSpan(parent, s) };
   }
 
   /** Runs `fn` with `ctx` active (a span from `startSpan`). */
   with<T>(ctx: Context, fn: () => T): T {
     return this.tracerOrNull === null ? fn() : context.with(ctx, fn);
+  }
+
+  /** The active context when it holds a valid span (a parent worth keeping for later batched work), else null; null when off. */
+  activeParent(): Context | null {
+    if (this.tracerOrNull === null) return null;
+    const ctx = context.active();
+    const span = trace.getSpan(ctx);
+    return span && span.spanContext().traceId !== INVALID_SPAN_CONTEXT.traceId ? ctx : null;
   }
 
   /** Writes `traceparent` (and `tracestate`) of `ctx` (default the active context) into `headers`; nothing when off or outside a span. */
@@ -215,14 +226,7 @@ export class Tracing {
   }
 }
 
-/** The active span's ids for a log line, or undefined outside a (sampled or not) valid span. */
-export function activeSpanIds(): { trace_id: string; span_id: string; trace_flags: string } | undefined {
-  const span = trace.getSpan(context.active());
-  if (!span) return undefined;
-  const sc = span.spanContext();
-  if (sc.traceId === INVALID_SPAN_CONTEXT.traceId) return undefined;
-  return { trace_id: sc.traceId, span_id: sc.spanId, trace_flags: `0${sc.traceFlags.toString(16)}` };
-}
+export { activeSpanIds } from './span-ids.js';
 
 /** Marks a span failed: the exception event, ERROR status, `error.type`. */
 export function failSpan(span: Span, err: unknown): void {

@@ -81,8 +81,10 @@ export const PENDING_METRICS: Record<string, { labels: string[]; reason: string 
   candlestack_kafka_consumer_lag: { labels: ['topic', 'partition'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
   candlestack_kafka_messages_produced_total: { labels: ['topic'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
   candlestack_kafka_messages_consumed_total: { labels: ['topic'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
-  candlestack_cache_hits_total: { labels: ['route'], reason: 'the read cache (issue 16, being built)' },
-  candlestack_cache_misses_total: { labels: ['route'], reason: 'the read cache (issue 16, being built)' },
+  candlestack_cache_hits_total: { labels: ['route'], reason: 'the proof sends no cacheable read (a closed range with to=); test/read-cache.test.ts and test/serve-scale.test.ts count hits and misses' },
+  candlestack_cache_misses_total: { labels: ['route'], reason: 'the proof sends no cacheable read (a closed range with to=); test/read-cache.test.ts and test/serve-scale.test.ts count hits and misses' },
+  candlestack_cache_errors_total: { labels: ['operation'], reason: 'the demo uses the in-process cache, which cannot fail; test/read-cache.test.ts kills Redis to count errors' },
+  candlestack_cache_operation_duration_seconds: { labels: ['operation'], reason: 'the proof sends no cacheable read; test/read-cache.test.ts times them' },
   candlestack_rate_limit_exceeded_total: { labels: ['route'], reason: 'no client of the proof goes over its budget (a dashboard pace is far below it); test/rate-limit.test.ts drives 429s' },
   candlestack_websocket_refused_total: { labels: ['reason'], reason: 'the proof opens no /ws connection over the caps; test/live-ws-limits.test.ts does' },
   candlestack_websocket_dropped_total: { labels: ['reason'], reason: 'the proof has no slow /ws reader; test/live-ws-limits.test.ts does' },
@@ -95,6 +97,8 @@ export const PENDING_METRICS: Record<string, { labels: string[]; reason: string 
   candlestack_notifier_messages_undeliverable_total: { labels: ['kind'], reason: NOTIFIER_PENDING },
   candlestack_notifier_alerts_forwarded_total: { labels: ['status'], reason: NOTIFIER_PENDING },
   candlestack_notifier_bot_up: { labels: ['mode'], reason: NOTIFIER_PENDING },
+  candlestack_http_client_requests_total: { labels: ['target', 'outcome'], reason: NOTIFIER_PENDING },
+  candlestack_http_client_request_duration_seconds: { labels: ['target'], reason: NOTIFIER_PENDING },
 };
 
 /**
@@ -104,6 +108,7 @@ export const PENDING_METRICS: Record<string, { labels: string[]; reason: string 
 export const RARE_SERIES: { selector: string; reason: string }[] = [
   { selector: 'task=~"integrity|report"', reason: 'the daily jobs (integrity, report) have not run in the proof\'s short demo' },
   { selector: 'task="vacuum"', reason: 'the weekly vacuum has not run in the proof\'s short demo' },
+  { selector: 'component="cache"', reason: 'the cache breaker guards Redis; the demo uses the in-process cache (test/read-cache.test.ts opens and closes it)' },
 ];
 
 /** Exporters the stack scrapes that cannot run on a CI machine: their metrics may be empty in the proof. */
@@ -112,10 +117,11 @@ export const UNAVAILABLE_EXPORTERS: { prefix: string; reason: string }[] = [
   { prefix: 'pg_', reason: 'postgres-exporter (not run by the proof: its demo stores in SQLite; Debian has prometheus-postgres-exporter for a later proof over PostgreSQL)' },
   { prefix: 'node_textfile_mtime_seconds', reason: 'node-exporter textfile of `candlestack job run --textfile-dir` (cron jobs): the proof runs no cron job; test/job-textfile-exporter.test.ts reads such a file with a real node-exporter' },
   { prefix: 'kafka_', reason: 'kafka-exporter (needs a real Kafka broker; the tests run librdkafka mock cluster, which it cannot scrape)' },
+  { prefix: 'redis_', reason: 'redis_exporter (compose; not installed here, Debian has prometheus-redis-exporter): the demo uses the in-process cache' },
 ];
 
 /** Exporters whose metrics the rules and dashboards may read: node-exporter runs in the proof, the others above. */
-const EXPORTER_PREFIXES = ['node_', 'container_', 'pg_', 'kafka_'];
+const EXPORTER_PREFIXES = ['node_', 'container_', 'pg_', 'kafka_', 'redis_'];
 
 const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];
 

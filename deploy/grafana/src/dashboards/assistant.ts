@@ -103,6 +103,27 @@ const bot: RowSpec[] = [
       },
     ],
   },
+  {
+    title: 'Calls behind the bot',
+    panels: [
+      {
+        title: 'Calls by service and outcome',
+        description: 'Outgoing calls of the bot per second, by called service (serve: market data, decide: decisions) and outcome (HTTP status, timeout, error, circuit_open). Each call has a timeout, retries with backoff and a circuit breaker.',
+        unit: 'reqps',
+        thresholds: informational,
+        w: 12,
+        targets: [{ expr: 'sum by (target, outcome) (rate(candlestack_http_client_requests_total{target=~"serve|decide"}[$__rate_interval]))', legend: '{{target}} {{outcome}}' }],
+      },
+      {
+        title: 'Call latency p95',
+        description: 'p95 duration of one attempt to market data and the decision service. An answer is due within 5 s; one attempt times out after telegram.timeout (1.5 s by default): orange from 1 s, red from 1.5 s.',
+        unit: 's',
+        thresholds: above(1, 1.5),
+        w: 12,
+        targets: [{ expr: 'histogram_quantile(0.95, sum by (target, le) (rate(candlestack_http_client_request_duration_seconds_bucket{target=~"serve|decide"}[$__rate_interval])))', legend: 'p95 {{target}}' }],
+      },
+    ],
+  },
 ];
 
 export const assistant: DashboardSpec = {

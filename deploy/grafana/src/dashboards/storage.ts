@@ -68,20 +68,6 @@ export const storage: DashboardSpec = {
           })),
         },
         {
-          title: 'Cache hit rate',
-          description: 'hits / (hits + misses) of the cacheable read API requests (closed ranges), per route: red below 50%, orange below 80%.',
-          unit: 'percentunit',
-          thresholds: below(0.5, 0.8),
-          min: 0,
-          max: 1,
-          targets: [
-            {
-              expr: 'sum by (route) (rate(candlestack_cache_hits_total[$__rate_interval])) / (sum by (route) (rate(candlestack_cache_hits_total[$__rate_interval])) + sum by (route) (rate(candlestack_cache_misses_total[$__rate_interval])))',
-              legend: '{{route}}',
-            },
-          ],
-        },
-        {
           title: 'Rate limited (429) by route',
           description: 'Requests refused because a client (address or API key) was over its token bucket (http.rateLimits). A few from a runaway script are the limiter working; many from a dashboard mean the limits are too low.',
           unit: 'short',
@@ -99,6 +85,76 @@ export const storage: DashboardSpec = {
             { expr: 'sum by (reason) (increase(candlestack_websocket_refused_total[$__rate_interval]))', legend: 'refused {{reason}}' },
             { expr: 'sum by (reason) (increase(candlestack_websocket_dropped_total[$__rate_interval]))', legend: 'dropped {{reason}}' },
           ],
+        },
+      ],
+    },
+    {
+      title: 'Cache',
+      panels: [
+        {
+          title: 'Cache hit rate',
+          description: 'hits / (hits + misses) of the cacheable read API requests (closed ranges), per route: red below 50%, orange below 80%.',
+          unit: 'percentunit',
+          thresholds: below(0.5, 0.8),
+          min: 0,
+          max: 1,
+          targets: [
+            {
+              expr: 'sum by (route) (rate(candlestack_cache_hits_total[$__rate_interval])) / (sum by (route) (rate(candlestack_cache_hits_total[$__rate_interval])) + sum by (route) (rate(candlestack_cache_misses_total[$__rate_interval])))',
+              legend: '{{route}}',
+            },
+          ],
+        },
+        {
+          title: 'Cache hits and misses',
+          description: 'Cacheable reads (closed, settled ranges) per second by route: hits from the cache, misses from the store. Reads of the latest candles are never cached and are not counted here.',
+          unit: 'reqps',
+          thresholds: informational,
+          targets: [
+            { expr: 'sum by (route) (rate(candlestack_cache_hits_total[$__rate_interval]))', legend: 'hit {{route}}' },
+            { expr: 'sum by (route) (rate(candlestack_cache_misses_total[$__rate_interval]))', legend: 'miss {{route}}' },
+          ],
+        },
+        {
+          title: 'Cache size and Redis memory',
+          description: "What the cache holds (the in-process LRU's bodies, or Redis' used_memory), and Redis' own used and maximum memory from redis_exporter.",
+          unit: 'bytes',
+          thresholds: informational,
+          targets: [
+            { expr: 'candlestack_cache_size_bytes', legend: 'cache {{instance}}' },
+            { expr: 'redis_memory_used_bytes', legend: 'redis used' },
+            { expr: 'redis_memory_max_bytes > 0', legend: 'redis max' },
+          ],
+        },
+        {
+          title: 'Evictions and invalidations',
+          description: 'Entries evicted for space (LRU bound or Redis maxmemory) and cached responses dropped because a correction or backfill changed a candle in their range.',
+          unit: 'ops',
+          thresholds: informational,
+          targets: [
+            { expr: 'sum(rate(candlestack_cache_evictions_total[$__rate_interval]))', legend: 'evicted' },
+            { expr: 'sum(rate(candlestack_cache_invalidated_keys_total[$__rate_interval]))', legend: 'invalidated' },
+          ],
+        },
+        {
+          title: 'Cache errors and breaker',
+          description: 'Failed or timed-out cache operations (each answered from the store, never an error to the client) and the cache circuit breaker: 0 closed, 1 open (Redis not asked), 2 half-open.',
+          unit: 'short',
+          thresholds: above(0.5, 1),
+          targets: [
+            { expr: 'sum by (operation) (increase(candlestack_cache_errors_total[$__rate_interval]))', legend: 'errors {{operation}}' },
+            { expr: 'max(candlestack_circuit_breaker_state{component="cache"})', legend: 'breaker state' },
+          ],
+        },
+        {
+          title: 'Cache operation latency',
+          description: 'p50 and p99 of cache get, set and invalidate: orange from 5 ms, red from 25 ms (a cache slower than the store helps no one).',
+          unit: 's',
+          thresholds: above(0.005, 0.025),
+          targets: [0.5, 0.99].map((q) => ({
+            expr: `histogram_quantile(${q}, sum by (le, operation) (rate(candlestack_cache_operation_duration_seconds_bucket[$__rate_interval])))`,
+            legend: `p${q * 100} {{operation}}`,
+          })),
         },
       ],
     },
