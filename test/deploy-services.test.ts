@@ -159,6 +159,13 @@ test('the compose stack\'s candlestack services, run as compose runs them, are r
   assert.equal(ping.stdout.trim(), 'PONG', `serve's cache URL authenticates: ${ping.stdout} ${ping.stderr}`);
   const wrong = spawnSync('redis-cli', ['-u', cacheUrl.replace(/:[^:@/]+@/, ':wrong@'), '--no-auth-warning', 'ping'], { encoding: 'utf8' });
   assert.doesNotMatch(wrong.stdout, /PONG/, 'a wrong password is refused');
+  // And serve itself connects its read cache with it.
+  const serveProc = procs.find((p) => p.name === 'serve')!;
+  try {
+    await until('serve connected to Redis', () => /cache connected to Redis/.test(serveProc.output), 20_000, { pollMs: 250 });
+  } catch (err) {
+    assert.fail(`${(err as Error).message}\nserve:\n${serveProc.output.slice(-2000)}`);
+  }
 
   // The retention job runs in the roles: process schedules it.
   const jobs = (await (await fetch(`http://127.0.0.1:${ports.get('process')!.local}/api/jobs`)).json()) as { jobs: { name: string }[] };

@@ -47,7 +47,7 @@ async function demoApi(store = 'sqlite::memory:'): Promise<Demo> {
 
 const UNAVAILABLE = /^⚠️ <b>Decision unavailable<\/b> for BTC-USDT on binance: decide (is not answering|did not answer in time|is failing, calls paused for a while)\.\nMarket data as of \d\d:\d\d:\d\d UTC \(\d+s ago\): <code>\d+(\.\d+)?<\/code> \(1s close\)\./;
 
-test('notify role with the real decide and serve APIs: token from a file, /readyz, a decision with its price and reasons; decide killed -> "decision unavailable, market data as of" in < 5 s; alerts on its own /api/alerts', { timeout: 120_000 }, async () => {
+test('notify role with the real decide and serve APIs: token from a file, /readyz, a decision with its price and reasons; decide killed -> "decision unavailable, market data as of" in < 5 s; alerts on its own /api/alerts', { timeout: 120_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-notify-'));
   const botApi = await new TelegramBotApiServer(TOKEN).start();
   // The market data: a demo writing a SQLite file that the decide process reads (as process and decide share a store).
@@ -69,10 +69,23 @@ test('notify role with the real decide and serve APIs: token from a file, /ready
     // The button: the decide process's answer, with the price it is about and its reasons.
     const first = botApi.sent.length;
     botApi.message(CHAT, 'What should I do with crypto?');
+    const pressedAt = Date.now();
     const decision = await botApi.waitForMessage((m) => m.chatId === CHAT, 6_000, first);
+    t.diagnostic(`decision answered in ${decision.at - pressedAt} ms`);
     assert.match(decision.text, /^(🟢|🔴|⚪) <b>(BUY|SELL|HOLD)<\/b> BTC-USDT on binance · confidence \d+%\nPrice <code>\d+(\.\d+)?<\/code> · as of \d\d:\d\d:\d\d UTC \(\d+s ago\)\nWhy:\n• \S+/);
     assert.match(decision.text, /strategy rules · 1s candles/);
     assert.equal(decision.replyMarkup.keyboard[0][0].text, 'What should I do with crypto?');
+
+    // The decision service hangs (stopped: connections accepted, never answered): the timeouts still leave time to answer.
+    decide.proc.kill('SIGSTOP');
+    const hungFrom = botApi.sent.length;
+    const hungAt = Date.now();
+    botApi.message(CHAT, 'What should I do with crypto?');
+    const hung = await botApi.waitForMessage((m) => m.chatId === CHAT, 6_000, hungFrom);
+    t.diagnostic(`decide hung, answered in ${hung.at - hungAt} ms`);
+    assert.ok(hung.at - hungAt < 5_000, `answered in ${hung.at - hungAt} ms`);
+    assert.match(hung.text, UNAVAILABLE);
+    assert.match(hung.text, /decide did not answer in time/);
 
     // The decision service dies: every press still gets an answer, within 5 s, with the market data.
     decide.proc.kill('SIGKILL');
@@ -83,6 +96,7 @@ test('notify role with the real decide and serve APIs: token from a file, /ready
       botApi.message(CHAT, 'What should I do with crypto?');
       const reply = await botApi.waitForMessage((m) => m.chatId === CHAT, 6_000, from);
       const took = reply.at - asked;
+      t.diagnostic(`decide killed, press ${i + 1} answered in ${took} ms`);
       assert.ok(took < 5_000, `answered in ${took} ms`);
       assert.match(reply.text, UNAVAILABLE);
     }
@@ -93,7 +107,7 @@ test('notify role with the real decide and serve APIs: token from a file, /ready
     assert.match(metrics, /candlestack_http_client_requests_total\{target="decide",outcome="200"\} [1-9]/, 'outgoing calls counted by target');
     assert.match(metrics, /candlestack_http_client_requests_total\{target="decide",outcome="(error|circuit_open)"\} [1-9]/);
     assert.match(metrics, /candlestack_http_client_requests_total\{target="serve",outcome="200"\} [1-9]/);
-    assert.match(metrics, /candlestack_notifier_reply_duration_seconds_count\{command="button"\} 4/);
+    assert.match(metrics, /candlestack_notifier_reply_duration_seconds_count\{command="button"\} 5/);
 
     // Alertmanager posts to the notify role itself in the split deployment.
     const from = botApi.sent.length;

@@ -129,7 +129,7 @@ async function main(argv: string[]): Promise<number> {
     }
     return jobsList(args.url, { stdout: process.stdout, stderr: process.stderr, now: () => systemClock.now() });
   }
-  throw new UsageError(`unknown command ${JSON.stringify(command)}; expected run, demo, candles, import, backfill, job, jobs, collect, process or serve (see candlestack --help)`);
+  throw new UsageError(`unknown command ${JSON.stringify(command)}; expected run, demo, candles, import, backfill, job, jobs, collect, process, serve, decide or notify (see candlestack --help)`);
 }
 
 async function importDump(argv: string[]): Promise<number> {
