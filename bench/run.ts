@@ -14,6 +14,7 @@ import { benchIndicatorPeers } from './indicators-peers.js';
 import { benchMemoryBus } from './bus-throughput.js';
 import { benchLatency } from './latency.js';
 import { benchKafka } from './kafka-throughput.js';
+import { benchServeCache } from './serve-cache.js';
 import type { SoakResult } from './memory-soak.js';
 import { benchImport } from './import/bench.js';
 
@@ -86,6 +87,12 @@ async function main(): Promise<void> {
 
   for (const r of await benchLatency(5)) {
     rows.push([`6. latency, trade in over loopback WebSocket -> candle update out on /ws, ${fmt(r.rate)} trades/s (10 symbols watched, 6 timeframes)`, `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms (max ${r.max.toFixed(1)} ms)`, `${fmt(r.trades)} trades measured`, r.rate >= 10_000 ? 'target p99 < 5 ms at 10k/s' : '—']);
+    console.log(rows.at(-1)!.join(' | '));
+  }
+
+  const serve = await benchServeCache(10);
+  for (const c of serve.cases) {
+    rows.push([`8. GET /api/candles, 500 closed candles (${fmt(serve.bodyBytes)} bytes), 50 connections from autocannon in its own process: ${c.name}`, `${fmt(c.rps)} req/s, p50 ${c.p50} ms, p99 ${c.p99} ms`, c.name.startsWith('cache off') ? 'the baseline' : `${(c.rps / serve.cases[0]!.rps).toFixed(2)}x cache off`, c.name.includes('hot') ? 'target >= 5x cache off, p99 < 20 ms' : '—']);
     console.log(rows.at(-1)!.join(' | '));
   }
 

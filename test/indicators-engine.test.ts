@@ -35,7 +35,7 @@ function batch(cs: readonly Candle[]): Map<number, Record<string, unknown>> {
     const values: Record<string, unknown> = {};
     for (const i of inds) {
       const v = i.next(toBar(c));
-      if (v) values[i.name] = v;
+      if (v) values[i.name] = { ...v }; // a copy: an indicator may reuse its record
     }
     if (Object.keys(values).length > 0) out.set(c.openTime, values);
   }

@@ -33,10 +33,13 @@ function near(actual: number | null | undefined, expected: number, what: string)
   assert.ok(diff <= 1e-9 * scale, `${what}: ${actual} vs reference ${expected} (diff ${diff})`);
 }
 
-/** Our values for every bar (null while warming up), through `next`. */
+/** Our values for every bar (null while warming up), through `next` (copied: an indicator may reuse its record). */
 function ours(spec: IndicatorSpec): (Record<string, number | null> | null)[] {
   const ind = createIndicator(spec);
-  return bars.map((b) => ind.next(b));
+  return bars.map((b) => {
+    const v = ind.next(b);
+    return v === null ? null : { ...v };
+  });
 }
 
 /** A reference series with one entry per bar from `first` on must match ours exactly there, and ours be null before. */

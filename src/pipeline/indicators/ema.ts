@@ -8,6 +8,9 @@ export class Ema implements StreamingIndicator {
   readonly name: string;
   readonly warmup: number;
   private readonly avg: SeededAverage;
+  /** The records `next` and `peek` return, reused (see StreamingIndicator). */
+  private readonly nextOut = { value: 0 };
+  private readonly peekOut = { value: 0 };
 
   constructor(readonly period: number) {
     this.name = `ema${period}`;
@@ -17,11 +20,15 @@ export class Ema implements StreamingIndicator {
 
   next(bar: Bar): IndicatorValues | null {
     const v = this.avg.next(bar.close);
-    return v === undefined ? null : { value: v };
+    if (v === undefined) return null;
+    this.nextOut.value = v;
+    return this.nextOut;
   }
 
   peek(bar: Bar): IndicatorValues | null {
     const v = this.avg.peek(bar.close);
-    return v === undefined ? null : { value: v };
+    if (v === undefined) return null;
+    this.peekOut.value = v;
+    return this.peekOut;
   }
 }

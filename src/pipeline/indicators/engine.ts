@@ -167,7 +167,8 @@ export class IndicatorEngine {
       const v = peek ? ind.peek(bar) : ind.next(bar);
       if (measure && !peek) m.duration.observe((performance.now() - t0) / 1000);
       if (v !== null) {
-        values[ind.name] = v;
+        // A copy: an indicator may reuse the record it returns (StreamingIndicator), the event keeps it.
+        values[ind.name] = { ...v };
         if (measure) m.features.inc();
       }
     }

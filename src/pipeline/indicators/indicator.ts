@@ -25,7 +25,12 @@ export interface StreamingIndicator {
   readonly name: string;
   /** Closed candles needed before the first value. */
   readonly warmup: number;
+  /**
+   * The values at `bar`, committed. The record may be one the indicator reuses (SMA, EMA, MACD do: no object
+   * per update on the hot path): it is valid until the next `next` call; copy it to keep it.
+   */
   next(bar: Bar): IndicatorValues | null;
+  /** The values if `bar` closed now, state unchanged; like `next`'s, the record is valid until the next `peek`. */
   peek(bar: Bar): IndicatorValues | null;
 }
 

@@ -14,6 +14,9 @@ export class Macd implements StreamingIndicator {
   private readonly fastAvg: SeededAverage;
   private readonly slowAvg: SeededAverage;
   private readonly signalAvg: SeededAverage;
+  /** The records `next` and `peek` return, reused (see StreamingIndicator). */
+  private readonly nextOut: MacdValues = { macd: 0, signal: null, histogram: null };
+  private readonly peekOut: MacdValues = { macd: 0, signal: null, histogram: null };
 
   constructor(
     readonly fast: number,
@@ -33,7 +36,7 @@ export class Macd implements StreamingIndicator {
     const s = this.slowAvg.next(bar.close);
     if (f === undefined || s === undefined) return null;
     const macd = f - s;
-    return result(macd, this.signalAvg.next(macd));
+    return result(this.nextOut, macd, this.signalAvg.next(macd));
   }
 
   peek(bar: Bar): IndicatorValues | null {
@@ -41,10 +44,24 @@ export class Macd implements StreamingIndicator {
     const s = this.slowAvg.peek(bar.close);
     if (f === undefined || s === undefined) return null;
     const macd = f - s;
-    return result(macd, this.signalAvg.peek(macd));
+    return result(this.peekOut, macd, this.signalAvg.peek(macd));
   }
 }
 
-function result(macd: number, signal: number | undefined): IndicatorValues {
-  return signal === undefined ? { macd, signal: null, histogram: null } : { macd, signal, histogram: macd - signal };
+type MacdValues = {
+  macd: number;
+  signal: number | null;
+  histogram: number | null;
+};
+
+function result(out: MacdValues, macd: number, signal: number | undefined): IndicatorValues {
+  out.macd = macd;
+  if (signal === undefined) {
+    out.signal = null;
+    out.histogram = null;
+  } else {
+    out.signal = signal;
+    out.histogram = macd - signal;
+  }
+  return out;
 }

@@ -8,6 +8,9 @@ export class Sma implements StreamingIndicator {
   readonly name: string;
   readonly warmup: number;
   private readonly window: ExactWindow;
+  /** The records `next` and `peek` return, reused (see StreamingIndicator). */
+  private readonly nextOut = { value: 0 };
+  private readonly peekOut = { value: 0 };
 
   constructor(readonly period: number) {
     this.name = `sma${period}`;
@@ -16,10 +19,14 @@ export class Sma implements StreamingIndicator {
   }
 
   next(bar: Bar): IndicatorValues | null {
-    return this.window.push(bar.closeText, bar.close, false) === this.period ? { value: this.window.mean } : null;
+    if (this.window.push(bar.closeText, bar.close, false) !== this.period) return null;
+    this.nextOut.value = this.window.mean;
+    return this.nextOut;
   }
 
   peek(bar: Bar): IndicatorValues | null {
-    return this.window.peek(bar.closeText, bar.close, false) === this.period ? { value: this.window.mean } : null;
+    if (this.window.peek(bar.closeText, bar.close, false) !== this.period) return null;
+    this.peekOut.value = this.window.mean;
+    return this.peekOut;
   }
 }
