@@ -54,6 +54,7 @@ interface LogLine {
   severity?: string | null;
   labels?: Record<string, string>;
   receiver?: string;
+  alerts?: LogLine[];
 }
 
 describe('POST /api/alerts', () => {
@@ -61,7 +62,9 @@ describe('POST /api/alerts', () => {
   let metrics: Metrics;
   let base = '';
   const lines: LogLine[] = [];
-  const alertLines = (name: string) => lines.filter((l) => l.alertname === name);
+  // One line per notification: its alerts are in `alerts` (the first one's fields also at the top level).
+  const alertLines = (name: string) =>
+    lines.flatMap((l) => (l.alerts ? l.alerts.map((a) => ({ ...a, level: l.level, msg: l.msg, receiver: l.receiver })) : [l])).filter((l) => l.alertname === name);
 
   before(async () => {
     metrics = createMetrics(createRegistry({ defaults: false }));

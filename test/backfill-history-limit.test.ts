@@ -48,8 +48,11 @@ test('periods older than the REST history are counted unrecoverable and not fetc
     await backfiller.runDue(now);
 
     assert.equal(await metricValue(metrics, 'candlestack_backfill_unrecoverable_periods_total'), (oldest - first) / MIN, 'every period before the oldest row');
-    assert.equal(backfiller.pending, 0, 'the reachable part was backfilled');
     const times = corrections.map((e) => e.candle.openTime);
+    // The venue may close one more period between `now` and the request, pushing its oldest row on by one: that
+    // period comes back missing and is asked again later (a partial fill), never claimed as backfilled.
+    const retried = backfiller.pending;
+    assert.ok(retried === 0 || (retried === 1 && times.length === (last - oldest) / MIN), `the reachable part was backfilled (${retried} pending, ${times.length} periods)`);
     assert.ok(times.every((t) => t >= oldest && t <= last), 'nothing older than the history is claimed as backfilled');
     // The venue may close one more period between `now` and the request, pushing its oldest row on by one.
     assert.ok(times.length >= (last - oldest) / MIN && times.length <= (last - oldest) / MIN + 1, `backfilled ${times.length} periods`);
@@ -58,7 +61,7 @@ test('periods older than the REST history are counted unrecoverable and not fetc
     const requests = await metricValue(metrics, 'candlestack_rest_requests_total');
     backfiller.onGap({ type: 'gap', exchange: 'kraken', symbol: 'BTC-USD', from: first - 30 * MIN, to: first - 20 * MIN, cause: 'startup' });
     await backfiller.runDue(now);
-    assert.equal(backfiller.pending, 0, 'a gap entirely out of reach is dropped, not retried');
+    assert.equal(backfiller.pending, retried, 'a gap entirely out of reach is dropped, not retried');
     assert.equal(await metricValue(metrics, 'candlestack_rest_requests_total'), requests, 'and costs no request');
     assert.equal(await metricValue(metrics, 'candlestack_backfill_unrecoverable_periods_total'), (oldest - first) / MIN + 11);
   } finally {

@@ -53,6 +53,9 @@ const NAMES = [
   'candlestack_http_client_request_duration_seconds',
   'candlestack_http_client_requests_total',
   'candlestack_http_request_duration_seconds',
+  'candlestack_http_connections',
+  'candlestack_http_connections_closed_total',
+  'candlestack_http_connections_refused_total',
   'candlestack_http_requests_total',
   'candlestack_indicator_calculation_duration_seconds',
   'candlestack_indicator_recalculations_total',
@@ -156,13 +159,13 @@ function definitions(registry: Registry): Definition[] {
     .sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-test('createMetrics registers exactly the catalogue: the 68 names of the catalogue before the split into slices (less bus_messages_dropped_total, which nothing increments since ProduceGuard went), plus the 4 job-health series of the scheduler, the 3 series of the gap-sweep and integrity jobs, the 2 outgoing-HTTP series, the 11 of the Telegram notifier, the 10 of the cache, rate limits and WebSocket caps, and the 6 of the assistant (features_calculated_total now counts feature vectors; indicator values moved to indicator_values_calculated_total)', () => {
+test('createMetrics registers exactly the catalogue: the 68 names of the catalogue before the split into slices (less bus_messages_dropped_total, which nothing increments since ProduceGuard went), plus the 4 job-health series of the scheduler, the 3 series of the gap-sweep and integrity jobs, the 2 outgoing-HTTP series, the 11 of the Telegram notifier, the 10 of the cache, rate limits and WebSocket caps, and the 6 of the assistant (features_calculated_total now counts feature vectors; indicator values moved to indicator_values_calculated_total), and the 3 socket-guard series of the HTTP servers', () => {
   const registry = createRegistry({ defaults: false });
   createMetrics(registry);
   const names = registry.getMetricsAsArray().map((m) => m.name);
   assert.equal(new Set(names).size, names.length, 'no metric registered twice');
   assert.deepEqual([...names].sort(), [...NAMES].sort());
-  assert.equal(NAMES.length, 77 + 11 + 10 + 6);
+  assert.equal(NAMES.length, 77 + 11 + 10 + 6 + 3);
 });
 
 test('every metric keeps its type, help text, labels and buckets', () => {

@@ -10,7 +10,7 @@ export interface ErrorBody {
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   // Large bodies (pages of candles) are compressed when the client accepts it; see compress.ts.
-  sendMaybeCompressed(res, status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }, JSON.stringify(body));
+  sendMaybeCompressed(res, status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers }, JSON.stringify(body));
 }
 
 export function sendError(res: ServerResponse, status: number, code: string, message: string, parameter?: string): void {

@@ -30,11 +30,42 @@ import type { RateLimiter } from './rate-limit.js';
 import type { RateLimitGroup } from '../config/serve-config.js';
 import { Tracing } from '../telemetry/tracing.js';
 import { UNTRACED_ROUTES, traceRequest } from '../telemetry/http-tracing.js';
+import { guardServer, SERVER_OPTIONS, type SocketLimits } from './socket-guard.js';
 
 export const MAX_CANDLES_LIMIT = 5000;
 const OFF = Tracing.off();
 
 const DEFAULT_CANDLES_LIMIT = 500;
+
+/** How long a read waits for the store before the request is answered 503 (issue 19: reads hung 15 s on a locked table). */
+export const READ_DEADLINE_MS = 10_000;
+
+class StoreDeadlineError extends Error {
+  override name = 'StoreDeadlineError';
+}
+
+/** The read's result, or a StoreDeadlineError after `ms` (the read itself is left to finish or fail on its own). */
+function withDeadline<T>(read: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreDeadlineError(`no answer from the store within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  read.catch(() => undefined);
+  return Promise.race([read, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A store error that says "not now" rather than "bug": the read deadline, PostgreSQL's lock or statement
+ * timeouts and connection failures (SQLSTATE classes 08, 53, 57 and 55P03), a pool that could not connect.
+ */
+function storeUnavailable(err: unknown): boolean {
+  if (err instanceof StoreDeadlineError) return true;
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && (/^(08|53|57)/.test(code) || code === '55P03' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT')) return true;
+  const message = err instanceof Error ? err.message : '';
+  return /timeout exceeded when trying to connect|Connection terminated|store .* is closed/i.test(message);
+}
 
 export interface ApiServerOptions {
   host: string;
@@ -66,6 +97,10 @@ export interface ApiServerOptions {
   tracing?: Tracing;
   /** More GET routes by path, from other parts (the decision service: /api/decision, /api/decisions). */
   routes?: Readonly<Record<string, (url: URL, res: ServerResponse) => Promise<void> | void>>;
+  /** Socket timeouts and connection caps (src/api/socket-guard.ts; defaults there). */
+  socketLimits?: Partial<SocketLimits>;
+  /** A store read not answered within this long is a 503 (default READ_DEADLINE_MS). */
+  readDeadlineMs?: number;
   /** Alertmanager notifications received on POST /api/alerts, after validation (run/demo: the Telegram notifier). */
   onAlerts?: (message: WebhookMessage) => void;
 }
@@ -104,14 +139,14 @@ export class ApiServer implements Service {
       ['/api/features', (u, res) => featuresRoute({ store: o.store, markets: o.markets }, u, res)],
       ...Object.entries(o.routes ?? {}),
     ]);
-    this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log, onMessage: o.onAlerts }).handle]]);
-    this.server = createServer((req, res) => void this.handle(req, res));
+    this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log, clock: o.clock, onMessage: o.onAlerts }).handle]]);
+    this.server = createServer(SERVER_OPTIONS, (req, res) => void this.handle(req, res));
     this.server.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '').split('?')[0];
       if (path === '/ws') void this.upgrade(req, socket, head);
       else socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
     });
-    this.server.keepAliveTimeout = 5_000;
+    guardServer(this.server, o.metrics, o.log, o.socketLimits, () => o.clock.now());
     this.listener = new Listener(this.server, o.host, o.port);
   }
 
@@ -161,6 +196,12 @@ export class ApiServer implements Service {
       await handler(url, res, req);
     } catch (err) {
       if (err instanceof BadParameterError) return sendError(res, 400, err.code, err.message, err.parameter);
+      if (storeUnavailable(err)) {
+        this.o.log.warn({ err: (err as Error).message, path: url.pathname }, 'store unavailable for a read: answered 503');
+        if (!res.headersSent) res.setHeader('retry-after', '5');
+        if (!res.headersSent) return sendError(res, 503, 'store_unavailable', 'the store did not answer in time; retry later');
+        return void res.end();
+      }
       this.o.log.error({ err, path: url.pathname }, 'request failed');
       if (!res.headersSent) sendError(res, 500, 'internal_error', 'internal error; see the server log');
     }
@@ -199,8 +240,10 @@ export class ApiServer implements Service {
   private candlesPlan(url: URL): ReadPlan<{ candles: Candle[] }> {
     const p = url.searchParams;
     rejectUnknown(p, ['exchange', 'symbol', 'timeframe', 'from', 'to', 'limit']);
-    const { exchange, symbol } = this.o.markets.resolve(p.get('exchange'), p.get('symbol'));
+    const { exchange, symbol, market } = this.o.markets.resolve(p.get('exchange'), p.get('symbol'));
     const timeframe = parseTimeframe(p.get('timeframe'), this.o.markets.defaultTimeframe);
+    // A valid timeframe that is not configured has no candles: say which are, rather than an empty 200.
+    if (!market.timeframes.includes(timeframe)) throw new BadParameterError('timeframe', `one of the configured timeframes ${market.timeframes.join(', ')}`, p.get('timeframe'));
     const from = parseTime('from', p.get('from'));
     const to = parseTime('to', p.get('to'));
     if (from !== undefined && to !== undefined && from > to) throw new BadParameterError('from', `a time not after to (${to})`, p.get('from'));
@@ -213,7 +256,7 @@ export class ApiServer implements Service {
       to,
       variant: String(limit),
       load: async () => {
-        const candles = await this.o.store.query({ exchange, symbol, timeframe, from, to, limit });
+        const candles = await withDeadline(this.o.store.query({ exchange, symbol, timeframe, from, to, limit }), this.o.readDeadlineMs ?? READ_DEADLINE_MS);
         return { exchange, symbol, timeframe, count: candles.length, candles };
       },
       cacheableBody: (b) => b.candles.every((c) => c.closed),
@@ -221,7 +264,7 @@ export class ApiServer implements Service {
   }
 
   private async symbols(res: ServerResponse): Promise<void> {
-    const stored = await this.o.store.series();
+    const stored = await withDeadline(this.o.store.series(), this.o.readDeadlineMs ?? READ_DEADLINE_MS);
     sendJson(res, 200, {
       symbols: this.o.markets.list.flatMap((m) =>
         m.symbols.map((symbol) => ({

@@ -23,7 +23,7 @@ export async function startCollect(config: Config, deps: RoleDeps): Promise<Coll
   const kafka = kafkaBusFor(config, 'collect', { clock, metrics, log, tracing });
   const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
   const health = { startedAt, staleAfterMs: config.feed.staleAfterMs, feeds: () => collectors.flatMap((c) => c.health()), bus: { kind: kafka.kind, bufferDepth: () => kafka.bufferDepth }, breakers: () => kafka.breakerStatus() };
-  const server = lifecycle.register(new RoleServer({ host: config.http.host, port: config.http.port, role: 'collect', registry, clock, metrics: metrics.api, health, tracing }));
+  const server = lifecycle.register(new RoleServer({ host: config.http.host, port: config.http.port, role: 'collect', registry, clock, metrics: metrics.api, log, health, tracing }));
   lifecycle.register(kafkaExport(bus, kafka, ['trade', 'kline', 'gap']));
   for (const c of collectors) lifecycle.register(c);
   await lifecycle.start();

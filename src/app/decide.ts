@@ -14,7 +14,7 @@ export async function startDecide(config: Config, deps: RoleDeps): Promise<RoleA
   const { startedAt, lifecycle, registry, metrics, store, bus, tracing } = await roleFoundation(config, deps, 'decide', { store: true, series: false });
   const decisions = buildDecisions(config, { clock, metrics, log, tracing }, { store, markets: buildMarkets(config), env: deps.env ?? process.env });
   const health = { startedAt, staleAfterMs: config.feed.staleAfterMs, store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => 0 }, bus: { kind: bus.kind } };
-  const server = lifecycle.register(new RoleServer({ host: config.http.host, port: config.http.port, role: 'decide', registry, clock, metrics: metrics.api, health, routes: decisions.routes, tracing }));
+  const server = lifecycle.register(new RoleServer({ host: config.http.host, port: config.http.port, role: 'decide', registry, clock, metrics: metrics.api, log, health, routes: decisions.routes, tracing }));
   for (const s of decisions.services) lifecycle.register(s);
   await lifecycle.start();
   log.info({ component: 'app', port: server.port, strategy: config.decide.strategy, store: redactUrl(config.store.url) }, `candlestack decide (${config.decide.strategy}) listening on http://${config.http.host}:${server.port}/api/decision`);

@@ -68,6 +68,7 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
       clock,
       tracing,
       metrics: metrics.api,
+      log,
       health: {
         startedAt,
         staleAfterMs: config.feed.staleAfterMs,

@@ -15,6 +15,8 @@ import { healthReport, readiness, type HealthSources } from '../api/health.js';
 import { BadParameterError } from '../core/errors.js';
 import { Tracing } from '../telemetry/tracing.js';
 import { UNTRACED_ROUTES, traceRequest } from '../telemetry/http-tracing.js';
+import { guardServer, SERVER_OPTIONS, type SocketLimits } from '../api/socket-guard.js';
+import { silentLogger, type Logger } from '../telemetry/logger.js';
 
 const OFF = Tracing.off();
 
@@ -31,7 +33,11 @@ export interface RoleServerOptions {
   health: HealthSources;
   clock: Clock;
   /** The HTTP request counters (the role's `metrics.api`). */
-  metrics: Pick<ApiMetrics, 'httpRequests' | 'httpRequestDuration'>;
+  metrics: Pick<ApiMetrics, 'httpRequests' | 'httpRequestDuration' | 'httpConnections' | 'httpConnectionsRefused' | 'httpConnectionsClosed'>;
+  /** Where refused connections and malformed requests are logged (throttled). */
+  log?: Logger;
+  /** Socket timeouts and connection caps (src/api/socket-guard.ts; defaults there). */
+  socketLimits?: Partial<SocketLimits>;
   /** Extra GET routes by path (`/api/jobs`). */
   routes?: Readonly<Record<string, RoleRoute>>;
   /** POST routes by path. */
@@ -47,12 +53,13 @@ export class RoleServer implements Service {
   private readonly listener: Listener;
 
   constructor(private readonly o: RoleServerOptions) {
-    const server = createServer((req, res) => {
+    const server = createServer(SERVER_OPTIONS, (req, res) => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       const known = path === '/api/health' || (o.routes !== undefined && Object.hasOwn(o.routes, path)) || (o.postRoutes !== undefined && Object.hasOwn(o.postRoutes, path));
       const tracing = o.tracing && !UNTRACED_ROUTES.has(path) ? o.tracing : OFF;
       void traceRequest(tracing, req, res, known ? path : undefined, () => this.handle(req, res));
     });
+    guardServer(server, o.metrics, o.log ?? silentLogger(), o.socketLimits, () => o.clock.now());
     this.listener = new Listener(server, o.host, o.port);
   }
 

@@ -45,6 +45,7 @@ export function describe(value: unknown): string {
     const text = JSON.stringify(value);
     return text.length > 60 ? `${text.slice(0, 57)}...` : text;
   } catch {
-    return String(value);
+    // JSON.stringify of a deeply nested value throws, and so would String() of a nested array.
+    return Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
   }
 }

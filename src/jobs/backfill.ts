@@ -77,7 +77,16 @@ interface PendingWork {
   last: number;
   readyAt: number;
   attempts: number;
+  /** Fetches that returned fewer periods than asked (the rest is asked again, up to PARTIAL_RETRIES times). */
+  partial: number;
 }
+
+/**
+ * How often the periods a REST answer lacked are asked for again before they are given up (reported, left
+ * marked by their gap): an exchange may have no kline for a period without trades (Coinbase, Kraken), or may
+ * have answered short under load.
+ */
+export const PARTIAL_RETRIES = 2;
 
 export class Backfiller implements Service {
   readonly name = 'backfill';
@@ -133,13 +142,13 @@ export class Backfiller implements Service {
       const ms = timeframeMs(tf);
       const first = periodStart(g.from, ms);
       const last = periodStart(g.to, ms);
-      const same = this.work.find((w) => w.exchange === g.exchange && w.symbol === g.symbol && w.timeframe === tf && w.attempts === 0 && first <= w.last + ms && last >= w.first - ms);
+      const same = this.work.find((w) => w.exchange === g.exchange && w.symbol === g.symbol && w.timeframe === tf && w.attempts === 0 && w.partial === 0 && first <= w.last + ms && last >= w.first - ms);
       if (same) {
         same.first = Math.min(same.first, first);
         same.last = Math.max(same.last, last);
         same.readyAt = same.last + ms + this.o.graceMs + this.settleMs;
       } else {
-        this.work.push({ exchange: g.exchange, symbol: g.symbol, timeframe: tf, first, last, readyAt: last + ms + this.o.graceMs + this.settleMs, attempts: 0 });
+        this.work.push({ exchange: g.exchange, symbol: g.symbol, timeframe: tf, first, last, readyAt: last + ms + this.o.graceMs + this.settleMs, attempts: 0, partial: 0 });
       }
     }
     this.o.metrics.candles.backfillPending.labels(g.exchange).set(this.countFor(g.exchange));
@@ -193,14 +202,37 @@ export class Backfiller implements Service {
     try {
       const klines = await source.adapter.fetchKlines(source.rest, source.endpoints, w.symbol, w.timeframe, w.first, w.last + ms - 1);
       let applied = 0;
+      const received = new Set<number>();
       for (const k of klines) {
         if (k.openTime < w.first || k.openTime > w.last) continue;
+        received.add(k.openTime);
         if (engine.applyBackfill(klineToCandle({ ...k, closed: true }, 'backfill'))) applied++;
       }
       this.o.breaker?.success();
       this.candleCounter(counts, w).inc(applied);
       counts.ok.inc();
-      log.info({ exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, from: w.first, to: w.last, candles: applied }, 'gap backfilled');
+      const asked = (w.last - w.first) / ms + 1;
+      const ctx = { exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, from: w.first, to: w.last, asked, received: received.size, candles: applied };
+      if (received.size < asked) {
+        let firstMissing = Number.POSITIVE_INFINITY;
+        let lastMissing = Number.NEGATIVE_INFINITY;
+        for (let t = w.first; t <= w.last; t += ms) {
+          if (received.has(t)) continue;
+          if (t < firstMissing) firstMissing = t;
+          lastMissing = t;
+        }
+        if (w.partial < PARTIAL_RETRIES) {
+          log.warn({ ...ctx, retry: { from: firstMissing, to: lastMissing } }, 'gap partly backfilled: the exchange returned fewer periods than asked; the rest is asked again');
+          w.partial++;
+          w.first = firstMissing;
+          w.last = lastMissing;
+          w.readyAt = this.o.clock.now() + backoffDelay(w.partial - 1, { initialMs: 5_000, maxMs: 60_000 });
+          return undefined;
+        }
+        log.warn({ ...ctx, missing: asked - received.size }, 'gap partly backfilled: the exchange has no kline for some periods after retries; they stay marked as gaps');
+      } else {
+        log.info(ctx, 'gap backfilled');
+      }
       this.work.splice(this.work.indexOf(w), 1);
       metrics.candles.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
       return undefined;

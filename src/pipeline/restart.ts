@@ -10,7 +10,7 @@
  *   trades that arrived while the role was down wait in Kafka.
  */
 import type { Clock } from '../core/clock.js';
-import type { CandleEvent, GapEvent } from '../core/types.js';
+import type { Candle, CandleEvent, GapEvent } from '../core/types.js';
 import type { Store } from '../store/store.js';
 import type { CandleEngine } from './candle-engine.js';
 import type { ExchangeId } from '../core/exchange-id.js';
@@ -18,13 +18,24 @@ import type { ExchangeId } from '../core/exchange-id.js';
 /** The longest outage a restart tries to backfill. */
 export const MAX_STARTUP_GAP_MS = 7 * 86_400_000;
 
+/**
+ * Stored candles before a series' latest that a restart looks at for ones left forming. A stop inside a
+ * period's grace leaves one (the 1s candle before the latest; the previous 1m in the first seconds of a minute);
+ * a few more cover a store that fell behind before the stop.
+ */
+export const ORPHAN_LOOKBACK = 5;
+
 export async function restoreAndFindStartupGaps(store: Store, engine: CandleEngine, markets: readonly { exchange: ExchangeId; symbols: readonly string[] }[], clock: Clock): Promise<GapEvent[]> {
   const gaps: GapEvent[] = [];
   for (const m of markets) {
     const latest = await store.latest(m.exchange, [...m.symbols]);
+    const orphans = await closeOrphans(store, latest);
     engine.restore(latest);
     for (const symbol of m.symbols) {
-      const last = Math.max(...latest.filter((c) => c.symbol === symbol).map((c) => c.openTime), Number.NEGATIVE_INFINITY);
+      const last = Math.min(
+        Math.max(...latest.filter((c) => c.symbol === symbol).map((c) => c.openTime), Number.NEGATIVE_INFINITY),
+        orphans.get(symbol) ?? Number.POSITIVE_INFINITY,
+      );
       const now = clock.now();
       const from = Number.isFinite(last) ? Math.max(last, now - MAX_STARTUP_GAP_MS) : now;
       gaps.push({ type: 'gap', exchange: m.exchange, symbol, from, to: now, cause: 'startup' });
@@ -34,15 +45,36 @@ export async function restoreAndFindStartupGaps(store: Store, engine: CandleEngi
 }
 
 /**
- * Resumes one symbol in the engine from the store. A candle left forming just before the latest (it was in
- * its grace period at the crash) is final now: it is published closed through `publish`. Returns how many
+ * Closes the stored candles left forming before each series' latest (the process stopped while they were in
+ * their grace period, so their close was never written): written closed, and the earliest open time per symbol
+ * returned, so that the startup gap reaches back to them — they lost the trades held in memory at the stop,
+ * are backfilled from the exchange's klines and replaced (or stay marked by the gap when it has none).
+ */
+async function closeOrphans(store: Store, latest: readonly Candle[]): Promise<Map<string, number>> {
+  const earliest = new Map<string, number>();
+  const closed: Candle[] = [];
+  for (const c of latest) {
+    const before = await store.query({ exchange: c.exchange, symbol: c.symbol, timeframe: c.timeframe, to: c.openTime - 1, limit: ORPHAN_LOOKBACK });
+    for (const p of before) {
+      if (p.closed) continue;
+      closed.push({ ...p, closed: true });
+      earliest.set(p.symbol, Math.min(earliest.get(p.symbol) ?? Number.POSITIVE_INFINITY, p.openTime));
+    }
+  }
+  if (closed.length > 0) await store.upsert(closed);
+  return earliest;
+}
+
+/**
+ * Resumes one symbol in the engine from the store. Candles left forming before the latest (in their grace
+ * period at the crash) are final now: they are published closed through `publish`. Returns how many
  * stored candles the symbol resumed from.
  */
 export async function resumeSymbol(store: Store, engine: CandleEngine, exchange: ExchangeId, symbol: string, publish: (e: CandleEvent) => void): Promise<number> {
   const latest = await store.latest(exchange, [symbol]);
   for (const c of latest) {
-    const [prev] = await store.query({ exchange, symbol, timeframe: c.timeframe, to: c.openTime - 1, limit: 1 });
-    if (prev && !prev.closed) publish({ type: 'candle', kind: 'close', candle: { ...prev, closed: true } });
+    const before = await store.query({ exchange, symbol, timeframe: c.timeframe, to: c.openTime - 1, limit: ORPHAN_LOOKBACK });
+    for (const prev of before) if (!prev.closed) publish({ type: 'candle', kind: 'close', candle: { ...prev, closed: true } });
   }
   engine.resume(exchange, symbol, latest);
   return latest.length;

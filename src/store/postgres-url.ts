@@ -59,13 +59,26 @@ export function parsePostgresUrl(url: string, field = 'store'): PostgresTarget {
 }
 
 /** The URL with any password replaced by `***`; other strings (sqlite:PATH) unchanged. */
+/** Query parameters that carry a secret (password, sslpassword, passfile contents never, but tokens may). */
+const SECRET_PARAMS = /pass|secret|token|key$/i;
+
 export function redactUrl(url: string): string {
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return url;
   try {
     const u = new URL(url);
-    if (u.password === '') return url;
-    u.password = '***';
-    return u.toString();
+    let changed = false;
+    if (u.password !== '') {
+      u.password = '***';
+      changed = true;
+    }
+    // libpq reads a password (and TLS key passphrases) from the query too: ?password=..., ?sslpassword=...
+    for (const key of [...u.searchParams.keys()]) {
+      if (SECRET_PARAMS.test(key)) {
+        u.searchParams.set(key, '***');
+        changed = true;
+      }
+    }
+    return changed ? u.toString().replace(/%2A%2A%2A/g, '***') : url;
   } catch {
     // Unparseable: over-redact (up to the last @) rather than risk showing part of a password.
     return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):.*@/i, '$1:***@');

@@ -39,6 +39,14 @@ export interface PostgresStoreOptions {
   timescale?: boolean;
   /** Give up connecting after this long (default 10 s). */
   connectTimeoutMs?: number;
+  /**
+   * Server-side bounds of every statement (issue 19: with `LOCK TABLE candles` held, writes and reads waited
+   * silently): a statement waiting for a lock longer than `lockTimeoutMs` (default 5 s) or running longer than
+   * `statementTimeoutMs` (default 30 s; maintenance's ANALYZE is exempt) fails, so the writer counts the error
+   * and keeps its rows queued, and a read answers 503 instead of hanging.
+   */
+  lockTimeoutMs?: number;
+  statementTimeoutMs?: number;
 }
 
 type Operation = 'upsert' | 'query' | 'latest' | 'series' | 'prune' | 'migrate' | 'upsert_indicators' | 'query_indicators' | 'maintain' | 'upsert_features' | 'query_features' | 'decisions';
@@ -126,6 +134,8 @@ export class PostgresStore implements Store {
       idleTimeoutMillis: 30_000,
       allowExitOnIdle: true, // idle connections do not keep a finished CLI alive
       application_name: 'candlestack',
+      lock_timeout: o.lockTimeoutMs ?? 5_000,
+      statement_timeout: o.statementTimeoutMs ?? 30_000,
       types,
     });
     const store = new PostgresStore(pool, target, o);
@@ -284,8 +294,20 @@ export class PostgresStore implements Store {
 
   /** The vacuum job: fresh planner statistics (autovacuum reclaims the space of deleted rows itself). */
   async maintain(): Promise<void> {
-    await this.run('maintain', () => this.pool.query('ANALYZE candles'));
-    await this.run('maintain', () => this.pool.query('ANALYZE indicators'));
+    // ANALYZE of a large table may take longer than the statement timeout: lifted for this session's statements.
+    await this.run('maintain', () => this.unbounded((c) => c.query('ANALYZE candles')));
+    await this.run('maintain', () => this.unbounded((c) => c.query('ANALYZE indicators')));
+  }
+
+  private async unbounded<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('SET statement_timeout = 0');
+      return await fn(c);
+    } finally {
+      await c.query('RESET statement_timeout').catch(() => undefined);
+      c.release();
+    }
   }
 
   /** A session advisory lock named `name` in this store's schema (postgres-leader.ts); released at close at the latest. */

@@ -31,6 +31,24 @@ export function apiMetrics(registry: Registry) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: r,
     }),
+    /** Socket-level limits of the HTTP servers (src/api/socket-guard.ts). */
+    httpConnections: new Gauge({
+      name: 'candlestack_http_connections',
+      help: 'Open TCP connections to the HTTP server (upgraded /ws sockets included).',
+      registers: r,
+    }),
+    httpConnectionsRefused: new Counter({
+      name: 'candlestack_http_connections_refused_total',
+      help: 'HTTP connections refused over a connection cap, by reason (total, per_address).',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    httpConnectionsClosed: new Counter({
+      name: 'candlestack_http_connections_closed_total',
+      help: 'HTTP connections the server closed because of the client, by reason: timeout (headers or request too slow), headers_too_large, malformed, idle.',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
     websocketClients: new Gauge({
       name: 'candlestack_websocket_clients',
       help: 'Connected API WebSocket clients.',

@@ -95,6 +95,23 @@ export const nodejs: DashboardSpec = {
           thresholds: informational,
           targets: [{ expr: `sum by (instance, type) (nodejs_active_handles{${S}})`, legend: '{{instance}} {{type}}' }],
         },
+        {
+          title: 'HTTP connections',
+          description: 'Open TCP connections to the HTTP server (upgraded /ws sockets included); capped per address and in total (src/api/socket-guard.ts).',
+          unit: 'short',
+          thresholds: informational,
+          targets: [{ expr: `sum by (instance) (candlestack_http_connections{${S}})`, legend: '{{instance}}' }],
+        },
+        {
+          title: 'HTTP connections refused and closed',
+          description: 'Connections refused over a cap (total, per_address) and closed for the client (idle, timeout, malformed, headers_too_large): a flood or slow clients.',
+          unit: 'ops',
+          thresholds: informational,
+          targets: [
+            { expr: `sum by (instance, reason) (rate(candlestack_http_connections_refused_total{${S}}[$__rate_interval]))`, legend: '{{instance}} refused {{reason}}' },
+            { expr: `sum by (instance, reason) (rate(candlestack_http_connections_closed_total{${S}}[$__rate_interval]))`, legend: '{{instance}} closed {{reason}}' },
+          ],
+        },
       ],
     },
   ],
