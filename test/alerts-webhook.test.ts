@@ -160,7 +160,15 @@ describe('POST /api/alerts', () => {
     const dir = mkdtempSync(join(tmpdir(), 'candlestack-am-'));
     // The project's routes, receivers and inhibitions; only where to deliver and how long to wait change.
     const config = readYaml(ALERTMANAGER_CONFIG);
-    for (const r of config.receivers) for (const w of r.webhook_configs ?? []) w.url = `${base}/api/alerts`;
+    const tokenFile = join(dir, 'alerts-token'); // compose writes ALERTS_TOKEN to the file the config names
+    writeFileSync(tokenFile, 'test-alerts-token');
+    for (const r of config.receivers) {
+      for (const w of r.webhook_configs ?? []) {
+        w.url = `${base}/api/alerts`;
+        assert.equal(w.http_config?.authorization?.credentials_file, '/alertmanager/alerts-token', `${r.name}: the webhook sends the shared secret`);
+        w.http_config.authorization.credentials_file = tokenFile;
+      }
+    }
     const fast = (route: any) => {
       route.group_wait = '1s';
       route.group_interval = '1s';
