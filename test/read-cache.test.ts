@@ -167,6 +167,29 @@ test('HTTP: /api/indicators goes through the cache too', async () => {
   }
 });
 
+test('HTTP: /api/features goes through the cache too; a candle correction in the range drops it', async () => {
+  const metrics = testMetrics();
+  const cache = new ReadCache({ backend: new MemoryCache({ maxBytes: 1 << 20, clock: systemClock }), clock: systemClock, metrics: metrics.cache, log, ttlMs: 60_000, settleMs: 0 });
+  const t = await startTestApi({ metrics, cache });
+  try {
+    const row = (ret1: number) => ({ exchange: 'binance' as const, symbol: 'BTC-USDT', timeframe: '1m' as const, openTime: T0, close: 100, values: { ret1 } });
+    await t.store.assistant!.upsertFeatures([row(0.5)]);
+    const q = `/api/features?symbol=BTC-USDT&timeframe=1m&from=${T0}&to=${T0 + MIN}`;
+    assert.equal((await get(t, q)).cache, 'miss');
+    await until('stored', async () => (await get(t, q)).cache === 'hit', 5_000, { pollMs: 10 });
+    assert.equal(await metricValue(metrics, 'candlestack_cache_hits_total', { route: '/api/features' }), 1);
+    await t.store.assistant!.upsertFeatures([row(0.25)]);
+    cache.onCandle(correction(candle(T0)));
+    await cache.drain();
+    const fresh = await get(t, q);
+    assert.equal(fresh.cache, 'miss');
+    assert.equal(JSON.parse(fresh.body).features[0].values.ret1, 0.25);
+    assert.equal((await get(t, '/api/features?symbol=BTC-USDT&timeframe=1m&limit=x')).status, 400, 'the parameter rules are unchanged');
+  } finally {
+    await t.close();
+  }
+});
+
 test('HTTP, Redis: miss then hit, a correction drops exactly the affected key', async (ctx) => {
   const skip = skipUnlessAvailable(await redisAvailable(), `no Redis at ${REDIS_URL}`);
   if (skip) return ctx.skip(skip);

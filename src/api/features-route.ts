@@ -6,7 +6,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import { BadParameterError } from '../core/errors.js';
-import type { Store } from '../store/store.js';
+import type { AssistantStore } from '../store/assistant-store.js';
+import type { ReadPlan } from './cache/read-cache.js';
+import type { CandleQuery, Store } from '../store/store.js';
 import { sendError, sendJson } from './http.js';
 import type { Markets } from './markets.js';
 import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
@@ -14,17 +16,42 @@ import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.j
 export const MAX_FEATURE_ROWS = 5000;
 const DEFAULT_FEATURE_ROWS = 500;
 
-export async function featuresRoute(deps: { store: Pick<Store, 'assistant'>; markets: Markets }, url: URL, res: ServerResponse): Promise<void> {
+/** The request's parameters, with /api/candles' rules: a bad one is a BadParameterError (400) naming it. */
+function featuresQuery(markets: Markets, url: URL): CandleQuery {
   const p = url.searchParams;
   rejectUnknown(p, ['exchange', 'symbol', 'timeframe', 'from', 'to', 'limit']);
-  const { exchange, symbol } = deps.markets.resolve(p.get('exchange'), p.get('symbol'));
-  const timeframe = parseTimeframe(p.get('timeframe'), deps.markets.defaultTimeframe);
+  const { exchange, symbol } = markets.resolve(p.get('exchange'), p.get('symbol'));
+  const timeframe = parseTimeframe(p.get('timeframe'), markets.defaultTimeframe);
   const from = parseTime('from', p.get('from'));
   const to = parseTime('to', p.get('to'));
   if (from !== undefined && to !== undefined && from > to) throw new BadParameterError('from', `a time not after to (${to})`, p.get('from'));
   const limit = parseLimit(p.get('limit'), DEFAULT_FEATURE_ROWS, MAX_FEATURE_ROWS);
-  const store = deps.store.assistant;
-  if (!store) return sendError(res, 503, 'features_unavailable', 'this store keeps no features');
-  const rows = await store.queryFeatures({ exchange, symbol, timeframe, from, to, limit });
-  sendJson(res, 200, { exchange, symbol, timeframe, count: rows.length, features: rows.map((r) => ({ openTime: r.openTime, close: r.close, values: r.values })) });
+  return { exchange, symbol, timeframe, from, to, limit };
+}
+
+async function loadFeatures(store: AssistantStore, q: CandleQuery) {
+  const rows = await store.queryFeatures(q);
+  return { exchange: q.exchange, symbol: q.symbol, timeframe: q.timeframe, count: rows.length, features: rows.map((r) => ({ openTime: r.openTime, close: r.close, values: r.values })) };
+}
+
+/**
+ * The route as a ReadPlan: through the read cache when there is one (closed, settled ranges only, as for
+ * candles). Stored vectors are written once per closed candle and not recomputed on a correction, so a
+ * candle correction dropping the cached ranges that hold it (the cache's rule) keeps the cache equal to the store.
+ */
+export function featuresPlan(deps: { store: AssistantStore; markets: Markets }, url: URL): ReadPlan {
+  const q = featuresQuery(deps.markets, url);
+  return { exchange: q.exchange, symbol: q.symbol, timeframe: q.timeframe, from: q.from, to: q.to, variant: String(q.limit), load: () => loadFeatures(deps.store, q) };
+}
+
+/** 503 `features_unavailable` for a store that keeps no features. */
+export function featuresUnavailable(_url: URL, res: ServerResponse): void {
+  sendError(res, 503, 'features_unavailable', 'this store keeps no features');
+}
+
+/** The route without a cache (a RoleServer route). */
+export async function featuresRoute(deps: { store: Pick<Store, 'assistant'>; markets: Markets }, url: URL, res: ServerResponse): Promise<void> {
+  const q = featuresQuery(deps.markets, url);
+  if (!deps.store.assistant) return featuresUnavailable(url, res);
+  sendJson(res, 200, await loadFeatures(deps.store.assistant, q));
 }

@@ -23,7 +23,7 @@ import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.j
 import { indicatorsPlan } from './indicators-route.js';
 import type { PlanRoute, ReadCache, ReadPlan } from './cache/read-cache.js';
 import type { Candle } from '../core/types.js';
-import { featuresRoute } from './features-route.js';
+import { featuresPlan, featuresUnavailable } from './features-route.js';
 import { sendQuality, type QualitySource } from './quality-route.js';
 import { sendJobs, type JobsSource } from './jobs-route.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -136,7 +136,7 @@ export class ApiServer implements Service {
       ['/api/indicators', this.read('/api/indicators', (u) => indicatorsPlan({ store: o.store, markets: o.markets, names: o.indicatorNames ?? [] }, u))],
       ['/api/quality', (u, res) => sendQuality(u, res, o.markets, o.quality)],
       ['/api/jobs', (u, res) => sendJobs(u, res, o.jobs)],
-      ['/api/features', (u, res) => featuresRoute({ store: o.store, markets: o.markets }, u, res)],
+      ['/api/features', o.store.assistant ? this.read('/api/features', (u) => featuresPlan({ store: o.store.assistant!, markets: o.markets }, u)) : featuresUnavailable],
       ...Object.entries(o.routes ?? {}),
     ]);
     this.postRoutes = new Map<string, BodyRouteHandler>([['/api/alerts', new AlertReceiver({ metrics: o.metrics, log: o.log, clock: o.clock, onMessage: o.onAlerts }).handle]]);
