@@ -16,7 +16,7 @@ import { initializeSeries } from '../src/telemetry/initial-series.js';
 import { createMetrics, createRegistry, type Metrics } from '../src/telemetry/metrics.js';
 import { skipUnlessAvailable, until } from './support/harness.js';
 import { startTestApi, type TestApi } from './support/api.js';
-import { ALERTMANAGER_CONFIG, readYaml, Service, toolAvailable } from './support/observability.js';
+import { ALERTMANAGER_CONFIG, deliverWebhooksTo, readYaml, Service, toolAvailable } from './support/observability.js';
 import { freePort } from './support/net.js';
 import { metricValue, scrapeMetrics } from './support/metrics.js';
 
@@ -160,15 +160,7 @@ describe('POST /api/alerts', () => {
     const dir = mkdtempSync(join(tmpdir(), 'candlestack-am-'));
     // The project's routes, receivers and inhibitions; only where to deliver and how long to wait change.
     const config = readYaml(ALERTMANAGER_CONFIG);
-    const tokenFile = join(dir, 'alerts-token'); // compose writes ALERTS_TOKEN to the file the config names
-    writeFileSync(tokenFile, 'test-alerts-token');
-    for (const r of config.receivers) {
-      for (const w of r.webhook_configs ?? []) {
-        w.url = `${base}/api/alerts`;
-        assert.equal(w.http_config?.authorization?.credentials_file, '/alertmanager/alerts-token', `${r.name}: the webhook sends the shared secret`);
-        w.http_config.authorization.credentials_file = tokenFile;
-      }
-    }
+    deliverWebhooksTo(config, `${base}/api/alerts`, dir); // compose writes ALERTS_TOKEN to the file the config names
     const fast = (route: any) => {
       route.group_wait = '1s';
       route.group_interval = '1s';

@@ -23,7 +23,7 @@ import { systemClock } from '../src/core/clock.js';
 import { defaultConfig } from '../src/config/config.js';
 import { startDemo, type Demo } from '../src/demo/demo.js';
 import { log, skipUnlessAvailable, sleep, until } from './support/harness.js';
-import { ALERTMANAGER_CONFIG, loadRules, path, PENDING_METRICS, PROMETHEUS_CONFIG, RARE_SERIES, readYaml, RULES_DIR, Service, toolAvailable, UNAVAILABLE_EXPORTERS, yamlFiles } from './support/observability.js';
+import { ALERTMANAGER_CONFIG, deliverWebhooksTo, loadRules, path, PENDING_METRICS, PROMETHEUS_CONFIG, RARE_SERIES, readYaml, RULES_DIR, Service, toolAvailable, UNAVAILABLE_EXPORTERS, yamlFiles } from './support/observability.js';
 import { freePort } from './support/net.js';
 import { allQueries, emptyReasons, promQuery } from './support/proof-queries.js';
 import { metricNames } from './support/promql.js';
@@ -63,7 +63,7 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
     services.push(ne);
 
     const am = readYaml(ALERTMANAGER_CONFIG);
-    for (const r of am.receivers) for (const w of r.webhook_configs ?? []) w.url = `${api}/api/alerts`;
+    deliverWebhooksTo(am, `${api}/api/alerts`, dir);
     writeFileSync(join(dir, 'alertmanager.yml'), toYaml(am));
     const alertmanager = new Service('alertmanager', 'prometheus-alertmanager', [
       `--config.file=${join(dir, 'alertmanager.yml')}`,

@@ -46,9 +46,9 @@ test('stack: refuses to start without an env file or with CHANGE_ME placeholders
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-stack-'));
   try {
     assert.match(envFileProblem(join(dir, 'missing.env'))!, /does not exist/);
-    assert.match(envFileProblem(ENV_EXAMPLE)!, /set POSTGRES_PASSWORD, REDIS_PASSWORD, GRAFANA_ADMIN_PASSWORD, KAFKA_CLUSTER_ID/);
+    assert.match(envFileProblem(ENV_EXAMPLE)!, /set POSTGRES_PASSWORD, REDIS_PASSWORD, ALERTS_TOKEN, GRAFANA_ADMIN_PASSWORD, KAFKA_CLUSTER_ID/);
     const good = join(dir, '.env');
-    writeFileSync(good, 'POSTGRES_PASSWORD=s3cret-pg\nREDIS_PASSWORD=s3cret-rd\nGRAFANA_ADMIN_USER=admin\nGRAFANA_ADMIN_PASSWORD=s3cret-gf\nKAFKA_CLUSTER_ID=MkU3OEVBNTcwNTJENDM2Qk\n');
+    writeFileSync(good, 'POSTGRES_PASSWORD=s3cret-pg\nREDIS_PASSWORD=s3cret-rd\nALERTS_TOKEN=s3cret-at\nGRAFANA_ADMIN_USER=admin\nGRAFANA_ADMIN_PASSWORD=s3cret-gf\nKAFKA_CLUSTER_ID=MkU3OEVBNTcwNTJENDM2Qk\n');
     assert.equal(envFileProblem(good), undefined);
     const r = cli('stack', 'start', '--env-file', ENV_EXAMPLE);
     assert.equal(r.status, 2);
@@ -66,7 +66,7 @@ test('deploy/docker-compose.yml: docker-compose config accepts it with the env s
   const compose = (envFile: string, ...args: string[]) => spawnSync('docker-compose', ['-f', COMPOSE, '--env-file', envFile, ...args, 'config'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
   try {
     const good = join(dir, 'good.env');
-    writeFileSync(good, 'POSTGRES_PASSWORD=s3cret-pg\nREDIS_PASSWORD=s3cret-rd\nGRAFANA_ADMIN_USER=admin\nGRAFANA_ADMIN_PASSWORD=s3cret-gf\nKAFKA_CLUSTER_ID=MkU3OEVBNTcwNTJENDM2Qk\n');
+    writeFileSync(good, 'POSTGRES_PASSWORD=s3cret-pg\nREDIS_PASSWORD=s3cret-rd\nALERTS_TOKEN=s3cret-at\nGRAFANA_ADMIN_USER=admin\nGRAFANA_ADMIN_PASSWORD=s3cret-gf\nKAFKA_CLUSTER_ID=MkU3OEVBNTcwNTJENDM2Qk\n');
     for (const profile of ['minimal', 'full']) {
       const r = compose(good, '--profile', profile);
       assert.equal(r.status, 0, r.stderr);
@@ -75,7 +75,7 @@ test('deploy/docker-compose.yml: docker-compose config accepts it with the env s
     const full = compose(good, '--profile', 'full').stdout;
     for (const svc of ['alertmanager', 'grafana', 'loki', 'tempo', 'otel-collector', 'node-exporter', 'cadvisor', 'jobs']) assert.match(full, new RegExp(`\\n  ${svc}:\\n`), svc);
     assert.match(full, /CANDLESTACK_BUS: kafka:\/\/kafka:29092/); // containers' listener; 9092 is the host clients'
-    const required = ['POSTGRES_PASSWORD=a', 'REDIS_PASSWORD=r', 'GRAFANA_ADMIN_USER=u', 'GRAFANA_ADMIN_PASSWORD=b', 'KAFKA_CLUSTER_ID=c'];
+    const required = ['POSTGRES_PASSWORD=a', 'REDIS_PASSWORD=r', 'ALERTS_TOKEN=t', 'GRAFANA_ADMIN_USER=u', 'GRAFANA_ADMIN_PASSWORD=b', 'KAFKA_CLUSTER_ID=c'];
     for (const missing of required.map((l) => l.split('=')[0]!)) {
       const partial = join(dir, `${missing}.env`);
       writeFileSync(partial, required.filter((l) => !l.startsWith(`${missing}=`)).join('\n') + '\n');

@@ -41,7 +41,7 @@ export interface ServeHttpConfig {
 
 export const RATE_LIMIT_DEFAULTS: Record<RateLimitGroup, TokenBucketSettings> = {
   reads: { rate: 20, burst: 100 },
-  metrics: { rate: 5, burst: 20 },
+  metrics: { rate: 20, burst: 100 },
   ws: { rate: 2, burst: 20 },
   writes: { rate: 10, burst: 100 },
 };

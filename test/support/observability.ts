@@ -4,7 +4,8 @@
  * real Prometheus, Alertmanager and node-exporter binaries on free loopback ports (test/support/net.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { createMetrics, createRegistry } from '../../src/telemetry/metrics.js';
@@ -18,6 +19,25 @@ export const PROMETHEUS_CONFIG = 'deploy/prometheus/prometheus.yml';
 export const RULES_DIR = 'deploy/prometheus/rules';
 export const RULE_TESTS_DIR = 'deploy/prometheus/tests';
 export const ALERTMANAGER_CONFIG = 'deploy/alertmanager/alertmanager.yml';
+
+/** Where compose's Alertmanager finds the bearer token its webhooks send (its entrypoint writes ALERTS_TOKEN there). */
+export const ALERTS_TOKEN_FILE = '/alertmanager/alerts-token';
+
+/**
+ * Points every webhook of a parsed alertmanager.yml at `url`, and its bearer-token file at one written in `dir`
+ * (the project's config names compose's path). Throws if a webhook does not send the shared secret.
+ */
+export function deliverWebhooksTo(config: any, url: string, dir: string): void {
+  const tokenFile = join(dir, 'alerts-token');
+  writeFileSync(tokenFile, 'test-alerts-token');
+  for (const r of config.receivers) {
+    for (const w of r.webhook_configs ?? []) {
+      if (w.http_config?.authorization?.credentials_file !== ALERTS_TOKEN_FILE) throw new Error(`alertmanager.yml receiver ${r.name}: its webhook does not send the shared secret from ${ALERTS_TOKEN_FILE}`);
+      w.url = url;
+      w.http_config.authorization.credentials_file = tokenFile;
+    }
+  }
+}
 export const DASHBOARDS_DIR = 'deploy/grafana/dashboards';
 
 export const yamlFiles = (dir: string) => readdirSync(path(dir)).filter((f) => f.endsWith('.yml')).sort().map((f) => `${dir}/${f}`);
