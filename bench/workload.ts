@@ -3,7 +3,7 @@
  * consecutive ids per symbol) over many symbols, and the same trades normalized.
  */
 import type { Trade } from '../src/core/types.js';
-import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
+import { mulberry32 } from '../src/core/random.js';
 
 export { mulberry32 };
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { BarHistory, formatScaled8 } from '../src/pipeline/indicators/bar-history.js';
 import { toScaled } from '../src/pipeline/indicators/exact-window.js';
 import type { Bar } from '../src/pipeline/indicators/indicator.js';
-import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
+import { mulberry32 } from '../src/core/random.js';
 
 
 const TEXTS = ['43210.12000000', '43210.12', '0.00000001', '5', '-12.5', '1e-7', '.5', '0.1234567891', '123456789012.5', String(0.1 + 0.2)];

@@ -11,7 +11,7 @@ import { CandleEngine, type LatePolicy } from '../src/pipeline/candle-engine.js'
 import type { CandleEvent, Trade } from '../src/core/types.js';
 import type { Timeframe } from '../src/core/timeframe.js';
 import { log, testMetrics } from './support/harness.js';
-import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
+import { mulberry32 } from '../src/core/random.js';
 
 
 function stream(seed: number, n: number): Trade[] {

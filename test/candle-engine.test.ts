@@ -6,7 +6,7 @@ import type { Timeframe } from '../src/core/timeframe.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
 import { metricValue } from './support/metrics.js';
-import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
+import { mulberry32 } from '../src/core/random.js';
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────────────────
 const U = 100_000_000n;

@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { CANDLES_HELP, CSV_HEADER, candlesCommand, parseCandlesArgs, type CandlesArgs } from '../src/cli/candles-command.js';
 import { ConfigError } from '../src/core/errors.js';
 import type { DumpFormat } from '../src/sources/binance-dumps.js';
-import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
+import { mulberry32 } from '../src/core/random.js';
 import { APRIL } from './support/binance-fixtures.js';
 import { fixtureLines, fixturePath } from './support/fixtures.js';
 

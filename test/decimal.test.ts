@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DecimalSum, SCALE, fixed8, formatFixed8, parseFixed8, type Fixed8 } from '../src/core/decimal.js';
-import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
+import { mulberry32 } from '../src/core/random.js';
 
 /** True when two decimal strings denote the same value (e.g. "1.50000000" and "1.5"), by parseFixed8. */
 function sameDecimal(a: string, b: string, scratchA: Fixed8 = fixed8(), scratchB: Fixed8 = fixed8()): boolean {

@@ -23,7 +23,7 @@ import type { Candle } from '../src/core/types.js';
 import { LINE_PARSERS, type DumpFormat } from '../src/sources/binance-dumps.js';
 import { CsvScanner } from '../src/sources/csv-scanner.js';
 import { replayDump, type ReplaySink, type ReplayStats } from '../src/sources/dump-replay.js';
-import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
+import { mulberry32 } from '../src/core/random.js';
 import { fixtureFiles, fixtureLines } from './support/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'candlestack-reader-diff-'));

@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExactWindow, toScaled, toScaled8 } from '../src/pipeline/indicators/exact-window.js';
-import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
+import { mulberry32 } from '../src/core/random.js';
 
 
 /** The previous implementation's reading of a window: exact BigInt sums at 10^18, rounded once. */

@@ -17,7 +17,7 @@ import { ConfigError } from '../src/core/errors.js';
 import { fixed8, formatFixed8, parseFixed8 } from '../src/core/decimal.js';
 import type { Timeframe } from '../src/core/timeframe.js';
 import type { Candle } from '../src/core/types.js';
-import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
+import { mulberry32 } from '../src/core/random.js';
 import { openStore } from '../src/store/open.js';
 import type { Store } from '../src/store/store.js';
 import { APRIL, AUGUST } from './support/binance-fixtures.js';

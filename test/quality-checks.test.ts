@@ -9,7 +9,7 @@ import { SqliteStore } from '../src/store/sqlite.js';
 import { QualityMonitor } from '../src/quality/monitor.js';
 import { defaultQualitySettings, type QualitySettings } from '../src/quality/settings.js';
 import { RollingWindow } from '../src/quality/rolling-window.js';
-import { mulberry32 } from '../src/demo/simulated-binance/price-process.js';
+import { mulberry32 } from '../src/core/random.js';
 import { FakeClock } from './support/fake-clock.js';
 import { log, testMetrics } from './support/harness.js';
 import type { ExchangeId } from '../src/core/exchange-id.js';

@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createReadStream } from 'node:fs';
 import { createGzip } from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { mulberry32 } from '../../src/demo/simulated-binance/price-process.js';
+import { mulberry32 } from '../../src/core/random.js';
 
 export const DEFAULT_ROWS = 2_000_000;
 const SEED = 18;

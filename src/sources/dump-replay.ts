@@ -33,7 +33,7 @@ import type { Candle, CandleEvent, Trade } from '../core/types.js';
 import type { TradeStream } from '../exchanges/adapter.js';
 import { CandleEngine } from '../pipeline/candle-engine.js';
 import { silentLogger } from '../telemetry/logger.js';
-import { LINE_PARSERS, isCsvHeader, wsTradeStream, type DumpFormat } from './binance-dumps.js';
+import { LINE_PARSERS, isCsvHeader, wsTradeStream, type DumpFormat, type LineParser } from './binance-dumps.js';
 import { CsvScanner } from './csv-scanner.js';
 import type { Fixed8 } from '../core/decimal.js';
 
@@ -125,6 +125,79 @@ class Notes {
   }
 }
 
+/**
+ * The checks both readers make on every line and trade, counted in the stats and noted: the line parser's
+ * verdict, ids strictly increasing (a repeat is dropped, a jump counted), the time range, time order (an
+ * out-of-order trade is counted and noted, then taken: the engine decides whether it is late).
+ */
+class DumpChecks {
+  private lastId = -1;
+  private maxTime = -Infinity;
+  private maxTimeLine = 0;
+  constructor(
+    private readonly s: ReplayStats,
+    private readonly notes: Notes,
+    private readonly parse: LineParser,
+    private readonly symbol: string,
+    private readonly from: number,
+    private readonly to: number,
+  ) {}
+
+  /** The trade on a line, or null when the line is the CSV header, not a trade (skipped) or bad. */
+  parseLine(line: string, lineNo: number, csv: boolean): Trade | null {
+    if (lineNo === 1 && csv && isCsvHeader(line)) return null;
+    const r = this.parse(lineNo === 1 ? line.replace(/^\uFEFF/, '') : line, this.symbol);
+    if (r === null) {
+      this.s.skipped++;
+      return null;
+    }
+    if ('error' in r) {
+      this.badLine(lineNo, r.error);
+      return null;
+    }
+    return r;
+  }
+
+  /** Whether a trade goes on to the engine: not a repeated id, inside the range. */
+  admit(r: Trade, lineNo: number): boolean {
+    const { s, lastId } = this;
+    const id = r.id;
+    if (lastId >= 0 && id <= lastId) {
+      s.duplicates++;
+      this.notes.note('duplicate ids', lineNo, `skipped: trade id ${id} is not above the previous id ${lastId}`);
+      return false;
+    }
+    if (lastId >= 0 && id > lastId + 1) {
+      s.idJumps++;
+      s.missingIds += id - lastId - 1;
+    }
+    this.lastId = id;
+    const time = r.time;
+    if (time < this.from || time >= this.to) {
+      s.outOfRange++;
+      return false;
+    }
+    if (time < this.maxTime) {
+      s.outOfOrder++;
+      this.notes.note('out-of-order lines', lineNo, `out of order: time ${time} is before line ${this.maxTimeLine}'s time ${this.maxTime}`);
+    } else {
+      this.maxTime = time;
+      this.maxTimeLine = lineNo;
+    }
+    return true;
+  }
+
+  /** The engine refused the trade's price or quantity. */
+  notDecimal(r: Trade, lineNo: number): void {
+    this.badLine(lineNo, `price ${JSON.stringify(r.price)} or quantity ${JSON.stringify(r.qty)} is not a decimal`);
+  }
+
+  private badLine(lineNo: number, reason: string): void {
+    this.s.bad++;
+    this.notes.note('bad lines', lineNo, reason);
+  }
+}
+
 /** Why the input cannot be read at all (missing, a directory, no permission), or null when it can. */
 export async function unreadableInput(path: string): Promise<string | null> {
   try {
@@ -200,12 +273,9 @@ async function replayLines(spec: ReplaySpec, sink: ReplaySink, diagnostics: Node
     return lane;
   });
 
-  const parse = LINE_PARSERS[format];
   const csv = format !== 'binance-ws-jsonl';
+  const checks = new DumpChecks(s, notes, LINE_PARSERS[format], symbol, from, to);
   let stream: TradeStream | null = null;
-  let lastId = -1;
-  let maxTime = -Infinity;
-  let maxTimeLine = 0;
   let lineNo = 0;
 
   const { file, input } = openInput(spec.input);
@@ -213,17 +283,8 @@ async function replayLines(spec: ReplaySpec, sink: ReplaySink, diagnostics: Node
   try {
     for await (const line of rl) {
       lineNo++;
-      if (lineNo === 1 && csv && isCsvHeader(line)) continue;
-      const r = parse(lineNo === 1 ? line.replace(/^\uFEFF/, '') : line, symbol);
-      if (r === null) {
-        s.skipped++;
-        continue;
-      }
-      if ('error' in r) {
-        s.bad++;
-        notes.note('bad lines', lineNo, r.error);
-        continue;
-      }
+      const r = checks.parseLine(line, lineNo, csv);
+      if (r === null) continue;
       if (!csv) {
         const kind = wsTradeStream(line);
         if (stream === null) stream = kind;
@@ -233,32 +294,11 @@ async function replayLines(spec: ReplaySpec, sink: ReplaySink, diagnostics: Node
           continue;
         }
       }
-      if (lastId >= 0 && r.id <= lastId) {
-        s.duplicates++;
-        notes.note('duplicate ids', lineNo, `skipped: trade id ${r.id} is not above the previous id ${lastId}`);
-        continue;
-      }
-      if (lastId >= 0 && r.id > lastId + 1) {
-        s.idJumps++;
-        s.missingIds += r.id - lastId - 1;
-      }
-      lastId = r.id;
-      if (r.time < from || r.time >= to) {
-        s.outOfRange++;
-        continue;
-      }
-      if (r.time < maxTime) {
-        s.outOfOrder++;
-        notes.note('out-of-order lines', lineNo, `out of order: time ${r.time} is before line ${maxTimeLine}'s time ${maxTime}`);
-      } else {
-        maxTime = r.time;
-        maxTimeLine = lineNo;
-      }
+      if (!checks.admit(r, lineNo)) continue;
       clock.advanceTo(r.time);
       // Every lane validates the same way: the first one decides whether the line is bad.
       if (!lanes[0]!.engine.onTrade(r)) {
-        s.bad++;
-        notes.note('bad lines', lineNo, `price ${JSON.stringify(r.price)} or quantity ${JSON.stringify(r.qty)} is not a decimal`);
+        checks.notDecimal(r, lineNo);
         continue;
       }
       for (let i = 1; i < lanes.length; i++) lanes[i]!.engine.onTrade(r);
@@ -343,39 +383,15 @@ async function replayCsv(spec: ReplaySpec, sink: ReplaySink, diagnostics: NodeJS
   /** The next period boundary of any timeframe after the clock: a trade at or after it rolls a period. */
   let nextRoll = -Infinity;
 
-  let lastId = -1;
-  let maxTime = -Infinity;
-  let maxTimeLine = 0;
+  const checks = new DumpChecks(s, notes, LINE_PARSERS[format], symbol, from, to);
 
   /** A trade from either reader: the checks of `replayLines`, then the engine. */
   const take = (r: Trade, lineNo: number, price: Fixed8 | null): void => {
-    const id = r.id;
-    if (lastId >= 0 && id <= lastId) {
-      s.duplicates++;
-      notes.note('duplicate ids', lineNo, `skipped: trade id ${id} is not above the previous id ${lastId}`);
-      return;
-    }
-    if (lastId >= 0 && id > lastId + 1) {
-      s.idJumps++;
-      s.missingIds += id - lastId - 1;
-    }
-    lastId = id;
+    if (!checks.admit(r, lineNo)) return;
     const time = r.time;
-    if (time < from || time >= to) {
-      s.outOfRange++;
-      return;
-    }
-    if (time < maxTime) {
-      s.outOfOrder++;
-      notes.note('out-of-order lines', lineNo, `out of order: time ${time} is before line ${maxTimeLine}'s time ${maxTime}`);
-    } else {
-      maxTime = time;
-      maxTimeLine = lineNo;
-    }
     clock.advanceTo(time);
     if (price !== null ? !engine.onParsedTrade(r, price, scannedQty!) : !engine.onTrade(r)) {
-      s.bad++;
-      notes.note('bad lines', lineNo, `price ${JSON.stringify(r.price)} or quantity ${JSON.stringify(r.qty)} is not a decimal`);
+      checks.notDecimal(r, lineNo);
       return;
     }
     s.accepted++;
@@ -388,25 +404,14 @@ async function replayCsv(spec: ReplaySpec, sink: ReplaySink, diagnostics: NodeJS
     }
   };
   let scannedQty: Fixed8 | null = null;
-  const parse = LINE_PARSERS[format];
   const scanner = new CsvScanner(format === 'binance-trades-csv' ? 'trades' : 'aggtrades', symbol, {
     trade(t, price, qty, lineNo) {
       scannedQty = qty;
       take(t, lineNo, price);
     },
     line(line, lineNo) {
-      if (lineNo === 1 && isCsvHeader(line)) return;
-      const r = parse(lineNo === 1 ? line.replace(/^\uFEFF/, '') : line, symbol);
-      if (r === null) {
-        s.skipped++;
-        return;
-      }
-      if ('error' in r) {
-        s.bad++;
-        notes.note('bad lines', lineNo, r.error);
-        return;
-      }
-      take(r, lineNo, null);
+      const r = checks.parseLine(line, lineNo, true);
+      if (r !== null) take(r, lineNo, null);
     },
   });
 

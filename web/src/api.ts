@@ -1,6 +1,7 @@
 /** The JSON API as the dashboard uses it: typed responses and one error type for every failure. */
 import type { Candle, IndicatorValues } from '../../src/core/types.js';
 import type { Timeframe } from '../../src/core/timeframe.js';
+import type { DecisionRecord } from '../../src/store/assistant-store.js';
 
 export type { Candle, CandleEvent, IndicatorEvent, IndicatorValues } from '../../src/core/types.js';
 export type { Timeframe } from '../../src/core/timeframe.js';
@@ -37,6 +38,25 @@ export interface IndicatorsResponse {
 
 /** /api/health: the one health model the server builds (src/core/health.ts); run, demo and serve send the detailed report. */
 export type { DetailedHealthReport as Health, Level, ReconciliationCounts } from '../../src/core/health.js';
+
+/** GET /api/decision: what the decision service advises on one market now (src/assistant/decision-service.ts). */
+export interface DecisionResponse {
+  action: 'BUY' | 'SELL' | 'HOLD';
+  confidence: number;
+  strategy: string;
+  reasons: string[];
+  features: Record<string, number | null>;
+  price: number | null;
+  asOf: number | null;
+}
+
+/** GET /api/decisions: the recorded decisions, most recent first, with their outcomes per horizon. */
+export interface DecisionsResponse {
+  count: number;
+  horizons: string[];
+  hitThreshold: number;
+  decisions: (Omit<DecisionRecord, 'scorable'>)[];
+}
 
 export interface ApiIndex {
   name: string;
@@ -85,6 +105,11 @@ export function candlesPath(key: MarketKey, extra: Record<string, string | numbe
   const q = new URLSearchParams({ exchange: key.exchange, symbol: key.symbol, timeframe: key.timeframe });
   for (const [k, v] of Object.entries(extra)) q.set(k, String(v));
   return `/api/candles?${q}`;
+}
+
+/** /api/<route>?exchange&symbol&timeframe plus `extra`, for the market routes beside /api/candles. */
+export function marketPath(route: string, key: MarketKey, extra: Record<string, string | number> = {}): string {
+  return candlesPath(key, extra).replace('/api/candles?', `${route}?`);
 }
 
 export function indicatorsPath(key: MarketKey, extra: Record<string, string | number> = {}): string {

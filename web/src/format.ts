@@ -27,6 +27,11 @@ export function percent(n: number): string {
   return (n > 0 ? '+' : n < 0 ? '−' : '') + Math.abs(n).toFixed(2) + '%';
 }
 
+/** "57%": a share without sign or decimals. */
+export function percent0(n: number): string {
+  return `${Math.round(n)}%`;
+}
+
 export function rate(perSecond: number | null): string {
   if (perSecond === null) return '—';
   return perSecond >= 100 ? count(Math.round(perSecond)) : perSecond.toFixed(1);

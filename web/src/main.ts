@@ -116,7 +116,7 @@ async function start(): Promise<void> {
 
   // For tests and the curious: what the chart holds right now.
   Object.defineProperty(window, 'candlestackDashboard', {
-    value: Object.freeze({ chartData: () => market.chartData(), indicatorSeries: (name: string) => market.indicatorSeries(name), indicatorState: () => market.indicatorState() }),
+    value: Object.freeze({ chartData: () => market.chartData(), indicatorSeries: (name: string) => market.indicatorSeries(name), indicatorState: () => market.indicatorState(), decisionState: () => market.decisionState() }),
   });
 }
 

@@ -1,10 +1,12 @@
 /**
  * Market view: exchange / symbol / timeframe pickers, last price and 24 h change, and the candle chart fed
- * by /api/candles (history, paged backwards as the user scrolls) and /ws (the forming candle and closes).
+ * by /api/candles (history, paged backwards as the user scrolls) and /ws (the forming candle and closes),
+ * the indicator overlays, and the assistant's decision on the market (decision-panel.ts).
  */
 import { candlesPath, getJson, sameKey } from './api.js';
 import type { Candle, CandleEvent, CandlesResponse, IndicatorEvent, MarketKey, SymbolInfo } from './api.js';
 import { CandleChart } from './candle-chart.js';
+import { DecisionPanel } from './decision-panel.js';
 import { IndicatorLayer } from './indicator-layer.js';
 import { IndicatorOverlays } from './indicator-overlays.js';
 import { byId, h } from './dom.js';
@@ -28,6 +30,7 @@ export class MarketView {
   private readonly chart: CandleChart;
   private readonly overlays: IndicatorOverlays;
   private readonly indicators: IndicatorLayer;
+  private readonly decision = new DecisionPanel();
   private key: MarketKey | null = null;
   /** Bumped on every switch: answers for an older selection are dropped. */
   private generation = 0;
@@ -81,6 +84,7 @@ export class MarketView {
     this.exhausted = false;
     this.reference = null;
     this.indicators.reset(key);
+    this.decision.show(key);
     this.renderStats();
     byId('chart').dataset.ready = 'false';
     byId('chart').setAttribute('aria-label', `Candlestick chart of ${key.symbol} on ${key.exchange}, ${key.timeframe} candles. Arrow keys scroll, plus and minus zoom, Home loads older candles, End returns to the latest.`);
@@ -92,6 +96,7 @@ export class MarketView {
   }
 
   onEvent(e: CandleEvent): void {
+    this.decision.onCandle(e);
     const c = e.candle;
     if (!this.key || c.exchange !== this.key.exchange || c.symbol !== this.key.symbol || c.timeframe !== this.key.timeframe) return;
     if (this.loading) this.buffered.push(c);
@@ -125,6 +130,11 @@ export class MarketView {
   /** For tests: what is drawn of indicator `name` (null when not drawn), and the indicators on offer. */
   indicatorSeries(name: string) {
     return this.overlays.series(name);
+  }
+
+  /** For tests: what the assistant panel shows. */
+  decisionState() {
+    return this.decision.state();
   }
 
   indicatorState() {

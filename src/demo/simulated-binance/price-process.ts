@@ -7,17 +7,7 @@
 /** 1e8: Binance prints every price and quantity with 8 decimals, so one unit is 1e-8. */
 export const UNITS_PER_ONE = 100_000_000n;
 
-/** mulberry32: tiny, fast, good enough for simulation; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../core/random.js';
 
 /** Formats a non-negative amount in 1e-8 units as Binance does: "43210.12000000". */
 export function formatUnits(units: bigint): string {

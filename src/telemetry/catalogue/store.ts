@@ -34,7 +34,7 @@ export function storeMetrics(registry: Registry) {
     }),
     storeQueueDepth: new Gauge({
       name: 'candlestack_store_queue_depth',
-      help: 'Candle rows waiting for the next batched write.',
+      help: 'Candle rows not yet written: queued for the next batched write plus the batch being written (grows behind a blocked write).',
       labelNames: ['store'] as const,
       registers: r,
     }),
