@@ -25,6 +25,7 @@ import type { Service } from '../core/service.js';
 import type { ExchangeId } from '../core/exchange-id.js';
 import { ROOT_CONTEXT, SpanKind, trace, type Context, type Link } from '@opentelemetry/api';
 import type { Tracing } from '../telemetry/tracing.js';
+import { activeTraceExemplar, TracedHistogram, type TraceExemplar } from '../telemetry/exemplars.js';
 import { ATTR_DB_COLLECTION_NAME, ATTR_DB_OPERATION_BATCH_SIZE, ATTR_DB_OPERATION_NAME, ATTR_DB_SYSTEM_NAME, dbSystemName } from '../telemetry/semconv.js';
 
 /** Links kept on a write span (other traces whose candles the batch carries). */
@@ -103,7 +104,7 @@ export class CandleWriter implements Service {
     this.progressAt = o.clock.now();
     const kind = o.store.kind;
     this.m = {
-      duration: o.metrics.storeWriteDuration.labels(kind),
+      duration: new TracedHistogram(o.metrics.storeWriteDuration, { store: kind }),
       rows: o.metrics.hot.storeRowsWritten.counter(o.metrics.storeRowsWritten, kind),
       errors: o.metrics.hot.storeErrors.counter(o.metrics.storeErrors, kind, 'upsert'),
       depth: o.metrics.storeQueueDepth.labels(kind),
@@ -200,8 +201,8 @@ export class CandleWriter implements Service {
     this.m.depth.set(this.pending);
     const stop = this.m.duration.startTimer();
     this.flushing = this.write(rows)
-      .then(() => {
-        stop();
+      .then((exemplar) => {
+        stop(exemplar);
         breaker?.success();
         ok = true;
         this.progressAt = this.o.clock.now();
@@ -236,17 +237,23 @@ export class CandleWriter implements Service {
     this.links.push({ context: sc });
   }
 
-  /** The store upsert, with tracing inside its CLIENT span. */
-  private write(rows: Candle[]): Promise<void> {
+  /** The store upsert, with tracing inside its CLIENT span; resolves with that span's exemplar (none when untraced). */
+  private async write(rows: Candle[]): Promise<TraceExemplar | undefined> {
     const tracing = this.o.tracing;
-    if (!tracing?.enabled) return this.o.store.upsert(rows);
+    if (!tracing?.enabled) {
+      await this.o.store.upsert(rows);
+      return undefined;
+    }
     const parent = this.parent ?? ROOT_CONTEXT;
     const links = this.links;
     this.parent = null;
     this.links = [];
     this.lastLinked = '';
     const attributes = { [ATTR_DB_SYSTEM_NAME]: dbSystemName(this.o.store.kind), [ATTR_DB_OPERATION_NAME]: 'upsert', [ATTR_DB_COLLECTION_NAME]: 'candles', [ATTR_DB_OPERATION_BATCH_SIZE]: rows.length };
-    return tracing.span('upsert candles', { kind: SpanKind.CLIENT, parent, links, attributes }, () => this.o.store.upsert(rows));
+    return tracing.span('upsert candles', { kind: SpanKind.CLIENT, parent, links, attributes }, async () => {
+      await this.o.store.upsert(rows);
+      return activeTraceExemplar();
+    });
   }
 
   /** Stops the timer and writes what is left (even with the breaker open); what cannot be written is counted. */
