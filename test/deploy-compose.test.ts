@@ -13,6 +13,7 @@ import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SETTINGS, defaultConfig, loadConfig, settingsHelp } from '../src/config/config.js';
 import { LAST_DURATION_METRIC } from '../src/jobs/textfile.js';
+import { hostPolicy } from '../src/app/parts.js';
 import { candlestackServices, commandVariables, composeConfig, dockerComposeAvailable, listenPorts, mounts, serviceNames, type Compose, type ComposeService } from './support/compose.js';
 import { skipUnlessAvailable } from './support/harness.js';
 import { catalogue, loadDashboards, loadRules, path, readYaml, REPO, PROMETHEUS_CONFIG } from './support/observability.js';
@@ -314,4 +315,18 @@ test('compose: no credential has a default; each comes from the env file', (t) =
   }
   // Kafka answers host clients on the seed's 9092.
   assert.ok((full.services.kafka!.ports ?? []).some((p) => (typeof p === 'string' ? p : `${p.published}:${p.target}`).includes('9092:9092')), 'Kafka published on 127.0.0.1:9092');
+});
+
+test('compose: every candlestack service answers the names the stack reaches it by (service name, aliases) on its ports, and no other name', (t) => {
+  if (!load(t)) return;
+  const problems: string[] = [];
+  for (const [name, s] of candlestackServices(full)) {
+    const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, v ?? '']));
+    const config = loadConfig({ env, flags: {} });
+    const policy = hostPolicy(config);
+    // Alertmanager posts to http://candlestack:9001/api/alerts, notify calls serve and decide, Prometheus scrapes by these names
+    for (const host of serviceNames(name, s)) for (const port of listenPorts(s)) if (!policy.hostAllowed(`${host}:${port}`)) problems.push(`${name}: Host ${host}:${port} refused`);
+    if (policy.hostAllowed('rebind.attacker.example')) problems.push(`${name}: answers any Host (no DNS-rebinding protection)`);
+  }
+  assert.deepEqual(problems, []);
 });

@@ -170,16 +170,20 @@ async function serve(role: Role, argv: string[]): Promise<number> {
   const config: Config = loadConfig({ file: values.config as string | undefined, env: process.env, flags });
   const clock = systemClock;
   // Telemetry first: the role's traces and the logs that share their resource (service.name, instance id).
-  const [{ Tracing }, { OtlpLogSink, logsUrl }, { startLogRetention }, { createLogger }] = await Promise.all([import('../telemetry/tracing.js'), import('../telemetry/otlp-logs.js'), import('../telemetry/log-retention.js'), loadLogger()]);
+  const [{ Tracing }, { OtlpLogSink, logsUrl }, { startLogRetention }, { createLogger }, { LokiLogSink }, { lokiPushUrl }] = await Promise.all([import('../telemetry/tracing.js'), import('../telemetry/otlp-logs.js'), import('../telemetry/log-retention.js'), loadLogger(), import('../telemetry/loki-logs.js'), import('../config/loki-config.js')]);
   const tracing = Tracing.fromConfig(config.tracing, { role, version: VERSION });
-  const logsTo = logsUrl(config.tracing, process.env);
+  // Log lines leave to Loki's push API when log.loki.url is set, else to the collector over OTLP (when it is).
+  const lokiUrl = lokiPushUrl(config.log.loki);
+  const lokiLogs = lokiUrl ? new LokiLogSink({ url: lokiUrl, tenant: config.log.loki.tenant, flushMs: config.log.loki.flushMs, resourceAttributes: tracing.resourceAttributes }) : null;
+  const logsTo = lokiLogs ? null : logsUrl(config.tracing, process.env);
   const otlpLogs = logsTo ? new OtlpLogSink(logsTo, config.tracing.protocol, tracing.resourceAttributes) : null;
-  const log = createLogger({ level: config.log.level, format: config.log.format, base: { role }, files: config.log, extra: otlpLogs ? [otlpLogs] : [] });
+  const log = createLogger({ level: config.log.level, format: config.log.format, base: { role }, files: config.log, extra: [...(otlpLogs ? [otlpLogs] : []), ...(lokiLogs ? [lokiLogs] : [])] });
   const stopRetention = startLogRetention([config.log.file, config.log.errorFile].filter((p): p is string => p !== null), config.log.retentionMs, clock);
   const flushTelemetry = async () => {
     stopRetention();
     await tracing.shutdown().catch(() => undefined);
     await otlpLogs?.shutdown().catch(() => undefined);
+    await lokiLogs?.shutdown();
     log.flush?.();
   };
 
@@ -207,7 +211,7 @@ async function serve(role: Role, argv: string[]): Promise<number> {
   const deadline = setTimeout(() => {
     log.error({ component: 'app', afterMs: STOP_DEADLINE_MS }, 'shutdown did not finish in time; exiting');
     log.flush?.();
-    process.exit(1);
+    void Promise.race([lokiLogs?.shutdown(), new Promise((r) => setTimeout(r, 2_000))]).finally(() => process.exit(1));
   }, STOP_DEADLINE_MS);
   deadline.unref();
   await app.stop();

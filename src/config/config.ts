@@ -17,13 +17,14 @@ import { EXCHANGE_IDS, adapterFor, isExchangeId, type ExchangeId } from '../exch
 import { resolveSymbol } from '../exchanges/symbols.js';
 import type { QualitySettings } from '../quality/settings.js';
 import { POSTGRES_URL_EXPECTED, isPostgresUrl, parsePostgresUrl, redactUrl } from '../store/postgres-url.js';
-import { bool, duration, host, nullable, oneOf, port, splitList, stringList, url, type Parse } from './fields.js';
+import { bool, duration, host, hostNames, nullable, origins, oneOf, port, splitList, stringList, url, type Parse } from './fields.js';
 import { INDICATORS } from './indicators-config.js';
 import { JOBS, type JobsConfig } from './jobs-config.js';
 import { DECIDE, type DecideConfig } from './decide-config.js';
 import { BREAKERS, QUALITY, type BreakersConfig } from './quality-config.js';
 import { TELEGRAM, type TelegramConfig } from './telegram-config.js';
 import { TRACING, applyOtelEnv, type TracingConfig } from './tracing-config.js';
+import { LOKI, type LokiConfig } from './loki-config.js';
 import { leaf, list, record, section, setting, type Setting } from './schema.js';
 import { CACHE, SERVE_HTTP_FIELDS, type CacheConfig, type ServeHttpConfig } from './serve-config.js';
 
@@ -50,11 +51,12 @@ export interface Config {
   /** Maximum age per timeframe; a timeframe not listed is kept forever. */
   retention: Partial<Record<Timeframe, number>>;
   /** Listen address; the API's limits (serve-config.ts; optional in the type so tests can give host and port only: read them with `serveHttp`). */
-  http: { host: string; port: number } & Partial<ServeHttpConfig>;
+  /** allowedHosts / allowedOrigins: src/api/host-policy.ts (DNS-rebinding and cross-site protection). */
+  http: { host: string; port: number; allowedHosts?: string[]; allowedOrigins?: string[] } & Partial<ServeHttpConfig>;
   /** The read API's cache (serve-config.ts). */
   cache: CacheConfig;
   /** Logs: stdout, and rotating files (src/telemetry/logger.ts) kept `retentionMs` (log-retention.ts). */
-  log: { level: LogLevel; format: LogFormat; file: string | null; errorFile: string | null; retentionMs: number; maxSize: string };
+  log: { level: LogLevel; format: LogFormat; file: string | null; errorFile: string | null; retentionMs: number; maxSize: string; loki: LokiConfig };
   /** Streaming indicators (src/pipeline/indicators/); the file's `indicators:` section. */
   indicators: IndicatorsConfig;
   /** Data-quality checks and score (src/quality/). */
@@ -201,6 +203,8 @@ const CONFIG = section<Config>({
   http: section<Config['http']>({
     host: leaf(host, '127.0.0.1', { cli: { flag: 'host', value: 'ADDRESS', help: 'HTTP listen address (default {default}; 0.0.0.0 to expose)' } }),
     port: leaf(port, DEFAULT_PORT, { cli: { flag: 'port', value: 'PORT', help: 'HTTP port for the API, /ws and /metrics (default {default}; 0 picks a free one)' } }),
+    allowedHosts: leaf(hostNames, [], { cli: { flag: 'allowed-hosts', value: 'LIST', help: 'Host names answered besides localhost, IP addresses and the --host address (DNS-rebinding protection): serve,.example.com or * for any; /healthz, /readyz, /metrics answer any Host' } }),
+    allowedOrigins: leaf(origins, [], { cli: { flag: 'allowed-origins', value: 'LIST', help: 'browser Origins a /ws connection or a POST may come from besides the same origin: https://dash.example.com or * for any' } }),
     ...SERVE_HTTP_FIELDS,
   }),
   log: section({
@@ -210,6 +214,7 @@ const CONFIG = section<Config>({
     errorFile: leaf(nullable(logPath), null, { cli: { flag: 'log-error-file', value: 'PATH', help: 'write the error and fatal lines to PATH too, rotated the same way' } }),
     retentionMs: leaf(duration(DAY, 3650 * DAY), 30 * DAY, { file: 'retention', cli: { flag: 'log-retention', value: 'DURATION', help: 'delete log files older than this (default {default})' } }),
     maxSize: leaf(logSize, '100m'),
+    loki: LOKI,
   }),
   indicators: INDICATORS,
   quality: QUALITY,
