@@ -42,6 +42,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, ...liveLimits(config, metrics), onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
+  bus.subscribe('feature', live.onFeature);
   const cached = buildReadCache(config, { clock, metrics, log, tracing }, lifecycle);
   if (cached.cache) {
     bus.subscribe('candle', cached.cache.onCandle);
@@ -49,7 +50,6 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   }
   const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
   for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
-  pipeline.features.onFeature(live.onFeature);
   const decisions = buildDecisions(config, { clock, metrics, log, tracing }, { store, markets, features: pipeline.features.latest, env: deps.env ?? process.env });
   // The Telegram bot, when a token is configured: it asks this role's own API, so it starts after the server.
   const notifier = embeddedNotifier(config, { clock, metrics, log, markets, tracing }, () => ({ host: config.http.host, port: api.port }));
