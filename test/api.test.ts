@@ -360,6 +360,30 @@ describe('ApiServer', () => {
       assert.equal((await client.next()).type, 'subscribed', 'the BTC candle was not delivered');
     });
 
+    test('a timeframe that is not configured, mistyped and non-string fields get an error naming the field, never a default subscription', async (t) => {
+      const client = await LiveClient.open(t, `${wsBase}/ws`);
+      client.send({ op: 'subscribe', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1h' }); // valid, but only 1m and 5m are built
+      const e1 = await client.next();
+      assert.equal(e1.type, 'error');
+      assert.equal(e1.error.parameter, 'timeframe');
+      assert.match(e1.error.message, /configured timeframes 1m, 5m/);
+      client.send({ op: 'subscribe', exchnage: 'binance', sym: 'ETH-USDT' });
+      const e2 = await client.next();
+      assert.deepEqual([e2.type, e2.error.code, e2.error.parameter], ['error', 'bad_parameter', 'exchnage']);
+      client.send({ op: 'subscribe', symbol: 'BTC-USDT', timeframe: 1 });
+      assert.equal((await client.next()).error.parameter, 'timeframe');
+      client.send({ op: 'subscribe', symbol: ['BTC-USDT'] });
+      assert.equal((await client.next()).error.parameter, 'symbol');
+      client.send({ op: 'unsubscribe', symbol: 'BTC-USDT', timeframe: '1h' });
+      assert.equal((await client.next()).error.parameter, 'timeframe');
+      client.send([{ op: 'subscribe' }]);
+      assert.equal((await client.next()).error.code, 'bad_message');
+      // none of them subscribed anything: a BTC-USDT 1m candle is not delivered before the next answer
+      update(btc1m[0]!);
+      client.send({ op: 'subscribe', symbol: 'SOL-USDT' });
+      assert.deepEqual(await client.next(), { type: 'subscribed', exchange: 'binance', symbol: 'SOL-USDT', timeframe: '1m' });
+    });
+
     test('unsubscribe stops delivery', async (t) => {
       const client = await LiveClient.open(t, `${wsBase}/ws`);
       client.send({ op: 'subscribe', symbol: 'BTC-USDT', timeframe: '1m' });

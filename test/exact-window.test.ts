@@ -1,7 +1,7 @@
 /**
  * ExactWindow (SMA / Bollinger sums): the Number fast path and the BigInt slow path agree with an independent
  * BigInt reference (integer × 10^18 sums, mean and population variance rounded once) to a few ulps, for
- * exchange-style texts, texts with more than 8 fraction digits, negative, huge and non-decimal texts mixed in
+ * exchange-style texts, texts with more than 8 fraction digits (long and short), negative, huge and non-decimal texts mixed in
  * one window; peek never changes the window.
  */
 import { describe, test } from 'node:test';
@@ -47,6 +47,10 @@ describe('ExactWindow', () => {
       if (k < 0.15) return `-${(r() * 100).toFixed(3)}`;
       if (k < 0.2) return (r() * 1e12).toFixed(2); // beyond the fast path's limit for most sizes
       if (k < 0.22) return '1e-7';
+      // short texts with 9-12 fraction digits: the number reads back as a 8-digit decimal's double only if the
+      // window wrongly took it from the number (it must take the text reading: off by up to 5e-9 otherwise)
+      if (k < 0.32) return (r() * 100).toFixed(9 + Math.floor(r() * 4));
+      if (k < 0.34) return `${Math.floor(r() * 1000)}.${'0'.repeat(8)}${1 + Math.floor(r() * 9)}`;
       return (r() * 100).toFixed(8);
     }],
   ] as const) {

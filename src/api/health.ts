@@ -15,7 +15,8 @@ export interface HealthSources {
   feeds?: () => FeedHealth[];
   /** A feed whose last frame is older than half of this is reported `stale`. */
   staleAfterMs: number;
-  store?: { kind: string; isOpen(): boolean; queueDepth(): number };
+  /** `writeStall`: rows waiting while no write completed for N flush intervals (CandleWriter.stall()); makes the role not ready. */
+  store?: { kind: string; isOpen(): boolean; queueDepth(): number; writeStall?(): { rows: number; sinceMs: number } | null };
   bus: { kind: string; bufferDepth?: () => number; caughtUp?: () => boolean };
   backfillPending?: () => number;
   startedAt: number;
@@ -32,9 +33,11 @@ export function healthReport(s: HealthSources, now: number): HealthReport {
   const breakers = s.breakers?.();
   const tripped = breakers?.some((b) => b.state !== 'closed') ?? false;
   const own = s.notReady?.() ?? [];
-  const status = !storeOpen || (feeds.length > 0 && up === 0) ? 'down' : up < feeds.length || tripped || own.length > 0 ? 'degraded' : 'ok';
+  const stall = storeOpen ? (s.store?.writeStall?.() ?? null) : null;
+  const status = !storeOpen || (feeds.length > 0 && up === 0) ? 'down' : up < feeds.length || tripped || own.length > 0 || stall !== null ? 'degraded' : 'ok';
   const reasons: string[] = [...own];
   if (s.store && !storeOpen) reasons.push(`store ${s.store.kind} is not open`);
+  if (s.store && stall) reasons.push(`store ${s.store.kind} has completed no write for ${(stall.sinceMs / 1000).toFixed(1)} s with ${stall.rows} rows waiting`);
   for (const f of feeds) if (f.status !== 'connected') reasons.push(`feed ${f.exchange}#${f.connection} is ${f.status}`);
   const bus: HealthReport['bus'] = { kind: s.bus.kind };
   if (s.bus.bufferDepth) bus.bufferDepth = s.bus.bufferDepth();
@@ -57,7 +60,7 @@ function feedState(f: FeedHealth, staleAfterMs: number): FeedState {
   return f.lastMessageAgeMs !== null && f.lastMessageAgeMs > staleAfterMs / 2 ? 'stale' : 'up';
 }
 
-/** Ready when the store (if any) is open and every feed is connected. */
+/** Ready when the store (if any) is open and writing (no write stall), every feed is connected, and the role has no reason of its own. */
 export function readiness(report: HealthReport): { ready: boolean; reasons: string[] } {
   return { ready: report.reasons.length === 0, reasons: report.reasons };
 }

@@ -13,6 +13,7 @@ import type { CircuitBreaker } from '../core/circuit-breaker.js';
 import type { ApiMetrics } from '../telemetry/metrics.js';
 import { Tracing } from '../telemetry/tracing.js';
 import { tracedFetch } from '../telemetry/http-tracing.js';
+import { activeTraceExemplar, TracedHistogram, type TraceExemplar } from '../telemetry/exemplars.js';
 
 const OFF = Tracing.off();
 
@@ -78,7 +79,7 @@ export class HttpClient {
     if (!/^https?:\/\//.test(o.baseUrl)) throw new RangeError(`baseUrl of ${o.target}: expected an http(s):// URL, got ${JSON.stringify(o.baseUrl)}`);
     this.target = o.target;
     this.base = o.baseUrl.replace(/\/+$/, '');
-    this.duration = o.metrics.httpClientRequestDuration.labels(o.target);
+    this.duration = new TracedHistogram(o.metrics.httpClientRequestDuration, { target: o.target });
     for (const f of HTTP_CLIENT_FAILURES) o.metrics.httpClientRequests.labels(o.target, f).inc(0);
   }
 
@@ -119,17 +120,23 @@ export class HttpClient {
     const headers: Record<string, string> = { accept: 'application/json', ...this.o.headers, ...options.headers };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     const stop = this.duration.startTimer();
+    // The CLIENT span is tracedFetch's: its trace id is read inside it, where the request is sent.
+    let exemplar: TraceExemplar | undefined;
+    const send: typeof fetch = (input, init) => {
+      exemplar = activeTraceExemplar();
+      return fetch(input, init);
+    };
     try {
       const init = { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body), signal };
-      const res = await tracedFetch(this.o.tracing ?? OFF, url, init, { peer: this.target });
+      const res = await tracedFetch(this.o.tracing ?? OFF, url, init, { peer: this.target, fetch: send });
       const text = await res.text();
-      stop();
+      stop(exemplar);
       this.count(String(res.status));
       if (res.status >= 500) breaker?.failure(new Error(`HTTP ${res.status}`));
       else breaker?.success();
       return { status: res.status, body: parseJson(text), text };
     } catch (err) {
-      stop();
+      stop(exemplar);
       const failure: HttpClientFailure = timeout.aborted ? 'timeout' : 'error';
       this.count(failure);
       const e = new HttpClientError(this.target, failure, failure === 'timeout' ? `${this.target} did not answer ${method} ${path} within ${timeoutMs} ms` : `${this.target} ${method} ${path} failed: ${errorText(err)}`, { cause: err });

@@ -3,6 +3,7 @@ import type { Server, ServerResponse } from 'node:http';
 import type { ApiMetrics } from '../telemetry/metrics.js';
 import type { AddressInfo } from 'node:net';
 import { sendMaybeCompressed } from './compress.js';
+import { activeTraceExemplar, observeTraced } from '../telemetry/exemplars.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; parameter?: string };
@@ -60,9 +61,12 @@ export class Listener {
  * (bounded: `unknown` for anything else), never the raw path.
  */
 export function countRequest(metrics: Pick<ApiMetrics, 'httpRequests' | 'httpRequestDuration'>, method: string, route: string, res: ServerResponse): void {
-  const stop = metrics.httpRequestDuration.startTimer({ method, route });
+  // Called inside the request's SERVER span (traceRequest): its trace id is the duration's exemplar.
+  const exemplar = activeTraceExemplar();
+  const t0 = performance.now();
   res.on('finish', () => {
-    stop();
+    const value = (performance.now() - t0) / 1000;
+    observeTraced(metrics.httpRequestDuration, { method, route }, value, exemplar);
     metrics.httpRequests.labels(method, route, String(res.statusCode)).inc();
   });
 }

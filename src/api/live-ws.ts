@@ -7,6 +7,9 @@
  * handshake) and a connection at most `maxSubscriptions` subscriptions (counted in `_refused_total`).
  *
  * Client -> server: {"op":"subscribe"|"unsubscribe","exchange":"binance","symbol":"BTC-USDT","timeframe":"1m"}
+ *                   (exchange, symbol, timeframe may be left out: the first configured exchange, its first symbol,
+ *                   1m (or the first configured timeframe without 1m); any other field, a field that is not a string, or a timeframe
+ *                   the exchange does not build is answered with an error naming it, and nothing changes)
  * Server -> client: {"type":"subscribed"|"unsubscribed",...}, {"type":"candle","kind":"update"|"close"|"correction","candle":{...}},
  *                   {"type":"indicator","kind":"update"|"close"|"correction","exchange","symbol","timeframe","openTime","values":{...}},
  *                   {"type":"feature","exchange","symbol","timeframe","openTime","close","values":{...}} (each closed candle's feature vector: run/demo, and serve from candlestack_features),
@@ -138,12 +141,22 @@ export class LiveHub implements Service {
     this.clients.add(client);
     this.o.metrics.websocketClients.set(this.clients.size);
     ws.on('pong', () => (client.alive = true));
-    ws.on('message', (data, isBinary) => this.onMessage(client, isBinary ? '' : data.toString()));
+    ws.on('message', (data, isBinary) => this.receive(client, isBinary ? '' : data.toString()));
     ws.on('close', () => this.remove(client));
     ws.on('error', () => this.remove(client));
     // Optional subscription in the URL: /ws?exchange=&symbol=&timeframe=
     const params = new URL(req.url ?? '/ws', 'http://localhost').searchParams;
     if (params.has('symbol')) this.subscribe(client, { exchange: params.get('exchange'), symbol: params.get('symbol'), timeframe: params.get('timeframe') });
+  }
+
+  /** A client message; nothing it holds may end the process (an exception is logged and answered). */
+  private receive(client: Client, text: string): void {
+    try {
+      this.onMessage(client, text);
+    } catch (err) {
+      this.o.log.error({ err }, 'live message handling failed');
+      this.error(client, 'internal_error', 'the message could not be handled; see the server log');
+    }
   }
 
   private onMessage(client: Client, text: string): void {
@@ -153,18 +166,29 @@ export class LiveHub implements Service {
     } catch {
       return this.error(client, 'bad_message', 'messages must be JSON objects like {"op":"subscribe","exchange":"binance","symbol":"BTC-USDT","timeframe":"1m"}');
     }
-    if (typeof msg !== 'object' || msg === null) return this.error(client, 'bad_message', 'messages must be JSON objects');
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return this.error(client, 'bad_message', 'messages must be JSON objects');
     const m = msg as Record<string, unknown>;
+    if (m.op !== 'subscribe' && m.op !== 'unsubscribe') return this.error(client, 'bad_parameter', 'op: expected "subscribe" or "unsubscribe"', 'op');
+    // a mistyped field must not quietly become the default market: unknown and non-string fields are errors
+    for (const k of Object.keys(m)) {
+      if (!MESSAGE_FIELDS.has(k)) return this.error(client, 'bad_parameter', `unknown field ${JSON.stringify(k.slice(0, 64))}; a message has only ${[...MESSAGE_FIELDS].join(', ')}`, k.slice(0, 64));
+      if (k !== 'op' && typeof m[k] !== 'string') return this.error(client, 'bad_parameter', `${k}: expected a string`, k);
+    }
     const fields = { exchange: str(m.exchange), symbol: str(m.symbol), timeframe: str(m.timeframe) };
-    if (m.op === 'subscribe') return this.subscribe(client, fields);
-    if (m.op === 'unsubscribe') return this.unsubscribe(client, fields);
-    return this.error(client, 'bad_parameter', 'op: expected "subscribe" or "unsubscribe"', 'op');
+    return m.op === 'subscribe' ? this.subscribe(client, fields) : this.unsubscribe(client, fields);
+  }
+
+  /** The series a message names, defaulted; an unknown exchange or symbol, or a timeframe not configured for the exchange, is a BadParameterError. */
+  private series(f: { exchange: string | null; symbol: string | null; timeframe: string | null }): { exchange: ExchangeId; symbol: string; timeframe: string } {
+    const { exchange, symbol, market } = this.o.markets.resolve(f.exchange, f.symbol);
+    const timeframe = parseTimeframe(f.timeframe, market.timeframes.includes('1m') ? '1m' : (market.timeframes[0] ?? '1m'));
+    if (!market.timeframes.includes(timeframe)) throw new BadParameterError('timeframe', `one of the configured timeframes ${market.timeframes.join(', ')}`, f.timeframe);
+    return { exchange, symbol, timeframe };
   }
 
   private subscribe(client: Client, f: { exchange: string | null; symbol: string | null; timeframe: string | null }): void {
     try {
-      const { exchange, symbol } = this.o.markets.resolve(f.exchange, f.symbol);
-      const timeframe = parseTimeframe(f.timeframe, '1m');
+      const { exchange, symbol, timeframe } = this.series(f);
       const k = key(exchange, symbol, timeframe);
       if (!client.keys.has(k) && client.keys.size >= this.limits.maxSubscriptions) {
         this.o.limitMetrics?.websocketRefused.labels('subscription_cap').inc();
@@ -185,8 +209,7 @@ export class LiveHub implements Service {
 
   private unsubscribe(client: Client, f: { exchange: string | null; symbol: string | null; timeframe: string | null }): void {
     try {
-      const { exchange, symbol } = this.o.markets.resolve(f.exchange, f.symbol);
-      const timeframe = parseTimeframe(f.timeframe, '1m');
+      const { exchange, symbol, timeframe } = this.series(f);
       const k = key(exchange, symbol, timeframe);
       client.keys.delete(k);
       this.leave(k, client);
@@ -234,6 +257,9 @@ export class LiveHub implements Service {
     this.o.onWatch?.(exchange, symbol, timeframe, false);
   }
 }
+
+/** The fields a client message may carry. */
+const MESSAGE_FIELDS: ReadonlySet<string> = new Set(['op', 'exchange', 'symbol', 'timeframe']);
 
 function key(exchange: ExchangeId, symbol: string, tf: string): string {
   return `${exchange}\u0000${symbol}\u0000${tf}`;

@@ -30,6 +30,7 @@ import type { RateLimiter } from './rate-limit.js';
 import type { RateLimitGroup } from '../config/serve-config.js';
 import { Tracing } from '../telemetry/tracing.js';
 import { UNTRACED_ROUTES, traceRequest } from '../telemetry/http-tracing.js';
+import { exposition } from '../telemetry/exposition.js';
 import { guardServer, SERVER_OPTIONS, type SocketLimits } from './socket-guard.js';
 
 export const MAX_CANDLES_LIMIT = 5000;
@@ -132,7 +133,7 @@ export class ApiServer implements Service {
       ['/api/health', async (_u, res) => sendJson(res, 200, o.healthDetails ? await o.healthDetails.extend(this.report()) : this.report())],
       ['/healthz', (_u, res) => sendJson(res, 200, { status: 'alive' })],
       ['/readyz', (_u, res) => this.ready(res)],
-      ['/metrics', (_u, res) => this.metricsText(res)],
+      ['/metrics', (_u, res, req) => this.metricsText(req, res)],
       ['/api/indicators', this.read('/api/indicators', (u) => indicatorsPlan({ store: o.store, markets: o.markets, names: o.indicatorNames ?? [] }, u))],
       ['/api/quality', (u, res) => sendQuality(u, res, o.markets, o.quality)],
       ['/api/jobs', (u, res) => sendJobs(u, res, o.jobs)],
@@ -287,9 +288,10 @@ export class ApiServer implements Service {
     sendJson(res, r.ready ? 200 : 503, r);
   }
 
-  private async metricsText(res: ServerResponse): Promise<void> {
-    const body = await this.o.registry.metrics();
-    res.writeHead(200, { 'content-type': this.o.registry.contentType });
+  /** OpenMetrics (with exemplars) when the scraper asks for it, else the classic text format (exposition.ts). */
+  private async metricsText(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { contentType, body } = await exposition(this.o.registry, req.headers.accept);
+    res.writeHead(200, { 'content-type': contentType, vary: 'accept' });
     res.end(body);
   }
 }

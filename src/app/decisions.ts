@@ -48,6 +48,6 @@ export function buildDecisions(config: Config, deps: PartDeps, parts: { store: S
     markets: parts.markets,
   });
   const lookups: FeatureLookup[] = [...(parts.features ? [parts.features] : []), storedFeatures(parts.store)];
-  const service = new DecisionService({ store: parts.store, markets: parts.markets.list, strategy: buildStrategy(d, { clock: deps.clock, metrics: deps.metrics, log, breakers: config.breakers, env: parts.env ?? {}, tracing: deps.tracing }), clock: deps.clock, log, features: lookups, onDecision: decisionLog.record });
+  const service = new DecisionService({ store: parts.store, markets: parts.markets.list, strategy: buildStrategy(d, { clock: deps.clock, metrics: deps.metrics, log, breakers: config.breakers, env: parts.env ?? {}, tracing: deps.tracing }), clock: deps.clock, log, features: lookups, onDecision: decisionLog.record, ...(deps.tracing ? { tracing: deps.tracing } : {}) });
   return { service, log: decisionLog, services: [service, decisionLog], routes: { '/api/decision': service.route, '/api/decisions': decisionLog.route } };
 }

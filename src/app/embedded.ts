@@ -70,7 +70,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
         role: deps.role,
         feeds: () => collectors.flatMap((c) => c.health()),
         staleAfterMs: config.feed.staleAfterMs,
-        store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => pipeline.writer.depth },
+        store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => pipeline.writer.pending, writeStall: () => pipeline.writer.stall() },
         bus: { kind: bus.kind },
         backfillPending: () => pipeline.backfiller.pending,
         startedAt,

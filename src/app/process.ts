@@ -72,7 +72,7 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
       health: {
         startedAt,
         staleAfterMs: config.feed.staleAfterMs,
-        store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => built.writer.depth },
+        store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => built.writer.pending, writeStall: () => built.writer.stall() },
         bus: { kind: kafka.kind, caughtUp: () => kafka.caughtUp() },
         backfillPending: () => built.backfiller.pending,
         breakers: () => [...built.breakerStatus(), ...kafka.breakerStatus()],

@@ -15,6 +15,7 @@ import { healthReport, readiness, type HealthSources } from '../api/health.js';
 import { BadParameterError } from '../core/errors.js';
 import { Tracing } from '../telemetry/tracing.js';
 import { UNTRACED_ROUTES, traceRequest } from '../telemetry/http-tracing.js';
+import { exposition } from '../telemetry/exposition.js';
 import { guardServer, SERVER_OPTIONS, type SocketLimits } from '../api/socket-guard.js';
 import { silentLogger, type Logger } from '../telemetry/logger.js';
 
@@ -86,8 +87,8 @@ export class RoleServer implements Service {
       }
       if (path === '/api/health') return sendJson(res, 200, this.report());
       if (path === '/metrics') {
-        const body = await o.registry.metrics();
-        res.writeHead(200, { 'content-type': o.registry.contentType });
+        const { contentType, body } = await exposition(o.registry, req.headers.accept);
+        res.writeHead(200, { 'content-type': contentType, vary: 'accept' });
         res.end(body);
         return;
       }

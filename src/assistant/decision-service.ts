@@ -24,6 +24,7 @@ import { rejectUnknown } from '../api/params.js';
 import { resolveSymbol } from '../exchanges/symbols.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
+import { SpanKind, Tracing } from '../telemetry/tracing.js';
 import { FEATURE_NAMES, SeriesFeatures, type FeatureValues, type FeatureVector } from './features.js';
 import type { Action, Strategy } from './strategy.js';
 
@@ -68,6 +69,8 @@ export interface DecisionServiceOptions {
   /** Freshest first; the replay from the store is the last resort. */
   features?: readonly FeatureLookup[];
   onDecision?: DecisionSink;
+  /** The strategy's call is an INTERNAL span `decide <strategy>` (inside the request's SERVER span). */
+  tracing?: Tracing;
 }
 
 /** The market a request names is not configured (HTTP 404). */
@@ -81,7 +84,11 @@ export class UnknownMarketError extends CandlestackError {
 export class DecisionService implements Service {
   readonly name = 'decisions';
 
-  constructor(private readonly o: DecisionServiceOptions) {}
+  private readonly tracing: Tracing;
+
+  constructor(private readonly o: DecisionServiceOptions) {
+    this.tracing = o.tracing ?? Tracing.off();
+  }
 
   start(): void {}
   stop(): void {}
@@ -140,7 +147,11 @@ export class DecisionService implements Service {
       for (let i = 1; i < candles.length; i++) values = replay.next(candles[i]!);
     }
     const price = Number(last.close);
-    const verdict = await this.o.strategy.decide({ exchange, symbol, timeframe, openTime: last.openTime, price, features: values });
+    const verdict = await this.tracing.span(`decide ${this.o.strategy.name}`, { kind: SpanKind.INTERNAL, attributes: { [ATTR_STRATEGY]: this.o.strategy.name, [ATTR_FEATURES_SOURCE]: vector ? 'feature_vector' : 'replay' } }, async (span) => {
+      const v = await this.o.strategy.decide({ exchange, symbol, timeframe, openTime: last.openTime, price, features: values });
+      span.setAttribute(ATTR_ACTION, v.action);
+      return v;
+    });
     const strategy = verdict.strategy ?? this.o.strategy.name;
     return this.emit({ ...market, action: verdict.action, confidence: round(verdict.confidence), strategy, reasons: verdict.reasons, features: ordered(values), price, asOf: last.openTime + tfMs });
   }
@@ -154,6 +165,11 @@ export class DecisionService implements Service {
     return d;
   }
 }
+
+/** Attributes of the strategy span (candlestack's own namespace). */
+export const ATTR_STRATEGY = 'candlestack.decision.strategy';
+export const ATTR_ACTION = 'candlestack.decision.action';
+export const ATTR_FEATURES_SOURCE = 'candlestack.decision.features_source';
 
 /** The API body of a decision: exactly the seven keys. */
 export function body(d: DecisionBody): DecisionBody {

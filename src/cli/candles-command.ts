@@ -14,7 +14,7 @@ import { ConfigError } from '../core/errors.js';
 import { TIMEFRAMES, isTimeframe, type Timeframe } from '../core/timeframe.js';
 import type { Candle } from '../core/types.js';
 import { DUMP_FORMATS, isDumpFormat, normalizeSymbol, type DumpFormat } from '../sources/binance-dumps.js';
-import { replayDump, unreadableInput, type ReplaySink, type ReplaySpec } from '../sources/dump-replay.js';
+import type { ReplaySink, ReplaySpec } from '../sources/dump-replay.js';
 
 export interface CandlesArgs {
   input: string;
@@ -111,6 +111,8 @@ export async function candlesCommand(args: CandlesArgs, io: CandlesIo): Promise<
   const symbol = normalizeSymbol(args.symbol) ?? args.symbol;
   const err = (text: string) => io.stderr.write(`${text}\n`);
 
+  // The replay (engine, logger) loads here, not with the module: `candles --help` starts without it.
+  const { replayDump, unreadableInput } = await import('../sources/dump-replay.js');
   const unreadable = await unreadableInput(args.input);
   if (unreadable !== null) {
     err(`candles: --input: ${unreadable}`);

@@ -9,14 +9,14 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { systemClock } from '../core/clock.js';
 import { CandlestackError, ConfigError } from '../core/errors.js';
-import { DEFAULT_PORT, SETTING_OPTIONS, loadConfig, settingFlags, settingsHelp, type Config } from '../config/config.js';
+import type { Config } from '../config/config.js';
 import type { Embedded } from '../app/embedded.js';
-import { STACK_HELP, StackError, parseStackArgs, stackCommand } from './stack-command.js';
 import { ROLE_COMMANDS, ROLE_PORTS, roleHelp, startRole, type RoleCommand } from './role-commands.js';
-import { createLogger } from '../telemetry/logger.js';
-import { CANDLES_HELP, candlesCommand, parseCandlesArgs } from './candles-command.js';
-// The other commands' modules (roots, store drivers, job registry, metrics catalogue) load when their command
-// runs, so the offline commands start fast: see BENCHMARKS.md, "Offline import".
+// Every command's modules load when that command runs: the config schema (every exchange adapter, yaml), the
+// logger (pino, @opentelemetry/api), docker compose's yaml, the roots, store drivers, job registry, metrics
+// catalogue. `--help`, `--version` and the offline commands start fast: see BENCHMARKS.md, "Startup".
+const loadConfigModule = () => import('../config/config.js');
+const loadLogger = () => import('../telemetry/logger.js');
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -50,7 +50,7 @@ Examples:
   candlestack import --input BTCUSDT-aggTrades-2024-01-01.csv --format binance-aggtrades-csv --symbol BTCUSDT
 `;
 
-const RUN_HELP = () => `Usage: candlestack run [flags]
+const RUN_HELP = ({ DEFAULT_PORT, settingsHelp }: ConfigModule) => `Usage: candlestack run [flags]
 
 Collects trades (and the exchange's own klines, for reconciliation) from the configured exchanges, builds
 candles on every timeframe, stores them (SQLite or PostgreSQL, see --store) and serves the web dashboard
@@ -64,7 +64,7 @@ ${settingsHelp()}
 Precedence: defaults < --config file < CANDLESTACK_* environment < flags.
 `;
 
-const DEMO_HELP = () => `Usage: candlestack demo [flags]
+const DEMO_HELP = ({ settingsHelp }: ConfigModule) => `Usage: candlestack demo [flags]
 
 Starts one simulated exchange per --exchanges entry on loopback (default Binance; each speaks its exchange's
 wire protocol: WebSocket streams, heartbeats, REST candles) and runs the same pipeline as 'run' against them:
@@ -85,6 +85,7 @@ ${settingsHelp()}
 `;
 
 type Role = 'run' | 'demo' | RoleCommand;
+type ConfigModule = Awaited<ReturnType<typeof loadConfigModule>>;
 
 /** How long a stop may take (flushes, the last Kafka commit, the producer's drain) before the process exits anyway. */
 const STOP_DEADLINE_MS = 30_000;
@@ -100,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'candles') {
+    const { CANDLES_HELP, candlesCommand, parseCandlesArgs } = await import('./candles-command.js');
     const args = parseCandlesArgs(rest);
     if (args.help) {
       process.stdout.write(CANDLES_HELP);
@@ -111,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'backfill') return backfill(rest);
   if (command === 'run' || command === 'demo') return serve(command, rest);
   if (command === 'stack') {
+    const { STACK_HELP, parseStackArgs, stackCommand } = await import('./stack-command.js');
     const args = parseStackArgs(rest);
     if (args === 'help') {
       process.stdout.write(STACK_HELP);
@@ -136,6 +139,7 @@ async function importDump(argv: string[]): Promise<number> {
   const { IMPORT_HELP, importCommand, parseImportArgs } = await import('./import-command.js');
   const { openStore } = await import('../store/open.js');
   const { createMetrics, createRegistry } = await import('../telemetry/metrics.js');
+  const { createLogger } = await loadLogger();
   const parsed = parseImportArgs(argv, process.env);
   if (parsed.help) {
     process.stdout.write(IMPORT_HELP);
@@ -153,27 +157,33 @@ async function importDump(argv: string[]): Promise<number> {
 }
 
 async function serve(role: Role, argv: string[]): Promise<number> {
+  const configModule = await loadConfigModule();
+  const { DEFAULT_PORT, SETTING_OPTIONS, loadConfig, settingFlags, settingsHelp } = configModule;
   const options: ParseArgsOptionsConfig = { ...SETTING_OPTIONS, help: { type: 'boolean', short: 'h' } };
   if (role === 'demo') Object.assign(options, { rate: { type: 'string' }, seed: { type: 'string' }, chaos: { type: 'boolean' } });
   const { values } = parseFlags(role, argv, options);
   if (values.help) {
-    process.stdout.write(role === 'run' ? RUN_HELP() : role === 'demo' ? DEMO_HELP() : roleHelp(role, settingsHelp()));
+    process.stdout.write(role === 'run' ? RUN_HELP(configModule) : role === 'demo' ? DEMO_HELP(configModule) : roleHelp(role, settingsHelp()));
     return 0;
   }
   const flags = settingFlags(values);
   const config: Config = loadConfig({ file: values.config as string | undefined, env: process.env, flags });
   const clock = systemClock;
   // Telemetry first: the role's traces and the logs that share their resource (service.name, instance id).
-  const [{ Tracing }, { OtlpLogSink, logsUrl }, { startLogRetention }] = await Promise.all([import('../telemetry/tracing.js'), import('../telemetry/otlp-logs.js'), import('../telemetry/log-retention.js')]);
+  const [{ Tracing }, { OtlpLogSink, logsUrl }, { startLogRetention }, { createLogger }, { LokiLogSink }, { lokiPushUrl }] = await Promise.all([import('../telemetry/tracing.js'), import('../telemetry/otlp-logs.js'), import('../telemetry/log-retention.js'), loadLogger(), import('../telemetry/loki-logs.js'), import('../config/loki-config.js')]);
   const tracing = Tracing.fromConfig(config.tracing, { role, version: VERSION });
-  const logsTo = logsUrl(config.tracing, process.env);
+  // Log lines leave to Loki's push API when log.loki.url is set, else to the collector over OTLP (when it is).
+  const lokiUrl = lokiPushUrl(config.log.loki);
+  const lokiLogs = lokiUrl ? new LokiLogSink({ url: lokiUrl, tenant: config.log.loki.tenant, flushMs: config.log.loki.flushMs, resourceAttributes: tracing.resourceAttributes }) : null;
+  const logsTo = lokiLogs ? null : logsUrl(config.tracing, process.env);
   const otlpLogs = logsTo ? new OtlpLogSink(logsTo, config.tracing.protocol, tracing.resourceAttributes) : null;
-  const log = createLogger({ level: config.log.level, format: config.log.format, base: { role }, files: config.log, extra: otlpLogs ? [otlpLogs] : [] });
+  const log = createLogger({ level: config.log.level, format: config.log.format, base: { role }, files: config.log, extra: [...(otlpLogs ? [otlpLogs] : []), ...(lokiLogs ? [lokiLogs] : [])] });
   const stopRetention = startLogRetention([config.log.file, config.log.errorFile].filter((p): p is string => p !== null), config.log.retentionMs, clock);
   const flushTelemetry = async () => {
     stopRetention();
     await tracing.shutdown().catch(() => undefined);
     await otlpLogs?.shutdown().catch(() => undefined);
+    await lokiLogs?.shutdown();
     log.flush?.();
   };
 
@@ -201,7 +211,7 @@ async function serve(role: Role, argv: string[]): Promise<number> {
   const deadline = setTimeout(() => {
     log.error({ component: 'app', afterMs: STOP_DEADLINE_MS }, 'shutdown did not finish in time; exiting');
     log.flush?.();
-    process.exit(1);
+    void Promise.race([lokiLogs?.shutdown(), new Promise((r) => setTimeout(r, 2_000))]).finally(() => process.exit(1));
   }, STOP_DEADLINE_MS);
   deadline.unref();
   await app.stop();
@@ -235,6 +245,7 @@ async function jobCommand(argv: string[]): Promise<number> {
   const { JOB_HELP, jobRun, parseJobArgs } = await import('./job-command.js');
   const { buildJobs } = await import('../jobs/registry.js');
   const { openStore } = await import('../store/open.js');
+  const { createLogger } = await loadLogger();
   const parsed = parseJobArgs(argv, process.env);
   if (parsed === 'help') {
     process.stdout.write(JOB_HELP());
@@ -283,7 +294,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof UsageError || err instanceof StackError || (err instanceof CandlestackError && err.name === 'JobUsageError')) {
+    if (err instanceof ConfigError || err instanceof UsageError || (err instanceof CandlestackError && (err.name === 'JobUsageError' || err.name === 'StackError'))) {
       process.stderr.write(`candlestack: ${err.message}\n`);
       process.exitCode = 2;
       return;

@@ -24,6 +24,7 @@ import { DECIDE, type DecideConfig } from './decide-config.js';
 import { BREAKERS, QUALITY, type BreakersConfig } from './quality-config.js';
 import { TELEGRAM, type TelegramConfig } from './telegram-config.js';
 import { TRACING, applyOtelEnv, type TracingConfig } from './tracing-config.js';
+import { LOKI, type LokiConfig } from './loki-config.js';
 import { leaf, list, record, section, setting, type Setting } from './schema.js';
 import { CACHE, SERVE_HTTP_FIELDS, type CacheConfig, type ServeHttpConfig } from './serve-config.js';
 
@@ -54,7 +55,7 @@ export interface Config {
   /** The read API's cache (serve-config.ts). */
   cache: CacheConfig;
   /** Logs: stdout, and rotating files (src/telemetry/logger.ts) kept `retentionMs` (log-retention.ts). */
-  log: { level: LogLevel; format: LogFormat; file: string | null; errorFile: string | null; retentionMs: number; maxSize: string };
+  log: { level: LogLevel; format: LogFormat; file: string | null; errorFile: string | null; retentionMs: number; maxSize: string; loki: LokiConfig };
   /** Streaming indicators (src/pipeline/indicators/); the file's `indicators:` section. */
   indicators: IndicatorsConfig;
   /** Data-quality checks and score (src/quality/). */
@@ -210,6 +211,7 @@ const CONFIG = section<Config>({
     errorFile: leaf(nullable(logPath), null, { cli: { flag: 'log-error-file', value: 'PATH', help: 'write the error and fatal lines to PATH too, rotated the same way' } }),
     retentionMs: leaf(duration(DAY, 3650 * DAY), 30 * DAY, { file: 'retention', cli: { flag: 'log-retention', value: 'DURATION', help: 'delete log files older than this (default {default})' } }),
     maxSize: leaf(logSize, '100m'),
+    loki: LOKI,
   }),
   indicators: INDICATORS,
   quality: QUALITY,

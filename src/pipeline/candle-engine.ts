@@ -12,6 +12,7 @@
  *   someone watches live (`setWatched`) also gets its update right after the batch of trades that changed it
  *   (`defer`, e.g. setImmediate: one update per series per batch), so live latency does not wait for the tick.
  */
+import { TracedHistogram } from '../telemetry/exemplars.js';
 import { fixed8, parseFixed8, type Fixed8 } from '../core/decimal.js';
 import type { Clock } from '../core/clock.js';
 import type { Candle, CandleEvent, CandleEventKind, Trade } from '../core/types.js';
@@ -616,7 +617,7 @@ export class CandleEngine {
           m: mt
             ? {
                 completed: mt.candlesCompleted.labels(exchange, tf),
-                latency: mt.candleCloseLatency.labels(tf),
+                latency: new TracedHistogram(mt.candleCloseLatency, { timeframe: tf }),
                 late: this.lateOf(exchange, tf),
                 closePrice: mt.candleClosePrice.labels(exchange, symbol, tf),
                 volume: mt.candleVolume.labels(exchange, symbol, tf),

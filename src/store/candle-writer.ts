@@ -9,6 +9,11 @@
  * forming-candle updates are dropped first (the candle's next update or its close supersedes them anyway);
  * closed candles are never dropped, even past the bound (they are logged as over the bound instead).
  * Every dropped row is counted (`candlestack_store_rows_dropped_total`) and logged.
+ *
+ * `candlestack_store_queue_depth` counts every row not yet written: those queued plus the batch being written,
+ * updated on every flush tick, so a write blocked on a lock shows as a growing queue rather than 0. `stall()`
+ * says when rows are waiting and no write has completed for `stallAfterFlushes` flush intervals: /readyz then
+ * reports the store not ready (issue 19: a locked table stalled the store invisibly).
  */
 import type { CircuitBreaker } from '../core/circuit-breaker.js';
 import type { Clock, Timer } from '../core/clock.js';
@@ -20,6 +25,7 @@ import type { Service } from '../core/service.js';
 import type { ExchangeId } from '../core/exchange-id.js';
 import { ROOT_CONTEXT, SpanKind, trace, type Context, type Link } from '@opentelemetry/api';
 import type { Tracing } from '../telemetry/tracing.js';
+import { activeTraceExemplar, TracedHistogram, type TraceExemplar } from '../telemetry/exemplars.js';
 import { ATTR_DB_COLLECTION_NAME, ATTR_DB_OPERATION_BATCH_SIZE, ATTR_DB_OPERATION_NAME, ATTR_DB_SYSTEM_NAME, dbSystemName } from '../telemetry/semconv.js';
 
 /** Links kept on a write span (other traces whose candles the batch carries). */
@@ -43,6 +49,14 @@ export interface CandleWriterOptions {
    * with links to the other traces in the batch.
    */
   tracing?: Tracing;
+  /** Rows waiting and no write completed for this many flush intervals: `stall()` reports it. Default 10. */
+  stallAfterFlushes?: number;
+}
+
+/** The writer has rows waiting and has not completed a write for `sinceMs`. */
+export interface WriteStall {
+  rows: number;
+  sinceMs: number;
 }
 
 /** What the writer has counted (`CandleWriter.status()`): the same numbers its metrics expose. */
@@ -50,7 +64,7 @@ export interface CandleWriterStatus {
   rowsWritten: number;
   /** Failed batch writes. */
   errors: number;
-  /** Rows waiting for the next write. */
+  /** Rows not yet written: queued plus the batch being written. */
   queueDepth: number;
 }
 
@@ -65,6 +79,11 @@ export class CandleWriter implements Service {
   private formingRows = new Map<string, Candle>();
   private timer: Timer | null = null;
   private flushing: Promise<void> | null = null;
+  /** Rows of the write in progress. */
+  private inFlight = 0;
+  /** When a write last completed, or the writer last found nothing waiting. */
+  private progressAt: number;
+  private readonly stallMs: number;
   private readonly flushMs: number;
   private readonly maxBatch: number;
   private readonly maxBuffered: number;
@@ -81,9 +100,11 @@ export class CandleWriter implements Service {
     this.flushMs = o.flushMs ?? 1000;
     this.maxBatch = o.maxBatch ?? 5000;
     this.maxBuffered = Math.max(1, o.maxBufferedRows ?? 100_000);
+    this.stallMs = this.flushMs * Math.max(1, o.stallAfterFlushes ?? 10);
+    this.progressAt = o.clock.now();
     const kind = o.store.kind;
     this.m = {
-      duration: o.metrics.storeWriteDuration.labels(kind),
+      duration: new TracedHistogram(o.metrics.storeWriteDuration, { store: kind }),
       rows: o.metrics.hot.storeRowsWritten.counter(o.metrics.storeRowsWritten, kind),
       errors: o.metrics.hot.storeErrors.counter(o.metrics.storeErrors, kind, 'upsert'),
       depth: o.metrics.storeQueueDepth.labels(kind),
@@ -93,8 +114,15 @@ export class CandleWriter implements Service {
   }
 
   start(): void {
-    this.timer = this.o.clock.setInterval(() => void this.flush(), this.flushMs);
+    this.progressAt = this.o.clock.now();
+    this.timer = this.o.clock.setInterval(this.tick, this.flushMs);
   }
+
+  /** Every flush interval: a write, or (one still in progress) the gauge brought up to date. */
+  private readonly tick = (): void => {
+    if (this.flushing) this.m.depth.set(this.pending);
+    else void this.flush();
+  };
 
   onEvent = (e: CandleEvent): void => {
     const c = e.candle;
@@ -119,12 +147,26 @@ export class CandleWriter implements Service {
     for (const rows of [this.closedRows, this.formingRows]) for (const k of rows.keys()) if (k.startsWith(prefix)) rows.delete(k);
   }
 
+  /** Rows queued for the next write (not counting the batch being written). */
   get depth(): number {
     return this.closedRows.size + this.formingRows.size;
   }
 
+  /** Rows not yet written: queued plus the batch being written (what the queue gauge shows). */
+  get pending(): number {
+    return this.depth + this.inFlight;
+  }
+
+  /** Rows waiting while no write has completed for `stallAfterFlushes` flush intervals; null otherwise. */
+  stall(): WriteStall | null {
+    const rows = this.pending;
+    if (rows === 0) return null;
+    const sinceMs = this.o.clock.now() - this.progressAt;
+    return sinceMs > this.stallMs ? { rows, sinceMs } : null;
+  }
+
   status(): CandleWriterStatus {
-    return { rowsWritten: this.m.rows.value, errors: this.m.errors.value, queueDepth: this.depth };
+    return { rowsWritten: this.m.rows.value, errors: this.m.errors.value, queueDepth: this.pending };
   }
 
   /**
@@ -132,8 +174,10 @@ export class CandleWriter implements Service {
    * it (the rows stay buffered for the next flush). The process role commits Kafka offsets only after true.
    */
   async flush(force = false): Promise<boolean> {
-    if (this.flushing) await this.flushing;
+    // a loop: several callers may wait on the same write, and only one of them starts the next
+    while (this.flushing) await this.flushing;
     if (this.depth === 0) {
+      this.progressAt = this.o.clock.now();
       this.m.depth.set(0);
       return true;
     }
@@ -153,12 +197,15 @@ export class CandleWriter implements Service {
     this.formingRows = new Map();
     const rows = [...closed.values(), ...forming.values()];
     let ok = false;
+    this.inFlight = rows.length;
+    this.m.depth.set(this.pending);
     const stop = this.m.duration.startTimer();
     this.flushing = this.write(rows)
-      .then(() => {
-        stop();
+      .then((exemplar) => {
+        stop(exemplar);
         breaker?.success();
         ok = true;
+        this.progressAt = this.o.clock.now();
         this.m.rows.inc(rows.length);
         if (this.droppedSinceLog > 0) this.logDrops();
       })
@@ -170,6 +217,7 @@ export class CandleWriter implements Service {
       })
       .finally(() => {
         this.flushing = null;
+        this.inFlight = 0;
         this.m.depth.set(this.depth);
       });
     await this.flushing;
@@ -189,17 +237,23 @@ export class CandleWriter implements Service {
     this.links.push({ context: sc });
   }
 
-  /** The store upsert, with tracing inside its CLIENT span. */
-  private write(rows: Candle[]): Promise<void> {
+  /** The store upsert, with tracing inside its CLIENT span; resolves with that span's exemplar (none when untraced). */
+  private async write(rows: Candle[]): Promise<TraceExemplar | undefined> {
     const tracing = this.o.tracing;
-    if (!tracing?.enabled) return this.o.store.upsert(rows);
+    if (!tracing?.enabled) {
+      await this.o.store.upsert(rows);
+      return undefined;
+    }
     const parent = this.parent ?? ROOT_CONTEXT;
     const links = this.links;
     this.parent = null;
     this.links = [];
     this.lastLinked = '';
     const attributes = { [ATTR_DB_SYSTEM_NAME]: dbSystemName(this.o.store.kind), [ATTR_DB_OPERATION_NAME]: 'upsert', [ATTR_DB_COLLECTION_NAME]: 'candles', [ATTR_DB_OPERATION_BATCH_SIZE]: rows.length };
-    return tracing.span('upsert candles', { kind: SpanKind.CLIENT, parent, links, attributes }, () => this.o.store.upsert(rows));
+    return tracing.span('upsert candles', { kind: SpanKind.CLIENT, parent, links, attributes }, async () => {
+      await this.o.store.upsert(rows);
+      return activeTraceExemplar();
+    });
   }
 
   /** Stops the timer and writes what is left (even with the breaker open); what cannot be written is counted. */

@@ -9,6 +9,7 @@
  * an operation that failed on it with a connection error (or on a deadlock) is retried once on a fresh
  * connection (every operation is idempotent). A failure that persists is thrown: the CandleWriter counts it and keeps the rows.
  */
+import { TracedHistogram } from '../telemetry/exemplars.js';
 import pg from 'pg';
 import type { Pool, QueryConfig, QueryResultRow } from 'pg';
 import type { Candle } from '../core/types.js';
@@ -88,7 +89,7 @@ export class PostgresStore implements Store {
     const errors = (operation: string) => o.metrics.hot.storeErrors.counter(o.metrics.storeErrors, this.kind, operation);
     const op = (operation: Operation) => ({
       queries: o.metrics.dbQueries.labels(this.kind, operation),
-      duration: o.metrics.dbQueryDuration.labels(this.kind, operation),
+      duration: new TracedHistogram(o.metrics.dbQueryDuration, { store: this.kind, operation }),
       // Failed upserts are counted by their callers (the CandleWriter and IndicatorWriter keep and retry the rows).
       errors: operation === 'upsert' || operation === 'upsert_indicators' ? null : errors(operation),
     });

@@ -5,7 +5,8 @@
  * - `log.file`: every line, in files named by date, rotated at midnight UTC and at `log.maxSize`
  *   (`logs/app.log` -> `logs/app.2026-12-03.1.log`, `.2.log` after a size rotation);
  * - `log.errorFile`: the error and fatal lines only, rotated the same way;
- * - the OpenTelemetry collector over OTLP/HTTP (otlp-logs.ts), with the resource attributes of the traces.
+ * - the OpenTelemetry collector over OTLP/HTTP (otlp-logs.ts), or Loki's push API when `log.loki.url` is set
+ *   (loki-logs.ts), with the resource attributes of the traces.
  *
  * With a file the stdout and file writers run in pino's worker thread (pino-roll for the files), so writing
  * never blocks the event loop; they are flushed when the process exits (SIGTERM included: the roles return
@@ -39,7 +40,7 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
   /** Rotating log files (none when absent). */
   files?: LogFiles;
-  /** More destinations in this thread (the OTLP log sink), at `level`. */
+  /** More destinations in this thread (the OTLP or Loki log sink), at `level`. */
   extra?: DestinationStream[];
 }
 
@@ -53,9 +54,10 @@ export function createLogger(options: LoggerOptions, destination?: DestinationSt
   const pretty = options.format === 'pretty' || (options.format === 'auto' && process.stdout.isTTY === true);
   const base = { name: 'candlestack', ...options.base };
   const common = { level: options.level, base, timestamp: pino.stdTimeFunctions.isoTime, mixin: traceMixin };
-  if (destination) return pino(common, destination);
-  const files = options.files;
   const extra = options.extra ?? [];
+  const level = options.level === 'silent' ? 'fatal' : options.level;
+  if (destination) return extra.length === 0 ? pino(common, destination) : pino(common, pino.multistream([destination, ...extra].map((stream) => ({ level, stream }))));
+  const files = options.files;
   if (!files?.file && !files?.errorFile && !pretty && extra.length === 0) return pino(common);
   const targets: TransportTargetOptions[] = [
     pretty
@@ -66,7 +68,6 @@ export function createLogger(options: LoggerOptions, destination?: DestinationSt
   if (files?.errorFile) targets.push({ target: 'pino-roll', level: 'error', options: rollOptions(files.errorFile, files.maxSize) });
   const worker = pino.transport({ targets, worker: { execArgv: preloadFlags(process.execArgv) } });
   if (extra.length === 0) return pino(common, worker);
-  const level = options.level === 'silent' ? 'fatal' : options.level;
   return pino(common, pino.multistream([{ level, stream: worker }, ...extra.map((stream) => ({ level, stream }))]));
 }
 

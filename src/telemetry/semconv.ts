@@ -12,6 +12,9 @@ export const ATTR_MESSAGING_BATCH_MESSAGE_COUNT = 'messaging.batch.message_count
 export const ATTR_MESSAGING_CLIENT_ID = 'messaging.client.id';
 export const ATTR_MESSAGING_KAFKA_OFFSET = 'messaging.kafka.offset';
 
+/** The URL's path with its variable parts as placeholders (`/bot{token}/sendMessage`). */
+export const ATTR_URL_TEMPLATE = 'url.template';
+
 export const ATTR_DB_SYSTEM_NAME = 'db.system.name';
 export const ATTR_DB_COLLECTION_NAME = 'db.collection.name';
 export const ATTR_DB_OPERATION_NAME = 'db.operation.name';

@@ -198,6 +198,16 @@ export class Tracing {
     return span && span.spanContext().traceId !== INVALID_SPAN_CONTEXT.traceId ? ctx : null;
   }
 
+  /**
+   * Marks the active span failed (the exception, ERROR status, `error.type`) for work that recovered (a degraded
+   * answer) but whose trace must show what failed. Nothing when off or outside a span.
+   */
+  failActive(err: unknown): void {
+    if (this.tracerOrNull === null) return;
+    const s = trace.getSpan(context.active());
+    if (s && s.isRecording()) failSpan(s, err);
+  }
+
   /** Writes `traceparent` (and `tracestate`) of `ctx` (default the active context) into `headers`; nothing when off or outside a span. */
   inject(headers: Record<string, string>, ctx?: Context): void {
     if (this.tracerOrNull === null) return;

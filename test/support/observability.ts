@@ -194,8 +194,10 @@ export class Service {
     readonly name: string,
     command: string,
     args: string[],
+    /** The child's environment (default this process's). */
+    env?: NodeJS.ProcessEnv,
   ) {
-    this.proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
     const keep = (b: Buffer) => {
       this.output = (this.output + b.toString()).slice(-20_000);
     };

@@ -71,6 +71,7 @@ export function buildNotifier(config: Config, deps: NotifierDeps, urls: Notifier
     metrics: deps.metrics.notifier,
     log,
     redact,
+    ...(deps.tracing ? { tracing: deps.tracing } : {}),
     ...tuning,
   });
   if (t.allowedChats.length === 0) log.warn({ component: 'notifier' }, 'telegram.allowedChats is empty: the bot refuses every chat (each refusal names the chat id to add)');

@@ -9,6 +9,12 @@
  *
  * Updates are handled concurrently (polling is never held up by a slow service). Only chats on
  * `telegram.allowedChats` are answered; any other gets one refusal, is counted and logged without its text.
+ * One update is one trace (with `tracing`): a root SERVER span `telegram <command>` per message or button press
+ * (in webhook mode an INTERNAL child of the webhook POST's SERVER span), under it the CLIENT calls to the
+ * market data and decision services (their traceparent continues the trace there) and to the Bot API
+ * (answerCallbackQuery, the reply's sendMessage; bot-api-tracing.ts). A degraded answer (decision service
+ * down) sets the update span's ERROR status. getUpdates is not traced.
+ *
  * The token never reaches a log line (redact.ts). The bot starting or Telegram being unreachable never stops
  * the role: polling retries in the background, and /readyz says the bot is not connected.
  */
@@ -21,6 +27,8 @@ import type { WebhookMessage } from '../../api/alerts-webhook.js';
 import type { TelegramMarket, TelegramMode } from '../../config/telegram-config.js';
 import { initializeNotifierSeries, type NotifierCommand } from '../../telemetry/catalogue/notifier.js';
 import type { NotifierMetrics } from '../../telemetry/metrics.js';
+import { ROOT_CONTEXT, SpanKind, Tracing, type Span } from '../../telemetry/tracing.js';
+import { botApiTracing } from './bot-api-tracing.js';
 import { AlertForwarder } from './alerts.js';
 import {
   BUTTON_TEXT,
@@ -80,6 +88,8 @@ export interface NotifierOptions {
   outbox?: { maxAttempts?: number; backoffMs?: number };
   /** Wait before polling again after getUpdates was refused (401, 409) or init failed (default 5 s). */
   restartDelayMs?: number;
+  /** A trace per update, the Bot API calls as CLIENT spans (off when absent). */
+  tracing?: Tracing;
 }
 
 type Ctx = Context;
@@ -96,6 +106,7 @@ export class Notifier implements Service {
   private readonly refused = new Set<number>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly budgetMs: number;
+  private readonly tracing: Tracing;
   private polling: Promise<void> | null = null;
   private stopping = false;
   private connected = false;
@@ -105,6 +116,7 @@ export class Notifier implements Service {
   constructor(private readonly o: NotifierOptions) {
     this.allowed = new Set(o.allowedChats);
     this.budgetMs = o.answerBudgetMs ?? 4_000;
+    this.tracing = o.tracing ?? Tracing.off();
     initializeNotifierSeries(o.metrics, o.mode);
     this.bot = new Bot<Ctx>(o.token, { client: { apiRoot: o.apiUrl, timeoutSeconds: (o.pollTimeoutSeconds ?? 30) + 30 } });
     const up = o.metrics.botUp.labels(o.mode);
@@ -124,12 +136,13 @@ export class Notifier implements Service {
         throw err;
       }
     });
+    this.bot.api.config.use(botApiTracing(this.tracing, o.apiUrl));
     this.subscriptions = new Subscriptions(o.stateFile, o.metrics, o.log);
-    this.outbox = new Outbox({ send: (chatId, text, other) => this.bot.api.sendMessage(chatId, text, other), clock: o.clock, metrics: o.metrics, log: o.log, redact: o.redact, ...o.outbox });
+    this.outbox = new Outbox({ send: (chatId, text, other) => this.bot.api.sendMessage(chatId, text, other), clock: o.clock, metrics: o.metrics, log: o.log, redact: o.redact, tracing: this.tracing, ...o.outbox });
     this.forwarder = new AlertForwarder({ subscriptions: this.subscriptions, outbox: this.outbox, clock: o.clock, metrics: o.metrics, log: o.log });
     this.bot.use((ctx) => {
       const started = this.o.clock.now();
-      this.track(this.onUpdate(ctx, started));
+      this.track(this.traceUpdate(ctx, (span) => this.onUpdate(ctx, started, span)));
     });
     this.bot.catch((err) => o.log.error({ component: 'notifier', error: errorText(err.error, o.redact) }, 'bot middleware failed'));
   }
@@ -200,15 +213,35 @@ export class Notifier implements Service {
     }
   }
 
-  private async onUpdate(ctx: Ctx, started: number): Promise<void> {
+  /**
+   * The update's span: the root of a new trace when polled (a SERVER span: the bot serving a user's request),
+   * an INTERNAL child of the webhook request's SERVER span in webhook mode. Renamed to its command once known.
+   */
+  private traceUpdate(ctx: Ctx, fn: (span: Span) => Promise<void>): Promise<void> {
+    const polled = this.o.mode !== 'webhook';
+    const type = ctx.callbackQuery ? 'callback_query' : ctx.message ? 'message' : 'other';
+    const attributes: Record<string, string | number> = { [ATTR_UPDATE_TYPE]: type, [ATTR_UPDATE_ID]: ctx.update.update_id };
+    if (ctx.chat?.id !== undefined) attributes[ATTR_CHAT_ID] = ctx.chat.id;
+    return this.tracing.span(`telegram ${type}`, { kind: polled ? SpanKind.SERVER : SpanKind.INTERNAL, attributes, ...(polled ? { parent: ROOT_CONTEXT } : {}) }, fn);
+  }
+
+  private async onUpdate(ctx: Ctx, started: number, span: Span): Promise<void> {
     const chatId = ctx.chat?.id;
     if (chatId === undefined) return;
     const kind = ctx.callbackQuery ? 'callback_query' : 'message';
-    if (!this.allowed.has(chatId)) return this.refuse(ctx, chatId, kind);
+    if (!this.allowed.has(chatId)) {
+      span.setAttribute(ATTR_REFUSED, true);
+      return this.refuse(ctx, chatId, kind);
+    }
     let command: NotifierCommand = 'other';
+    const named = (c: NotifierCommand) => {
+      command = c;
+      span.setAttribute(ATTR_COMMAND, c);
+      span.updateName(`telegram ${c}`);
+    };
     try {
       if (ctx.callbackQuery) {
-        command = 'market';
+        named('market');
         await ctx.answerCallbackQuery().catch((err: unknown) => this.o.log.warn({ component: 'notifier', chatId, error: errorText(err, this.o.redact) }, 'answerCallbackQuery failed'));
         const text = await this.onChoice(ctx.callbackQuery.data ?? '');
         return await this.reply(chatId, command, text, started);
@@ -216,9 +249,10 @@ export class Notifier implements Service {
       const text = ctx.message?.text;
       if (text === undefined) return await this.reply(chatId, command, escapeHtml('Send a command (/help) or press the button.'), started);
       const parsed = parseCommand(text);
-      command = parsed.command;
+      named(parsed.command);
       await this.reply(chatId, command, await this.answer(chatId, parsed), started);
     } catch (err) {
+      this.tracing.failActive(err);
       this.o.log.error({ component: 'notifier', chatId, command, error: errorText(err, this.o.redact) }, 'answering an update failed');
       await this.reply(chatId, command, escapeHtml('Something went wrong answering that; try again.'), started);
     }
@@ -319,6 +353,7 @@ export class Notifier implements Service {
     if (d.status === 'fulfilled') return decisionMessage(d.value, now);
     const err = d.reason;
     if (err instanceof UpstreamError && (err.status === 400 || err.status === 404)) return escapeHtml(`No decision for ${marketName(m)}: ${err.message}`);
+    this.tracing.failActive(err); // answered (with the market data), but the trace shows the decision failed
     this.o.log.warn({ component: 'notifier', market: `${m.exchange}:${m.symbol}`, error: errorText(err, this.o.redact) }, 'decision unavailable');
     return decisionUnavailableMessage(m, reason(err), p.status === 'fulfilled' ? p.value : null, p.status === 'rejected' ? reason(p.reason) : null, now);
   }
@@ -327,6 +362,7 @@ export class Notifier implements Service {
     try {
       return priceMessage(await this.o.marketData.price(m, this.o.timeframe, AbortSignal.timeout(this.budgetMs)), this.o.clock.now());
     } catch (err) {
+      this.tracing.failActive(err);
       return priceUnavailableMessage(m, reason(err));
     }
   }
@@ -345,6 +381,13 @@ export class Notifier implements Service {
     return healthMessage(summary, this.forwarder.firing(), this.o.clock.now());
   }
 }
+
+/** Attributes of the update span (candlestack's own namespace: no semantic convention covers a chat bot). */
+export const ATTR_UPDATE_TYPE = 'candlestack.telegram.update_type';
+export const ATTR_UPDATE_ID = 'candlestack.telegram.update_id';
+export const ATTR_CHAT_ID = 'candlestack.telegram.chat_id';
+export const ATTR_COMMAND = 'candlestack.notifier.command';
+export const ATTR_REFUSED = 'candlestack.notifier.refused';
 
 const reason = (err: unknown): string => (err instanceof UpstreamError ? err.message : 'unexpected error');
 

@@ -14,6 +14,7 @@
 import type { Clock, Timer } from '../../core/clock.js';
 import type { NotifierMessageKind, NotifierSendError } from '../../telemetry/catalogue/notifier.js';
 import type { NotifierMetrics } from '../../telemetry/metrics.js';
+import { ROOT_CONTEXT, Tracing, type Context } from '../../telemetry/tracing.js';
 import { errorText, type NotifierLog, type Redact } from './redact.js';
 
 export interface OutgoingMessage {
@@ -42,6 +43,8 @@ export interface OutboxOptions {
   maxRetryAfterMs?: number;
   /** Messages waiting at most (default 1,000). */
   capacity?: number;
+  /** Each send runs in the trace of the one who queued the message (the update replied to, the alert POST). */
+  tracing?: Tracing;
 }
 
 interface Entry {
@@ -49,6 +52,8 @@ interface Entry {
   attempts: number;
   notBefore: number;
   done: (delivered: boolean) => void;
+  /** The trace the message belongs to (null: none, sent as a trace of its own). */
+  trace: Context | null;
 }
 
 /** What a failed attempt was, from grammY's GrammyError (an API answer) or HttpError (no answer). */
@@ -73,12 +78,14 @@ export class Outbox {
   private readonly backoffMs: number;
   private readonly maxRetryAfterMs: number;
   private readonly capacity: number;
+  private readonly tracing: Tracing;
 
   constructor(private readonly o: OutboxOptions) {
     this.maxAttempts = o.maxAttempts ?? 6;
     this.backoffMs = o.backoffMs ?? 1_000;
     this.maxRetryAfterMs = o.maxRetryAfterMs ?? 3_600_000;
     this.capacity = o.capacity ?? 1_000;
+    this.tracing = o.tracing ?? Tracing.off();
   }
 
   get pending(): number {
@@ -87,9 +94,9 @@ export class Outbox {
 
   /** Queues a message; resolves true once delivered, false once given up on. Replies go before waiting alerts. */
   deliver(msg: OutgoingMessage): Promise<boolean> {
-    if (this.stopped) return Promise.resolve(this.giveUp({ msg, attempts: 0, notBefore: 0, done: () => {} }, 'the notifier is stopping'));
+    if (this.stopped) return Promise.resolve(this.giveUp({ msg, attempts: 0, notBefore: 0, done: () => {}, trace: null }, 'the notifier is stopping'));
     return new Promise((done) => {
-      const entry: Entry = { msg, attempts: 0, notBefore: 0, done };
+      const entry: Entry = { msg, attempts: 0, notBefore: 0, done, trace: this.tracing.activeParent() };
       if (msg.kind === 'reply') {
         const firstAlert = this.queue.findIndex((e) => e.msg.kind === 'alert' && e.attempts === 0);
         this.queue.splice(firstAlert < 0 ? this.queue.length : firstAlert, 0, entry);
@@ -133,7 +140,8 @@ export class Outbox {
     const e = this.queue[0]!;
     e.attempts++;
     try {
-      await this.o.send(e.msg.chatId, e.msg.text, { parse_mode: 'HTML', link_preview_options: { is_disabled: true }, ...e.msg.extra });
+      // Sends run one after another from timers and the previous send's continuation: each in its own message's trace.
+      await this.tracing.with(e.trace ?? ROOT_CONTEXT, () => this.o.send(e.msg.chatId, e.msg.text, { parse_mode: 'HTML', link_preview_options: { is_disabled: true }, ...e.msg.extra }));
       this.remove(e);
       this.o.metrics.messagesSent.labels(e.msg.kind).inc();
       e.done(true);

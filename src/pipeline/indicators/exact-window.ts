@@ -106,14 +106,27 @@ export class ExactWindow {
     return this.count === this.size;
   }
 
-  private scaled(text: string): number {
+  /**
+   * The value × 10^8 as an exact integer, or NaN for the slow path. `close` is `Number(text)` (the Bar
+   * contract). The common case is read from the number, not the text: for a text of at most 15 characters
+   * (so at most 15 significant digits) with at most 8 fraction digits, round(close × 10^8) is exactly text ×
+   * 10^8 (below 2^52 the product's error is far under 0.5) and it reads back as `close`; a text with more
+   * fraction digits differs from that integer / 10^8 by at least one unit of its last digit, more than the
+   * double spacing at 15 digits, so its read-back is another double and it goes to the text reading as before.
+   */
+  private scaled(text: string, close: number): number {
+    const limit = this.limit;
+    if (text.length <= 15) {
+      const r = Math.round(close * FAST_SCALE);
+      if (r / FAST_SCALE === close && r <= limit && r >= -limit) return r;
+    }
     const v = toScaled8(text);
-    return v <= this.limit && v >= -this.limit ? v : Number.NaN;
+    return v <= limit && v >= -limit ? v : Number.NaN;
   }
 
   /** Adds a value (its exact text, and its number for text that is not a plain decimal); returns the count. */
   push(text: string, close: number, withVariance: boolean): number {
-    const v = this.scaled(text);
+    const v = this.scaled(text, close);
     const h = this.head;
     if (this.count === this.size) {
       const old = this.nums[h]!;
@@ -144,7 +157,7 @@ export class ExactWindow {
 
   /** What `push` would read, without changing the window; returns the count `push` would give. */
   peek(text: string, close: number, withVariance: boolean): number {
-    const v = this.scaled(text);
+    const v = this.scaled(text, close);
     const full = this.count === this.size;
     const n = full ? this.count : this.count + 1;
     // The slot push would overwrite (the oldest value) when full; -1 when nothing is dropped.

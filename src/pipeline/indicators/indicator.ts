@@ -8,7 +8,11 @@ import type { Candle, IndicatorValues } from '../../core/types.js';
 export const INDICATOR_KINDS = ['sma', 'ema', 'rsi', 'macd', 'bollinger', 'atr', 'vwap'] as const;
 export type IndicatorKind = (typeof INDICATOR_KINDS)[number];
 
-/** A candle as indicators see it: prices as numbers, plus the exact close text for exact window sums. */
+/**
+ * A candle as indicators see it: prices as numbers, plus the exact close text for exact window sums.
+ * `close` is `Number(closeText)` (as `toBar` makes it): exact windows read the usual exchange close from the
+ * number and go to the text only when the number cannot say it (see ExactWindow).
+ */
 export interface Bar {
   readonly openTime: number;
   readonly open: number;

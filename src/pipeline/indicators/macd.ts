@@ -14,9 +14,15 @@ export class Macd implements StreamingIndicator {
   private readonly fastAvg: SeededAverage;
   private readonly slowAvg: SeededAverage;
   private readonly signalAvg: SeededAverage;
-  /** The records `next` and `peek` return, reused (see StreamingIndicator). */
-  private readonly nextOut: MacdValues = { macd: 0, signal: null, histogram: null };
-  private readonly peekOut: MacdValues = { macd: 0, signal: null, histogram: null };
+  /**
+   * The records `next` and `peek` return, reused (see StreamingIndicator): one while the signal warms up
+   * (signal and histogram null), one after, whose fields only ever hold numbers (a field that has held null
+   * is stored tagged, and each double written to it would allocate a heap number).
+   */
+  private readonly nextWarming: MacdValues = { macd: 0, signal: null, histogram: null };
+  private readonly peekWarming: MacdValues = { macd: 0, signal: null, histogram: null };
+  private readonly nextOut: MacdNumbers = { macd: 0.5, signal: 0.5, histogram: 0.5 };
+  private readonly peekOut: MacdNumbers = { macd: 0.5, signal: 0.5, histogram: 0.5 };
 
   constructor(
     readonly fast: number,
@@ -36,7 +42,7 @@ export class Macd implements StreamingIndicator {
     const s = this.slowAvg.next(bar.close);
     if (f === undefined || s === undefined) return null;
     const macd = f - s;
-    return result(this.nextOut, macd, this.signalAvg.next(macd));
+    return result(this.nextOut, this.nextWarming, macd, this.signalAvg.next(macd));
   }
 
   peek(bar: Bar): IndicatorValues | null {
@@ -44,7 +50,7 @@ export class Macd implements StreamingIndicator {
     const s = this.slowAvg.peek(bar.close);
     if (f === undefined || s === undefined) return null;
     const macd = f - s;
-    return result(this.peekOut, macd, this.signalAvg.peek(macd));
+    return result(this.peekOut, this.peekWarming, macd, this.signalAvg.peek(macd));
   }
 }
 
@@ -54,14 +60,15 @@ type MacdValues = {
   histogram: number | null;
 };
 
-function result(out: MacdValues, macd: number, signal: number | undefined): IndicatorValues {
-  out.macd = macd;
+type MacdNumbers = { macd: number; signal: number; histogram: number };
+
+function result(out: MacdNumbers, warming: MacdValues, macd: number, signal: number | undefined): IndicatorValues {
   if (signal === undefined) {
-    out.signal = null;
-    out.histogram = null;
-  } else {
-    out.signal = signal;
-    out.histogram = macd - signal;
+    warming.macd = macd;
+    return warming;
   }
+  out.macd = macd;
+  out.signal = signal;
+  out.histogram = macd - signal;
   return out;
 }

@@ -7,7 +7,12 @@
 export class SeededAverage {
   private count = 0;
   private seedSum = 0;
-  private current: number | undefined;
+  /**
+   * The average once seeded. A number field with a flag, not `number | undefined`: a field that has held
+   * undefined is stored tagged, and every write of a double to it allocates a heap number (one per update).
+   */
+  private current = 0;
+  private seeded = false;
 
   constructor(
     readonly period: number,
@@ -23,22 +28,27 @@ export class SeededAverage {
   }
 
   get value(): number | undefined {
-    return this.current;
+    return this.seeded ? this.current : undefined;
   }
 
   next(x: number): number | undefined {
-    const v = this.current;
-    if (v !== undefined) return (this.current = (x - v) * this.alpha + v);
+    if (this.seeded) {
+      const v = this.current;
+      return (this.current = (x - v) * this.alpha + v);
+    }
     this.seedSum += x;
     this.count += 1;
-    if (this.count === this.period) this.current = this.seedSum / this.period;
-    return this.current;
+    if (this.count !== this.period) return undefined;
+    this.seeded = true;
+    return (this.current = this.seedSum / this.period);
   }
 
   /** The value `next(x)` would return, without changing state. */
   peek(x: number): number | undefined {
-    const v = this.current;
-    if (v !== undefined) return (x - v) * this.alpha + v;
+    if (this.seeded) {
+      const v = this.current;
+      return (x - v) * this.alpha + v;
+    }
     return this.count + 1 === this.period ? (this.seedSum + x) / this.period : undefined;
   }
 }

@@ -1,5 +1,6 @@
 /** API slice: the HTTP servers (ApiServer and every role's RoleServer), outgoing HTTP calls, the live WebSocket and the Alertmanager webhook receiver (src/api/). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { exemplarHistogram } from '../exemplars.js';
 
 export function apiMetrics(registry: Registry) {
   const r = [registry];
@@ -10,12 +11,11 @@ export function apiMetrics(registry: Registry) {
       labelNames: ['method', 'route', 'status'] as const,
       registers: r,
     }),
-    httpRequestDuration: new Histogram({
+    httpRequestDuration: exemplarHistogram(registry, {
       name: 'candlestack_http_request_duration_seconds',
       help: 'HTTP request duration by route.',
       labelNames: ['method', 'route'] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: r,
     }),
     /** Outgoing calls to another service (src/api/http-client.ts), by the called service. */
     httpClientRequests: new Counter({
@@ -24,12 +24,11 @@ export function apiMetrics(registry: Registry) {
       labelNames: ['target', 'outcome'] as const,
       registers: r,
     }),
-    httpClientRequestDuration: new Histogram({
+    httpClientRequestDuration: exemplarHistogram(registry, {
       name: 'candlestack_http_client_request_duration_seconds',
       help: 'Outgoing HTTP call duration by target service (attempts that got an answer or failed).',
       labelNames: ['target'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: r,
     }),
     /** Socket-level limits of the HTTP servers (src/api/socket-guard.ts). */
     httpConnections: new Gauge({

@@ -1,5 +1,6 @@
 /** Candles slice: the candle engine, the reconciler, the gap backfill and the repair jobs (src/pipeline/, src/jobs/backfill.ts, gap-sweep.ts, integrity.ts). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { exemplarHistogram } from '../exemplars.js';
 import { HotSeries } from '../hot.js';
 
 export function candleMetrics(registry: Registry) {
@@ -20,12 +21,11 @@ export function candleMetrics(registry: Registry) {
       labelNames: ['exchange', 'timeframe'] as const,
       registers: r,
     }),
-    candleCloseLatency: new Histogram({
+    candleCloseLatency: exemplarHistogram(registry, {
       name: 'candlestack_candle_close_latency_seconds',
       help: 'Time from the end of a candle period to its closed candle being published.',
       labelNames: ['timeframe'] as const,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 2.5, 3, 5, 10, 30],
-      registers: r,
     }),
     lateTrades: new Counter({
       name: 'candlestack_late_trades_total',

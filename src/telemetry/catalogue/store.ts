@@ -1,5 +1,6 @@
 /** Store slice: the candle and indicator writers, and the PostgreSQL store's queries and pool (src/store/). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { exemplarHistogram } from '../exemplars.js';
 import { HotSeries } from '../hot.js';
 
 export function storeMetrics(registry: Registry) {
@@ -11,12 +12,11 @@ export function storeMetrics(registry: Registry) {
   };
   return {
     hot,
-    storeWriteDuration: new Histogram({
+    storeWriteDuration: exemplarHistogram(registry, {
       name: 'candlestack_store_write_duration_seconds',
       help: 'Duration of one batched candle write.',
       labelNames: ['store'] as const,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-      registers: r,
     }),
     storeRowsWritten: new Counter({
       name: 'candlestack_store_rows_written_total',
@@ -34,7 +34,7 @@ export function storeMetrics(registry: Registry) {
     }),
     storeQueueDepth: new Gauge({
       name: 'candlestack_store_queue_depth',
-      help: 'Candle rows waiting for the next batched write.',
+      help: 'Candle rows not yet written: queued for the next batched write plus the batch being written (grows behind a blocked write).',
       labelNames: ['store'] as const,
       registers: r,
     }),
@@ -52,12 +52,11 @@ export function storeMetrics(registry: Registry) {
       labelNames: ['store', 'operation'] as const,
       registers: r,
     }),
-    dbQueryDuration: new Histogram({
+    dbQueryDuration: exemplarHistogram(registry, {
       name: 'candlestack_db_query_duration_seconds',
       help: 'Duration of store operations against the database, by operation.',
       labelNames: ['store', 'operation'] as const,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers: r,
     }),
     dbConnectionPoolSize: new Gauge({
       name: 'candlestack_db_connection_pool_size',

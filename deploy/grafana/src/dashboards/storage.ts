@@ -30,7 +30,7 @@ export const storage: DashboardSpec = {
         },
         {
           title: 'Write queue depth',
-          description: 'Rows waiting for the next batched write: orange from 1000, red from 5000 (the writer flushes early at 5000).',
+          description: 'Rows not yet written (queued plus the batch being written; grows behind a blocked write): orange from 1000, red from 5000 (the writer flushes early at 5000).',
           unit: 'short',
           thresholds: above(1000, 5000),
           targets: [{ expr: 'candlestack_store_queue_depth', legend: '{{store}}' }],
