@@ -9,6 +9,7 @@ import type { Collector } from '../feed/collector.js';
 import type { CandleEngine } from '../pipeline/candle-engine.js';
 import type { Timeframe } from '../core/timeframe.js';
 import { restoreAndFindStartupGaps } from '../pipeline/restart.js';
+import { repairWindowMs } from '../jobs/backfill.js';
 import type { QualityMonitor } from '../quality/monitor.js';
 import { LiveHub } from '../api/live-ws.js';
 import { redactUrl } from '../store/postgres-url.js';
@@ -49,7 +50,10 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     bus.subscribe('indicator', cached.cache.onIndicator);
   }
   const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
-  for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock)) bus.publish('gap', gap);
+  for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock, repairWindowMs(config.candles.graceMs))) {
+    bus.publish('gap', gap);
+    collectors.find((c) => c.exchange === gap.exchange)?.resumeFrom(gap.symbol, gap.to);
+  }
   const decisions = buildDecisions(config, { clock, metrics, log, tracing }, { store, markets, features: pipeline.features.latest, env: deps.env ?? process.env });
   // The Telegram bot, when a token is configured: it asks this role's own API, so it starts after the server.
   const notifier = embeddedNotifier(config, { clock, metrics, log, markets, tracing }, () => ({ host: config.http.host, port: api.port }));

@@ -96,6 +96,8 @@ export class Collector implements Service {
   private readonly rejectLog: LogThrottle;
   private readonly maxSkew: number;
   private readonly maxFrame: number;
+  /** Symbols whose process was down until the given time (a restart): their first connection's open is a `startup` gap from it. */
+  private readonly resumedAt = new Map<string, number>();
 
   constructor(private readonly o: CollectorOptions) {
     this.exchange = o.adapter.id;
@@ -114,6 +116,15 @@ export class Collector implements Service {
 
   async stop(): Promise<void> {
     await Promise.all(this.shards.map((s) => s.conn.stop()));
+  }
+
+  /**
+   * The process was down, and its startup gap for `symbol` reaches `until` (the restore): the time from then to
+   * the first connection's open is a gap too — the first candle after it is joined part way and must be
+   * backfilled, not kept as built from the trades seen.
+   */
+  resumeFrom(symbol: string, until: number): void {
+    this.resumedAt.set(symbol, until);
   }
 
   /** Forces every connection to reconnect (tests, operator action). */
@@ -215,7 +226,15 @@ export class Collector implements Service {
       unreachableHint: this.o.unreachableHint,
       onFrame: (frame, receivedAt) => this.mapFrame(frame, receivedAt, sink),
       onOpen: (downSince, at) => {
-        if (downSince === null) return;
+        if (downSince === null) {
+          for (const symbol of symbols) {
+            const from = this.resumedAt.get(symbol);
+            if (from === undefined) continue;
+            this.resumedAt.delete(symbol);
+            this.o.bus.publish('gap', { type: 'gap', exchange: this.exchange, symbol, from, to: at, cause: 'startup' });
+          }
+          return;
+        }
         for (const symbol of symbols) {
           const st = this.state(symbol);
           st.afterReconnect = true;

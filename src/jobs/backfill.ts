@@ -87,6 +87,15 @@ interface PendingWork {
  * have answered short under load.
  */
 export const PARTIAL_RETRIES = 2;
+/** Default wait after a period's grace before its kline is asked for (`settleMs`). */
+export const DEFAULT_SETTLE_MS = 2_000;
+/** Default interval between two looks at the pending gaps (`checkEveryMs`). */
+export const DEFAULT_CHECK_EVERY_MS = 1_000;
+
+/** How long after a period ends the backfiller may still not have repaired it, with the default timings. */
+export function repairWindowMs(graceMs: number): number {
+  return graceMs + DEFAULT_SETTLE_MS + DEFAULT_CHECK_EVERY_MS;
+}
 
 export class Backfiller implements Service {
   readonly name = 'backfill';
@@ -100,7 +109,7 @@ export class Backfiller implements Service {
 
   constructor(private readonly o: BackfillOptions) {
     this.timeframes = sortTimeframes(o.timeframes);
-    this.settleMs = o.settleMs ?? 2_000;
+    this.settleMs = o.settleMs ?? DEFAULT_SETTLE_MS;
     // Unrecoverable periods start at an explicit 0 per exchange and timeframe, so "none lost" is a series.
     for (const [exchange, { adapter }] of o.sources) {
       for (const tf of this.timeframes) if (adapter.klineTimeframes.includes(tf)) o.metrics.candles.backfillUnrecoverable.labels(exchange, tf).inc(0);
@@ -108,7 +117,7 @@ export class Backfiller implements Service {
   }
 
   start(): void {
-    this.timer = this.o.clock.setInterval(() => void this.runDue(), this.o.checkEveryMs ?? 1_000);
+    this.timer = this.o.clock.setInterval(() => void this.runDue(), this.o.checkEveryMs ?? DEFAULT_CHECK_EVERY_MS);
   }
 
   /** Stops checking; a run in flight (REST fetches, candles replaced in the engine) finishes first. */

@@ -14,6 +14,7 @@ import type { Candle, CandleEvent, GapEvent } from '../core/types.js';
 import type { Store } from '../store/store.js';
 import type { CandleEngine } from './candle-engine.js';
 import type { ExchangeId } from '../core/exchange-id.js';
+import { timeframeMs } from '../core/timeframe.js';
 
 /** The longest outage a restart tries to backfill. */
 export const MAX_STARTUP_GAP_MS = 7 * 86_400_000;
@@ -25,16 +26,31 @@ export const MAX_STARTUP_GAP_MS = 7 * 86_400_000;
  */
 export const ORPHAN_LOOKBACK = 5;
 
-export async function restoreAndFindStartupGaps(store: Store, engine: CandleEngine, markets: readonly { exchange: ExchangeId; symbols: readonly string[] }[], clock: Clock): Promise<GapEvent[]> {
+/**
+ * Stored candles before a series' latest that a restart looks through for a missing period. A process killed
+ * again before it backfilled its startup gap leaves a hole the next start would not see (its gap starts at the
+ * latest stored candle, after the hole); the gap reaches back to the oldest hole found here instead.
+ */
+export const HOLE_LOOKBACK = 300;
+
+/**
+ * `repairWindowMs`: how long the backfiller waits after a period ends before it repairs it (grace + settle +
+ * its check interval). A process stopped within that time of its latest candle may have had repairs pending
+ * (they live in memory), so the startup gap reaches back that far before the latest stored candle too: a
+ * candle joined part way after an earlier restart, or the one forming at an earlier kill, is fetched again.
+ */
+export async function restoreAndFindStartupGaps(store: Store, engine: CandleEngine, markets: readonly { exchange: ExchangeId; symbols: readonly string[] }[], clock: Clock, repairWindowMs = 0): Promise<GapEvent[]> {
   const gaps: GapEvent[] = [];
   for (const m of markets) {
     const latest = await store.latest(m.exchange, [...m.symbols]);
     const orphans = await closeOrphans(store, latest);
+    const holes = await oldestHoles(store, latest);
     engine.restore(latest);
     for (const symbol of m.symbols) {
       const last = Math.min(
-        Math.max(...latest.filter((c) => c.symbol === symbol).map((c) => c.openTime), Number.NEGATIVE_INFINITY),
+        Math.max(...latest.filter((c) => c.symbol === symbol).map((c) => c.openTime), Number.NEGATIVE_INFINITY) - repairWindowMs,
         orphans.get(symbol) ?? Number.POSITIVE_INFINITY,
+        holes.get(symbol) ?? Number.POSITIVE_INFINITY,
       );
       const now = clock.now();
       const from = Number.isFinite(last) ? Math.max(last, now - MAX_STARTUP_GAP_MS) : now;
@@ -63,6 +79,22 @@ async function closeOrphans(store: Store, latest: readonly Candle[]): Promise<Ma
   }
   if (closed.length > 0) await store.upsert(closed);
   return earliest;
+}
+
+/** Per symbol, the open time of the oldest period missing among the last HOLE_LOOKBACK stored candles of any of its series. */
+async function oldestHoles(store: Store, latest: readonly Candle[]): Promise<Map<string, number>> {
+  const oldest = new Map<string, number>();
+  for (const c of latest) {
+    const ms = timeframeMs(c.timeframe);
+    const series = await store.query({ exchange: c.exchange, symbol: c.symbol, timeframe: c.timeframe, to: c.openTime, limit: HOLE_LOOKBACK });
+    for (let i = 1; i < series.length; i++) {
+      if (series[i]!.openTime - series[i - 1]!.openTime <= ms) continue;
+      const hole = series[i - 1]!.openTime + ms;
+      oldest.set(c.symbol, Math.min(oldest.get(c.symbol) ?? Number.POSITIVE_INFINITY, hole));
+      break;
+    }
+  }
+  return oldest;
 }
 
 /**

@@ -49,7 +49,19 @@ class HttpError extends Error {
   }
 }
 
+/** One REST request as the exchange answered it (`RestApi.requestLog`, for fault tests). */
+export interface RestRequestRecord {
+  /** When it arrived, exchange clock (epoch ms). */
+  readonly at: number;
+  readonly path: string;
+  readonly status: number;
+}
+
+const REQUEST_LOG_KEPT = 10_000;
+
 export class RestApi {
+  /** The most recent requests (at most 10,000), oldest first: what a fault test checks a client's backoff against. */
+  readonly requestLog: RestRequestRecord[] = [];
   private forced: { left: number; status: 429 | 418; retryAfter: number } | null = null;
   private failing = 0;
   private weightMinute = -1;
@@ -69,6 +81,11 @@ export class RestApi {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    const at = this.market.now();
+    res.once('finish', () => {
+      this.requestLog.push({ at, path: url.pathname, status: res.statusCode });
+      if (this.requestLog.length > REQUEST_LOG_KEPT) this.requestLog.splice(0, this.requestLog.length - REQUEST_LOG_KEPT);
+    });
     const weight = WEIGHTS[url.pathname] ?? 1;
     const minute = Math.floor(this.market.now() / 60_000);
     if (minute !== this.weightMinute) [this.weightMinute, this.weightUsed] = [minute, 0];

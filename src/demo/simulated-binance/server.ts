@@ -12,7 +12,7 @@ import type { KlineBar } from './kline-book.js';
 import { DEFAULT_SYMBOLS, MarketGenerator, formatUnits, parseUnits } from './price-process.js';
 import type { SymbolSpec, TradeDraft } from './price-process.js';
 import { RestApi } from './rest-api.js';
-import type { SimTrade } from './rest-api.js';
+import type { RestRequestRecord, SimTrade } from './rest-api.js';
 import { StreamHub, parseStreamName } from './stream-hub.js';
 
 export type { SimTrade } from './rest-api.js';
@@ -180,6 +180,11 @@ export class SimulatedBinance {
   /** The next `count` REST calls fail with 503 (an exchange-side outage); 0 ends it. */
   failRest(count: number): void {
     this.rest.fail(count);
+  }
+
+  /** Fault control: the REST requests the exchange answered (the most recent 10,000), oldest first, with their status. */
+  restRequests(): readonly RestRequestRecord[] {
+    return this.rest.requestLog;
   }
 
   /** Refuses new WebSocket connections (HTTP 503 on upgrade) and drops existing ones, until resumeFeed(). */
