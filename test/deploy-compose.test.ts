@@ -13,6 +13,7 @@ import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SETTINGS, defaultConfig, loadConfig, settingsHelp } from '../src/config/config.js';
 import { LAST_DURATION_METRIC } from '../src/jobs/textfile.js';
+import { hostPolicy } from '../src/app/parts.js';
 import { ALL_PROFILES, candlestackServices, commandOf, commandVariables, composeConfig, dockerComposeAvailable, listenPorts, mounts, serviceEnv, serviceNames, TELEGRAM_SECRET_PATH, type Compose, type ComposeService } from './support/compose.js';
 import { skipUnlessAvailable } from './support/harness.js';
 import { catalogue, loadDashboards, loadRules, path, readYaml, REPO, PROMETHEUS_CONFIG } from './support/observability.js';
@@ -354,3 +355,15 @@ test('compose: notify (the Telegram bot) runs only with --profile telegram, its 
   assert.ok(toNotify.length >= 2 && toNotify.every((u) => u.port === '8003' && u.pathname === '/api/alerts'), 'critical and warning alerts reach notify:8003/api/alerts');
 });
 
+test('compose: every candlestack service answers the names the stack reaches it by (service name, aliases) on its ports, and no other name', (t) => {
+  if (!load(t)) return;
+  const problems: string[] = [];
+  for (const [name, s] of candlestackServices(full)) {
+    const config = loadConfig({ env: serviceEnv(s), flags: {} });
+    const policy = hostPolicy(config);
+    // Alertmanager posts to http://candlestack:9001/api/alerts, notify calls serve and decide, Prometheus scrapes by these names
+    for (const host of serviceNames(name, s)) for (const port of listenPorts(s)) if (!policy.hostAllowed(`${host}:${port}`)) problems.push(`${name}: Host ${host}:${port} refused`);
+    if (policy.hostAllowed('rebind.attacker.example')) problems.push(`${name}: answers any Host (no DNS-rebinding protection)`);
+  }
+  assert.deepEqual(problems, []);
+});

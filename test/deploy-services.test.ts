@@ -14,6 +14,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { get as httpGet } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,6 +150,25 @@ test('the compose stack\'s candlestack services, run as compose runs them, are r
     } catch (err) {
       assert.fail(`${proc.name} (${commandOf(services.find(([n]) => n === proc.name)![1]).join(' ')}): ${(err as Error).message}\n${proc.output.slice(-3000)}`);
     }
+  }
+
+  // Inside the stack the services are reached by name (Prometheus, Alertmanager -> candlestack:9001, notify ->
+  // serve, decide): each answers its names, and refuses a name it does not know (DNS-rebinding protection).
+  const withHost = (port: number, path: string, host: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = httpGet({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+    });
+  for (const [name, svc] of services) {
+    const { local, container } = ports.get(name)!;
+    for (const host of serviceNames(name, svc)) {
+      assert.equal(await withHost(local, '/api/health', `${host}:${container}`), 200, `${name} answers Host ${host}:${container}`);
+      assert.equal(await withHost(local, '/metrics', `${host}:${container}`), 200, `${name} /metrics for Host ${host}:${container}`);
+    }
+    assert.equal(await withHost(local, '/api/health', 'rebind.attacker.example'), 403, `${name} refuses an unknown Host`);
   }
 
   // The Redis URL compose gives serve (CANDLESTACK_CACHE, with REDIS_PASSWORD) opens the Redis compose starts

@@ -4,7 +4,9 @@
  * a client that cannot keep up (unsent data over `maxBufferedBytes`) is disconnected rather than buffered
  * forever, counted in `candlestack_websocket_dropped_total{reason="slow_reader"}`. A client (address or API
  * key) has at most `maxConnectionsPerClient` connections (one more is refused with a 429 before the
- * handshake) and a connection at most `maxSubscriptions` subscriptions (counted in `_refused_total`).
+ * handshake) and a connection at most `maxSubscriptions` subscriptions (counted in `_refused_total`). An upgrade
+ * from a browser page of another origin (an Origin header not the Host's and not in `http.allowedOrigins`) is
+ * refused with a 403 before the handshake (`_refused_total{reason="origin"}`).
  *
  * Client -> server: {"op":"subscribe"|"unsubscribe","exchange":"binance","symbol":"BTC-USDT","timeframe":"1m"}
  *                   (exchange, symbol, timeframe may be left out: the first configured exchange, its first symbol,
@@ -99,6 +101,12 @@ export class LiveHub implements Service {
       accepted = true;
       this.accept(ws, req, who);
     });
+  }
+
+  /** Refuses an upgrade before the handshake (the API server's Origin check), counted in `_refused_total{reason}`. */
+  refuse(socket: Duplex, reason: string, status: number, code: string, message: string): void {
+    this.o.limitMetrics?.websocketRefused.labels(reason).inc();
+    refuseUpgrade(socket, status, code, message);
   }
 
   /** Open connections per client (for tests and health). */

@@ -32,6 +32,8 @@ import { Tracing } from '../telemetry/tracing.js';
 import { UNTRACED_ROUTES, traceRequest } from '../telemetry/http-tracing.js';
 import { exposition } from '../telemetry/exposition.js';
 import { guardServer, SERVER_OPTIONS, type SocketLimits } from './socket-guard.js';
+import { HostPolicy, hostRefusal, originRefusal, refusalOf, sendRefusal } from './host-policy.js';
+import { refuseUpgrade } from './rate-limit.js';
 
 export const MAX_CANDLES_LIMIT = 5000;
 const OFF = Tracing.off();
@@ -104,6 +106,8 @@ export interface ApiServerOptions {
   readDeadlineMs?: number;
   /** Alertmanager notifications received on POST /api/alerts, after validation (run/demo: the Telegram notifier). */
   onAlerts?: (message: WebhookMessage) => void;
+  /** Which Host headers are answered and which Origins may POST (src/api/host-policy.ts); default: loopback, IP literals, `host`. */
+  hosts?: HostPolicy;
 }
 
 /** The rate-limit group of a GET route: /metrics its own, the JSON API `reads`; health probes, the page and its assets none. */
@@ -123,8 +127,10 @@ export class ApiServer implements Service {
   private readonly listener: Listener;
   private readonly routes: ReadonlyMap<string, RouteHandler>;
   private readonly postRoutes: ReadonlyMap<string, BodyRouteHandler>;
+  private readonly hosts: HostPolicy;
 
   constructor(private readonly o: ApiServerOptions) {
+    this.hosts = o.hosts ?? new HostPolicy({ bound: o.host });
     this.routes = new Map<string, RouteHandler>([
       ['/', (u, res, req) => (o.web ? o.web.servePage(u, res, req) : sendError(res, 503, 'dashboard_not_built', 'no dashboard is configured; the JSON API is listed at /api'))],
       ['/api', (_u, res) => this.index(res)],
@@ -160,6 +166,12 @@ export class ApiServer implements Service {
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     try {
+      if (!this.hosts.hostAllowed(req.headers.host)) {
+        this.o.metrics.httpConnectionsRefused.labels('host').inc();
+        return refuseUpgrade(socket, 403, 'host_not_allowed', hostRefusal(req.headers.host));
+      }
+      // a cross-site page can open a WebSocket anywhere (the browser enforces nothing): refused before the handshake
+      if (!this.hosts.originAllowed(req.headers.origin, req.headers.host)) return this.o.live.refuse(socket, 'origin', 403, 'origin_not_allowed', originRefusal(req.headers.origin));
       if (this.o.limiter && !(await this.o.limiter.admitUpgrade(req, socket, 'ws', '/ws'))) return;
       this.o.live.handleUpgrade(req, socket, head);
     } catch (err) {
@@ -182,6 +194,8 @@ export class ApiServer implements Service {
     const method = req.method ?? 'GET';
     countRequest(this.o.metrics, method, route, res);
     try {
+      const refused = refusalOf(this.hosts, req, url.pathname);
+      if (refused) return sendRefusal(res, refused, this.o.metrics.httpConnectionsRefused);
       const group = method === 'POST' ? null : limitGroup(url.pathname);
       if (group !== null && this.o.limiter && !(await this.o.limiter.admit(req, res, group, route))) return;
       if (!handler && !postHandler) return sendError(res, 404, 'not_found', `no route ${url.pathname}; see /api for the list`);

@@ -6,7 +6,7 @@
 import type { Config } from '../config/config.js';
 import type { KafkaBus } from '../bus/kafka.js';
 import type { Collector } from '../feed/collector.js';
-import { buildCollectors, kafkaBusFor, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
+import { buildCollectors, kafkaBusFor, hostPolicy, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
 import { kafkaExport } from './kafka-relay.js';
 import { RoleServer } from './role-server.js';
 
@@ -23,7 +23,7 @@ export async function startCollect(config: Config, deps: RoleDeps): Promise<Coll
   const kafka = kafkaBusFor(config, 'collect', { clock, metrics, log, tracing });
   const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
   const health = { startedAt, staleAfterMs: config.feed.staleAfterMs, feeds: () => collectors.flatMap((c) => c.health()), bus: { kind: kafka.kind, bufferDepth: () => kafka.bufferDepth }, breakers: () => kafka.breakerStatus() };
-  const server = lifecycle.register(new RoleServer({ host: config.http.host, port: config.http.port, role: 'collect', registry, clock, metrics: metrics.api, log, health, tracing }));
+  const server = lifecycle.register(new RoleServer({ hosts: hostPolicy(config), host: config.http.host, port: config.http.port, role: 'collect', registry, clock, metrics: metrics.api, log, health, tracing }));
   lifecycle.register(kafkaExport(bus, kafka, ['trade', 'kline', 'gap']));
   for (const c of collectors) lifecycle.register(c);
   await lifecycle.start();

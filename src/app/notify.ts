@@ -12,7 +12,7 @@ import { telegramToken } from '../config/telegram-config.js';
 import { AlertReceiver } from '../api/alerts-webhook.js';
 import { buildNotifier } from '../assistant/notifier/build.js';
 import { WEBHOOK_PATH } from '../assistant/notifier/notifier.js';
-import { buildMarkets, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
+import { buildMarkets, hostPolicy, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
 import { RoleServer } from './role-server.js';
 
 export async function startNotify(config: Config, deps: RoleDeps): Promise<RoleApp> {
@@ -25,6 +25,7 @@ export async function startNotify(config: Config, deps: RoleDeps): Promise<RoleA
   const alerts = new AlertReceiver({ metrics: metrics.api, log: log.child({ component: 'api' }), onMessage: notifier.onAlerts });
   const server = lifecycle.register(
     new RoleServer({
+      hosts: hostPolicy(config),
       host: config.http.host,
       port: config.http.port,
       role: 'notify',

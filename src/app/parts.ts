@@ -3,6 +3,7 @@
  * store and local bus (registered on its lifecycle), the collectors of the configured exchanges, the backfill
  * sources (REST), the markets list, the API server with the web dashboard, and the Kafka bus of a role.
  */
+import { HostPolicy } from '../api/host-policy.js';
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../config/config.js';
 import { kafkaBrokers } from '../config/config.js';
@@ -187,6 +188,7 @@ export function buildApiServer(
     ...(deps.tracing ? { tracing: deps.tracing } : {}),
     healthDetails: new HealthDetails({ status: healthStatus, clock: deps.clock, staleAfterMs: config.feed.staleAfterMs }),
     limiter: rateLimiter(config, deps, redis ?? null),
+    hosts: hostPolicy(config),
     ...rest,
   });
 }
@@ -227,6 +229,11 @@ export function buildReadCache(config: Config, deps: PartDeps, lifecycle: Lifecy
 export function liveLimits(config: Config, metrics: Metrics) {
   const http = serveHttp(config.http);
   return { limits: http.live, limitMetrics: metrics.limits, clientOf: new ClientIdentifier({ apiKeys: resolveApiKeys(http), trustProxy: http.trustProxy }).clientOf };
+}
+
+/** The Host and Origin allow-lists of every role's HTTP server (http.allowedHosts, http.allowedOrigins). */
+export function hostPolicy(config: Config): HostPolicy {
+  return new HostPolicy({ bound: config.http.host, allowedHosts: config.http.allowedHosts ?? [], allowedOrigins: config.http.allowedOrigins ?? [] });
 }
 
 /** The API's rate limiter: buckets in Redis when the cache has a URL (shared by every serve instance), in-process otherwise. */

@@ -23,7 +23,7 @@ import type { CandleEngine } from '../pipeline/candle-engine.js';
 import type { QualityMonitor } from '../quality/monitor.js';
 import type { Store } from '../store/store.js';
 import { buildPipeline, type Pipeline } from './pipeline.js';
-import { kafkaBusFor, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
+import { kafkaBusFor, hostPolicy, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
 import { kafkaExport, kafkaImport } from './kafka-relay.js';
 import { RoleServer } from './role-server.js';
 import { sendJobs } from '../api/jobs-route.js';
@@ -61,6 +61,7 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
   const built = (pipeline = await buildPipeline(config, { clock, metrics, log, tracing, store, bus }, { redelivery: true, jobs: true, candleClock: { kind: 'stream', caughtUp: () => kafka.caughtUp() } }));
   const server = lifecycle.register(
     new RoleServer({
+      hosts: hostPolicy(config),
       host: config.http.host,
       port: config.http.port,
       role: 'process',

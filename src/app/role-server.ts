@@ -18,6 +18,7 @@ import { UNTRACED_ROUTES, traceRequest } from '../telemetry/http-tracing.js';
 import { exposition } from '../telemetry/exposition.js';
 import { guardServer, SERVER_OPTIONS, type SocketLimits } from '../api/socket-guard.js';
 import { silentLogger, type Logger } from '../telemetry/logger.js';
+import { HostPolicy, refusalOf, sendRefusal } from '../api/host-policy.js';
 
 const OFF = Tracing.off();
 
@@ -45,6 +46,8 @@ export interface RoleServerOptions {
   postRoutes?: Readonly<Record<string, RolePostRoute>>;
   /** A SERVER span per request (not for /metrics and the probes); off when absent. */
   tracing?: Tracing;
+  /** Which Host headers are answered and which Origins may POST (src/api/host-policy.ts); default: loopback, IP literals, `host`. */
+  hosts?: HostPolicy;
 }
 
 const BUILT_IN = ['/metrics', '/healthz', '/readyz', '/api/health'];
@@ -52,8 +55,10 @@ const BUILT_IN = ['/metrics', '/healthz', '/readyz', '/api/health'];
 export class RoleServer implements Service {
   readonly name = 'role-server';
   private readonly listener: Listener;
+  private readonly hosts: HostPolicy;
 
   constructor(private readonly o: RoleServerOptions) {
+    this.hosts = o.hosts ?? new HostPolicy({ bound: o.host });
     const server = createServer(SERVER_OPTIONS, (req, res) => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       const known = path === '/api/health' || (o.routes !== undefined && Object.hasOwn(o.routes, path)) || (o.postRoutes !== undefined && Object.hasOwn(o.postRoutes, path));
@@ -78,6 +83,8 @@ export class RoleServer implements Service {
     const postRoute = o.postRoutes && Object.hasOwn(o.postRoutes, path) ? o.postRoutes[path] : undefined;
     countRequest(o.metrics, method, route || postRoute || BUILT_IN.includes(path) ? path : 'unknown', res);
     try {
+      const refused = refusalOf(this.hosts, req, path);
+      if (refused) return sendRefusal(res, refused, o.metrics.httpConnectionsRefused);
       if (postRoute && method === 'POST') return await postRoute(req, res);
       if (method !== 'GET' && method !== 'HEAD') return sendError(res, 405, 'method_not_allowed', postRoute ? 'only POST' : 'only GET');
       if (path === '/healthz') return sendJson(res, 200, { status: 'alive', role: o.role });

@@ -17,7 +17,7 @@ import { EXCHANGE_IDS, adapterFor, isExchangeId, type ExchangeId } from '../exch
 import { resolveSymbol } from '../exchanges/symbols.js';
 import type { QualitySettings } from '../quality/settings.js';
 import { POSTGRES_URL_EXPECTED, isPostgresUrl, parsePostgresUrl, redactUrl } from '../store/postgres-url.js';
-import { bool, duration, host, nullable, oneOf, port, splitList, stringList, url, type Parse } from './fields.js';
+import { bool, duration, host, hostNames, nullable, origins, oneOf, port, splitList, stringList, url, type Parse } from './fields.js';
 import { INDICATORS } from './indicators-config.js';
 import { JOBS, type JobsConfig } from './jobs-config.js';
 import { DECIDE, type DecideConfig } from './decide-config.js';
@@ -51,7 +51,8 @@ export interface Config {
   /** Maximum age per timeframe; a timeframe not listed is kept forever. */
   retention: Partial<Record<Timeframe, number>>;
   /** Listen address; the API's limits (serve-config.ts; optional in the type so tests can give host and port only: read them with `serveHttp`). */
-  http: { host: string; port: number } & Partial<ServeHttpConfig>;
+  /** allowedHosts / allowedOrigins: src/api/host-policy.ts (DNS-rebinding and cross-site protection). */
+  http: { host: string; port: number; allowedHosts?: string[]; allowedOrigins?: string[] } & Partial<ServeHttpConfig>;
   /** The read API's cache (serve-config.ts). */
   cache: CacheConfig;
   /** Logs: stdout, and rotating files (src/telemetry/logger.ts) kept `retentionMs` (log-retention.ts). */
@@ -202,6 +203,8 @@ const CONFIG = section<Config>({
   http: section<Config['http']>({
     host: leaf(host, '127.0.0.1', { cli: { flag: 'host', value: 'ADDRESS', help: 'HTTP listen address (default {default}; 0.0.0.0 to expose)' } }),
     port: leaf(port, DEFAULT_PORT, { cli: { flag: 'port', value: 'PORT', help: 'HTTP port for the API, /ws and /metrics (default {default}; 0 picks a free one)' } }),
+    allowedHosts: leaf(hostNames, [], { cli: { flag: 'allowed-hosts', value: 'LIST', help: 'Host names answered besides localhost, IP addresses and the --host address (DNS-rebinding protection): serve,.example.com or * for any; /healthz, /readyz, /metrics answer any Host' } }),
+    allowedOrigins: leaf(origins, [], { cli: { flag: 'allowed-origins', value: 'LIST', help: 'browser Origins a /ws connection or a POST may come from besides the same origin: https://dash.example.com or * for any' } }),
     ...SERVE_HTTP_FIELDS,
   }),
   log: section({

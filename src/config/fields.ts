@@ -114,6 +114,29 @@ export const host: Parse<string> = (v, field) => {
   return v;
 };
 
+/** Host names a server answers besides loopback and IP literals: `serve`, `.example.com` (it and its subdomains), `*` (any). */
+export const hostNames: Parse<string[]> = (v, field) => {
+  const names = stringList(v, field);
+  for (const n of names) if (n !== '*' && !/^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(n)) throw new ConfigError(field, 'host names such as serve, dash.example.com or .example.com (it and its subdomains), or * for any, comma-separated (no ports)', n);
+  return [...new Set(names.map((n) => n.toLowerCase()))];
+};
+
+/** Origins a browser page may connect from: `https://dash.example.com`, `http://localhost:3000`, `*` (any). */
+export const origins: Parse<string[]> = (v, field) => {
+  const list = stringList(v, field);
+  for (const o of list) {
+    if (o === '*') continue;
+    let u: URL | null = null;
+    try {
+      u = new URL(o);
+    } catch {
+      u = null;
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== o.replace(/\/$/, '').toLowerCase()) throw new ConfigError(field, 'origins such as https://dash.example.com or http://localhost:3000 (scheme, host and port only), or * for any, comma-separated', o);
+  }
+  return [...new Set(list.map((o) => (o === '*' ? o : new URL(o).origin)))];
+};
+
 /** A URL with one of `protocols` (`ws:`), without trailing slashes. */
 export function url(protocols: readonly string[]): Parse<string> {
   return (v, field) => {

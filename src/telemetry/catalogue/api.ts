@@ -38,7 +38,7 @@ export function apiMetrics(registry: Registry) {
     }),
     httpConnectionsRefused: new Counter({
       name: 'candlestack_http_connections_refused_total',
-      help: 'HTTP connections refused over a connection cap, by reason (total, per_address).',
+      help: 'HTTP connections refused, by reason: total, per_address (over a connection cap), host (a Host header not served), origin (a POST from another origin); answered and closed.',
       labelNames: ['reason'] as const,
       registers: r,
     }),

@@ -12,7 +12,7 @@ export function limitMetrics(registry: Registry) {
     }),
     websocketRefused: new Counter({
       name: 'candlestack_websocket_refused_total',
-      help: 'Live WebSocket connections or subscriptions refused by reason (connection_cap, subscription_cap).',
+      help: 'Live WebSocket connections or subscriptions refused by reason (connection_cap, subscription_cap, origin: a page of another origin).',
       labelNames: ['reason'] as const,
       registers: r,
     }),
