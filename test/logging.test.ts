@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +81,7 @@ test('retention: files dated before now - retention are deleted, by the date in 
   }
 });
 
-test('files under load across midnight UTC (injected clock): a new dated file at midnight, errors only in the error file, old files deleted, nothing lost up to SIGTERM', { timeout: 60_000 }, async () => {
+test('files under load across midnight UTC (injected clock, a time zone west of UTC): a new file named with the new UTC date at midnight, errors only in the error file, old files deleted, nothing lost up to SIGTERM', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-logs-'));
   try {
     const midnight = Math.ceil(Date.now() / DAY) * DAY + DAY; // a midnight UTC in the future
@@ -95,7 +95,8 @@ test('files under load across midnight UTC (injected clock): a new dated file at
     const preload = join(dir, 'fake-date.cjs');
     writeFileSync(preload, FAKE_DATE);
     const script = fileURLToPath(new URL('./support/log-load.js', import.meta.url));
-    const child = spawn(process.execPath, ['--require', preload, script, join(dir, 'out')], { env: { ...process.env, CANDLESTACK_TEST_DATE_OFFSET: String(fakeStart - Date.now()) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    // New York: pino-roll alone would name the file opened at midnight UTC with the local date, the day before.
+    const child = spawn(process.execPath, ['--require', preload, script, join(dir, 'out')], { env: { ...process.env, TZ: 'America/New_York', CANDLESTACK_TEST_DATE_OFFSET: String(fakeStart - Date.now()) }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -134,6 +135,37 @@ test('files under load across midnight UTC (injected clock): a new dated file at
     assert.ok(errors.length > 0 && errors.every((l) => l.level >= 50), 'the error file holds error lines only');
     assert.equal(errors.length, Math.floor(wrote / 7), 'every error line');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// todo: fails today. pino-roll 4.0.0 run in pino's worker thread rotates on size once, then never again: it
+// renames only on sonic-boom's 'drain', which does not come there (a sustained load kept one 14 MB file at a
+// 256k limit). Kept as the statement of what log.maxSize must do, to pass once the rotation is fixed.
+test('size: a new file each time log.maxSize is passed, numbered within the day, no line lost or doubled', { timeout: 60_000, todo: 'pino-roll rotates on size only once inside pino\'s worker thread' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candlestack-logsize-'));
+  const log = createLogger({ level: 'info', format: 'json', base: { role: 'size' }, files: { file: join(dir, 'app.log'), errorFile: null, maxSize: '8k' } });
+  try {
+    const BURSTS = 12;
+    const PER = 100;
+    for (let b = 0; b < BURSTS; b++) {
+      for (let i = 0; i < PER; i++) log.info({ seq: b * PER + i + 1, pad: 'y'.repeat(60) }, 'a sized line'); // ~150 bytes: 15 KB a burst
+      await sleep(60);
+    }
+    const today = day(Date.now());
+    const files = () => readdirSync(dir).filter((n) => n.startsWith('app.')).sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2]));
+    const seqsIn = (names: string[]) => names.flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { seq: number }).seq));
+    await until('every line in a file', () => seqsIn(files()).length >= BURSTS * PER, 20_000, { pollMs: 100 });
+    const names = files();
+    assert.ok(names.every((n) => n.startsWith(`app.${today}.`)), names.join(' '));
+    const numbers = names.map((n) => Number(n.split('.')[2]));
+    assert.ok(numbers.length >= BURSTS / 2, `rotated on size: ${names.join(' ')}`);
+    assert.deepEqual(numbers, numbers.map((_, i) => numbers[0]! + i), 'consecutive numbers');
+    for (const n of names.slice(0, -1)) assert.ok(statSync(join(dir, n)).size >= 8 * 1024, `${n} was left only after passing 8k (${statSync(join(dir, n)).size} bytes)`);
+    const seqs = seqsIn(names).sort((a, b) => a - b);
+    assert.deepEqual(seqs, Array.from({ length: BURSTS * PER }, (_, i) => i + 1), 'no line lost or doubled across the rotations');
+  } finally {
+    log.flush();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -86,6 +86,18 @@ export function preloadFlags(execArgv: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * pino-roll rotates a numeric frequency on epoch multiples (midnight UTC) but formats the date in a file's name
+ * in the process's local time zone: west of UTC the file opened at midnight UTC would carry the previous
+ * day's date (`app.2026-12-04.2.log` for the lines of 2026-12-05) and the retention, which reads the date in
+ * the name as a UTC day, would be a day off. A role writing log files therefore runs in UTC: this sets TZ
+ * before the log worker thread starts (the zone is per process; candlestack's other times are UTC already,
+ * only pretty stdout shows UTC then). Called by the composition root, not hidden in createLogger.
+ */
+export function utcForLogFiles(files: Pick<LogFiles, 'file' | 'errorFile'> | undefined, env: NodeJS.ProcessEnv = process.env): void {
+  if ((files?.file || files?.errorFile) && env.TZ !== 'UTC') env.TZ = 'UTC';
+}
+
 /** pino-roll options for a `dir/name.ext` path: daily (on UTC midnights) and on size, dated names, directory created. */
 export function rollOptions(path: string, maxSize: string): Record<string, unknown> {
   const { stem, extension } = splitLogPath(path);

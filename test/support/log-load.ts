@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { systemClock } from '../../src/core/clock.js';
-import { createLogger } from '../../src/telemetry/logger.js';
+import { createLogger, utcForLogFiles } from '../../src/telemetry/logger.js';
 import { startLogRetention } from '../../src/telemetry/log-retention.js';
 
 // `node --test dist/test/` also runs this file, with no DIR: then it does nothing.
@@ -15,6 +15,7 @@ if (dir !== undefined) run(dir);
 
 function run(dir: string): void {
   const files = { file: join(dir, 'app.log'), errorFile: join(dir, 'error.log'), maxSize: '256k' };
+  utcForLogFiles(files); // as the roles' main does
   const log = createLogger({ level: 'info', format: 'json', base: { role: 'load' }, files });
   const stopRetention = startLogRetention([files.file, files.errorFile], 30 * 86_400_000, systemClock);
   let seq = 0;
