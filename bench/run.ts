@@ -8,12 +8,13 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { benchIngest } from './ingest.js';
+import { benchIngestExchanges } from './ingest-exchanges.js';
 import { benchAggregate } from './aggregate.js';
 import { benchMetricsScrape } from './metrics-scrape.js';
 import { benchIndicatorPeers } from './indicators-peers.js';
 import { benchMemoryBus } from './bus-throughput.js';
 import { benchLatency } from './latency.js';
-import { benchKafka } from './kafka-throughput.js';
+import { benchKafka, median, type Rates } from './kafka-throughput.js';
 import { benchServeCache } from './serve-cache.js';
 import type { SoakResult } from './memory-soak.js';
 import { benchImport } from './import/bench.js';
@@ -36,6 +37,11 @@ async function main(): Promise<void> {
   const ingest = benchIngest();
   rows.push(['1. ingest: parse + normalize + candles on 6 timeframes + metrics (1,000 symbols)', `${fmt(ingest.full)} frames/s`, `JSON.parse only: ${fmt(ingest.ceiling)} frames/s`, `${ingest.ratio.toFixed(2)} (target >= 0.5)`]);
   console.log(rows.at(-1)!.join(' | '));
+
+  for (const r of benchIngestExchanges(3)) {
+    rows.push([`1. ingest per exchange, ${r.name} frames (${fmt(r.frames)} trades, 1,000 symbols, 6 timeframes; ${fmt(r.accepted)} reached the engine)`, `${fmt(r.full)} frames/s`, `JSON.parse only: ${fmt(r.ceiling)} frames/s`, `${r.ratio.toFixed(2)} (target >= 0.8)`]);
+    console.log(rows.at(-1)!.join(' | '));
+  }
 
   const imp = await benchImport();
   {
@@ -74,12 +80,21 @@ async function main(): Promise<void> {
     console.log(rows.at(-1)!.join(' | '));
   }
   const kafka = await benchKafka();
-  rows.push(
-    typeof kafka === 'string'
-      ? ['4. Kafka bus (librdkafka mock cluster)', `not measured: ${kafka}`, '—', '—']
-      : [`4. Kafka bus, ${fmt(kafka.messages)} trades through librdkafka's mock cluster (3 brokers, 6 partitions; bench/kafka-throughput.ts)`, `produced ${fmt(kafka.producedPerSecond)}/s, consumed ${fmt(kafka.consumedPerSecond)}/s`, `encode only: ${fmt(kafka.encodePerSecond)}/s (${kafka.bytesPerMessage.toFixed(0)} bytes/message)`, `${(kafka.producedPerSecond / kafka.encodePerSecond).toFixed(2)} of encode-only (kcat ceiling not measured)`],
-  );
-  console.log(rows.at(-1)!.join(' | '));
+  if (typeof kafka === 'string') rows.push(['4. Kafka bus (librdkafka mock cluster)', `not measured: ${kafka}`, '—', '—']);
+  else {
+    const med = (runs: Rates[], k: keyof Rates) => median(runs.map((x) => x[k] ?? Number.NaN));
+    const kg = kafka.kcat.gzip;
+    const base = kafka.cases[0]!.runs;
+    for (const c of kafka.cases) {
+      rows.push([
+        `4. Kafka bus, ${fmt(kafka.messages)} trades (${kafka.bytesPerMessage.toFixed(0)} B) produced then consumed through librdkafka's mock cluster (3 brokers, 6 partitions): ${c.case.name}`,
+        `produced ${fmt(med(c.runs, 'produced'))}/s (${(med(c.runs, 'produced') / med(base, 'produced')).toFixed(2)}x defaults; ${med(c.runs, 'producedCpuUs').toFixed(1)} µs CPU/msg), consumed ${fmt(med(c.runs, 'consumedAfterFirst'))}/s after the first message (${fmt(med(c.runs, 'consumed'))}/s from group join; ${med(c.runs, 'consumedCpuUs').toFixed(1)} µs CPU/msg)`,
+        `kcat (acks=all, gzip) on the same cluster: produced ${fmt(med(kg, 'produced'))}/s (${med(kg, 'producedCpuUs').toFixed(1)} µs CPU/msg), consumed ${fmt(med(kg, 'consumed'))}/s (${med(kg, 'consumedCpuUs').toFixed(1)} µs CPU/msg)`,
+        `produce ${(med(c.runs, 'produced') / med(kg, 'produced')).toFixed(2)}, consume ${(med(c.runs, 'consumedAfterFirst') / med(kg, 'consumed')).toFixed(2)} of kcat`,
+      ]);
+      console.log(rows.at(-1)!.join(' | '));
+    }
+  }
 
   const scrape = await benchMetricsScrape();
   rows.push(['5. /metrics at 1,000 symbols x 6 timeframes', `${scrape.medianMs.toFixed(1)} ms median scrape (max ${scrape.maxMs.toFixed(1)} ms)`, `${fmt(scrape.series)} series, ${fmt(scrape.bytes)} bytes; event-loop delay max ${scrape.loopDelayMaxMs.toFixed(1)} ms`, `target < 50 ms`]);

@@ -160,7 +160,7 @@ describe('POST /api/alerts', () => {
     const dir = mkdtempSync(join(tmpdir(), 'candlestack-am-'));
     // The project's routes, receivers and inhibitions; only where to deliver and how long to wait change.
     const config = readYaml(ALERTMANAGER_CONFIG);
-    deliverWebhooksTo(config, `${base}/api/alerts`, dir); // compose writes ALERTS_TOKEN to the file the config names
+    deliverWebhooksTo(config, { 'candlestack:9001': base, 'notifier:8003': null }, dir); // compose writes ALERTS_TOKEN to the file the config names
     const fast = (route: any) => {
       route.group_wait = '1s';
       route.group_interval = '1s';

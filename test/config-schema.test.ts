@@ -157,3 +157,21 @@ test('the warm-up rule config checks indicators.history against agrees with each
   assert.equal(createIndicator(macd).warmup, 26);
   assert.equal(indicatorWarmup(macd), 26 + 9);
 });
+
+test('http.allowedHosts and http.allowedOrigins: from the environment, normalized; a port, a path or a wildcard inside a name is a ConfigError naming the variable (the file: the field)', () => {
+  const c = loadConfig({ env: { CANDLESTACK_ALLOWED_HOSTS: 'Serve,.Example.org,*', CANDLESTACK_ALLOWED_ORIGINS: 'https://Dash.example.net,http://localhost:3000,*' }, flags: {} });
+  assert.deepEqual(c.http.allowedHosts, ['serve', '.example.org', '*']);
+  assert.deepEqual(c.http.allowedOrigins, ['https://dash.example.net', 'http://localhost:3000', '*']);
+  assert.deepEqual([defaultConfig().http.allowedHosts, defaultConfig().http.allowedOrigins], [[], []]);
+  for (const bad of ['serve:9001', 'a b', '*.example.org', 'http://serve']) {
+    assert.throws(() => loadConfig({ env: { CANDLESTACK_ALLOWED_HOSTS: bad }, flags: {} }), (err: unknown) => err instanceof ConfigError && err.field === 'CANDLESTACK_ALLOWED_HOSTS', bad);
+  }
+  for (const bad of ['dash.example.net', 'https://dash.example.net/path', 'ftp://x.example', 'https://x.example?q=1']) {
+    assert.throws(() => loadConfig({ env: { CANDLESTACK_ALLOWED_ORIGINS: bad }, flags: {} }), (err: unknown) => err instanceof ConfigError && err.field === 'CANDLESTACK_ALLOWED_ORIGINS', bad);
+  }
+});
+
+test('http.allowedHosts in a file: a bad name is a ConfigError naming http.allowedHosts', () => {
+  assert.throws(() => fromFile({ http: { allowedHosts: ['serve:9001'] } }), (err: unknown) => err instanceof ConfigError && err.field === 'http.allowedHosts');
+  assert.throws(() => fromFile({ http: { allowedOrigins: ['https://a.example/x'] } }), (err: unknown) => err instanceof ConfigError && err.field === 'http.allowedOrigins');
+});

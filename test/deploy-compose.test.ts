@@ -14,7 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { SETTINGS, defaultConfig, loadConfig, settingsHelp } from '../src/config/config.js';
 import { LAST_DURATION_METRIC } from '../src/jobs/textfile.js';
 import { hostPolicy } from '../src/app/parts.js';
-import { candlestackServices, commandVariables, composeConfig, dockerComposeAvailable, listenPorts, mounts, serviceNames, type Compose, type ComposeService } from './support/compose.js';
+import { ALL_PROFILES, candlestackServices, commandOf, commandVariables, composeConfig, dockerComposeAvailable, listenPorts, mounts, serviceEnv, serviceNames, TELEGRAM_SECRET_PATH, type Compose, type ComposeService } from './support/compose.js';
 import { skipUnlessAvailable } from './support/harness.js';
 import { catalogue, loadDashboards, loadRules, path, readYaml, REPO, PROMETHEUS_CONFIG } from './support/observability.js';
 import { metricNames } from './support/promql.js';
@@ -39,7 +39,7 @@ function load(t: { skip: (r: string) => void }): boolean {
     t.skip(reason);
     return false;
   }
-  full ??= composeConfig('full');
+  full ??= composeConfig(ALL_PROFILES); // everything the stack can run, the Telegram bot included
   minimal ??= composeConfig('minimal');
   return true;
 }
@@ -253,7 +253,7 @@ test('compose environment: every CANDLESTACK_* / OTEL_* variable a candlestack s
   const settings = new Set(SETTINGS.map((s) => s.env));
   const problems: string[] = [];
   for (const [name, s] of candlestackServices(full)) {
-    const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, v ?? '']));
+    const env = serviceEnv(s);
     const own = commandVariables(s);
     for (const key of Object.keys(env).filter((k) => /^(CANDLESTACK|OTEL)_/.test(k))) {
       // Read: the config changes with it (the value compose gives, against the config without it), or the code names it.
@@ -276,13 +276,13 @@ test('compose environment: every CANDLESTACK_* / OTEL_* variable a candlestack s
 
 test('compose: every candlestack service takes exchanges, symbols and timeframes from the env file; healthchecks gate depends_on', (t) => {
   if (!load(t)) return;
-  const custom = composeConfig('full', { CANDLESTACK_EXCHANGES: 'binance,okx', CANDLESTACK_SYMBOLS: 'SOL-USDT', CANDLESTACK_TIMEFRAMES: '1m,1h' });
+  const custom = composeConfig(ALL_PROFILES, { CANDLESTACK_EXCHANGES: 'binance,okx', CANDLESTACK_SYMBOLS: 'SOL-USDT', CANDLESTACK_TIMEFRAMES: '1m,1h' });
   for (const [name, s] of candlestackServices(custom)) {
-    const env = s.environment ?? {};
+    const env = serviceEnv(s);
     assert.equal(env.CANDLESTACK_EXCHANGES, 'binance,okx', `${name}: exchanges from .env`);
     assert.equal(env.CANDLESTACK_SYMBOLS, 'SOL-USDT', `${name}: symbols from .env`);
     assert.equal(env.CANDLESTACK_TIMEFRAMES, '1m,1h', `${name}: timeframes from .env`);
-    const config = loadConfig({ env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v ?? ''])), flags: {} });
+    const config = loadConfig({ env, flags: {} });
     assert.deepEqual(config.exchanges.map((e) => e.id), ['binance', 'okx'], `${name}: the config has both exchanges`);
     assert.deepEqual(config.timeframes, ['1m', '1h']);
   }
@@ -317,12 +317,49 @@ test('compose: no credential has a default; each comes from the env file', (t) =
   assert.ok((full.services.kafka!.ports ?? []).some((p) => (typeof p === 'string' ? p : `${p.published}:${p.target}`).includes('9092:9092')), 'Kafka published on 127.0.0.1:9092');
 });
 
+test('compose: notify (the Telegram bot) runs only with --profile telegram, its token from a secret file; minimal and full need no Telegram setting', (t) => {
+  if (!load(t)) return;
+  assert.equal(minimal.services.notify, undefined, 'not in minimal');
+  assert.equal(composeConfig('full').services.notify, undefined, 'not in full: a stack without a bot token resolves and starts');
+  const notify = full.services.notify!;
+  assert.deepEqual(notify.profiles, ['telegram']);
+  assert.deepEqual(commandOf(notify), ['notify', '--port', '8003']);
+  const composed = notify.environment ?? {};
+  assert.equal(composed.CANDLESTACK_TELEGRAM_TOKEN, undefined, 'the token is never a variable (docker inspect shows those)');
+  assert.equal(composed.CANDLESTACK_TELEGRAM_TOKEN_FILE, TELEGRAM_SECRET_PATH);
+  const env = serviceEnv(notify);
+  const text = readFileSync(path('deploy/docker-compose.yml'), 'utf8');
+  const secrets = (parseYaml(text) as { secrets?: Record<string, { file?: string }> }).secrets ?? {};
+  assert.equal(secrets.telegram_bot_token?.file, './secrets/telegram-bot-token', 'the compose secret holding the token');
+  assert.deepEqual(((notify as { secrets?: unknown[] }).secrets ?? []).map((x) => (typeof x === 'string' ? x : (x as { source: string }).source)), ['telegram_bot_token'], 'notify mounts it (at /run/secrets/telegram_bot_token)');
+  assert.match(readFileSync(path('.gitignore'), 'utf8'), /^deploy\/secrets\/$/m, 'the token file is never committed');
+  // The services it calls, by the names compose gives them, and the shared secret Alertmanager sends.
+  const hosts = serviceByHost(full);
+  for (const [key, service, port] of [['CANDLESTACK_MARKET_DATA_URL', 'serve', 9001], ['CANDLESTACK_DECISION_URL', 'decide', 8002]] as const) {
+    const u = new URL(env[key]!);
+    assert.equal(hosts.get(u.hostname)?.[0], service, `${key} names ${service}`);
+    assert.equal(Number(u.port), port);
+  }
+  assert.equal(env.CANDLESTACK_ALERTS_TOKEN, full.services.serve!.environment!.CANDLESTACK_ALERTS_TOKEN, 'the same shared secret as serve');
+  const config = loadConfig({ env, flags: {} });
+  assert.equal(config.telegram.tokenFile, env.CANDLESTACK_TELEGRAM_TOKEN_FILE, 'the mounted secret');
+  assert.deepEqual(config.telegram.allowedChats, [], 'an empty TELEGRAM_ALLOWED_CHATS leaves the allow-list empty (the bot tells each chat its id)');
+  const chats = composeConfig(ALL_PROFILES, { TELEGRAM_ALLOWED_CHATS: '123456789,-1001234567890', TELEGRAM_DEFAULT_MARKET: 'binance:ETH-USDT' }).services.notify!;
+  const set = loadConfig({ env: serviceEnv(chats), flags: {} });
+  assert.deepEqual(set.telegram.allowedChats, [123456789, -1001234567890]);
+  assert.deepEqual(set.telegram.defaultMarket, { exchange: 'binance', symbol: 'ETH-USDT' });
+  // Alertmanager posts to it at the alias it answers.
+  const am = readYaml('deploy/alertmanager/alertmanager.yml');
+  const urls = (am.receivers as any[]).flatMap((r) => (r.webhook_configs ?? []).map((w: any) => new URL(w.url)));
+  const toNotify = urls.filter((u) => hosts.get(u.hostname)?.[0] === 'notify');
+  assert.ok(toNotify.length >= 2 && toNotify.every((u) => u.port === '8003' && u.pathname === '/api/alerts'), 'critical and warning alerts reach notify:8003/api/alerts');
+});
+
 test('compose: every candlestack service answers the names the stack reaches it by (service name, aliases) on its ports, and no other name', (t) => {
   if (!load(t)) return;
   const problems: string[] = [];
   for (const [name, s] of candlestackServices(full)) {
-    const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, v ?? '']));
-    const config = loadConfig({ env, flags: {} });
+    const config = loadConfig({ env: serviceEnv(s), flags: {} });
     const policy = hostPolicy(config);
     // Alertmanager posts to http://candlestack:9001/api/alerts, notify calls serve and decide, Prometheus scrapes by these names
     for (const host of serviceNames(name, s)) for (const port of listenPorts(s)) if (!policy.hostAllowed(`${host}:${port}`)) problems.push(`${name}: Host ${host}:${port} refused`);

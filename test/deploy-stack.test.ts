@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { COMPOSE_FILE, composeArgs, parseStackArgs, statusTable, type StackArgs } from '../src/cli/stack-command.js';
+import { COMPOSE_FILE, composeArgs, parseStackArgs, profilesOf, statusTable, telegramTokenProblem, type StackArgs } from '../src/cli/stack-command.js';
 import { composeConfig, dockerComposeAvailable, ENV_EXAMPLE, PLACEHOLDER } from './support/compose.js';
 import { skipUnlessAvailable } from './support/harness.js';
 import { path } from './support/observability.js';
@@ -21,7 +21,7 @@ const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 test('stack arguments: logs [-f] [SERVICE], restart [SERVICE], refusals naming the flag', () => {
   const logs = parseStackArgs(['logs', '-f', 'serve', '--full']) as StackArgs;
-  assert.deepEqual({ ...logs, envFile: undefined }, { action: 'logs', full: true, follow: true, envFile: undefined, services: ['serve'] });
+  assert.deepEqual({ ...logs, envFile: undefined }, { action: 'logs', full: true, telegram: false, follow: true, envFile: undefined, services: ['serve'] });
   assert.deepEqual(composeArgs(logs, true).slice(-4), ['logs', '--tail=200', '--follow', 'serve']);
   assert.deepEqual(composeArgs(parseStackArgs(['logs']) as StackArgs, true).slice(-2), ['logs', '--tail=200']);
   assert.deepEqual(composeArgs(parseStackArgs(['restart', 'process']) as StackArgs, true).slice(-2), ['restart', 'process']);
@@ -29,6 +29,10 @@ test('stack arguments: logs [-f] [SERVICE], restart [SERVICE], refusals naming t
   assert.deepEqual(composeArgs(parseStackArgs(['stop']) as StackArgs, true).slice(-1), ['down']);
   const start = composeArgs(parseStackArgs(['start', '--env-file', '/x/.env']) as StackArgs, true);
   assert.deepEqual(start.slice(0, 6), ['-f', COMPOSE_FILE, '--env-file', '/x/.env', '--profile', 'minimal']);
+  // --telegram adds the notify service's profile to either.
+  const bot = composeArgs(parseStackArgs(['start', '--full', '--telegram', '--env-file', '/x/.env']) as StackArgs, true);
+  assert.deepEqual(bot.slice(4, 8), ['--profile', 'full', '--profile', 'telegram']);
+  assert.deepEqual(profilesOf({ full: false, telegram: true }), ['minimal', 'telegram']);
   assert.equal(parseStackArgs(['--help']), 'help');
   assert.equal(parseStackArgs(['logs', '--help']), 'help');
   assert.throws(() => parseStackArgs(['status', '-f']), /-f\/--follow: only with logs/);
@@ -76,6 +80,20 @@ test('stack status on the command line, without a Docker engine: the table, then
     const bad = spawnSync(process.execPath, [CLI, 'stack', 'status', '--env-file', env, 'grafana'], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /unknown service "grafana" in the minimal profile \(--full for every service\); expected one of .*serve/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stack start --telegram refuses without the bot token file, naming it; an empty file too', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'candlestack-stack-token-'));
+  try {
+    const file = join(dir, 'telegram-bot-token');
+    assert.match(telegramTokenProblem(file) ?? '', /^--telegram: .*telegram-bot-token does not exist: put the bot token BotFather gave you in it/);
+    writeFileSync(file, '\n');
+    assert.match(telegramTokenProblem(file) ?? '', /is empty/);
+    writeFileSync(file, '123456789:AAtestTokenForTheLocalBotApiServer_-42\n');
+    assert.equal(telegramTokenProblem(file), undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

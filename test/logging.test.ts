@@ -85,7 +85,7 @@ test('files under load across midnight UTC (injected clock, a time zone west of 
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-logs-'));
   try {
     const midnight = Math.ceil(Date.now() / DAY) * DAY + DAY; // a midnight UTC in the future
-    const fakeStart = midnight - 4_000; // the worker thread takes a moment to start on a loaded machine
+    const fakeStart = midnight - 8_000; // the worker thread takes seconds to start on a loaded machine
     // Older files: deleted (40 and 32 days) or kept (29 days) by the retention sweep at start.
     const out = join(dir, 'out');
     mkdirSync(out);
@@ -100,7 +100,7 @@ test('files under load across midnight UTC (injected clock, a time zone west of 
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await sleep(7_000);
+    await sleep(12_000);
     child.kill('SIGTERM');
     assert.equal(await exited, 0, stderr);
     const wrote = Number(/wrote (\d+)/.exec(stderr)?.[1]);

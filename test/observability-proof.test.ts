@@ -2,7 +2,8 @@
  * The proof on a real Prometheus: candlestack demo runs in-process (with the failures a feed meets injected
  * through the simulated exchange), a real Prometheus scrapes it with the project's prometheus.yml and rules,
  * next to a real node-exporter and Alertmanager (the project's alertmanager.yml, delivering to candlestack's
- * POST /api/alerts). Then every PromQL expression of every dashboard panel and variable and of every
+ * POST /api/alerts). The demo runs its Telegram notifier too (a bot token and a local server speaking the Bot
+ * API's wire format, test/support/telegram-bot-api.ts): a chat presses the button and subscribes. Then every PromQL expression of every dashboard panel and variable and of every
  * recording and alerting rule goes through Prometheus' HTTP API: all must parse, and every expression over
  * metrics that can exist here must return data. Rewritten for the test: targets, rule paths, the
  * Alertmanager address and the intervals (1 s instead of 15 s); nothing else.
@@ -22,11 +23,17 @@ import { WebSocket } from 'ws';
 import { systemClock } from '../src/core/clock.js';
 import { defaultConfig } from '../src/config/config.js';
 import { startDemo, type Demo } from '../src/demo/demo.js';
+import { BUTTON_TEXT } from '../src/assistant/notifier/format.js';
 import { log, skipUnlessAvailable, sleep, until } from './support/harness.js';
 import { ALERTMANAGER_CONFIG, deliverWebhooksTo, loadRules, path, PENDING_METRICS, PROMETHEUS_CONFIG, RARE_SERIES, readYaml, RULES_DIR, Service, toolAvailable, UNAVAILABLE_EXPORTERS, yamlFiles } from './support/observability.js';
 import { freePort } from './support/net.js';
 import { allQueries, emptyReasons, promQuery } from './support/proof-queries.js';
 import { metricNames } from './support/promql.js';
+import { TelegramBotApiServer } from './support/telegram-bot-api.js';
+import { TOKEN } from './support/notifier-rig.js';
+
+/** The chat that talks to the demo's bot (the only one on its allow-list). */
+const CHAT = 7001;
 
 const TOOLS = [
   ['prometheus', 'prometheus (Debian package prometheus)'],
@@ -44,7 +51,11 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
   const services: Service[] = [];
   let demo: Demo | null = null;
   let ws: WebSocket | null = null;
+  let botApi: TelegramBotApiServer | null = null;
   try {
+    // The Telegram Bot API is unreachable from here: a local server speaking its wire format stands in, so the
+    // demo starts its notifier (it does with a bot token) and the notifier's series are real.
+    botApi = await new TelegramBotApiServer(TOKEN).start();
     // ── candlestack demo, in process ───────────────────────────────────────────────────────────
     const config = defaultConfig();
     config.http = { host: '127.0.0.1', port: 0 };
@@ -54,6 +65,7 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
     config.store = { url: 'sqlite::memory:', flushMs: 100 };
     // A second exchange on the same price path: the cross-exchange spread and its alert have data.
     config.exchanges = [config.exchanges[0]!, { ...config.exchanges[0]!, id: 'okx' }];
+    config.telegram = { ...config.telegram, token: TOKEN, apiUrl: botApi.url, allowedChats: [CHAT], defaultMarket: { exchange: 'binance', symbol: 'BTC-USDT' }, timeframe: '1s', stateFile: join(dir, 'notifier-state.json') };
     demo = await startDemo(config, { rate: 200, seed: 5, chaos: false, symbolsGiven: false, storeGiven: true }, { clock: systemClock, log, version: 'test' });
     const api = `http://127.0.0.1:${demo.port}`;
 
@@ -63,7 +75,7 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
     services.push(ne);
 
     const am = readYaml(ALERTMANAGER_CONFIG);
-    deliverWebhooksTo(am, `${api}/api/alerts`, dir);
+    deliverWebhooksTo(am, { 'candlestack:9001': api, 'notifier:8003': null }, dir); // the demo's /api/alerts hands alerts to its own bot
     writeFileSync(join(dir, 'alertmanager.yml'), toYaml(am));
     const alertmanager = new Service('alertmanager', 'prometheus-alertmanager', [
       `--config.file=${join(dir, 'alertmanager.yml')}`,
@@ -81,6 +93,7 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
       'candlestack-collect': [],
       'candlestack-process': [],
       'candlestack-decide': [],
+      'candlestack-notify': [],
       'node-exporter': [`127.0.0.1:${nePort}`],
       cadvisor: [],
       'postgres-exporter': [],
@@ -132,6 +145,16 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
     ws = new WebSocket(`${api.replace('http', 'ws')}/ws`);
     await new Promise((resolve, reject) => ws!.once('open', resolve).once('error', reject));
     ws.send(JSON.stringify({ op: 'subscribe', exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1s' }));
+    // The bot: a chat presses the button (the notifier asks the demo's API over HTTP, as notify asks serve and
+    // decide) and subscribes to alerts.
+    const bot = botApi;
+    await until('the bot polling', () => bot.calls.some((c) => c.method === 'getUpdates'), 10_000);
+    let from = bot.sent.length;
+    bot.message(CHAT, BUTTON_TEXT);
+    await bot.waitForMessage((m) => m.chatId === CHAT, 10_000, from);
+    from = bot.sent.length;
+    bot.message(CHAT, '/subscribe');
+    await bot.waitForMessage((m) => m.chatId === CHAT, 10_000, from);
     demo.sim!.sendUnknownEvent(); // rejected frame
     demo.sim!.rateLimitRest(1); // the next REST call gets a 429 with Retry-After
     demo.sim!.skipTradeIds('BTC-USDT', 3); // a trade-id gap, backfilled over REST
@@ -146,6 +169,8 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
       'candlestack_trade_id_gaps_total{cause="stream"} > 0',
       'candlestack_alerts_received_total{status="firing",severity="none"} > 0',
       'candlestack_websocket_messages_sent_total > 0',
+      'candlestack_notifier_reply_duration_seconds_count > 0',
+      'candlestack_http_client_requests_total > 0',
     ];
     let notYet: string[] = witnesses;
     await until(
@@ -224,6 +249,7 @@ test('every dashboard and rule expression runs on a real Prometheus scraping can
     ws?.terminate();
     for (const s of services.reverse()) await s.stop();
     await demo?.stop();
+    await botApi?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

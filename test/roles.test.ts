@@ -1,8 +1,8 @@
 /**
  * The scale-out roles over a real Kafka-protocol broker (librdkafka's mock cluster, 3 brokers, 6 partitions
  * per topic): `collect | process | serve` give the same candles as the offline builder (and so as `run`, see
- * e2e-pipeline.test.ts) on the same simulated trades; two `process` instances in one group both consume and
- * together equal one.
+ * e2e-pipeline.test.ts) on the same simulated trades, and serve's /ws pushes the feature vectors process
+ * computed (over candlestack_features); two `process` instances in one group both consume and together equal one.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,6 +57,25 @@ test('collect | process | serve over Kafka serve the same candles as the offline
     await sleep(1_000);
     ws.close();
     assert.ok(live.some((m) => (m as { type: string; kind: string }).type === 'candle' && (m as { kind: string }).kind === 'close'), 'serve relays live candles from Kafka');
+    // Feature vectors: computed once by process, over candlestack_features to serve's /ws subscribers, the
+    // same vector process stored (GET /api/features), one per closed candle of the subscribed series.
+    type LiveFeature = { type: 'feature'; exchange: string; symbol: string; timeframe: string; openTime: number; close: number; values: Record<string, number | null> };
+    const features = live.filter((m): m is LiveFeature => (m as { type: string }).type === 'feature');
+    assert.ok(features.length >= 3, `serve pushes feature vectors from Kafka (${features.length})`);
+    const closes = new Set(live.filter((m) => (m as { type: string; kind?: string }).type === 'candle' && (m as { kind?: string }).kind === 'close').map((m) => (m as { candle: { openTime: number } }).candle.openTime));
+    for (const f of features) {
+      assert.deepEqual([f.exchange, f.symbol, f.timeframe], ['binance', 'BTC-USDT', '1s'], 'only the subscribed series');
+      assert.ok(closes.has(f.openTime), `the vector of a closed candle (${f.openTime})`);
+    }
+    assert.equal(new Set(features.map((f) => f.openTime)).size, features.length, 'one vector per candle');
+    const last = features.at(-1)!;
+    const stored = await until('process to store the vector serve pushed', async () => {
+      const r = (await (await fetch(`http://127.0.0.1:${serve.port}/api/features?symbol=BTC-USDT&timeframe=1s&from=${last.openTime}&to=${last.openTime}`)).json()) as { features: { openTime: number; close: number; values: Record<string, number | null> }[] };
+      return r.features[0];
+    }, 10_000, { pollMs: 200 });
+    assert.deepEqual({ openTime: stored.openTime, close: stored.close, values: stored.values }, { openTime: last.openTime, close: last.close, values: last.values });
+    assert.ok((await scrapeMetric(`http://127.0.0.1:${serve.port}`, 'candlestack_kafka_messages_consumed_total', { topic: 'candlestack_features' })) >= features.length, 'serve consumed them from candlestack_features');
+    assert.equal(await scrapeMetric(`http://127.0.0.1:${serve.port}`, 'candlestack_features_calculated_total', { timeframe: '1s' }), 0, 'serve computes none itself');
 
     const compared = await until('serve to answer the candles of the offline builder', async () => {
       let n = 0;

@@ -14,7 +14,7 @@
  *                   the exchange does not build is answered with an error naming it, and nothing changes)
  * Server -> client: {"type":"subscribed"|"unsubscribed",...}, {"type":"candle","kind":"update"|"close"|"correction","candle":{...}},
  *                   {"type":"indicator","kind":"update"|"close"|"correction","exchange","symbol","timeframe","openTime","values":{...}},
- *                   {"type":"feature","exchange","symbol","timeframe","openTime","close","values":{...}} (run/demo: each closed candle's feature vector),
+ *                   {"type":"feature","exchange","symbol","timeframe","openTime","close","values":{...}} (each closed candle's feature vector: run/demo, and serve from candlestack_features),
  *                   {"type":"error","error":{"code","message","parameter"?}}
  */
 import type { IncomingMessage } from 'node:http';

@@ -43,6 +43,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, ...liveLimits(config, metrics), onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
+  bus.subscribe('feature', live.onFeature);
   const cached = buildReadCache(config, { clock, metrics, log, tracing }, lifecycle);
   if (cached.cache) {
     bus.subscribe('candle', cached.cache.onCandle);
@@ -53,7 +54,6 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     bus.publish('gap', gap);
     collectors.find((c) => c.exchange === gap.exchange)?.resumeFrom(gap.symbol, gap.to);
   }
-  pipeline.features.onFeature(live.onFeature);
   const decisions = buildDecisions(config, { clock, metrics, log, tracing }, { store, markets, features: pipeline.features.latest, env: deps.env ?? process.env });
   // The Telegram bot, when a token is configured: it asks this role's own API, so it starts after the server.
   const notifier = embeddedNotifier(config, { clock, metrics, log, markets, tracing }, () => ({ host: config.http.host, port: api.port }));

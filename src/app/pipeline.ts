@@ -130,6 +130,8 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
   const features = new FeatureEngine({ store, clock, metrics: metrics.assistant, log: log.child({ component: 'features' }), timeframes: config.timeframes, flushMs: config.store.flushMs });
   await features.warmUp(config.exchanges.flatMap((ex) => ex.symbols.flatMap((symbol) => config.timeframes.map((timeframe) => ({ exchange: ex.id, symbol, timeframe })))), clock.now());
   bus.subscribe('candle', features.onCandle);
+  // Each vector on the bus like candles and indicators: /ws in run/demo, Kafka (candlestack_features) in process.
+  features.onFeature((v) => bus.publish('feature', v));
   bus.subscribe('trade', (t) => void engine.onTrade(t));
   bus.subscribe('candle', writer.onEvent);
   bus.subscribe('candle', reconciler.onCandle);

@@ -81,7 +81,7 @@ export async function startProcess(config: Config, deps: RoleDeps): Promise<Proc
       routes: { '/api/jobs': (url, res) => sendJobs(url, res, built.scheduler) },
     }),
   );
-  lifecycle.register(kafkaExport(bus, kafka, ['candle', 'indicator']));
+  lifecycle.register(kafkaExport(bus, kafka, ['candle', 'indicator', 'feature']));
   for (const s of built.services) lifecycle.register(s);
   lifecycle.register(kafkaImport(kafka, bus, ['trade', 'kline', 'gap']));
   await lifecycle.start();

@@ -1,6 +1,6 @@
 /**
  * Composition root of `candlestack serve`: the store (candles and indicator values written by the process
- * role) and Kafka's candle and indicator topics (live updates, relayed onto the local bus) -> REST API, live
+ * role) and Kafka's candle, indicator and feature topics (live updates, relayed onto the local bus) -> REST API, live
  * WebSocket /ws, the web dashboard, /metrics and health, port 9001 by default. Each serve instance reads those
  * topics in a group of its own, from the end: live updates only. Data quality lives in the process role
  * (its /metrics: candlestack_data_quality_score); serve runs no QualityMonitor, so /api/quality answers 503
@@ -21,6 +21,7 @@ export async function startServe(config: Config, deps: RoleDeps): Promise<RoleAp
   const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, ...liveLimits(config, metrics) });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
+  bus.subscribe('feature', live.onFeature);
   // The read cache: corrections and backfills arrive on candlestack_candles / _indicators like on every serve instance, so all drop the same keys.
   const cached = buildReadCache(config, { clock, metrics, log }, lifecycle);
   if (cached.cache) {
@@ -44,7 +45,7 @@ export async function startServe(config: Config, deps: RoleDeps): Promise<RoleAp
     }),
   );
   lifecycle.register(live);
-  lifecycle.register(kafkaImport(kafka, bus, ['candle', 'indicator']));
+  lifecycle.register(kafkaImport(kafka, bus, ['candle', 'indicator', 'feature']));
   await lifecycle.start();
   log.info({ component: 'app', port: api.port, bus: config.bus, store: redactUrl(config.store.url) }, `candlestack serve listening on http://${config.http.host}:${api.port}`);
   return { port: api.port, metrics, lifecycle, stop: () => lifecycle.stop() };

@@ -5,6 +5,7 @@
  * at once and an implementation that can fill up says so through its metrics.
  */
 import type { CandleEvent, GapEvent, IndicatorEvent, Kline, Trade } from '../core/types.js';
+import type { FeatureVector } from '../assistant/features.js';
 
 export interface BusTopics {
   trade: Trade;
@@ -12,10 +13,12 @@ export interface BusTopics {
   candle: CandleEvent;
   gap: GapEvent;
   indicator: IndicatorEvent;
+  /** The feature vector of each closed candle (src/assistant/feature-engine.ts). */
+  feature: FeatureVector;
 }
 
 export type Topic = keyof BusTopics;
-export const TOPICS = ['trade', 'kline', 'candle', 'gap', 'indicator'] as const satisfies readonly Topic[];
+export const TOPICS = ['trade', 'kline', 'candle', 'gap', 'indicator', 'feature'] as const satisfies readonly Topic[];
 
 export type Handler<T extends Topic> = (message: BusTopics[T]) => void;
 

@@ -3,7 +3,7 @@
  *
  * - Keys are `exchange:symbol`, so one symbol's events stay ordered in one partition.
  * - Values are a versioned JSON envelope `{"v":1,"type":"trade","data":{...}}` (trades, candles, gaps,
- *   indicator values).
+ *   indicator values, feature vectors).
  * - The exchange's closed klines go to `binance_kline` (name configurable) as the flat JSON the seed
  *   exporter published (symbol, interval, open_time, close_time, open, high, low, close, volume, ...) plus
  *   `"v":1` and `"exchange"`: decimals stay the exchange's exact strings. A kline still forming is not
@@ -25,7 +25,7 @@ export class KafkaDecodeError extends Error {
 }
 
 export function messageKey(message: BusTopics[Topic]): string {
-  return message.type === 'candle' ? `${message.candle.exchange}:${message.candle.symbol}` : `${message.exchange}:${message.symbol}`;
+  return 'candle' in message ? `${message.candle.exchange}:${message.candle.symbol}` : `${message.exchange}:${message.symbol}`;
 }
 
 /** The JSON value for a topic, or null when this message does not go on Kafka (a kline still forming). */
@@ -52,7 +52,7 @@ export function decode<T extends Topic>(topic: T, value: Buffer | string): BusTo
   if (o.type !== topic || typeof o.data !== 'object' || o.data === null) throw new KafkaDecodeError(`${topic}: envelope type ${JSON.stringify(o.type)}`);
   const data = o.data as Record<string, unknown>;
   const ok =
-    topic === 'trade' ? isTrade(data) : topic === 'candle' ? isCandleEvent(data) : topic === 'gap' ? isGap(data) : topic === 'indicator' ? isIndicator(data) : false;
+    topic === 'trade' ? isTrade(data) : topic === 'candle' ? isCandleEvent(data) : topic === 'gap' ? isGap(data) : topic === 'indicator' ? isIndicator(data) : topic === 'feature' ? isFeature(data) : false;
   if (!ok) throw new KafkaDecodeError(`${topic}: malformed payload`);
   return data as unknown as BusTopics[T];
 }
@@ -143,6 +143,13 @@ function isTrade(d: Record<string, unknown>): boolean {
 function isCandleEvent(d: Record<string, unknown>): boolean {
   const c = d.candle as Record<string, unknown> | null | undefined;
   return d.type === 'candle' && isStr(d.kind) && typeof c === 'object' && c !== null && isExchangeId(c.exchange) && isStr(c.symbol) && isStr(c.timeframe) && isNum(c.openTime) && isStr(c.close);
+}
+
+/** A feature vector: its series, the candle's openTime and close, and every value a number or null. */
+function isFeature(d: Record<string, unknown>): boolean {
+  if (!(isExchangeId(d.exchange) && isStr(d.symbol) && isTimeframe(d.timeframe) && isNum(d.openTime) && isNum(d.close))) return false;
+  const v = d.values;
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => x === null || isNum(x));
 }
 
 function isIndicator(d: Record<string, unknown>): boolean {

@@ -60,6 +60,10 @@ export interface KafkaBusOptions {
   bufferMax?: number;
   batchMax?: number;
   lingerMs?: number;
+  /** Acks a send waits for: -1 every in-sync replica (default: an acked trade survives a broker loss), 1 the leader only. */
+  acks?: -1 | 1;
+  /** Compression of each batch: 'gzip' (default) or 'none' (kafkajs has no other codec built in). */
+  compression?: 'gzip' | 'none';
   /** The `bus_produce` breaker around sends (none: every retry is attempted). */
   breaker?: CircuitBreaker;
   clock: Clock;
@@ -110,6 +114,8 @@ export class KafkaBus implements Bus {
   private readonly bufferMax: number;
   private readonly batchMax: number;
   private readonly lingerMs: number;
+  private readonly acks: -1 | 1;
+  private readonly compression: CompressionTypes;
   private readonly lastLog = new Map<string, number>();
   private idle: Promise<void> = Promise.resolve();
   private idleResolve: (() => void) | null = null;
@@ -119,6 +125,8 @@ export class KafkaBus implements Bus {
     this.bufferMax = o.bufferMax ?? 200_000;
     this.batchMax = o.batchMax ?? 2_000;
     this.lingerMs = o.lingerMs ?? 5;
+    this.acks = o.acks ?? -1;
+    this.compression = o.compression === 'none' ? CompressionTypes.None : CompressionTypes.GZIP;
     const log = o.log;
     this.kafka = new Kafka({
       clientId: o.clientId,
@@ -281,7 +289,11 @@ export class KafkaBus implements Bus {
         this.connected = true;
       }
       const byTopic = new Map<Topic, Pending[]>();
-      for (const p of batch) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
+      for (const p of batch) {
+        const list = byTopic.get(p.topic);
+        if (list) list.push(p);
+        else byTopic.set(p.topic, [p]);
+      }
       await this.send(byTopic, batch.length);
       this.queue.splice(0, batch.length);
       breaker?.success();
@@ -310,8 +322,8 @@ export class KafkaBus implements Bus {
     const tracing = this.o.tracing;
     const sendBatch = (headers: Record<string, string>) =>
       this.producer.sendBatch({
-        acks: -1,
-        compression: CompressionTypes.GZIP,
+        acks: this.acks,
+        compression: this.compression,
         topicMessages: [...byTopic].map(([t, ms]) => ({ topic: this.topicNames[t], messages: ms.map((p) => ({ key: p.key, value: p.value, headers })) })),
       });
     if (!tracing?.enabled) return sendBatch(PLAIN_HEADERS);

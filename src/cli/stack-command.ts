@@ -5,7 +5,7 @@
  * its state, health and URL (published port on the host, or its address inside the stack).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { CandlestackError } from '../core/errors.js';
@@ -13,12 +13,13 @@ import { CandlestackError } from '../core/errors.js';
 export const STACK_ACTIONS = ['start', 'status', 'logs', 'restart', 'stop', 'config'] as const;
 export type StackAction = (typeof STACK_ACTIONS)[number];
 
-export const STACK_HELP = `Usage: candlestack stack <start|status|logs|restart|stop|config> [--full] [--env-file FILE] [-f] [SERVICE...]
+export const STACK_HELP = `Usage: candlestack stack <start|status|logs|restart|stop|config> [--full] [--telegram] [--env-file FILE] [-f] [SERVICE...]
 
 Runs the full stack with docker compose (deploy/docker-compose.yml): Kafka (KRaft), PostgreSQL/TimescaleDB,
 Redis, candlestack collect/process/serve/decide, Prometheus and the PostgreSQL, Kafka and Redis exporters;
 --full adds Alertmanager, Grafana, Loki, Tempo, the OpenTelemetry Collector, node-exporter, cAdvisor and the
-cron-style jobs service.
+cron-style jobs service. --telegram adds the Telegram bot (the notify role, port 8003), with its token from
+deploy/secrets/telegram-bot-token (README "Telegram bot": BotFather's token, one line).
 
   start     build the image and start in the background (docker compose up -d --build)
   status    every service: state, health, URL (Grafana http://127.0.0.1:3000, Prometheus :9090, API :9001,
@@ -41,6 +42,8 @@ export class StackError extends CandlestackError {
 export interface StackArgs {
   action: StackAction;
   full: boolean;
+  /** Adds the profile `telegram` (the notify service). */
+  telegram: boolean;
   follow: boolean;
   envFile: string;
   services: string[];
@@ -48,15 +51,18 @@ export interface StackArgs {
 
 const DEPLOY = fileURLToPath(new URL('../../../deploy/', import.meta.url));
 export const COMPOSE_FILE = `${DEPLOY}docker-compose.yml`;
+/** The notify service's bot token, mounted as the compose secret telegram_bot_token. */
+export const TELEGRAM_TOKEN_FILE = `${DEPLOY}secrets/telegram-bot-token`;
 
 export function parseStackArgs(argv: string[]): StackArgs | 'help' {
   const [action, ...rest] = argv;
   if (action === undefined || action === '-h' || action === '--help') return 'help';
   if (!(STACK_ACTIONS as readonly string[]).includes(action)) throw new StackError(`unknown stack action ${JSON.stringify(action)}; expected ${STACK_ACTIONS.join(', ')}`);
-  const args: StackArgs = { action: action as StackAction, full: false, follow: false, envFile: `${DEPLOY}.env`, services: [] };
+  const args: StackArgs = { action: action as StackAction, full: false, telegram: false, follow: false, envFile: `${DEPLOY}.env`, services: [] };
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (a === '--full') args.full = true;
+    else if (a === '--telegram') args.telegram = true;
     else if (a === '-f' || a === '--follow') args.follow = true;
     else if (a === '--env-file') {
       const file = rest[++i];
@@ -80,9 +86,19 @@ export function envFileProblem(path: string): string | undefined {
   return undefined;
 }
 
-/** The compose arguments (after the compose binary) of an action: base (file, env file, profile), then the action's own. */
+/** Why the notify service cannot start (no token file), or undefined when it can. */
+export function telegramTokenProblem(path: string = TELEGRAM_TOKEN_FILE): string | undefined {
+  if (!existsSync(path) || !statSync(path).isFile()) return `--telegram: ${path} does not exist: put the bot token BotFather gave you in it, one line (README "Telegram bot")`;
+  if (readFileSync(path, 'utf8').trim() === '') return `--telegram: ${path} is empty: put the bot token BotFather gave you in it, one line`;
+  return undefined;
+}
+
+/** The profiles of an invocation: minimal or full, plus telegram with --telegram. */
+export const profilesOf = (args: Pick<StackArgs, 'full' | 'telegram'>): string[] => [args.full ? 'full' : 'minimal', ...(args.telegram ? ['telegram'] : [])];
+
+/** The compose arguments (after the compose binary) of an action: base (file, env file, profiles), then the action's own. */
 export function composeArgs(args: StackArgs, envFileUsable: boolean): string[] {
-  const base = ['-f', COMPOSE_FILE, ...(envFileUsable ? ['--env-file', args.envFile] : []), '--profile', args.full ? 'full' : 'minimal'];
+  const base = ['-f', COMPOSE_FILE, ...(envFileUsable ? ['--env-file', args.envFile] : []), ...profilesOf(args).flatMap((p) => ['--profile', p])];
   const tail: Record<StackAction, string[]> = {
     start: ['up', '-d', '--build', ...args.services],
     status: ['config'],
@@ -168,6 +184,8 @@ function containerStates(bin: string, pre: string[], base: string[], names: stri
 export function stackCommand(args: StackArgs, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): number {
   const problem = envFileProblem(args.envFile);
   if (problem && args.action !== 'status' && args.action !== 'logs' && args.action !== 'stop') throw new StackError(problem);
+  const tokenProblem = args.telegram && (args.action === 'start' || args.action === 'restart') ? telegramTokenProblem() : undefined;
+  if (tokenProblem) throw new StackError(tokenProblem);
   const [bin, ...pre] = composeCommand();
   const all = composeArgs(args, !problem);
   if (args.action !== 'status') {
@@ -178,12 +196,12 @@ export function stackCommand(args: StackArgs, out: NodeJS.WritableStream = proce
   const config = spawnSync(bin!, [...pre, ...all], { encoding: 'utf8' });
   if (config.status !== 0) throw new StackError(`docker compose config failed: ${config.stderr.trim().split('\n')[0]}`);
   // docker-compose v1's `config` prints every service whatever --profile says: keep the profile's own.
-  const profile = args.full ? 'full' : 'minimal';
+  const profiles = profilesOf(args);
   const resolved = parseYaml(config.stdout) as { services: Record<string, { profiles?: string[] }> };
-  resolved.services = Object.fromEntries(Object.entries(resolved.services ?? {}).filter(([, s]) => s.profiles === undefined || s.profiles.includes(profile)));
+  resolved.services = Object.fromEntries(Object.entries(resolved.services ?? {}).filter(([, s]) => s.profiles === undefined || s.profiles.some((p) => profiles.includes(p))));
   const names = Object.keys(resolved.services);
   const wanted = args.services.length > 0 ? args.services : names;
-  for (const s of wanted) if (!names.includes(s)) throw new StackError(`unknown service ${JSON.stringify(s)} in the ${args.full ? 'full' : 'minimal'} profile${args.full ? '' : ' (--full for every service)'}; expected one of ${names.join(', ')}`);
+  for (const s of wanted) if (!names.includes(s)) throw new StackError(`unknown service ${JSON.stringify(s)} in the ${args.full ? 'full' : 'minimal'} profile${s === 'notify' && !args.telegram ? ' (--telegram adds notify)' : args.full ? '' : ' (--full for every service)'}; expected one of ${names.join(', ')}`);
   const base = all.slice(0, all.length - 1);
   const states = containerStates(bin!, pre, base, wanted, err);
   resolved.services = Object.fromEntries(Object.entries(resolved.services).filter(([n]) => wanted.includes(n)));

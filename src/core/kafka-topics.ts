@@ -5,6 +5,7 @@ export interface KafkaTopicNames {
   candle: string;
   gap: string;
   indicator: string;
+  feature: string;
 }
 
 export const DEFAULT_KAFKA_TOPICS: KafkaTopicNames = {
@@ -13,4 +14,5 @@ export const DEFAULT_KAFKA_TOPICS: KafkaTopicNames = {
   candle: 'candlestack_candles',
   gap: 'candlestack_gaps',
   indicator: 'candlestack_indicators',
+  feature: 'candlestack_features',
 };

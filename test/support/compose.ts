@@ -12,6 +12,8 @@ import { REPO } from './observability.js';
 
 export const COMPOSE_FILE = join(REPO, 'deploy', 'docker-compose.yml');
 export const ENV_EXAMPLE = join(REPO, 'deploy', '.env.example');
+/** Every service compose can run: the full profile and the Telegram bot's (notify) on top of it. */
+export const ALL_PROFILES = ['full', 'telegram'] as const;
 
 export interface ComposeService {
   image?: string;
@@ -39,18 +41,19 @@ export function dockerComposeAvailable(): boolean {
   return spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** The resolved compose file of `profile` (every service of it), with the example env and `extraEnv` lines. */
-export function composeConfig(profile = 'full', extraEnv: Record<string, string> = {}): Compose {
+/** The resolved compose file of `profile` (every service of it, or of any of several), with the example env and `extraEnv` lines. */
+export function composeConfig(profile: string | readonly string[] = 'full', extraEnv: Record<string, string> = {}): Compose {
+  const profiles = typeof profile === 'string' ? [profile] : profile;
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-compose-'));
   try {
     const env = join(dir, '.env');
     const example = readFileSync(ENV_EXAMPLE, 'utf8').replace(/CHANGE_ME/g, PLACEHOLDER);
     writeFileSync(env, example + Object.entries(extraEnv).map(([k, v]) => `${k}=${v}\n`).join(''));
-    const r = spawnSync('docker-compose', ['-f', COMPOSE_FILE, '--env-file', env, '--profile', profile, 'config'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    const r = spawnSync('docker-compose', ['-f', COMPOSE_FILE, '--env-file', env, ...profiles.flatMap((p) => ['--profile', p]), 'config'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
     if (r.status !== 0) throw new Error(`docker-compose config failed: ${r.stderr}`);
     const c = parseYaml(r.stdout) as Compose;
     // docker-compose v1's `config` prints every service whatever --profile says: keep the profile's own.
-    c.services = Object.fromEntries(Object.entries(c.services).filter(([, svc]) => inProfile(svc, profile)));
+    c.services = Object.fromEntries(Object.entries(c.services).filter(([, svc]) => profiles.some((p) => inProfile(svc, p))));
     return c;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -105,4 +108,26 @@ export function mounts(s: ComposeService): Mount[] {
 export function commandVariables(s: ComposeService): Set<string> {
   const text = [...argv(s.entrypoint), ...commandOf(s)].join(' ');
   return new Set([...text.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]!));
+}
+
+/** Where compose mounts the notify service's token (the secret telegram_bot_token). */
+export const TELEGRAM_SECRET_PATH = '/run/secrets/telegram_bot_token';
+let secretFile: string | null = null;
+
+/**
+ * A service's environment as its process reads it, with the secret compose would mount mapped to a local
+ * file holding a well-formed placeholder token (the config checks the file at load).
+ */
+export function serviceEnv(s: ComposeService): Record<string, string> {
+  const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, v ?? '']));
+  if (env.CANDLESTACK_TELEGRAM_TOKEN_FILE === TELEGRAM_SECRET_PATH) {
+    if (secretFile === null) {
+      const dir = mkdtempSync(join(tmpdir(), 'candlestack-secret-'));
+      secretFile = join(dir, 'telegram_bot_token');
+      writeFileSync(secretFile, '123456789:AAplaceholderTokenOfTheComposeTests_x\n');
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    }
+    env.CANDLESTACK_TELEGRAM_TOKEN_FILE = secretFile;
+  }
+  return env;
 }

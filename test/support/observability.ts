@@ -24,20 +24,34 @@ export const ALERTMANAGER_CONFIG = 'deploy/alertmanager/alertmanager.yml';
 export const ALERTS_TOKEN_FILE = '/alertmanager/alerts-token';
 
 /**
- * Points every webhook of a parsed alertmanager.yml at `url`, and its bearer-token file at one written in `dir`
- * (the project's config names compose's path). Throws if a webhook does not send the shared secret.
+ * Points the webhooks of a parsed alertmanager.yml at the roles running here: `targets` maps each host:port the
+ * project's config posts to (candlestack:9001 = serve, notifier:8003 = notify) to a base URL here, or to null
+ * when that role does not run here (its webhooks are dropped). Their bearer-token file becomes one written in
+ * `dir` (the project's config names compose's path). Throws if a webhook does not send the shared secret, or
+ * posts somewhere `targets` does not name.
  */
-export function deliverWebhooksTo(config: any, url: string, dir: string): void {
+export function deliverWebhooksTo(config: any, targets: Record<string, string | null>, dir: string): void {
   const tokenFile = join(dir, 'alerts-token');
-  writeFileSync(tokenFile, 'test-alerts-token');
+  writeFileSync(tokenFile, ALERTS_TOKEN_FOR_TESTS);
   for (const r of config.receivers) {
+    const kept: any[] = [];
     for (const w of r.webhook_configs ?? []) {
       if (w.http_config?.authorization?.credentials_file !== ALERTS_TOKEN_FILE) throw new Error(`alertmanager.yml receiver ${r.name}: its webhook does not send the shared secret from ${ALERTS_TOKEN_FILE}`);
-      w.url = url;
+      const url = new URL(w.url);
+      if (!(url.host in targets)) throw new Error(`alertmanager.yml receiver ${r.name}: posts to ${url.host}, which the test does not map (${Object.keys(targets).join(', ')})`);
+      const base = targets[url.host];
+      if (base === null) continue;
+      w.url = `${base}${url.pathname}`;
       w.http_config.authorization.credentials_file = tokenFile;
+      kept.push(w);
     }
+    if (r.webhook_configs) r.webhook_configs = kept;
   }
 }
+
+/** The shared secret deliverWebhooksTo has Alertmanager send (a role under test sets CANDLESTACK_ALERTS_TOKEN to it). */
+export const ALERTS_TOKEN_FOR_TESTS = 'test-alerts-token';
+
 export const DASHBOARDS_DIR = 'deploy/grafana/dashboards';
 
 export const yamlFiles = (dir: string) => readdirSync(path(dir)).filter((f) => f.endsWith('.yml')).sort().map((f) => `${dir}/${f}`);
@@ -95,12 +109,8 @@ export function dashboardQueries(): DashboardQuery[] {
  * or that belong to work not built yet (the cache): their expressions must parse and may be empty. Remove an
  * entry when the proof can produce its series.
  */
-const NOTIFIER_PENDING = 'the Telegram notifier: started only with a bot token, which the proof\'s demo does not configure (test/notifier*.test.ts runs it against a local Bot API server)';
-
 export const PENDING_METRICS: Record<string, { labels: string[]; reason: string }> = {
   candlestack_decision_hit_ratio: { labels: ['strategy', 'horizon'], reason: 'set once recorded decisions are scored, 15 min after them at the earliest: longer than the proof\'s demo (test/decision-api.test.ts scores them on a fake clock)' },
-  candlestack_http_client_requests_total: { labels: ['target', 'outcome'], reason: 'outgoing calls between services: the all-in-one demo makes none (the notifier and the llm strategy do: test/http-client.test.ts, test/llm-strategy.test.ts)' },
-  candlestack_http_client_request_duration_seconds: { labels: ['target'], reason: 'outgoing calls between services: the all-in-one demo makes none (the notifier and the llm strategy do: test/http-client.test.ts, test/llm-strategy.test.ts)' },
   candlestack_kafka_consumer_lag: { labels: ['topic', 'partition'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
   candlestack_kafka_messages_produced_total: { labels: ['topic'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
   candlestack_kafka_messages_consumed_total: { labels: ['topic'], reason: 'Kafka bus: the proof runs the all-in-one demo on the in-process bus; these series come from the collect/process roles (test/kafka-bus.test.ts, test/roles.test.ts)' },
@@ -111,15 +121,6 @@ export const PENDING_METRICS: Record<string, { labels: string[]; reason: string 
   candlestack_rate_limit_exceeded_total: { labels: ['route'], reason: 'no client of the proof goes over its budget (a dashboard pace is far below it); test/rate-limit.test.ts drives 429s' },
   candlestack_websocket_refused_total: { labels: ['reason'], reason: 'the proof opens no /ws connection over the caps; test/live-ws-limits.test.ts does' },
   candlestack_websocket_dropped_total: { labels: ['reason'], reason: 'the proof has no slow /ws reader; test/live-ws-limits.test.ts does' },
-  // The Telegram notifier runs only with a bot token; the proof's demo has none. Its series are exercised
-  // against a local Bot API server by test/notifier*.test.ts.
-  candlestack_notifier_updates_total: { labels: ['command'], reason: NOTIFIER_PENDING },
-  candlestack_notifier_reply_duration_seconds: { labels: ['command'], reason: NOTIFIER_PENDING },
-  candlestack_notifier_messages_sent_total: { labels: ['kind'], reason: NOTIFIER_PENDING },
-  candlestack_notifier_send_errors_total: { labels: ['kind', 'reason'], reason: NOTIFIER_PENDING },
-  candlestack_notifier_messages_undeliverable_total: { labels: ['kind'], reason: NOTIFIER_PENDING },
-  candlestack_notifier_alerts_forwarded_total: { labels: ['status'], reason: NOTIFIER_PENDING },
-  candlestack_notifier_bot_up: { labels: ['mode'], reason: NOTIFIER_PENDING },
 };
 
 /**
