@@ -40,6 +40,7 @@ export function ingestPipeline(w: Workload) {
   return {
     metrics,
     engine,
+    bus,
     run(frames: readonly string[], receivedAt: readonly number[]) {
       for (let i = 0; i < frames.length; i++) {
         now = receivedAt[i]!;

@@ -18,6 +18,7 @@ import { benchKafka, median, type Rates } from './kafka-throughput.js';
 import { benchServeCache } from './serve-cache.js';
 import type { SoakResult } from './memory-soak.js';
 import { benchImport } from './import/bench.js';
+import { benchTracingOverhead } from './tracing-overhead.js';
 
 const { values: flags } = parseArgs({ options: { 'soak-minutes': { type: 'string', default: '1' } } });
 const soakMinutes = Number(flags['soak-minutes']);
@@ -104,6 +105,15 @@ async function main(): Promise<void> {
     rows.push([`6. latency, trade in over loopback WebSocket -> candle update out on /ws, ${fmt(r.rate)} trades/s (10 symbols watched, 6 timeframes)`, `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms (max ${r.max.toFixed(1)} ms)`, `${fmt(r.trades)} trades measured`, r.rate >= 10_000 ? 'target p99 < 5 ms at 10k/s' : '—']);
     console.log(rows.at(-1)!.join(' | '));
   }
+
+  const traced = await benchTracingOverhead(7);
+  rows.push([
+    `10. ingest as the process role drives it (batches of 500 frames, one CONSUMER span each, store writer), tracing on (default sampler, OTLP/HTTP to a local sink) vs off; ${traced.rounds} alternating pairs, each run in its own process (bench/tracing-overhead.ts)`,
+    `on: median ${fmt(traced.on.slice().sort((a, b) => a - b)[traced.rounds >> 1]!)} frames/s`,
+    `off: median ${fmt(traced.off.slice().sort((a, b) => a - b)[traced.rounds >> 1]!)} frames/s`,
+    `on/off median ${traced.median.toFixed(3)} (pairs ${traced.min.toFixed(2)}-${traced.max.toFixed(2)}; target >= 0.95)`,
+  ]);
+  console.log(rows.at(-1)!.join(' | '));
 
   const serve = await benchServeCache(10);
   for (const c of serve.cases) {

@@ -24,8 +24,8 @@ test('the committed dashboards are exactly the generator output (npm run dashboa
   for (const [file, text] of generated) assert.equal(readFileSync(path(`${DASHBOARDS_DIR}/${file}`), 'utf8'), text, `${file} is stale: run npm run dashboards`);
 });
 
-test('nine dashboards with stable, unique uids and titles', () => {
-  assert.equal(dashboards.length, 9);
+test('ten dashboards with stable, unique uids and titles', () => {
+  assert.equal(dashboards.length, 10);
   const uids = dashboards.map((d) => d.json.uid as string);
   assert.equal(new Set(uids).size, uids.length, 'unique uids');
   assert.equal(new Set(dashboards.map((d) => d.json.title)).size, uids.length, 'unique titles');
@@ -41,6 +41,7 @@ test('nine dashboards with stable, unique uids and titles', () => {
     'candlestack-nodejs',
   ]);
   assert.ok(uids.includes('candlestack-assistant'), 'the Assistant dashboard (seed 003)');
+  assert.ok(uids.includes('candlestack-services'), 'the Services dashboard (seed 003\'s SLA goals)');
 });
 
 for (const { file, json } of dashboards) {
@@ -109,6 +110,29 @@ test('the market dashboard has a candlestick, volume and cross-exchange spread; 
   assert.ok(panels.some((p) => /spread/i.test(p.title) && p.fieldConfig.defaults.unit === 'percentunit'));
 });
 
+test('Services dashboard: the four SLA goals per service with the alert thresholds, exemplars on the latency panels; the Assistant shares the panels', () => {
+  const services = dashboards.find((d) => d.json.uid === 'candlestack-services')!.json;
+  const panels = dataPanels(services);
+  const byTitle = (t: string) => panels.find((p) => p.title === t);
+  const latency = byTitle('Latency p95 by service');
+  assert.match(latency.targets[0].expr, /histogram_quantile\(0\.95, sum by \(job, le\)/);
+  assert.equal(latency.targets[0].exemplar, true, 'exemplars on the latency panel');
+  assert.equal(latency.fieldConfig.defaults.thresholds.steps.at(-1).value, 0.5, 'red at the 500 ms SLA (ApiLatencyHigh)');
+  assert.equal(byTitle('Error rate by service').fieldConfig.defaults.thresholds.steps.at(-1).value, 0.01, 'red at 1% (ApiErrorRateHigh)');
+  assert.match(byTitle('Requests per second by service').targets[0].expr, /sum by \(job\) \(rate\(candlestack_http_requests_total/);
+  const availability = byTitle('Availability by service');
+  assert.match(availability.targets[0].expr, /avg_over_time\(up\{job=~"\$job"\}/);
+  assert.equal(availability.fieldConfig.defaults.thresholds.steps[1].value, 0.99, 'red below 99% (ServiceAvailabilityLow)');
+  for (const p of panels) for (const t of p.targets) assert.match(t.expr, /job=~"\$job"/, `${p.title}: filtered by the $job variable`);
+  const alerts = new Map(loadRules().filter((r) => r.kind === 'alert').map((r) => [r.name, r.expr]));
+  assert.match(alerts.get('ApiLatencyHigh')!, /> 0\.5$/);
+  assert.match(alerts.get('ApiErrorRateHigh')!, /> 0\.01$/);
+  assert.match(alerts.get('ServiceAvailabilityLow')!, /< 0\.99$/);
+  const assistant = dataPanels(dashboards.find((d) => d.json.uid === 'candlestack-assistant')!.json);
+  const shared = assistant.find((p) => p.title === 'Latency p95 by service');
+  assert.equal(shared.targets[0].expr, latency.targets[0].expr.replace('job=~"$job"', 'job=~"candlestack|candlestack-decide|candlestack-notify"'), 'the same panel (deploy/grafana/src/sla.ts), scoped to the services behind the bot');
+});
+
 test('Grafana provisioning: datasources with trace-to-logs links, and a provider for every dashboard', () => {
   const datasources = yamlFiles('deploy/grafana/provisioning/datasources').flatMap((f) => readYaml(f).datasources as any[]);
   const byUid = new Map(datasources.map((d) => [d.uid, d]));
@@ -119,6 +143,9 @@ test('Grafana provisioning: datasources with trace-to-logs links, and a provider
   assert.equal(byUid.get('tempo')?.type, 'tempo');
   assert.equal(byUid.get(byUid.get('tempo').jsonData.tracesToLogsV2.datasourceUid)?.type, 'loki', 'traces link to logs');
   assert.equal(byUid.get(byUid.get('loki').jsonData.derivedFields[0].datasourceUid)?.type, 'tempo', 'logs link to traces');
+  const exemplars = byUid.get('prometheus').jsonData.exemplarTraceIdDestinations;
+  assert.deepEqual(exemplars, [{ name: 'trace_id', datasourceUid: 'tempo' }], 'an exemplar\'s trace_id (src/telemetry/exemplars.ts) opens the trace in Tempo');
+  assert.equal(byUid.get('tempo').jsonData.tracesToLogsV2.filterByTraceID, true, 'a trace opens the logs of that trace');
   const providers = readYaml('deploy/grafana/provisioning/dashboards/candlestack.yml').providers as any[];
   assert.equal(providers.length, 1);
   assert.equal(providers[0].type, 'file');

@@ -16,6 +16,8 @@ import { catalogue, loadRules, path, PROMETHEUS_CONFIG, readYaml, RULE_TESTS_DIR
 import { metricNames } from './support/promql.js';
 
 const REQUIRED_ALERTS = [
+  'ServiceAvailabilityLow',
+  'ServiceTrafficDropped',
   'FeedStale',
   'FeedDown',
   'ReconnectStorm',

@@ -26,6 +26,8 @@ export const informational: Thresholds = { base: 'green', steps: [] };
 export interface Target {
   expr: string;
   legend?: string;
+  /** Also query the exemplars of the histogram (Grafana draws them as points linked to their trace in Tempo). */
+  exemplar?: boolean;
 }
 
 export interface PanelSpec {
@@ -145,6 +147,7 @@ function panelJson(p: PanelSpec, id: number, gridPos: { x: number; y: number; w:
       expr: t.expr,
       legendFormat: t.legend ?? '__auto',
       range: true,
+      ...(t.exemplar ? { exemplar: true } : {}),
     })),
     fieldConfig: {
       defaults: {

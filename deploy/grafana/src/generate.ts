@@ -17,9 +17,10 @@ import { jobs } from './dashboards/jobs.js';
 import { host } from './dashboards/host.js';
 import { nodejs } from './dashboards/nodejs.js';
 import { assistant } from './dashboards/assistant.js';
+import { services } from './dashboards/services.js';
 
 /** In the order of the issue: the file name prefix keeps Grafana's folder listing in that order. */
-export const DASHBOARD_SPECS: readonly DashboardSpec[] = [market, pipeline, dataQuality, circuitBreakers, storage, jobs, host, nodejs, assistant];
+export const DASHBOARD_SPECS: readonly DashboardSpec[] = [market, pipeline, dataQuality, circuitBreakers, storage, jobs, host, nodejs, assistant, services];
 
 /** Relative to the repository root. */
 export const DASHBOARDS_DIR = 'deploy/grafana/dashboards';

@@ -1,10 +1,14 @@
 /**
  * 9. Assistant: the trading assistant of seed 003. The Telegram bot's rows (src/assistant/notifier/): is the bot
  * connected, what chats ask, how fast they get an answer, alert deliveries, errors and lost messages, refused
- * chats. Above them, the decision service's rows (decisions by action, hit ratio, features, llm fallbacks) and the SLA
- * of every service (requests, errors, p95, availability, calls between services).
+ * chats. Above them, the decision service's rows (decisions by action, hit ratio, features, llm fallbacks), and the SLA
+ * of the services behind the bot (shared with the Services dashboard: ../sla.ts).
  */
 import { above, below, informational, upDown, vars, type DashboardSpec, type RowSpec } from '../builder.js';
+import { callPanels, slaPanels } from '../sla.js';
+
+/** The jobs of the all-in-one / serve role (market data), the decision service and the notifier. */
+const BEHIND_THE_BOT = { jobs: 'job=~"candlestack|candlestack-decide|candlestack-notify"', exemplars: true };
 
 /** The decision service (src/assistant/): what it advises, how often it was right, its features and llm fallbacks. */
 const decisions: RowSpec[] = [
@@ -65,58 +69,9 @@ const decisions: RowSpec[] = [
     ],
   },
   {
-    title: 'SLA per service',
-    panels: [
-      {
-        title: 'Requests per second by service',
-        description: 'HTTP requests answered per second by each role (the Prometheus job: candlestack = run/demo/serve, candlestack-decide, candlestack-collect, ...); every role emits the same candlestack_http_requests_total.',
-        unit: 'reqps',
-        thresholds: informational,
-        w: 6,
-        targets: [{ expr: 'sum by (job) (rate(candlestack_http_requests_total[$__rate_interval]))', legend: '{{job}}' }],
-      },
-      {
-        title: 'Error rate by service',
-        description: 'Share of HTTP requests answered with a 5xx, per role. The SLA is 99%: orange from 0.5%, red from 1%.',
-        unit: 'percentunit',
-        thresholds: above(0.005, 0.01),
-        w: 6,
-        targets: [{ expr: '(sum by (job) (rate(candlestack_http_requests_total{status=~"5.."}[$__rate_interval])) or sum by (job) (rate(candlestack_http_requests_total[$__rate_interval])) * 0) / sum by (job) (rate(candlestack_http_requests_total[$__rate_interval]))', legend: '{{job}}' }],
-      },
-      {
-        title: 'Latency p95 by service',
-        description: 'p95 of the HTTP request duration per role (the seed\'s SLA: 500 ms).',
-        unit: 's',
-        thresholds: above(0.25, 0.5),
-        w: 6,
-        targets: [{ expr: 'histogram_quantile(0.95, sum by (job, le) (rate(candlestack_http_request_duration_seconds_bucket[$__rate_interval])))', legend: '{{job}}' }],
-      },
-      {
-        title: 'Availability by service',
-        description: 'Share of successful scrapes of each role over the range (up).',
-        type: 'stat',
-        unit: 'percentunit',
-        thresholds: below(0.99, 0.999),
-        w: 6,
-        targets: [{ expr: 'avg by (job) (avg_over_time(up{job=~"candlestack.*"}[$__range]))', legend: '{{job}}' }],
-      },
-      {
-        title: 'Calls between services',
-        description: 'Outgoing HTTP calls per second by calling role and target service (decide, serve, llm, telegram) and outcome: the status code, or timeout, error, circuit_open.',
-        unit: 'reqps',
-        thresholds: informational,
-        w: 12,
-        targets: [{ expr: 'sum by (job, target, outcome) (rate(candlestack_http_client_requests_total[$__rate_interval]))', legend: '{{job}} -> {{target}} {{outcome}}' }],
-      },
-      {
-        title: 'Call latency p95 by target',
-        description: 'p95 of outgoing HTTP calls by calling role and target service.',
-        unit: 's',
-        thresholds: above(1, 5),
-        w: 12,
-        targets: [{ expr: 'histogram_quantile(0.95, sum by (job, target, le) (rate(candlestack_http_client_request_duration_seconds_bucket[$__rate_interval])))', legend: '{{job}} -> {{target}}' }],
-      },
-    ],
+    // The services the bot's answer goes through; every service: the Services dashboard.
+    title: 'SLA of the services behind the bot',
+    panels: [...slaPanels(BEHIND_THE_BOT), ...callPanels(BEHIND_THE_BOT)],
   },
 ];
 
