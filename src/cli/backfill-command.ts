@@ -6,17 +6,14 @@
  * per series otherwise.
  */
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { ConfigError } from '../core/errors.js';
 import { EXCHANGE_IDS, isExchangeId, type ExchangeId } from '../core/exchange-id.js';
 import { timeframeMs, type Timeframe } from '../core/timeframe.js';
 import { SETTING_OPTIONS, loadConfig, settingFlags, settingsHelp, type Config } from '../config/config.js';
-import { buildBackfillSources, roleTelemetry } from '../app/parts.js';
-import { RestHistory, type HistoryResult } from '../jobs/rest-history.js';
-import { openStore } from '../store/open.js';
+import type { HistoryResult } from '../jobs/rest-history.js';
 import type { Store } from '../store/store.js';
-import { createLogger, type Logger } from '../telemetry/logger.js';
+import type { Logger } from '../telemetry/logger.js';
 import { adapterFor } from '../exchanges/index.js';
 import { parseTimeArg } from './candles-command.js';
 
@@ -117,6 +114,14 @@ export interface SeriesOutcome extends HistoryResult {
 /** Runs the fill; returns the exit code and what each series did. */
 export async function backfillCommand(args: BackfillArgs, io: BackfillIo, deps: { clock: Clock; log?: Logger; signal?: AbortSignal; store?: Store }): Promise<{ exitCode: number; series: SeriesOutcome[] }> {
   const { config, exchange, clock } = { ...args, clock: deps.clock };
+  // The parts load here, not with the module: a usage error (parseBackfillArgs) must not pay for Kafka, pg and OpenTelemetry.
+  const [{ pino }, { createLogger }, { buildBackfillSources, roleTelemetry }, { RestHistory }, { openStore }] = await Promise.all([
+    import('pino'),
+    import('../telemetry/logger.js'),
+    import('../app/parts.js'),
+    import('../jobs/rest-history.js'),
+    import('../store/open.js'),
+  ]);
   const log = deps.log ?? createLogger({ level: config.log.level, format: 'json', base: { command: 'backfill' } }, pino.destination(2));
   const { metrics } = roleTelemetry('backfill', 'backfill');
   const store = deps.store ?? (await openStore(config.store.url, () => clock.now(), { metrics: metrics.store, log }));
