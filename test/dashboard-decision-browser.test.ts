@@ -7,6 +7,9 @@
  *    market asks again. No console error or failed request is allowed.
  *  - against `serve` (split stack over the Kafka mock cluster: no decision service there, /api/decision is
  *    a 404): the panel says "decision service unavailable" with the server's message, and the chart still works.
+ *  - against `serve` with `http.decisionUrl` naming a real `decide` role on the same store: serve passes the
+ *    decide role's answers on (the same JSON, its 400s too), the panel shows the decision; decide stopped ->
+ *    serve answers 503 decision_unavailable and the panel says so.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +23,7 @@ import type { Candle } from '../src/core/types.js';
 import type { NewDecision, Outcome } from '../src/store/assistant-store.js';
 import { startDemo, type Demo } from '../src/demo/demo.js';
 import { startServe } from '../src/app/serve.js';
+import { startDecide } from '../src/app/decide.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import { chromiumAvailable, launchChromium, PageWatch } from './support/browser.js';
 import { kafkaMockUnavailable } from './support/kafka/mock-cluster.js';
@@ -166,7 +170,7 @@ describe('the assistant panel on the market view, against a demo', { skip, timeo
   });
 });
 
-describe('the assistant panel against serve (no decision service)', { skip, timeout: 120_000 }, () => {
+describe('the assistant panel against serve (split stack)', { skip, timeout: 120_000 }, () => {
   test('says "decision service unavailable" with the server\'s message; the chart still draws', async (t) => {
     const why = kafkaMockUnavailable();
     const reason = skipUnlessAvailable(why === undefined, why ?? '');
@@ -197,6 +201,53 @@ describe('the assistant panel against serve (no decision service)', { skip, time
     } finally {
       await browser.close();
       await serve.stop();
+      await fx.cleanup();
+    }
+  });
+
+  test('with http.decisionUrl serve answers the decision routes from a decide role: the panel shows its decision', async (t) => {
+    const why = kafkaMockUnavailable();
+    const reason = skipUnlessAvailable(why === undefined, why ?? '');
+    if (reason) return t.skip(reason);
+    const fx = await kafkaFixture(14, { symbols: ['BTC-USDT'] });
+    const seed = new SqliteStore(join(fx.dir, 'roles.db'));
+    await seed.upsert(history('BTC-USDT', Date.now(), 65_000));
+    await seed.close();
+    const decide = await startDecide({ ...fx.config, http: { ...fx.config.http, port: 0 } }, { clock: systemClock, log, version: 'test' });
+    const serve = await startServe({ ...fx.config, http: { ...fx.config.http, decisionUrl: `http://127.0.0.1:${decide.port}` } }, { clock: systemClock, log, version: 'test' });
+    const browser = await launchChromium();
+    let decideStopped = false;
+    try {
+      const base = `http://127.0.0.1:${serve.port}`;
+      const q = '?exchange=binance&symbol=BTC-USDT&timeframe=1m';
+      const direct = await fetch(`http://127.0.0.1:${decide.port}/api/decision${q}`);
+      const via = await fetch(`${base}/api/decision${q}`);
+      assert.equal(via.status, 200);
+      const [a, b] = [(await direct.json()) as any, (await via.json()) as any];
+      assert.deepEqual({ ...b, features: undefined }, { ...a, features: undefined }, 'serve passes the decide role\'s answer on');
+      const bad = await fetch(`${base}/api/decision?exchange=binance&symbol=BTC-USDT&timeframe=7m`);
+      assert.equal(bad.status, 400, 'a bad parameter is still decide\'s 400');
+      assert.match(JSON.stringify(await bad.json()), /timeframe/);
+      assert.equal((await fetch(`${base}/api/decisions?exchange=binance&symbol=BTC-USDT`)).status, 200);
+
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      const watch = new PageWatch(page, base);
+      await page.goto(`${base}/#/market/binance/BTC-USDT/1m`);
+      await page.waitForSelector('#decision[data-state="ready"][data-market="binance/BTC-USDT/1m"]');
+      const s = await snapshot(page);
+      assert.equal(s.decision?.strategy, a.strategy);
+      assert.ok(['BUY', 'SELL', 'HOLD'].includes(s.decision?.action ?? ''), `an action: ${JSON.stringify(s.decision)}`);
+      assert.deepEqual(watch.problems(), []);
+
+      await decide.stop();
+      decideStopped = true;
+      const gone = await fetch(`${base}/api/decision${q}`);
+      assert.equal(gone.status, 503);
+      assert.equal(((await gone.json()) as any).error.code, 'decision_unavailable');
+    } finally {
+      await browser.close();
+      await serve.stop();
+      if (!decideStopped) await decide.stop();
       await fx.cleanup();
     }
   });

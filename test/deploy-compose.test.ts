@@ -341,6 +341,9 @@ test('compose: notify (the Telegram bot) runs only with --profile telegram, its 
     assert.equal(Number(u.port), port);
   }
   assert.equal(env.CANDLESTACK_ALERTS_TOKEN, full.services.serve!.environment!.CANDLESTACK_ALERTS_TOKEN, 'the same shared secret as serve');
+  // serve answers the dashboard's assistant panel from the same decide service.
+  const serveDecision = new URL(loadConfig({ env: serviceEnv(full.services.serve!), flags: {} }).http.decisionUrl!);
+  assert.deepEqual([hosts.get(serveDecision.hostname)?.[0], Number(serveDecision.port)], ['decide', 8002], 'serve asks decide for /api/decision');
   const config = loadConfig({ env, flags: {} });
   assert.equal(config.telegram.tokenFile, env.CANDLESTACK_TELEGRAM_TOKEN_FILE, 'the mounted secret');
   assert.deepEqual(config.telegram.allowedChats, [], 'an empty TELEGRAM_ALLOWED_CHATS leaves the allow-list empty (the bot tells each chat its id)');

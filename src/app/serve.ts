@@ -13,6 +13,10 @@ import { redactUrl } from '../store/postgres-url.js';
 import { indicatorNames } from '../pipeline/indicators/specs.js';
 import { buildApiServer, buildMarkets, buildReadCache, kafkaBusFor, liveLimits, roleFoundation, type RoleApp, type RoleDeps } from './parts.js';
 import { kafkaImport } from './kafka-relay.js';
+import { HttpClient } from '../api/http-client.js';
+import { decisionProxyRoutes } from '../api/decision-proxy.js';
+import { serveHttp } from '../config/serve-config.js';
+import { instrumentedBreaker } from '../telemetry/breaker-metrics.js';
 
 export async function startServe(config: Config, deps: RoleDeps): Promise<RoleApp> {
   const { clock, log } = deps;
@@ -29,6 +33,11 @@ export async function startServe(config: Config, deps: RoleDeps): Promise<RoleAp
     bus.subscribe('indicator', cached.cache.onIndicator);
   }
   const kafka = kafkaBusFor(config, 'serve', { clock, metrics, log, tracing }, { group: `candlestack-serve-${hostname()}-${process.pid}-${startedAt}`, fromBeginning: false, breaker: undefined }); // consumes only: no bus_produce breaker
+  // With a decision service configured, the dashboard's assistant panel asks it through this instance.
+  const decisionUrl = serveHttp(config.http).decisionUrl;
+  const decisionBreaker = decisionUrl === null ? null : instrumentedBreaker('serve_decide', config.breakers.defaults, { clock, metrics: metrics.breakers, log: log.child({ component: 'breaker' }) });
+  const routes =
+    decisionUrl === null ? undefined : decisionProxyRoutes(new HttpClient({ target: 'decide', baseUrl: decisionUrl, timeoutMs: 2_000, retries: 1, backoffMs: 100, breaker: decisionBreaker!, metrics: metrics.api, ...(tracing ? { tracing } : {}) }));
   const ic = config.indicators;
   // The web dashboard too: its market view reads this role's API and /ws; its health view shows this role
   // (the feeds are on the collect role's own /api/health).
@@ -40,7 +49,8 @@ export async function startServe(config: Config, deps: RoleDeps): Promise<RoleAp
       indicatorNames: ic.enabled ? indicatorNames(ic.specs) : [],
       cache: cached.cache,
       redis: cached.redis,
-      health: { role: 'serve', staleAfterMs: config.feed.staleAfterMs, store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => 0 }, bus: { kind: kafka.kind }, backfillPending: () => 0, startedAt, breakers: cached.breakers },
+      ...(routes ? { routes } : {}),
+      health: { role: 'serve', staleAfterMs: config.feed.staleAfterMs, store: { kind: store.kind, isOpen: () => store.isOpen(), queueDepth: () => 0 }, bus: { kind: kafka.kind }, backfillPending: () => 0, startedAt, breakers: () => [...cached.breakers(), ...(decisionBreaker ? [decisionBreaker.status()] : [])] },
       healthStatus: { store: () => [store.status?.()], bus: () => bus.status() },
     }),
   );

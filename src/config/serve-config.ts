@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
-import { bool, duration, int, isObj, mapping, stringList, type Parse } from './fields.js';
+import { bool, duration, int, isObj, mapping, nullable, stringList, url, type Parse } from './fields.js';
 import { leaf, record, section, type Fields } from './schema.js';
 
 /** Route groups with a budget of their own: the read API, /metrics, WebSocket connects, POST routes. */
@@ -37,6 +37,8 @@ export interface ServeHttpConfig {
   /** Per group; null: not limited. */
   rateLimits: Record<RateLimitGroup, TokenBucketSettings | null>;
   live: LiveLimits;
+  /** serve: the decision service (a decide or run instance) whose /api/decision and /api/decisions it answers with; null: those routes are 404 on serve. */
+  decisionUrl: string | null;
 }
 
 export const RATE_LIMIT_DEFAULTS: Record<RateLimitGroup, TokenBucketSettings> = {
@@ -86,6 +88,7 @@ export const SERVE_HTTP_FIELDS: Fields<Partial<ServeHttpConfig>> = {
   apiKeysFile: leaf(filePath, null, { cli: { flag: 'api-keys-file', value: 'FILE', help: 'a file of API keys, one per line' } }),
   rateLimits: record(RATE_LIMIT_GROUPS, (g) => leaf(bucket, RATE_LIMIT_DEFAULTS[g])),
   live: section(LIVE_FIELDS),
+  decisionUrl: leaf(nullable(url(['http:', 'https:'])), null, { cli: { flag: 'decision-service', value: 'URL', help: 'serve: answer /api/decision and /api/decisions (the dashboard\'s assistant panel) from this decide or run instance, e.g. http://decide:8002' } }),
 };
 
 /** The `http:` limits with the defaults for what a hand-built config left out. */
@@ -96,6 +99,7 @@ export function serveHttp(http: Partial<ServeHttpConfig>): ServeHttpConfig {
     apiKeysFile: http.apiKeysFile ?? null,
     rateLimits: http.rateLimits ?? { ...RATE_LIMIT_DEFAULTS },
     live: http.live ?? { maxConnectionsPerClient: 20, maxSubscriptions: 200, maxBufferedBytes: 4 * 1024 * 1024 },
+    decisionUrl: http.decisionUrl ?? null,
   };
 }
 
