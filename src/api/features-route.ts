@@ -5,13 +5,12 @@
  * `from`; a bad parameter is a 400 naming it. 503 `features_unavailable` on a store without the table.
  */
 import type { ServerResponse } from 'node:http';
-import { BadParameterError } from '../core/errors.js';
 import type { AssistantStore } from '../store/assistant-store.js';
 import type { ReadPlan } from './cache/read-cache.js';
 import type { CandleQuery, Store } from '../store/store.js';
 import { sendError, sendJson } from './http.js';
 import type { Markets } from './markets.js';
-import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
+import { parseSeriesRange, rejectUnknown } from './params.js';
 
 export const MAX_FEATURE_ROWS = 5000;
 const DEFAULT_FEATURE_ROWS = 500;
@@ -20,13 +19,7 @@ const DEFAULT_FEATURE_ROWS = 500;
 function featuresQuery(markets: Markets, url: URL): CandleQuery {
   const p = url.searchParams;
   rejectUnknown(p, ['exchange', 'symbol', 'timeframe', 'from', 'to', 'limit']);
-  const { exchange, symbol } = markets.resolve(p.get('exchange'), p.get('symbol'));
-  const timeframe = parseTimeframe(p.get('timeframe'), markets.defaultTimeframe);
-  const from = parseTime('from', p.get('from'));
-  const to = parseTime('to', p.get('to'));
-  if (from !== undefined && to !== undefined && from > to) throw new BadParameterError('from', `a time not after to (${to})`, p.get('from'));
-  const limit = parseLimit(p.get('limit'), DEFAULT_FEATURE_ROWS, MAX_FEATURE_ROWS);
-  return { exchange, symbol, timeframe, from, to, limit };
+  return parseSeriesRange(p, markets, DEFAULT_FEATURE_ROWS, MAX_FEATURE_ROWS);
 }
 
 async function loadFeatures(store: AssistantStore, q: CandleQuery) {

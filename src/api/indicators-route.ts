@@ -9,7 +9,7 @@ import { BadParameterError } from '../core/errors.js';
 import type { Store } from '../store/store.js';
 import { sendJson } from './http.js';
 import type { Markets } from './markets.js';
-import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
+import { parseSeriesRange, rejectUnknown } from './params.js';
 import type { ReadPlan } from './cache/read-cache.js';
 
 export const MAX_INDICATOR_CANDLES = 5000;
@@ -30,13 +30,8 @@ export async function indicatorsRoute(deps: IndicatorsRouteDeps, url: URL, res: 
 export function indicatorsPlan(deps: IndicatorsRouteDeps, url: URL): ReadPlan {
   const p = url.searchParams;
   rejectUnknown(p, ['exchange', 'symbol', 'timeframe', 'names', 'from', 'to', 'limit']);
-  const { exchange, symbol } = deps.markets.resolve(p.get('exchange'), p.get('symbol'));
-  const timeframe = parseTimeframe(p.get('timeframe'), deps.markets.defaultTimeframe);
+  const { exchange, symbol, timeframe, from, to, limit } = parseSeriesRange(p, deps.markets, DEFAULT_INDICATOR_CANDLES, MAX_INDICATOR_CANDLES);
   const names = parseNames(p.get('names'), deps.names);
-  const from = parseTime('from', p.get('from'));
-  const to = parseTime('to', p.get('to'));
-  if (from !== undefined && to !== undefined && from > to) throw new BadParameterError('from', `a time not after to (${to})`, p.get('from'));
-  const limit = parseLimit(p.get('limit'), DEFAULT_INDICATOR_CANDLES, MAX_INDICATOR_CANDLES);
   return {
     exchange,
     symbol,

@@ -19,7 +19,7 @@ import type { LiveHub } from './live-ws.js';
 import type { Markets } from './markets.js';
 import type { HealthDetails } from './health-details.js';
 import { ASSETS_PREFIX, type WebAssets } from './web-assets.js';
-import { parseLimit, parseTime, parseTimeframe, rejectUnknown } from './params.js';
+import { parseSeriesRange, rejectUnknown } from './params.js';
 import { indicatorsPlan } from './indicators-route.js';
 import type { PlanRoute, ReadCache, ReadPlan } from './cache/read-cache.js';
 import type { Candle } from '../core/types.js';
@@ -255,14 +255,7 @@ export class ApiServer implements Service {
   private candlesPlan(url: URL): ReadPlan<{ candles: Candle[] }> {
     const p = url.searchParams;
     rejectUnknown(p, ['exchange', 'symbol', 'timeframe', 'from', 'to', 'limit']);
-    const { exchange, symbol, market } = this.o.markets.resolve(p.get('exchange'), p.get('symbol'));
-    const timeframe = parseTimeframe(p.get('timeframe'), this.o.markets.defaultTimeframe);
-    // A valid timeframe that is not configured has no candles: say which are, rather than an empty 200.
-    if (!market.timeframes.includes(timeframe)) throw new BadParameterError('timeframe', `one of the configured timeframes ${market.timeframes.join(', ')}`, p.get('timeframe'));
-    const from = parseTime('from', p.get('from'));
-    const to = parseTime('to', p.get('to'));
-    if (from !== undefined && to !== undefined && from > to) throw new BadParameterError('from', `a time not after to (${to})`, p.get('from'));
-    const limit = parseLimit(p.get('limit'), DEFAULT_CANDLES_LIMIT, MAX_CANDLES_LIMIT);
+    const { exchange, symbol, timeframe, from, to, limit } = parseSeriesRange(p, this.o.markets, DEFAULT_CANDLES_LIMIT, MAX_CANDLES_LIMIT);
     return {
       exchange,
       symbol,

@@ -48,6 +48,8 @@ const alerts = (extra: string) => `POST /api/alerts HTTP/1.1\r\nHost: 127.0.0.1\
 
 const CASES: { what: string; request: string; status: number; code: string; mentions?: RegExp }[] = [
   { what: 'timeframe not configured', request: get('/api/candles?timeframe=3m'), status: 400, code: 'bad_parameter', mentions: /configured timeframes 1m, 5m/ },
+  { what: 'timeframe not configured (indicators)', request: get('/api/indicators?timeframe=3m'), status: 400, code: 'bad_parameter', mentions: /configured timeframes 1m, 5m/ },
+  { what: 'timeframe not configured (features)', request: get('/api/features?timeframe=3m'), status: 400, code: 'bad_parameter', mentions: /configured timeframes 1m, 5m/ },
   { what: 'timeframe not a timeframe', request: get('/api/candles?timeframe=7x'), status: 400, code: 'bad_parameter' },
   { what: 'unknown parameter', request: get('/api/candles?frm=1'), status: 400, code: 'bad_parameter' },
   { what: 'unknown exchange', request: get('/api/candles?exchange=mtgox'), status: 400, code: 'bad_parameter' },

@@ -13,7 +13,8 @@ import { startEmbedded } from '../../src/app/embedded.js';
 import { SimulatedBinance } from '../../src/demo/simulated-binance/server.js';
 import { log, sleep, until } from '../support/harness.js';
 import { metricValue } from '../support/metrics.js';
-import { seededRandom, simKlines, wrongCandles, type ComparedCandle } from './sim-truth.js';
+import { simKlines, wrongCandles, type ComparedCandle } from './sim-truth.js';
+import { mulberry32 } from '../../src/core/random.js';
 
 const DISCONNECTS = Number(process.env.FAULT_DISCONNECTS ?? 100);
 const SEED = Number(process.env.FAULT_SEED ?? 19);
@@ -21,7 +22,7 @@ const STALE_MS = 2_000;
 const SYMBOLS = ['BTC-USDT', 'ETH-USDT'];
 
 test(`network faults: ${DISCONNECTS} forced disconnects, a silent feed, REST 429/418/503 during backfill; 0 candles wrong`, { timeout: 240_000 }, async (t) => {
-  const random = seededRandom(SEED);
+  const random = mulberry32(SEED);
   const sim = new SimulatedBinance({ seed: SEED, tradesPerSecond: 40, symbols: SYMBOLS });
   const { wsBaseUrl, restBaseUrl } = await sim.start();
   t.after(() => sim.stop());

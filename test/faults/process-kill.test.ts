@@ -16,7 +16,8 @@ import Database from 'better-sqlite3';
 import { timeframeMs, type Timeframe } from '../../src/core/timeframe.js';
 import { SimulatedBinance } from '../../src/demo/simulated-binance/server.js';
 import { sleep } from '../support/harness.js';
-import { seededRandom, simKlines, wrongCandles } from './sim-truth.js';
+import { simKlines, wrongCandles } from './sim-truth.js';
+import { mulberry32 } from '../../src/core/random.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const KILLS = Number(process.env.FAULT_KILLS ?? 5);
@@ -41,7 +42,7 @@ interface Row {
 }
 
 test(`candlestack run killed with SIGKILL ${KILLS} times: no duplicates, nothing left open, every candle equal to the exchange's`, { timeout: 60_000 + KILLS * 15_000 }, async (t) => {
-  const random = seededRandom(SEED);
+  const random = mulberry32(SEED);
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-kill-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const db = join(dir, 'candles.db');
