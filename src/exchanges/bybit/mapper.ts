@@ -8,6 +8,7 @@ import type { EventSink, Mapper, SymbolCodec } from '../adapter.js';
 import { isObject, parseObjectFrame, type Json } from '../json-frame.js';
 import { concatenatedSymbols } from '../symbols.js';
 import type { Timeframe } from '../../core/timeframe.js';
+import { scanBybitTrades } from './trade-scanner.js';
 import { EXCHANGE_FLOOR_MS, isNonNegativeDecimal, isPositiveDecimal, showText, showValue, tradeReject, tradeRejectDetail } from '../trade-check.js';
 
 const EXCHANGE = 'bybit';
@@ -67,6 +68,8 @@ function hash53(s: string): number {
 
 export const bybitMapper: Mapper = {
   map(frame, receivedAt, sink) {
+    const fast = scanBybitTrades(frame); // the common compact trade frame, without the generic JSON tree
+    if (fast !== null) return mapTrades(fast, receivedAt, sink, frame);
     const msg = parseObjectFrame(frame, sink);
     if (msg === undefined) return;
     const topic = msg.topic;

@@ -8,6 +8,7 @@
 import type { EventSink, Mapper, SymbolCodec } from '../adapter.js';
 import { parseObjectFrame, type Json } from '../json-frame.js';
 import { canonicalSymbol, memoSymbols, splitCanonical } from '../../core/symbols.js';
+import { scanCoinbaseMatch } from './match-scanner.js';
 import { EXCHANGE_FLOOR_MS, showText, showValue, tradeReject, tradeRejectDetail } from '../trade-check.js';
 
 const EXCHANGE = 'coinbase';
@@ -35,6 +36,8 @@ export function parseCoinbaseTime(v: unknown): number {
 
 export const coinbaseMapper: Mapper = {
   map(frame, receivedAt, sink) {
+    const fast = scanCoinbaseMatch(frame); // the common compact match frame, without the generic JSON tree
+    if (fast !== null) return mapMatch(fast, receivedAt, sink, frame);
     const msg = parseObjectFrame(frame, sink);
     if (msg === undefined) return;
     switch (msg.type) {

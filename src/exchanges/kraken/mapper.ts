@@ -9,6 +9,7 @@ import { isObject, parseObjectFrame, type Json } from '../json-frame.js';
 import type { Timeframe } from '../../core/timeframe.js';
 import { canonicalSymbol, commonAsset, memoSymbols, splitCanonical, splitConcatenated, splitSeparated } from '../../core/symbols.js';
 import { plainDecimal, rawNumbers } from './numbers.js';
+import { scanKrakenTrades } from './trade-scanner.js';
 import { EXCHANGE_FLOOR_MS, isNonNegativeDecimal, isPositiveDecimal, showText, showValue, tradeReject, tradeRejectDetail } from '../trade-check.js';
 
 const FLOOR = EXCHANGE_FLOOR_MS.kraken;
@@ -53,12 +54,15 @@ const raw: string[] = []; // scratch for rawNumbers; the mapper is synchronous
 
 export const krakenMapper: Mapper = {
   map(frame, receivedAt, sink) {
+    // The common compact trade frame, numbers' texts included, without the generic JSON tree and a second scan.
+    const fast = scanKrakenTrades(frame, raw);
+    if (fast !== null) return mapTrades(fast, frame, receivedAt, sink, true);
     // v1 data frames are arrays ([channelID, [...], "trade", "XBT/USD"]): unknown events, not corruption.
     const msg = parseObjectFrame(frame, sink, 'unknown_event');
     if (msg === undefined) return;
     switch (msg.channel) {
       case 'trade':
-        return mapTrades(msg, frame, receivedAt, sink);
+        return mapTrades(msg, frame, receivedAt, sink, false);
       case 'ohlc':
         return mapOhlc(msg, frame, receivedAt, sink);
       case 'heartbeat':
@@ -82,9 +86,10 @@ function decimal(token: string | undefined, parsed: unknown): string | null {
   return typeof parsed === 'string' && parsed.length > 0 && Number(parsed) >= 0 ? plainDecimal(parsed) : null;
 }
 
-function mapTrades(msg: Json, frame: string, receivedAt: number, sink: EventSink): void {
+/** `scanned`: `raw` already holds the price and qty texts (the fast path read them); else they are read here. */
+function mapTrades(msg: Json, frame: string, receivedAt: number, sink: EventSink, scanned: boolean): void {
   const data = msg.data;
-  if (!Array.isArray(data) || rawNumbers(frame, TRADE_KEYS, raw) !== data.length) {
+  if (!Array.isArray(data) || (!scanned && rawNumbers(frame, TRADE_KEYS, raw) !== data.length)) {
     return sink.reject('invalid_field', 'trade frame without a data array', frame);
   }
   for (let i = 0; i < data.length; i++) {

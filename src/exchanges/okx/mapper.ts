@@ -13,6 +13,7 @@ import { isObject, parseObjectFrame } from '../json-frame.js';
 import type { Kline } from '../../core/types.js';
 import type { Timeframe } from '../../core/timeframe.js';
 import { canonicalSymbol, memoSymbols, splitCanonical } from '../../core/symbols.js';
+import { scanOkxTrades } from './trade-scanner.js';
 import { EXCHANGE_FLOOR_MS, isNonNegativeDecimal, isPositiveDecimal, showText, showValue, tradeReject, tradeRejectDetail } from '../trade-check.js';
 
 const FLOOR = EXCHANGE_FLOOR_MS.okx;
@@ -66,6 +67,8 @@ export function isDecimal(v: unknown): v is string {
 export const okxMapper: Mapper = {
   map(frame, receivedAt, sink) {
     if (frame === 'pong') return; // the reply to our text `ping`: not JSON
+    const fast = scanOkxTrades(frame); // the common compact trades push, without the generic JSON tree
+    if (fast !== null) return mapTrades(fast, receivedAt, sink, frame);
     const msg = parseObjectFrame(frame, sink);
     if (msg === undefined) return;
     const arg = msg.arg;

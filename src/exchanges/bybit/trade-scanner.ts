@@ -1,0 +1,30 @@
+/**
+ * The fast path of Bybit's `publicTrade.<SYMBOL>` frames (frame-scanner.ts): the topic and the fields of each
+ * trade the mapper reads, without JSON.parse. Null for anything else: the mapper then parses the frame.
+ */
+import { Kind, scanFrame, shape } from '../frame-scanner.js';
+
+const TRADE = shape(
+  [
+    { key: 'T', kind: Kind.Int },
+    { key: 's', kind: Kind.Str },
+    { key: 'S', kind: Kind.Str },
+    { key: 'v', kind: Kind.Str },
+    { key: 'p', kind: Kind.Str },
+    { key: 'i', kind: Kind.Str },
+  ],
+  () => ({ T: undefined, s: undefined, S: undefined, v: undefined, p: undefined, i: undefined }),
+);
+const FRAME = shape(
+  [
+    { key: 'topic', kind: Kind.Str },
+    { key: 'data', kind: Kind.ObjArray, nested: TRADE },
+  ],
+  () => ({ topic: undefined, data: undefined }),
+);
+
+/** `{topic, data}` of a compact publicTrade frame, or null. */
+export function scanBybitTrades(frame: string): Record<string, unknown> | null {
+  const msg = scanFrame(frame, FRAME);
+  return msg !== null && typeof msg.topic === 'string' && msg.topic.startsWith('publicTrade.') ? msg : null;
+}
