@@ -41,7 +41,8 @@ async function demoApi(store = 'sqlite::memory:'): Promise<Demo> {
   config.candles = { ...config.candles, graceMs: 200, tickMs: 50 };
   config.store = { url: store, flushMs: 100 };
   const demo = await startDemo(config, { rate: 50, seed: 9, chaos: false, symbolsGiven: false, storeGiven: true }, { clock: systemClock, log, version: 'test' });
-  await until('a 1s candle', async () => ((await (await fetch(`http://127.0.0.1:${demo.port}/api/candles?symbol=BTC-USDT&timeframe=1s&limit=1`)).json()) as any).count > 0, 15_000);
+  // A closed one (a forming candle is served too, and the decision needs a closed candle in the store).
+  await until('a closed 1s candle', async () => ((await (await fetch(`http://127.0.0.1:${demo.port}/api/candles?symbol=BTC-USDT&timeframe=1s&limit=5`)).json()) as any).candles.some((c: { closed: boolean }) => c.closed), 15_000);
   return demo;
 }
 
