@@ -38,7 +38,7 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const { clock, log } = deps;
   const { startedAt, lifecycle, registry, metrics, store, bus, tracing } = await roleFoundation(config, deps, deps.role, { store: true, series: true });
   const markets = buildMarkets(config);
-  const pipeline = await buildPipeline(config, { clock, metrics, log, tracing, store, bus }, { redelivery: false, jobs: true, candleClock: { kind: 'wall' } });
+  const pipeline = await buildPipeline(config, { clock, metrics, log, tracing, store, bus }, { redelivery: false, jobs: true, candleClock: { kind: 'wall' }, storedRepairs: true });
   const { engine } = pipeline;
   const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, ...liveLimits(config, metrics), onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
   bus.subscribe('candle', live.onCandle);
@@ -50,10 +50,15 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
     bus.subscribe('indicator', cached.cache.onIndicator);
   }
   const collectors = buildCollectors(config, bus, { clock, metrics, log, tracing, unreachableHint: deps.unreachableHint });
-  for (const gap of await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock, repairWindowMs(config.candles.graceMs))) {
+  const startupGaps = await restoreAndFindStartupGaps(store, engine, marketsOf(config), clock, repairWindowMs(config.candles.graceMs));
+  // Repairs an earlier run queued and was killed before completing (stored), then this start's own gaps,
+  // stored before any collector connects: a kill from here on loses none of them.
+  await pipeline.backfiller.restore();
+  for (const gap of startupGaps) {
     bus.publish('gap', gap);
     collectors.find((c) => c.exchange === gap.exchange)?.resumeFrom(gap.symbol, gap.to);
   }
+  await pipeline.backfiller.sync();
   const decisions = buildDecisions(config, { clock, metrics, log, tracing }, { store, markets, features: pipeline.features.latest, env: deps.env ?? process.env });
   // The Telegram bot, when a token is configured: it asks this role's own API, so it starts after the server.
   const notifier = embeddedNotifier(config, { clock, metrics, log, markets, tracing }, () => ({ host: config.http.host, port: api.port }));

@@ -65,6 +65,11 @@ export interface PipelineOptions {
   jobs: boolean;
   /** What closes candles (candle-clock.ts): the wall clock, or each symbol's stream clock while `caughtUp()` says whether the consumer reads live. */
   candleClock: { kind: 'wall' } | { kind: 'stream'; caughtUp: () => boolean };
+  /**
+   * Keep the backfiller's pending repairs in the store (the store's `repairs`), to be re-queued by
+   * `backfiller.restore()` after a restart: run/demo, where one process owns every symbol.
+   */
+  storedRepairs?: boolean;
 }
 
 export interface Pipeline {
@@ -122,7 +127,18 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
   });
   const reconciler = new Reconciler({ engine, clock, metrics: metrics.candles, log: log.child({ component: 'reconcile' }), onResult: quality.onReconcile });
   const sources = buildBackfillSources(config, { clock, metrics, log, tracing });
-  const backfiller = new Backfiller({ sources, engine, timeframes: config.timeframes, graceMs: config.candles.graceMs, clock, metrics, log: log.child({ component: 'backfill' }), breaker: breakers.backfillRest, tracing });
+  const backfiller = new Backfiller({
+    sources,
+    engine,
+    timeframes: config.timeframes,
+    graceMs: config.candles.graceMs,
+    clock,
+    metrics,
+    log: log.child({ component: 'backfill' }),
+    breaker: breakers.backfillRest,
+    tracing,
+    ...(options.storedRepairs && store.repairs ? { repairs: { store: store.repairs, written: () => writer.flush() } } : {}),
+  });
 
   // The indicator engine subscribes to candles first: its values for a candle are out before the candle's
   // own subscribers (writer, reconciler, /ws, Kafka) see the candle.

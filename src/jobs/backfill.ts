@@ -2,8 +2,11 @@
  * Gap backfill: every gap (reconnect, trade-id jump, restart) names the periods it touches; once such a
  * period has closed (end + grace + settle), its kline is fetched from the exchange's REST API and replaces
  * our candle (source `backfill`, published as a correction). A failed fetch is retried with backoff.
- * Pending gaps live in memory: a restart of run/demo raises its own `startup` gap instead. Periods older than the exchange's
- * REST history reaches (`klineHistoryPeriods`) are counted as unrecoverable and not asked for.
+ * Pending work is kept in the store too when `repairs` is given (run/demo): each piece is saved as it is queued or
+ * its range changes, and removed once its candles are written; `restore()` re-queues what an earlier process left
+ * (it was killed before the repair ran). Without it (the process role: its gaps come back from Kafka) pending
+ * work lives in memory. Periods older than the exchange's REST history reaches (`klineHistoryPeriods`) are counted
+ * as unrecoverable and not asked for.
  *
  * REST calls go through the `backfill_rest` circuit breaker when one is given. While it is open no request
  * is made: due work waits (nothing is dropped) until the breaker lets a probe through, then runs again.
@@ -24,6 +27,9 @@ import { runJob } from './job.js';
 import type { Service } from '../core/service.js';
 import type { ExchangeId } from '../core/exchange-id.js';
 import type { Tracing } from '../telemetry/tracing.js';
+import type { PendingRepair, RepairStore } from '../store/repair-store.js';
+import { LogThrottle } from '../telemetry/log-throttle.js';
+import { randomUUID } from 'node:crypto';
 
 export interface BackfillSource {
   adapter: ExchangeAdapter;
@@ -48,6 +54,11 @@ export interface BackfillOptions {
   breaker?: CircuitBreaker;
   /** Traces: each run is a span `job backfill`, parent of its REST calls and (through the writer) the store write of its candles. */
   tracing?: Tracing;
+  /**
+   * Pending work kept in the store (see the top of this file). `written` resolves true once every candle
+   * published so far is in the store (the CandleWriter's flush): only then is a completed repair removed.
+   */
+  repairs?: { store: RepairStore; written: () => Promise<boolean> };
 }
 
 /** What the backfiller has counted (`Backfiller.status()`): the same numbers its metrics expose. */
@@ -69,6 +80,10 @@ interface Counts {
 }
 
 interface PendingWork {
+  /** The work's row in the store's pending repairs. */
+  id: string;
+  /** The stored row has the current range (or there is no store). */
+  saved: boolean;
   exchange: ExchangeId;
   symbol: string;
   timeframe: Timeframe;
@@ -106,8 +121,13 @@ export class Backfiller implements Service {
   private readonly timeframes: Timeframe[];
   private readonly settleMs: number;
   private readonly counts = new Map<string, Counts>();
+  /** Ids of completed (or given up) work still stored: removed once the candles they produced are written. */
+  private done: string[] = [];
+  private syncing: Promise<void> | null = null;
+  private readonly syncLog: LogThrottle;
 
   constructor(private readonly o: BackfillOptions) {
+    this.syncLog = new LogThrottle(() => o.clock.now(), 60_000);
     this.timeframes = sortTimeframes(o.timeframes);
     this.settleMs = o.settleMs ?? DEFAULT_SETTLE_MS;
     // Unrecoverable periods start at an explicit 0 per exchange and timeframe, so "none lost" is a series.
@@ -117,13 +137,80 @@ export class Backfiller implements Service {
   }
 
   start(): void {
-    this.timer = this.o.clock.setInterval(() => void this.runDue(), this.o.checkEveryMs ?? DEFAULT_CHECK_EVERY_MS);
+    this.timer = this.o.clock.setInterval(() => {
+      void this.sync();
+      void this.runDue();
+    }, this.o.checkEveryMs ?? DEFAULT_CHECK_EVERY_MS);
   }
 
-  /** Stops checking; a run in flight (REST fetches, candles replaced in the engine) finishes first. */
+  /** Stops checking; a run in flight (REST fetches, candles replaced in the engine) finishes first, then the stored repairs are brought up to date. */
   async stop(): Promise<void> {
     this.timer?.cancel();
     await this.inFlight;
+    await this.sync();
+  }
+
+  /**
+   * Re-queues the repairs an earlier process stored and did not complete (run/demo, at start, before the
+   * collectors connect); their candles are marked incomplete in the engine. Returns how many were queued.
+   * Repairs of an exchange or timeframe not configured now stay stored, untouched.
+   */
+  async restore(): Promise<number> {
+    const stored = this.o.repairs ? await this.o.repairs.store.pendingRepairs() : [];
+    let queued = 0;
+    for (const r of stored) {
+      const source = this.o.sources.get(r.exchange);
+      if (!source || !this.timeframes.includes(r.timeframe) || !source.adapter.klineTimeframes.includes(r.timeframe)) continue;
+      const ms = timeframeMs(r.timeframe);
+      this.work.push({ id: r.id, saved: true, exchange: r.exchange, symbol: r.symbol, timeframe: r.timeframe, first: r.first, last: r.last, readyAt: r.last + ms + this.o.graceMs + this.settleMs, attempts: 0, partial: 0 });
+      this.o.engine.markGap(r.exchange, r.symbol, r.first, r.last + ms - 1);
+      queued++;
+    }
+    for (const exchange of new Set(stored.map((r) => r.exchange))) this.o.metrics.candles.backfillPending.labels(exchange).set(this.countFor(exchange));
+    if (stored.length > 0) this.o.log.info({ stored: stored.length, queued }, 'pending repairs of an earlier run re-queued');
+    return queued;
+  }
+
+  /**
+   * Brings the stored repairs up to date: saves queued work whose range is not stored yet, and removes completed
+   * work once `written` says its candles are in the store. One sync at a time; a failure is logged (at most once
+   * a minute) and tried again on the next check. Resolves when done (never rejects).
+   */
+  async sync(): Promise<void> {
+    const repairs = this.o.repairs;
+    if (!repairs) return;
+    while (this.syncing) await this.syncing;
+    const unsaved = this.work.filter((w) => !w.saved);
+    const done = this.done;
+    if (unsaved.length === 0 && done.length === 0) return;
+    this.syncing = this.syncOnce(repairs, unsaved, done);
+    try {
+      await this.syncing;
+    } finally {
+      this.syncing = null;
+    }
+  }
+
+  private async syncOnce(repairs: NonNullable<BackfillOptions['repairs']>, unsaved: PendingWork[], done: string[]): Promise<void> {
+    try {
+      if (unsaved.length > 0) {
+        for (const w of unsaved) w.saved = true;
+        const rows: PendingRepair[] = unsaved.map((w) => ({ id: w.id, exchange: w.exchange, symbol: w.symbol, timeframe: w.timeframe, first: w.first, last: w.last }));
+        try {
+          await repairs.store.saveRepairs(rows);
+        } catch (err) {
+          for (const w of unsaved) w.saved = false;
+          throw err;
+        }
+      }
+      if (done.length > 0 && (await repairs.written())) {
+        await repairs.store.removeRepairs(done);
+        this.done = this.done.filter((id) => !done.includes(id));
+      }
+    } catch (err) {
+      const suppressed = this.syncLog.take('sync');
+      if (suppressed >= 0) this.o.log.warn({ err, suppressed }, 'pending repairs could not be stored; kept in memory and tried again');
+    }
   }
 
   get pending(): number {
@@ -153,14 +240,16 @@ export class Backfiller implements Service {
       const last = periodStart(g.to, ms);
       const same = this.work.find((w) => w.exchange === g.exchange && w.symbol === g.symbol && w.timeframe === tf && w.attempts === 0 && w.partial === 0 && first <= w.last + ms && last >= w.first - ms);
       if (same) {
+        if (first < same.first || last > same.last) same.saved = false;
         same.first = Math.min(same.first, first);
         same.last = Math.max(same.last, last);
         same.readyAt = same.last + ms + this.o.graceMs + this.settleMs;
       } else {
-        this.work.push({ exchange: g.exchange, symbol: g.symbol, timeframe: tf, first, last, readyAt: last + ms + this.o.graceMs + this.settleMs, attempts: 0, partial: 0 });
+        this.work.push({ id: randomUUID(), saved: false, exchange: g.exchange, symbol: g.symbol, timeframe: tf, first, last, readyAt: last + ms + this.o.graceMs + this.settleMs, attempts: 0, partial: 0 });
       }
     }
     this.o.metrics.candles.backfillPending.labels(g.exchange).set(this.countFor(g.exchange));
+    void this.sync();
   };
 
   /**
@@ -235,6 +324,7 @@ export class Backfiller implements Service {
           w.partial++;
           w.first = firstMissing;
           w.last = lastMissing;
+          w.saved = false;
           w.readyAt = this.o.clock.now() + backoffDelay(w.partial - 1, { initialMs: 5_000, maxMs: 60_000 });
           return undefined;
         }
@@ -242,8 +332,7 @@ export class Backfiller implements Service {
       } else {
         log.info(ctx, 'gap backfilled');
       }
-      this.work.splice(this.work.indexOf(w), 1);
-      metrics.candles.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
+      this.finish(w);
       return undefined;
     } catch (err) {
       this.o.breaker?.failure(err);
@@ -271,11 +360,11 @@ export class Backfiller implements Service {
       `gap ${w.last < oldest ? 'entirely' : 'partly'} unrecoverable: ${w.exchange} serves only its ${depth} most recent ${w.timeframe} klines; older periods stay marked as gaps`,
     );
     if (w.last < oldest) {
-      this.work.splice(this.work.indexOf(w), 1);
-      this.o.metrics.candles.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
+      this.finish(w);
       return false;
     }
     w.first = oldest;
+    w.saved = false;
     return true;
   }
 
@@ -284,6 +373,13 @@ export class Backfiller implements Service {
     const retryAt = breaker.retryAt;
     for (const w of due) w.readyAt = Math.max(w.readyAt, retryAt);
     this.o.log.warn({ pending: this.work.length, held: due.length, retryAt: new Date(retryAt).toISOString() }, 'backfill paused: the backfill_rest circuit is open; pending work waits and is retried when it half-opens');
+  }
+
+  /** Work done (or nothing of it left to fetch): out of the pending work; its stored row goes at the next sync. */
+  private finish(w: PendingWork): void {
+    this.work.splice(this.work.indexOf(w), 1);
+    if (this.o.repairs) this.done.push(w.id);
+    this.o.metrics.candles.backfillPending.labels(w.exchange).set(this.countFor(w.exchange));
   }
 
   private postpone(w: PendingWork): void {

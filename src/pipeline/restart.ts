@@ -35,9 +35,9 @@ export const HOLE_LOOKBACK = 300;
 
 /**
  * `repairWindowMs`: how long the backfiller waits after a period ends before it repairs it (grace + settle +
- * its check interval). A process stopped within that time of its latest candle may have had repairs pending
- * (they live in memory), so the startup gap reaches back that far before the latest stored candle too: a
- * candle joined part way after an earlier restart, or the one forming at an earlier kill, is fetched again.
+ * its check interval). A process stopped within that time of its latest candle may have had repairs pending;
+ * those are stored and re-queued by `Backfiller.restore()`, and the startup gap also reaches back that far
+ * before the latest stored candle, for work queued in the moment before a kill and not yet stored.
  */
 export async function restoreAndFindStartupGaps(store: Store, engine: CandleEngine, markets: readonly { exchange: ExchangeId; symbols: readonly string[] }[], clock: Clock, repairWindowMs = 0): Promise<GapEvent[]> {
   const gaps: GapEvent[] = [];

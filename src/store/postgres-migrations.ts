@@ -120,6 +120,23 @@ export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX decisions_pending ON decisions (decided_at) WHERE pending;
     `,
   },
+  {
+    version: 6,
+    name: 'pending repairs',
+    // The backfiller's queued repairs, so that a restart re-queues those a kill interrupted (SQLite migration 6,
+    // repair-store.ts). A handful of rows at a time: no index beyond the key.
+    sql: `
+      CREATE TABLE pending_repairs (
+        id         text   NOT NULL PRIMARY KEY,
+        exchange   text   NOT NULL,
+        symbol     text   NOT NULL,
+        timeframe  text   NOT NULL,
+        first_open bigint NOT NULL,
+        last_open  bigint NOT NULL,
+        updated_at bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Applies what is missing. `lockName` scopes the advisory lock (one per schema). */

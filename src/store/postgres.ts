@@ -25,6 +25,8 @@ import { coalesce, upsertColumns } from './postgres-arrays.js';
 import { describeError, isTransient } from './postgres-errors.js';
 import { PostgresLeaderLock } from './postgres-leader.js';
 import type { AssistantStore, FeatureRow } from './assistant-store.js';
+import type { RepairStore } from './repair-store.js';
+import { toRepair } from './sqlite-repairs.js';
 import { toRecord as decisionRecord } from './sqlite-assistant.js';
 import type { ExchangeId } from '../core/exchange-id.js';
 import { LATEST, QUERY_ASC, QUERY_DESC, SERIES, UPSERT, toCandle, type Row } from './postgres-sql.js';
@@ -50,7 +52,7 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
 }
 
-type Operation = 'upsert' | 'query' | 'latest' | 'series' | 'prune' | 'migrate' | 'upsert_indicators' | 'query_indicators' | 'maintain' | 'upsert_features' | 'query_features' | 'decisions';
+type Operation = 'upsert' | 'query' | 'latest' | 'series' | 'prune' | 'migrate' | 'upsert_indicators' | 'query_indicators' | 'maintain' | 'upsert_features' | 'query_features' | 'decisions' | 'repairs';
 
 /** Indicator rows of one batch, deduplicated (latest wins) so one statement never updates a row twice. */
 const UPSERT_INDICATORS = `
@@ -62,6 +64,12 @@ const UPSERT_FEATURES = `
   INSERT INTO features (exchange, symbol, timeframe, open_time, close, values_json, updated_at)
   SELECT e, s, t, o, c, v, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::float8[], $6::text[]) AS u(e, s, t, o, c, v)
   ON CONFLICT (exchange, symbol, timeframe, open_time) DO UPDATE SET close = excluded.close, values_json = excluded.values_json, updated_at = excluded.updated_at`;
+
+/** Pending repairs of one batch, one per id (the latest wins), inserted or given their new range. */
+const SAVE_REPAIRS = `
+  INSERT INTO pending_repairs (id, exchange, symbol, timeframe, first_open, last_open, updated_at)
+  SELECT i, e, s, t, f, l, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) AS u(i, e, s, t, f, l)
+  ON CONFLICT (id) DO UPDATE SET first_open = excluded.first_open, last_open = excluded.last_open, updated_at = excluded.updated_at`;
 
 const DECISION_COLUMNS = 'id, exchange, symbol, timeframe, strategy, action, confidence, price, as_of, decided_at, reasons_json, features_json, outcomes_json, scorable, pending';
 type DecisionPgRow = Parameters<typeof decisionRecord>[0] & QueryResultRow;
@@ -107,6 +115,7 @@ export class PostgresStore implements Store {
         upsert_features: op('upsert_features'),
         query_features: op('query_features'),
         decisions: op('decisions'),
+        repairs: op('repairs'),
       } as Record<Operation, ReturnType<typeof op>>,
       lost: errors('connection'),
       poolSize: o.metrics.dbConnectionPoolSize.labels(this.kind),
@@ -290,6 +299,27 @@ export class PostgresStore implements Store {
     },
     setOutcomes: async (id, outcomes, pending) => {
       await this.run('decisions', () => this.pool.query({ text: 'UPDATE decisions SET outcomes_json = $1, pending = $2 WHERE id = $3', values: [JSON.stringify(outcomes), pending, id] }));
+    },
+  };
+
+  /** The backfiller's pending repairs (migration 6): the same contract as SQLite's (repair-store.ts). */
+  readonly repairs: RepairStore = {
+    saveRepairs: async (rows) => {
+      if (rows.length === 0) return;
+      const latest = new Map(rows.map((r) => [r.id, r]));
+      const batch = [...latest.keys()].sort().map((id) => latest.get(id)!); // sorted: concurrent writers lock rows in one order
+      const values = [batch.map((r) => r.id), batch.map((r) => r.exchange), batch.map((r) => r.symbol), batch.map((r) => r.timeframe), batch.map((r) => r.first), batch.map((r) => r.last), this.o.now()];
+      await this.run('repairs', () => this.pool.query({ name: 'candlestack_save_repairs', text: SAVE_REPAIRS, values }));
+    },
+    removeRepairs: async (ids) => {
+      if (ids.length === 0) return;
+      await this.run('repairs', () => this.pool.query({ name: 'candlestack_remove_repairs', text: 'DELETE FROM pending_repairs WHERE id = ANY($1::text[])', values: [[...ids]] }));
+    },
+    pendingRepairs: async () => {
+      const rows = await this.rows<{ id: string; exchange: string; symbol: string; timeframe: string; first_open: number; last_open: number }>('repairs', {
+        text: 'SELECT id, exchange, symbol, timeframe, first_open, last_open FROM pending_repairs ORDER BY exchange COLLATE "C", symbol COLLATE "C", timeframe COLLATE "C", first_open, id COLLATE "C"',
+      });
+      return rows.map(toRepair);
     },
   };
 

@@ -95,4 +95,20 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX decisions_pending ON decisions (pending, decided_at);
     `,
   },
+  {
+    version: 6,
+    name: 'pending repairs',
+    // The backfiller's queued repairs, so that a restart re-queues those a kill interrupted (repair-store.ts).
+    sql: `
+      CREATE TABLE pending_repairs (
+        id         TEXT    NOT NULL PRIMARY KEY,
+        exchange   TEXT    NOT NULL,
+        symbol     TEXT    NOT NULL,
+        timeframe  TEXT    NOT NULL,
+        first_open INTEGER NOT NULL,
+        last_open  INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -7,6 +7,7 @@ import type { Timeframe } from '../core/timeframe.js';
 import type { CandleQuery, IndicatorPoint, IndicatorQuery, IndicatorRow, Store, StoredSeries } from './store.js';
 import { SqliteIndicators } from './sqlite-indicators.js';
 import { SqliteAssistant } from './sqlite-assistant.js';
+import { SqliteRepairs } from './sqlite-repairs.js';
 import { SQLITE_MIGRATIONS, type Migration } from './sqlite-migrations.js';
 import type { ExchangeId } from '../core/exchange-id.js';
 
@@ -41,6 +42,8 @@ export class SqliteStore implements Store {
   private readonly indicators: SqliteIndicators;
   /** The assistant's features and decisions (migration 5). */
   readonly assistant: SqliteAssistant;
+  /** The backfiller's pending repairs (migration 6). */
+  readonly repairs: SqliteRepairs;
 
   /** Opens (creating if needed) the database at `path` (":memory:" for a private in-memory one). */
   constructor(path: string, private readonly now: () => number = Date.now, migrations: readonly Migration[] = SQLITE_MIGRATIONS) {
@@ -52,6 +55,7 @@ export class SqliteStore implements Store {
     migrate(this.db, migrations, now);
     this.indicators = new SqliteIndicators(this.db);
     this.assistant = new SqliteAssistant(this.db, now);
+    this.repairs = new SqliteRepairs(this.db, now);
     this.upsertStmt = this.db.prepare(`
       INSERT INTO candles (${COLUMNS}, updated_at)
       VALUES (@exchange, @symbol, @timeframe, @openTime, @open, @high, @low, @close, @volume, @quoteVolume,

@@ -8,6 +8,7 @@ import type { Timeframe } from '../core/timeframe.js';
 import type { ExchangeId } from '../core/exchange-id.js';
 import type { LeaderLock } from '../jobs/leader.js';
 import type { AssistantStore } from './assistant-store.js';
+import type { RepairStore } from './repair-store.js';
 
 export interface CandleQuery {
   exchange: ExchangeId;
@@ -63,6 +64,8 @@ export interface Store {
   leaderLock?(name: string): LeaderLock;
   /** The trading assistant's features and decisions (assistant-store.ts); SQLite and PostgreSQL have it. */
   readonly assistant?: AssistantStore;
+  /** The backfiller's pending repairs, kept across restarts (repair-store.ts); SQLite and PostgreSQL have it. */
+  readonly repairs?: RepairStore;
 }
 
 /** Store operations that failed (store_errors_total of the operations the store counts itself). */

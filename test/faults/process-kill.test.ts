@@ -112,6 +112,8 @@ test(`candlestack run killed with SIGKILL ${KILLS} times: no duplicates, nothing
   assert.equal(integrity, 'ok', 'PRAGMA integrity_check');
   const duplicates = sqlite.prepare('SELECT exchange, symbol, timeframe, open_time, count(*) AS n FROM candles GROUP BY exchange, symbol, timeframe, open_time HAVING n > 1').all();
   assert.deepEqual(duplicates, [], 'no duplicate candles');
+  const repairs = sqlite.prepare('SELECT symbol, timeframe, first_open AS first, last_open AS last FROM pending_repairs').all() as { symbol: string; timeframe: Timeframe; first: number; last: number }[];
+  const repairsLeft = repairs.length;
   const rows = (sqlite.prepare('SELECT symbol, timeframe, open_time AS openTime, open, high, low, close, volume, trade_count AS tradeCount, closed, source FROM candles ORDER BY symbol, timeframe, open_time').all() as (Omit<Row, 'closed'> & { closed: number })[]).map((r) => ({ ...r, closed: r.closed === 1 }));
 
   let compared = 0;
@@ -147,17 +149,17 @@ test(`candlestack run killed with SIGKILL ${KILLS} times: no duplicates, nothing
       fromTrades += judged.filter((r) => r.source === 'trades').length;
     }
   }
-  t.diagnostic(`faults.process kill -9 x${KILLS} (seed ${SEED}) over ${((stoppedAt - firstStart) / 1000).toFixed(0)} s: ${rows.length} candles stored, ${compared} closed compared with the exchange's klines (${fromTrades} from trades, ${backfilled} repaired by backfill): ${wrong.length} wrong (${wrongWhileUp} of periods without down time), ${leftOpen.length} ended left open, ${missing.length} missing, ${duplicates.length} duplicates, integrity_check ${integrity}`);
+  t.diagnostic(`faults.process kill -9 x${KILLS} (seed ${SEED}) over ${((stoppedAt - firstStart) / 1000).toFixed(0)} s: ${rows.length} candles stored, ${compared} closed compared with the exchange's klines (${fromTrades} from trades, ${backfilled} repaired by backfill): ${wrong.length} wrong (${wrongWhileUp} of periods without down time), ${leftOpen.length} ended left open, ${missing.length} missing, ${duplicates.length} duplicates, integrity_check ${integrity}; ${repairsLeft} pending repairs left stored at the stop`);
+  if (repairsLeft > 0) t.diagnostic(`faults.process pending repairs at the stop (${new Date(stoppedAt).toISOString().slice(11, 23)}): ${repairs.map((r) => `${r.symbol} ${r.timeframe} ${new Date(r.first).toISOString().slice(11, 19)}..${new Date(r.last).toISOString().slice(11, 19)}`).join('; ')}`);
   if (wrong.length + leftOpen.length + missing.length > 0) t.diagnostic(`faults.process kills at ${killedAt.map((k) => new Date(k).toISOString().slice(11, 23)).join(', ')}; ${[...wrong, ...leftOpen, ...missing].slice(0, 20).join('; ')}`);
   assert.deepEqual(leftOpen, [], 'no candle of an ended period left open');
   assert.deepEqual(missing, [], 'no period missing');
   assert.equal(wrongWhileUp, 0, 'every closed candle of a period the process saw throughout equals the exchange\'s kline');
   assert.ok(killedAt.length === KILLS);
-  // Known gap (RELIABILITY.md): repairs pending in memory are lost at a kill. The startup gap reaches back over
-  // holes, orphans, and the backfiller's delay before the latest stored candle, but a kill in the seconds after
-  // a restart, before the restart's own gap was repaired and flushed, leaves the candle joined part way (or the
-  // one forming at the earlier kill) wrong. Closing it needs the pending repairs stored.
-  await t.test('every closed candle of a period with down time was repaired to the exchange\'s kline', { todo: 'pending repairs are kept in memory only: a kill before they are stored loses them' }, () => {
+  // The periods with down time (the candle forming at a kill, the one joined part way after a restart) were
+  // repaired from the exchange's klines, even when the next kill came before the repair ran: pending repairs
+  // are stored (pending_repairs) and re-queued by the next start.
+  await t.test('every closed candle of a period with down time was repaired to the exchange\'s kline', () => {
     assert.deepEqual(wrong, []);
   });
 });

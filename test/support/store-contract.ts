@@ -8,6 +8,7 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Candle } from '../../src/core/types.js';
 import type { CandleQuery, IndicatorRow, Store } from '../../src/store/store.js';
+import type { PendingRepair } from '../../src/store/repair-store.js';
 
 export const MIN = 60_000;
 export const T0 = Date.UTC(2024, 0, 1, 0, 0);
@@ -285,6 +286,29 @@ export function storeContract(name: string, make: StoreFactory, options: { skip?
       assert.deepEqual((await a.queryDecisions({ symbol: 'BTC-USDT', strategy: 'rules', limit: 1 }))[0]!.outcomes, { '15m': o });
       await a.setOutcomes(id1, { '15m': o, '1h': { price: null, change: null, hit: null, scoredAt: T0 + 90 * MIN } }, false);
       assert.deepEqual((await a.pendingDecisions(10)).map((d) => d.id), [id2]);
+    });
+  });
+
+  describe(`${name}: pending repairs`, { skip }, () => {
+    const repair = (id: string, over: Partial<PendingRepair> = {}): PendingRepair => ({ id, exchange: 'binance', symbol: 'BTC-USDT', timeframe: '1s', first: T0, last: T0 + 4_000, ...over });
+
+    test('saved repairs are listed in key order; saving an id again replaces its range; removed ones are gone', async (t) => {
+      const store = await make(t);
+      const r = store.repairs!;
+      assert.deepEqual(await r.pendingRepairs(), []);
+      const b = repair('b', { timeframe: '1m', first: T0, last: T0 + 2 * MIN });
+      const a = repair('a', { first: T0 + 9_000, last: T0 + 9_000 });
+      const eth = repair('c', { symbol: 'ETH-USDT' });
+      const okx = repair('d', { exchange: 'okx' });
+      await r.saveRepairs([b, a, eth, okx, repair('z')]);
+      assert.deepEqual(await r.pendingRepairs(), [b, repair('z'), a, eth, okx], 'exchange, symbol, timeframe (byte order: 1m before 1s), first period, id');
+      await r.saveRepairs([{ ...a, first: T0 + 7_000, last: 9_007_199_254_740 }, { ...a, first: T0 + 8_000, last: 9_007_199_254_740 }]);
+      assert.deepEqual((await r.pendingRepairs()).find((x) => x.id === 'a'), { ...a, first: T0 + 8_000, last: 9_007_199_254_740 }, 'one row per id, the last saved wins, large open times exact');
+      await r.removeRepairs(['z', 'c', 'unknown']);
+      assert.deepEqual((await r.pendingRepairs()).map((x) => x.id), ['b', 'a', 'd']);
+      await r.removeRepairs([]);
+      await r.saveRepairs([]);
+      assert.equal((await r.pendingRepairs()).length, 3);
     });
   });
 }
