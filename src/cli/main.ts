@@ -170,14 +170,13 @@ async function serve(role: Role, argv: string[]): Promise<number> {
   const config: Config = loadConfig({ file: values.config as string | undefined, env: process.env, flags });
   const clock = systemClock;
   // Telemetry first: the role's traces and the logs that share their resource (service.name, instance id).
-  const [{ Tracing }, { OtlpLogSink, logsUrl }, { startLogRetention }, { createLogger, utcForLogFiles }, { LokiLogSink }, { lokiPushUrl }] = await Promise.all([import('../telemetry/tracing.js'), import('../telemetry/otlp-logs.js'), import('../telemetry/log-retention.js'), loadLogger(), import('../telemetry/loki-logs.js'), import('../config/loki-config.js')]);
+  const [{ Tracing }, { OtlpLogSink, logsUrl }, { startLogRetention }, { createLogger }, { LokiLogSink }, { lokiPushUrl }] = await Promise.all([import('../telemetry/tracing.js'), import('../telemetry/otlp-logs.js'), import('../telemetry/log-retention.js'), loadLogger(), import('../telemetry/loki-logs.js'), import('../config/loki-config.js')]);
   const tracing = Tracing.fromConfig(config.tracing, { role, version: VERSION });
   // Log lines leave to Loki's push API when log.loki.url is set, else to the collector over OTLP (when it is).
   const lokiUrl = lokiPushUrl(config.log.loki);
   const lokiLogs = lokiUrl ? new LokiLogSink({ url: lokiUrl, tenant: config.log.loki.tenant, flushMs: config.log.loki.flushMs, resourceAttributes: tracing.resourceAttributes }) : null;
   const logsTo = lokiLogs ? null : logsUrl(config.tracing, process.env);
   const otlpLogs = logsTo ? new OtlpLogSink(logsTo, config.tracing.protocol, tracing.resourceAttributes) : null;
-  utcForLogFiles(config.log); // the dated file names are UTC days, like the rotation and the retention
   const log = createLogger({ level: config.log.level, format: config.log.format, base: { role }, files: config.log, extra: [...(otlpLogs ? [otlpLogs] : []), ...(lokiLogs ? [lokiLogs] : [])] });
   const stopRetention = startLogRetention([config.log.file, config.log.errorFile].filter((p): p is string => p !== null), config.log.retentionMs, clock);
   const flushTelemetry = async () => {

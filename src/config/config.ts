@@ -124,7 +124,7 @@ const logPath: Parse<string> = (v, field) => {
   return v.trim();
 };
 
-/** A file size for rotation: a number with k, m or g (pino-roll's units). */
+/** A file size for rotation: a number with k, m or g (binary units: 1k = 1,024 bytes; parseLogSize). */
 const logSize: Parse<string> = (v, field) => {
   const s = typeof v === 'number' ? `${v}m` : v;
   if (typeof s !== 'string' || !/^\d+(\.\d+)?[kmg]$/i.test(s.trim())) throw new ConfigError(field, 'a size like 512k, 100m or 1g', v);

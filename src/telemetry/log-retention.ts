@@ -1,6 +1,6 @@
 /**
  * `log.retention`: log files older than the retention are deleted, at start and every hour. A file's age is
- * the date in its name (pino-roll's `<stem>.<yyyy-MM-dd>.<n><ext>`, the UTC day it was opened), so the rule
+ * the date in its name (rolling-file.ts's `<stem>.<yyyy-MM-dd>.<n><ext>`, the UTC day it was opened), so the rule
  * does not depend on mtimes a copy or a backup restore would change. A day's file goes once all of its day
  * is older than the retention: with 30 days, at 2026-12-31 10:00 UTC the files of 2026-11-30 and before are
  * deleted, those of 2026-12-01 (lines from 2026-12-01 10:00 on are younger than 30 days) are kept.
@@ -8,7 +8,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Clock } from '../core/clock.js';
-import { splitLogPath } from './logger.js';
+import { splitLogPath } from './log-file-names.js';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
