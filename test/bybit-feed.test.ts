@@ -18,6 +18,7 @@ import { bybitProtocol, type BybitProtocolOptions } from '../src/demo/simulated-
 import { formatUnits, parseUnits } from '../src/demo/simulated-binance/price-process.js';
 import type { Metrics } from '../src/telemetry/metrics.js';
 import { log, sleep, testMetrics, until } from './support/harness.js';
+import { FakeClock } from './support/fake-clock.js';
 import { metricValue } from './support/metrics.js';
 
 const ENDPOINTS = { wsBaseUrl: 'wss://example.invalid', restBaseUrl: 'https://example.invalid' };
@@ -154,15 +155,16 @@ test('unknown and malformed frames are counted as rejected, never thrown; the fe
 });
 
 test('backfill: fetchKlines equals klines rebuilt from the venue trades, paging past the page limit', { timeout: 20_000 }, async () => {
-  const origin = Date.UTC(2024, 0, 1, 0, 0, 30);
-  const realStart = Date.now();
-  const now = () => origin + (Date.now() - realStart) * 600; // 10 simulated minutes per second
-  const venue = new SimulatedVenue({ protocol: bybitProtocol({ klinePageLimit: 7 }), symbols: ['BTC-USDT'], seed: 3, tradesPerSecond: 300, now });
+  // The venue's clock is stepped by the test (not sped-up real time): nothing moves between a look at the
+  // time and a request, whatever the machine's load.
+  const clock = new FakeClock(Date.UTC(2024, 0, 1, 0, 0, 30));
+  const now = () => clock.now();
+  const venue = new SimulatedVenue({ protocol: bybitProtocol({ klinePageLimit: 7 }), symbols: ['BTC-USDT'], seed: 3, tradesPerSecond: 2, tickMs: 1_000, clock });
   const trades: VenueTrade[] = [];
   venue.onTrade((t) => trades.push(t));
   const endpoints = await venue.start();
   try {
-    await sleep(2_500);
+    clock.advance(25 * 60_000); // 25 minutes of trades, a trade every half second of venue time on average
     const first = periodStart(trades[0]!.time, 60_000);
     const end = periodStart(now(), 60_000) - 1;
     const urls: string[] = [];
@@ -178,7 +180,7 @@ test('backfill: fetchKlines equals klines rebuilt from the venue trades, paging 
     const upToNow = await bybit.fetchKlines(real, endpoints, 'BTC-USDT', '1m', end - 5 * 60_000 + 1, now() + 3 * 60_000);
     const after = now();
     assert.ok(upToNow.length >= 5 && upToNow.every((k) => k.openTime + 60_000 <= after), 'only closed klines');
-    assert.ok(upToNow.at(-1)!.openTime >= periodStart(after, 60_000) - 2 * 60_000, 'up to the last closed period');
+    assert.equal(upToNow.at(-1)!.openTime, periodStart(after, 60_000) - 60_000, 'up to the last closed period');
     await assert.rejects(bybit.fetchKlines(real, endpoints, 'DOGE-USDT', '1m', first, end), /retCode 10001/);
   } finally {
     await venue.stop();

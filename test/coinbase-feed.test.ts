@@ -13,7 +13,8 @@ import { SimulatedVenue } from '../src/demo/simulated-venue/venue.js';
 import type { VenueTrade } from '../src/demo/simulated-venue/venue.js';
 import { coinbaseProtocol } from '../src/demo/simulated-venue/coinbase.js';
 import { parseUnits } from '../src/demo/simulated-binance/price-process.js';
-import { log, testMetrics, until } from './support/harness.js';
+import { log, testMetrics } from './support/harness.js';
+import { FakeClock } from './support/fake-clock.js';
 import { metricValue } from './support/metrics.js';
 
 const ENDPOINTS = { wsBaseUrl: 'wss://example.invalid', restBaseUrl: 'https://example.invalid' };
@@ -90,10 +91,11 @@ function aggregate(trades: readonly VenueTrade[], step: number): Map<number, Bar
 const asUnits = (k: Kline): Bar => ({ open: parseUnits(k.open), high: parseUnits(k.high), low: parseUnits(k.low), close: parseUnits(k.close), volume: parseUnits(k.volume) });
 
 test('backfill: fetchKlines pages by 300 buckets and equals the venue\'s own trades, 1m and 5m', { timeout: 60_000 }, async (t) => {
-  // A fast exchange clock (one minute per 10 ms tick) builds 400+ one-minute buckets in a few seconds.
-  const realStart = Date.now();
-  const venueNow = () => realStart + (Date.now() - realStart) * 6000;
-  const venue = new SimulatedVenue({ protocol: coinbaseProtocol(), symbols: ['BTC-USD'], seed: 5, tickMs: 10, tradesPerSecond: 300, now: venueNow });
+  // The exchange's clock is stepped by the test (not sped-up real time): 400+ one-minute buckets at once, and
+  // nothing moves between a look at the time and a request, whatever the machine's load.
+  const clock = new FakeClock(Date.UTC(2024, 0, 1, 0, 0, 15));
+  const venueNow = () => clock.now();
+  const venue = new SimulatedVenue({ protocol: coinbaseProtocol(), symbols: ['BTC-USD'], seed: 5, tickMs: 1_000, tradesPerSecond: 2, clock });
   const trades: VenueTrade[] = [];
   venue.onTrade((x) => trades.push(x));
   const { restBaseUrl } = await venue.start();
@@ -101,7 +103,7 @@ test('backfill: fetchKlines pages by 300 buckets and equals the venue\'s own tra
   const metrics = testMetrics();
   const rest = new RestClient({ exchange: 'coinbase', clock: systemClock, metrics: metrics.feed, log, backoff: { initialMs: 10, maxMs: 50 } });
   const first = periodStart(venueNow(), 60_000) + 60_000;
-  await until('420 minutes of exchange time', () => venueNow() > first + 420 * 60_000, 30_000);
+  clock.set(first + 421 * 60_000 + 20_000);
   const endTime = periodStart(venueNow(), 300_000) - 1; // every bucket in range is closed at the venue
 
   for (const tf of ['1m', '5m'] as const) {

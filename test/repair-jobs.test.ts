@@ -3,7 +3,9 @@
  * klines on loopback, on a SQLite store file: holes punched into the store (rows deleted with SQL) are found
  * and refilled with the exchange's klines; candles built from trades are left alone (unless `replace`);
  * periods older than the REST history count as unreachable and cost no request; integrity counts a planted
- * mismatch and none on a clean day.
+ * mismatch and none on a clean day. The venues run on a stepped clock shared with the code under test (the
+ * store, the jobs): exchange time moves only when a test steps it, so the load of the machine cannot move a
+ * period out of the REST history between a test's look at the time and the job's request.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,27 +28,27 @@ import { kraken } from '../src/exchanges/kraken/feed.js';
 import { SimulatedVenue } from '../src/demo/simulated-venue/venue.js';
 import { krakenProtocol } from '../src/demo/simulated-venue/kraken.js';
 import { FakeClock } from './support/fake-clock.js';
-import { log, sleep, testMetrics } from './support/harness.js';
+import { log, testMetrics } from './support/harness.js';
 import { metricValue } from './support/metrics.js';
 
 const MIN = 60_000;
 const MIDNIGHT = Date.UTC(2024, 0, 2);
 const SYMBOL = 'BTC-USDT';
-/** The venue runs 600x (ten 1m periods per real second), from 30 minutes before midnight. */
+/** The venue's clock, from 30 minutes before midnight, stepped by the tests (trades every venue second). */
 const VENUE_START = MIDNIGHT - 30 * MIN;
-let t0 = Date.now();
-const venueNow = () => VENUE_START + (Date.now() - t0) * 600;
+const TICK_MS = 1_000;
+const venueClock = new FakeClock(VENUE_START);
+const venueNow = () => venueClock.now();
 
 let venue: SimulatedBinance;
 let endpoints: Endpoints;
 let dir: string;
 
 before(async () => {
-  t0 = Date.now();
-  venue = new SimulatedBinance({ symbols: ['BTCUSDT'], seed: 5, tradesPerSecond: 40, now: venueNow });
+  venue = new SimulatedBinance({ symbols: ['BTCUSDT'], seed: 5, tradesPerSecond: 4, tickMs: TICK_MS, clock: venueClock });
   endpoints = await venue.start();
   dir = mkdtempSync(join(tmpdir(), 'candlestack-repair-'));
-  while (venueNow() < MIDNIGHT + 6 * MIN) await sleep(100);
+  venueClock.set(MIDNIGHT + 6 * MIN + 30_000);
 });
 
 after(async () => {
@@ -58,7 +60,7 @@ let stores = 0;
 function rig(adapter: ExchangeAdapter = binance) {
   const path = join(dir, `store-${++stores}.db`);
   const now = venueNow();
-  const clock = new FakeClock(now);
+  const clock = venueClock;
   const store = new SqliteStore(path, () => clock.now());
   const metrics = testMetrics();
   const rest = new RestClient({ exchange: 'binance', clock: systemClock, metrics: metrics.feed, log, attempts: 1 });
@@ -246,15 +248,13 @@ const DAY_MS = timeframeMs('1d');
 
 test('gap-sweep on Kraken (the simulated venue keeps its OHLC rows short, as Kraken keeps 720): old holes are unreachable, recent ones repaired', { timeout: 30_000 }, async () => {
   const ROWS = 8;
-  const start = Date.now();
-  const krakenNow = () => VENUE_START + (Date.now() - start) * 600;
-  const venue = new SimulatedVenue({ protocol: krakenProtocol({ ohlcMaxEntries: ROWS }), symbols: ['BTC-USD'], seed: 4, tradesPerSecond: 40, now: krakenNow });
+  const clock = new FakeClock(VENUE_START);
+  const venue = new SimulatedVenue({ protocol: krakenProtocol({ ohlcMaxEntries: ROWS }), symbols: ['BTC-USD'], seed: 4, tradesPerSecond: 4, tickMs: TICK_MS, clock });
   const endpoints = await venue.start();
   const path = join(dir, 'kraken.db');
   try {
-    while (krakenNow() < VENUE_START + 25 * MIN) await sleep(100);
-    const now = krakenNow();
-    const clock = new FakeClock(now);
+    clock.set(VENUE_START + 25 * MIN + 30_000);
+    const now = clock.now();
     const store = new SqliteStore(path, () => clock.now());
     const metrics = testMetrics();
     const rest = new RestClient({ exchange: 'kraken', clock: systemClock, metrics: metrics.feed, log, attempts: 1 });

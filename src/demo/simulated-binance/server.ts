@@ -14,6 +14,7 @@ import type { SymbolSpec, TradeDraft } from './price-process.js';
 import { RestApi } from './rest-api.js';
 import type { RestRequestRecord, SimTrade } from './rest-api.js';
 import { StreamHub, parseStreamName } from './stream-hub.js';
+import { systemClock, type Clock, type Timer } from '../../core/clock.js';
 
 export type { SimTrade } from './rest-api.js';
 
@@ -33,6 +34,12 @@ export interface SimulatedBinanceOptions {
   klinePushIntervalMs?: number;
   /** Exchange clock for trade/event times and kline periods (default Date.now). */
   now?: () => number;
+  /**
+   * The exchange's clock, timers included (overrides `now`): trade generation (every `tickMs` of this clock) and
+   * open-kline pushes follow it, so a test stepping a clock it shares with the code under test gets the same
+   * trades and klines whatever the machine's load. Connection housekeeping (pings, pong timeouts) stays on real time.
+   */
+  clock?: Clock;
   host?: string;
   port?: number;
 }
@@ -61,12 +68,15 @@ export class SimulatedBinance {
   private readonly hubTimings: { pingIntervalMs: number; pongTimeoutMs: number };
   private readonly rest: RestApi;
   private server: Server | null = null;
-  private timers: NodeJS.Timeout[] = [];
+  private timers: Timer[] = [];
+  private readonly venueClock: Clock;
   private tradesGenerated = 0;
 
   constructor(opts: SimulatedBinanceOptions = {}) {
     this.symbols = [...new Set((opts.symbols ?? DEFAULT_SYMBOLS).map(binanceSpelling))];
-    this.now = opts.now ?? Date.now;
+    this.venueClock = opts.clock ?? systemClock;
+    const clock = opts.clock;
+    this.now = clock ? () => clock.now() : (opts.now ?? Date.now);
     this.tickMs = opts.tickMs ?? 50;
     this.klinePushIntervalMs = opts.klinePushIntervalMs ?? 1000;
     this.host = opts.host ?? '127.0.0.1';
@@ -107,17 +117,16 @@ export class SimulatedBinance {
     const pingMs = this.hubTimings.pingIntervalMs;
     const housekeepingMs = Math.max(5, Math.min(250, pingMs / 2, this.hubTimings.pongTimeoutMs / 2));
     this.timers = [
-      setInterval(() => this.tick(), this.tickMs),
-      setInterval(() => this.pushOpenKlines(), this.klinePushIntervalMs),
-      setInterval(() => this.hub.housekeeping(), housekeepingMs),
+      this.venueClock.setInterval(() => this.tick(), this.tickMs),
+      this.venueClock.setInterval(() => this.pushOpenKlines(), this.klinePushIntervalMs),
+      systemClock.setInterval(() => this.hub.housekeeping(), housekeepingMs),
     ];
-    for (const t of this.timers) t.unref();
     const { port } = server.address() as AddressInfo;
     return { wsBaseUrl: `ws://${this.host}:${port}`, restBaseUrl: `http://${this.host}:${port}` };
   }
 
   async stop(): Promise<void> {
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) t.cancel();
     this.timers = [];
     const server = this.server;
     this.server = null;

@@ -17,6 +17,7 @@ import { KlineBook } from '../simulated-binance/kline-book.js';
 import type { KlineBar } from '../simulated-binance/kline-book.js';
 import { MarketGenerator } from '../simulated-binance/price-process.js';
 import type { TradeDraft } from '../simulated-binance/price-process.js';
+import { systemClock, type Clock, type Timer } from '../../core/clock.js';
 
 /** One trade on the venue. `symbol` is canonical (BTC-USDT); `side` is the taker's. */
 export interface VenueTrade {
@@ -81,6 +82,12 @@ export interface SimulatedVenueOptions {
   /** Cadence of open-kline pushes (default 1000 ms). */
   klinePushIntervalMs?: number;
   now?: () => number;
+  /**
+   * The venue's clock, timers included (overrides `now`): trade generation (every `tickMs` of this clock) and
+   * open-kline pushes follow it, so a test stepping a clock it shares with the code under test gets the same
+   * trades and klines whatever the machine's load. Session housekeeping (heartbeats, timeouts) stays on real time.
+   */
+  clock?: Clock;
   host?: string;
   port?: number;
 }
@@ -112,7 +119,7 @@ export class SimulatedVenue {
   private readonly listeners: ((t: VenueTrade) => void)[] = [];
   private readonly ctx: VenueContext;
   private server: Server | null = null;
-  private timers: NodeJS.Timeout[] = [];
+  private timers: Timer[] = [];
   private pausedUntil = -Infinity;
   private refusing = false;
   private restFailures = 0;
@@ -123,7 +130,8 @@ export class SimulatedVenue {
   constructor(private readonly o: SimulatedVenueOptions) {
     this.protocol = o.protocol;
     this.symbols = [...new Set(o.symbols ?? ['BTC-USDT', 'ETH-USDT'])];
-    this.now = o.now ?? Date.now;
+    const clock = o.clock;
+    this.now = clock ? () => clock.now() : (o.now ?? Date.now);
     const keys = this.symbols.map((s) => {
       const parts = splitCanonical(s);
       if (!parts) throw new RangeError(`venue symbols are canonical BASE-QUOTE, got ${s}`);
@@ -167,19 +175,19 @@ export class SimulatedVenue {
     });
     this.server = server;
     const tickMs = this.o.tickMs ?? 50;
+    const venueClock = this.o.clock ?? systemClock;
     this.timers = [
-      setInterval(() => this.tick(tickMs), tickMs),
-      setInterval(() => this.pushOpenKlines(), this.o.klinePushIntervalMs ?? 1000),
-      setInterval(() => this.housekeeping(), HOUSEKEEPING_MS),
+      venueClock.setInterval(() => this.tick(tickMs), tickMs),
+      venueClock.setInterval(() => this.pushOpenKlines(), this.o.klinePushIntervalMs ?? 1000),
+      systemClock.setInterval(() => this.housekeeping(), HOUSEKEEPING_MS),
     ];
-    for (const t of this.timers) t.unref();
     const { port } = server.address() as AddressInfo;
     const host = this.o.host ?? '127.0.0.1';
     return { wsBaseUrl: `ws://${host}:${port}`, restBaseUrl: `http://${host}:${port}` };
   }
 
   async stop(): Promise<void> {
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) t.cancel();
     this.timers = [];
     for (const ws of this.sessions.values()) ws.terminate();
     this.sessions.clear();
