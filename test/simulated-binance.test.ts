@@ -85,6 +85,27 @@ describe('simulated binance', { concurrency: true }, () => {
     assert.ok(Math.min(...btc) > 55_000 && Math.max(...btc) < 75_000);
   });
 
+  test('setTradesPerSecond changes the mean rate from the next tick on, over many symbols', () => {
+    const symbols = Array.from({ length: 200 }, (_, i) => `M${i}USDT`);
+    const gen = new MarketGenerator(symbols, { seed: 3, tradesPerSecond: 1000 });
+    const count = (seconds: number) => {
+      let n = 0;
+      for (let i = 0; i < seconds * 20; i++) n += gen.tick(50).length;
+      return n / seconds;
+    };
+    const before = count(60);
+    gen.setTradesPerSecond(4000);
+    const after = count(60);
+    gen.setTradesPerSecond(0);
+    const stopped = count(5);
+    assert.ok(before > 700 && before < 1300, `about 1000 trades/s before, got ${before}`);
+    assert.ok(after > 3000 && after < 5000, `about 4000 trades/s after, got ${after}`);
+    assert.ok(after / before > 3 && after / before < 5.5, `ratio ${after / before}`);
+    assert.equal(stopped, 0);
+    assert.throws(() => gen.setTradesPerSecond(Number.NaN), /tradesPerSecond/);
+    assert.throws(() => gen.setTradesPerSecond(-1), /tradesPerSecond/);
+  });
+
   test('REST klines equal the exact aggregation of every trade reported by onTrade', async (t) => {
     const { sim, restBaseUrl } = await startSim(t, { symbols: ['BTCUSDT', 'ETHUSDT'], tradesPerSecond: 300, tickMs: 20 });
     const trades: SimTrade[] = [];
@@ -277,5 +298,22 @@ describe('simulated binance', { concurrency: true }, () => {
     const wire = (await (await fetch(`${restBaseUrl}/api/v3/klines?symbol=SOLUSDT&interval=1s`)).json()) as any[][];
     assert.ok(wire.length >= 2);
     for (const r of wire) assert.deepEqual([r[1], r[2], r[3], r[4], r[5], r[8]], ['150.00000000', '150.00000000', '150.00000000', '150.00000000', '0.00000000', 0]);
+  });
+});
+
+// Not concurrent with the tests above: it blocks the event loop on purpose.
+describe('simulated binance under a busy event loop', () => {
+  test('the trade rate holds when generation timers run late (a tick generates the time that actually elapsed)', async (t) => {
+    const symbols = Array.from({ length: 100 }, (_, i) => `M${i}USDT`);
+    const { sim } = await startSim(t, { symbols, tradesPerSecond: 2000, tickMs: 50 });
+    await sleep(200);
+    const before = sim.stats().tradesGenerated;
+    const t0 = performance.now();
+    while (performance.now() - t0 < 800); // the process is busy: no timer fires for 800 ms
+    await sleep(1200);
+    const seconds = (performance.now() - t0) / 1000;
+    const rate = (sim.stats().tradesGenerated - before) / seconds;
+    // with a fixed 50 ms per tick the 800 ms stall is lost (about 1200/s over the window)
+    assert.ok(rate > 1650 && rate < 2400, `expected about 2000 trades/s over ${seconds.toFixed(2)} s, got ${rate.toFixed(0)}`);
   });
 });

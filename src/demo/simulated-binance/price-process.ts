@@ -115,7 +115,8 @@ class SymbolProcess {
   constructor(
     readonly spec: SymbolSpec,
     private readonly rng: () => number,
-    private readonly tradesPerSecond: number,
+    /** This symbol's mean trades per second (its share of the market's rate). */
+    public tradesPerSecond: number,
   ) {
     this.tickUnits = parseUnits(spec.tickSize);
     this.stepUnits = parseUnits(spec.stepSize);
@@ -203,15 +204,23 @@ class SymbolProcess {
 export class MarketGenerator {
   private readonly processes = new Map<string, SymbolProcess>();
   readonly specs: readonly SymbolSpec[];
+  private readonly totalActivity: number;
 
   constructor(symbols: readonly string[], opts: { seed: number; tradesPerSecond: number }) {
     const rng = mulberry32(opts.seed);
     this.specs = symbols.map(symbolSpec);
-    const totalActivity = this.specs.reduce((sum, s) => sum + s.activity, 0) || 1;
-    for (const s of this.specs) {
-      const rate = (opts.tradesPerSecond * s.activity) / totalActivity / MEAN_RATE;
-      this.processes.set(s.symbol, new SymbolProcess(s, rng, rate));
-    }
+    this.totalActivity = this.specs.reduce((sum, s) => sum + s.activity, 0) || 1;
+    for (const s of this.specs) this.processes.set(s.symbol, new SymbolProcess(s, rng, this.symbolRate(s, opts.tradesPerSecond)));
+  }
+
+  /** Changes the average trades per second over all symbols from now on (each symbol keeps its share and regime). */
+  setTradesPerSecond(tradesPerSecond: number): void {
+    if (!(tradesPerSecond >= 0) || !Number.isFinite(tradesPerSecond)) throw new RangeError(`tradesPerSecond must be a finite number >= 0, got ${tradesPerSecond}`);
+    for (const proc of this.processes.values()) proc.tradesPerSecond = this.symbolRate(proc.spec, tradesPerSecond);
+  }
+
+  private symbolRate(s: SymbolSpec, tradesPerSecond: number): number {
+    return (tradesPerSecond * s.activity) / this.totalActivity / MEAN_RATE;
   }
 
   /** Advances every symbol by dtMs; trades of symbols for which `active` says false are generated and dropped. */

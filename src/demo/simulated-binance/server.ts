@@ -1,6 +1,7 @@
 /**
  * A simulated Binance spot exchange on loopback that speaks Binance's real wire protocol (market streams and the
- * public REST endpoints), for `candlestack demo` and for tests. Trades come from a seeded price process every tickMs;
+ * public REST endpoints), for `candlestack demo` and for tests. Trades come from a seeded price process every tickMs
+ * (for the time that actually elapsed, so the rate holds when timers run late);
  * every trade (sent or not) goes into the exchange's own klines, so REST klines are what a correct aggregator of
  * all trades gets. Controls let tests inject the failures a collector must survive.
  */
@@ -47,6 +48,8 @@ export interface SimulatedBinanceOptions {
 export type TradeListener = (t: SimTrade) => void;
 
 const RECENT_TRADES_KEPT = 1000;
+/** The most time one generation tick makes up for after a stall of the process (longer stalls lose the rest). */
+const MAX_TICK_CATCH_UP_MS = 1000;
 
 export class SimulatedBinance {
   readonly symbols: string[];
@@ -71,6 +74,8 @@ export class SimulatedBinance {
   private timers: Timer[] = [];
   private readonly venueClock: Clock;
   private tradesGenerated = 0;
+  /** clock() at the last generation tick: each tick generates the time actually elapsed, so a late timer (a busy machine) does not lower the rate. */
+  private lastTickAt = 0;
 
   constructor(opts: SimulatedBinanceOptions = {}) {
     this.symbols = [...new Set((opts.symbols ?? DEFAULT_SYMBOLS).map(binanceSpelling))];
@@ -114,6 +119,7 @@ export class SimulatedBinance {
       server.listen(this.port, this.host, () => resolve());
     });
     this.server = server;
+    this.lastTickAt = this.clock();
     const pingMs = this.hubTimings.pingIntervalMs;
     const housekeepingMs = Math.max(5, Math.min(250, pingMs / 2, this.hubTimings.pongTimeoutMs / 2));
     this.timers = [
@@ -206,6 +212,11 @@ export class SimulatedBinance {
     this.hub.refusing = false;
   }
 
+  /** Changes the average trades per second over all symbols from the next tick on (a load ramp). */
+  setTradesPerSecond(tradesPerSecond: number): void {
+    this.generator.setTradesPerSecond(tradesPerSecond);
+  }
+
   /** Every generated trade, sent or not. */
   onTrade(listener: TradeListener): void {
     this.listeners.push(listener);
@@ -219,7 +230,9 @@ export class SimulatedBinance {
     const t = this.now();
     for (const book of this.books.values()) this.closePeriods(book, t);
     const clock = this.clock();
-    const drafts = this.generator.tick(this.tickMs, (s) => (this.haltedUntil.get(s) ?? -Infinity) <= clock);
+    const elapsed = Math.min(MAX_TICK_CATCH_UP_MS, Math.max(0, clock - this.lastTickAt));
+    this.lastTickAt = clock;
+    const drafts = this.generator.tick(elapsed, (s) => (this.haltedUntil.get(s) ?? -Infinity) <= clock);
     for (const d of drafts) this.record(d, t, true);
   }
 
