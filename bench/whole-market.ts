@@ -755,7 +755,8 @@ export function markdown(r: WholeMarketResult): string {
   if (r.stages) {
     lines.push('', '| stage rate | generated/s | received/s | app CPU | p99 trade -> /ws | p99 close past grace | backlog growth | store queue | dropped | held |', '|---|---|---|---|---|---|---|---|---|---|');
     for (const s of r.stages) lines.push(`| ${f0(s.rate)} | ${f0(s.generatedPerS)} | ${f0(s.receivedPerS)} | ${f0(s.appCpuPct)} % | ${f1(s.tradeP99Ms)} ms | ${f0(s.closeP99PastGraceMs)} ms | ${f0(s.feedBacklogGrowth)} | ${f0(s.storeQueueFirst)} -> ${f0(s.storeQueueLast)} | ${f0(s.dropped)} | ${s.held ? 'yes' : `no: ${s.why.join('; ')}`} |`);
-    lines.push('', `Largest rate held: ${f0(r.maxSustainedRate ?? 0)} trades/s`);
+    const best = r.stages.filter((x) => x.held).at(-1);
+    lines.push('', best ? `Largest rate held: ${f0(best.rate)} trades/s asked, ${f0(best.generatedPerS)}/s generated and received${r.stages.at(-1)!.held ? ' (the ramp stopped at --max-rate, not at a break)' : ''}` : 'No stage held.');
   }
   return lines.join('\n');
 }
