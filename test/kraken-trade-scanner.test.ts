@@ -11,6 +11,7 @@ import { scanKrakenTrades } from '../src/exchanges/kraken/trade-scanner.js';
 import { krakenProtocol } from '../src/demo/simulated-venue/kraken.js';
 import { DOCUMENTED, recordedFrames, sharedCaptureFrames } from './faults/seed-frames.js';
 import { assertSameAsJsonParse, mapped, mutationsAgree, venueFrames } from './support/scanner-differential.js';
+import { mulberry32 } from '../src/core/random.js';
 
 const DOC = DOCUMENTED.kraken;
 const RECORDED = [...recordedFrames('kraken'), ...sharedCaptureFrames('kraken')];
@@ -64,5 +65,24 @@ test('kraken: the fast path declines what it does not fully understand', () => {
   ]) {
     assert.equal(taken(f), false, f);
     assertSameAsJsonParse(krakenMapper, f);
+  }
+});
+
+test('kraken: the numbers the fast path computes are the doubles JSON.parse reads, on 50,000 seeded numbers', () => {
+  const rnd = mulberry32(22);
+  const texts: string[] = [];
+  for (let k = 0; k < 50_000; k++) {
+    const intDigits = Math.floor(rnd() * 17);
+    const fracDigits = rnd() < 0.2 ? 0 : 1 + Math.floor(rnd() * 18);
+    const digit = () => String(Math.floor(rnd() * 10));
+    const int = intDigits === 0 ? '0' : String(1 + Math.floor(rnd() * 9)) + Array.from({ length: intDigits - 1 }, digit).join('');
+    const price = fracDigits === 0 ? int : `${int}.${Array.from({ length: fracDigits }, digit).join('')}`;
+    const frame = `{"channel":"trade","data":[{"symbol":"BTC/USD","price":${price},"qty":${price}}]}`;
+    const msg = scanKrakenTrades(frame, texts);
+    assert.ok(msg, frame);
+    const d = (msg.data as { price: number; qty: number }[])[0]!;
+    const parsed = (JSON.parse(frame) as { data: { price: number }[] }).data[0]!.price;
+    assert.ok(Object.is(d.price, parsed) && Object.is(d.qty, parsed), `${price}: ${d.price} != ${parsed}`);
+    assert.deepEqual(texts, [price, price]);
   }
 });

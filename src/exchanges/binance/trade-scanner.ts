@@ -28,15 +28,27 @@ const COMMA = 44;
 const COLON = 58;
 const ZERO = 48;
 const NINE = 57;
+const BACKSLASH = 92;
 const WRAPPED_PREFIX = '{"stream":"';
-/** Escapes and raw control characters (invalid inside JSON strings): such a frame goes to JSON.parse. */
-const UNUSUAL = /[\\\u0000-\u001f]/;
+
+/**
+ * The closing quote of the string opening at i; -1 when unterminated or when it holds an escape or a raw control
+ * character (invalid inside JSON strings): such a frame goes to JSON.parse. Every string of the frame is read
+ * through here, so no separate pass over the frame looks for them.
+ */
+function stringEnd(frame: string, i: number): number {
+  for (let j = i + 1; j < frame.length; j++) {
+    const c = frame.charCodeAt(j);
+    if (c === QUOTE) return j;
+    if (c === BACKSLASH || c < 0x20) return -1;
+  }
+  return -1;
+}
 
 /** The data object of a compact trade/aggTrade frame, or null when the frame is anything else. */
 export function scanTrade(frame: string): ScannedTrade | null {
-  if (UNUSUAL.test(frame)) return null;
   if (frame.startsWith(WRAPPED_PREFIX)) {
-    const end = frame.indexOf('"', WRAPPED_PREFIX.length);
+    const end = stringEnd(frame, WRAPPED_PREFIX.length - 1);
     if (end < 0 || !frame.startsWith(',"data":', end + 1)) return null;
     if (frame.charCodeAt(frame.length - 1) !== CLOSE) return null;
     return scanFlat(frame, end + 9, frame.length - 1);
@@ -54,7 +66,9 @@ function scanFlat(frame: string, start: number, end: number): ScannedTrade | nul
   for (;;) {
     // key: a short quoted name
     if (frame.charCodeAt(i) !== QUOTE) return null;
-    const keyEnd = frame.indexOf('"', i + 1);
+    // Every field read has a one-letter name: a letter, then the closing quote; any other key is read in full.
+    const k0 = frame.charCodeAt(i + 1);
+    const keyEnd = frame.charCodeAt(i + 2) === QUOTE && k0 !== BACKSLASH && k0 >= 0x20 && k0 !== QUOTE ? i + 2 : stringEnd(frame, i);
     if (keyEnd < 0 || keyEnd >= last || frame.charCodeAt(keyEnd + 1) !== COLON) return null;
     const key = keyEnd === i + 2 ? frame.charCodeAt(i + 1) : -1; // every field we read has a one-letter name
     i = keyEnd + 2;
@@ -62,7 +76,7 @@ function scanFlat(frame: string, start: number, end: number): ScannedTrade | nul
     const c = frame.charCodeAt(i);
     let next: number;
     if (c === QUOTE) {
-      const close = frame.indexOf('"', i + 1);
+      const close = stringEnd(frame, i);
       if (close < 0 || close >= last) return null;
       const value = frame.slice(i + 1, close);
       if (key === 101) out.e = value; // e

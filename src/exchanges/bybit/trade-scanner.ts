@@ -13,14 +13,14 @@ const TRADE = shape(
     { key: 'p', kind: Kind.Str },
     { key: 'i', kind: Kind.Str },
   ],
-  () => ({ T: undefined, s: undefined, S: undefined, v: undefined, p: undefined, i: undefined }),
+  (v) => ({ T: v[0], s: v[1], S: v[2], v: v[3], p: v[4], i: v[5] }),
 );
 const FRAME = shape(
   [
     { key: 'topic', kind: Kind.Str },
     { key: 'data', kind: Kind.ObjArray, nested: TRADE },
   ],
-  () => ({ topic: undefined, data: undefined }),
+  (v) => ({ topic: v[0], data: v[1] }),
 );
 
 /** `{topic, data}` of a compact publicTrade frame, or null. */

@@ -14,7 +14,7 @@ const MATCH = shape(
     { key: 'product_id', kind: Kind.Str },
     { key: 'time', kind: Kind.Str },
   ],
-  () => ({ type: undefined, trade_id: undefined, side: undefined, size: undefined, price: undefined, product_id: undefined, time: undefined }),
+  (v) => ({ type: v[0], trade_id: v[1], side: v[2], size: v[3], price: v[4], product_id: v[5], time: v[6] }),
 );
 
 /** The fields of a compact match frame, or null. */

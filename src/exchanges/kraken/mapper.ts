@@ -10,6 +10,7 @@ import type { Timeframe } from '../../core/timeframe.js';
 import { canonicalSymbol, commonAsset, memoSymbols, splitCanonical, splitConcatenated, splitSeparated } from '../../core/symbols.js';
 import { plainDecimal, rawNumbers } from './numbers.js';
 import { scanKrakenTrades } from './trade-scanner.js';
+import { parseIsoTime } from '../iso-time.js';
 import { EXCHANGE_FLOOR_MS, isNonNegativeDecimal, isPositiveDecimal, showText, showValue, tradeReject, tradeRejectDetail } from '../trade-check.js';
 
 const FLOOR = EXCHANGE_FLOOR_MS.kraken;
@@ -99,7 +100,7 @@ function mapTrades(msg: Json, frame: string, receivedAt: number, sink: EventSink
     if (symbol === null) return sink.reject('unknown_symbol', `trade for symbol ${showValue(d.symbol)}`, frame);
     const price = decimal(raw[i * 2], d.price);
     const qty = decimal(raw[i * 2 + 1], d.qty);
-    const time = typeof d.timestamp === 'string' ? Date.parse(d.timestamp) : NaN;
+    const time = typeof d.timestamp === 'string' ? parseIsoTime(d.timestamp) : NaN;
     const side = d.side === 'buy' || d.side === 'sell' ? d.side : null;
     if (symbol === undefined || !isNumeric(d.price) || !isNumeric(d.qty) || side === null || !isInt(d.trade_id) || !Number.isFinite(time)) {
       return sink.reject('invalid_field', 'trade with missing or mistyped field', frame);

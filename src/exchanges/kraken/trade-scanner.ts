@@ -14,14 +14,14 @@ const TRADE = shape(
     { key: 'trade_id', kind: Kind.Int },
     { key: 'timestamp', kind: Kind.Str },
   ],
-  () => ({ symbol: undefined, side: undefined, price: undefined, qty: undefined, trade_id: undefined, timestamp: undefined }),
+  (v) => ({ symbol: v[0], side: v[1], price: v[2], qty: v[3], trade_id: v[4], timestamp: v[5] }),
 );
 const FRAME = shape(
   [
     { key: 'channel', kind: Kind.Str },
     { key: 'data', kind: Kind.ObjArray, nested: TRADE },
   ],
-  () => ({ channel: undefined, data: undefined }),
+  (v) => ({ channel: v[0], data: v[1] }),
 );
 
 /**

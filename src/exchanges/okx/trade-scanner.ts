@@ -14,21 +14,21 @@ const TRADE = shape(
     { key: 'ts', kind: Kind.Str },
     { key: 'count', kind: Kind.Str },
   ],
-  () => ({ instId: undefined, tradeId: undefined, px: undefined, sz: undefined, side: undefined, ts: undefined, count: undefined }),
+  (v) => ({ instId: v[0], tradeId: v[1], px: v[2], sz: v[3], side: v[4], ts: v[5], count: v[6] }),
 );
 const ARG = shape(
   [
     { key: 'channel', kind: Kind.Str },
     { key: 'instId', kind: Kind.Str },
   ],
-  () => ({ channel: undefined, instId: undefined }),
+  (v) => ({ channel: v[0], instId: v[1] }),
 );
 const FRAME = shape(
   [
     { key: 'arg', kind: Kind.Obj, nested: ARG },
     { key: 'data', kind: Kind.ObjArray, nested: TRADE },
   ],
-  () => ({ arg: undefined, data: undefined }),
+  (v) => ({ arg: v[0], data: v[1] }),
 );
 
 /** The `data` entries of a compact trades push, or null. */
