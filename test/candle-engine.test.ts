@@ -536,3 +536,36 @@ describe('CandleEngine: gaps known before the first trade', () => {
     assert.equal(engine.lookupClosed('binance', 'BTC-USDT', '5m', T0)?.incomplete, true, 'the 5m period containing it');
   });
 });
+
+describe('candle close latency', () => {
+  test('is measured when each closed candle is published: slow listeners of the closes before it in the same tick count', async () => {
+    const clock = new FakeClock(T0);
+    const metrics = testMetrics();
+    const closes: string[] = [];
+    const engine = new CandleEngine({
+      timeframes: ['1m'],
+      graceMs: GRACE,
+      latePolicy: 'drop',
+      clock,
+      metrics,
+      log,
+      emit: (e) => {
+        if (e.kind !== 'close') return;
+        closes.push(e.candle.symbol);
+        clock.set(clock.now() + 300); // each close's listeners (store, indicators, /ws ...) take 300 ms
+      },
+    });
+    for (const symbol of ['AAA-USDT', 'BBB-USDT', 'CCC-USDT']) engine.onTrade(trade(T0 + 1_000, '1.00', '1', { symbol, receivedAt: T0 + 1_000 }));
+    const at = T0 + MIN + GRACE;
+    clock.set(at);
+    engine.tick(at);
+    assert.deepEqual(closes, ['AAA-USDT', 'BBB-USDT', 'CCC-USDT']);
+    const name = 'candlestack_candle_close_latency_seconds';
+    assert.equal(await metricValue(metrics, `${name}_count`, { timeframe: '1m' }), 3);
+    // 2.0 s (grace), 2.3 s, 2.6 s after the period end: not 3 x 2.0 s
+    assert.ok(Math.abs((await metricValue(metrics, `${name}_sum`, { timeframe: '1m' })) - 6.9) < 1e-9);
+    assert.equal(await metricValue(metrics, `${name}_bucket`, { timeframe: '1m', le: '2' }), 1);
+    assert.equal(await metricValue(metrics, `${name}_bucket`, { timeframe: '1m', le: '2.5' }), 2);
+    assert.equal(await metricValue(metrics, `${name}_bucket`, { timeframe: '1m', le: '3' }), 3);
+  });
+});

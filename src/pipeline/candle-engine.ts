@@ -563,10 +563,12 @@ export class CandleEngine {
     // its gap (incomplete) flag, while handling the `close` event.
     frame.recent.push(s);
     if (frame.recent.length > this.keep) frame.recent.shift();
-    this.publish('close', book, frame, s);
     const m = frame.m;
+    // measured when this candle is handed on, not when the tick began: the closes published before it in the
+    // same tick (and their synchronous listeners: store, indicators, features, quality, /ws) delay it
+    if (m.latency !== UNEXPORTED) m.latency.observe(Math.max(0, Math.max(now, this.o.clock.now()) - (s.openTime + frame.tfMs)) / 1000);
+    this.publish('close', book, frame, s);
     m.completed.inc();
-    m.latency.observe(Math.max(0, now - (s.openTime + frame.tfMs)) / 1000);
     m.closePrice.set(s.cI + s.cF / 1e8);
     m.volume.set(s.volume.toNumber());
   }
