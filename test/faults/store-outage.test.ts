@@ -38,6 +38,9 @@ test('PostgreSQL connections killed during writes and the candles table renamed 
     feed: { staleAfterMs: 10_000, backoffInitialMs: 50, backoffMaxMs: 300 },
     store: { url: schema.url, flushMs: 100 },
     http: { host: '127.0.0.1', port: 0 },
+    // The store_write breaker opens during the outage either way; a 3 s open period (default 30 s) makes its
+    // half-open probe, which writes the queue once the table is back, come within seconds.
+    breakers: { ...base.breakers, overrides: { ...base.breakers.overrides, store_write: { openMs: 3_000 } } },
   };
   const app = await startEmbedded(config, { clock: systemClock, log, version: 'test', role: 'test' });
   t.after(() => app.stop());
