@@ -15,6 +15,7 @@ import { defaultConfig, loadConfig } from '../src/config/config.js';
 import { lokiPushUrl } from '../src/config/loki-config.js';
 import { ConfigError } from '../src/core/errors.js';
 import { createLogger } from '../src/telemetry/logger.js';
+import { createMetrics, createRegistry } from '../src/telemetry/metrics.js';
 import { LokiLogSink, lokiLabels } from '../src/telemetry/loki-logs.js';
 import { Tracing } from '../src/telemetry/tracing.js';
 import { FakeLoki } from './support/loki-server.js';
@@ -26,6 +27,18 @@ import { until } from './support/harness.js';
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 const nowhere = () => new Writable({ write: (_c, _e, done) => done() });
+
+/** The sink's counts as a role's /metrics shows them: a registry built after the sink, the counts bound to it. */
+async function lokiSeries(sink: LokiLogSink): Promise<Record<string, number>> {
+  const registry = createRegistry({ defaults: false });
+  sink.countInto(createMetrics(registry).logs);
+  const out: Record<string, number> = {};
+  for (const m of await registry.getMetricsAsJSON()) {
+    if (!m.name.startsWith('candlestack_loki_')) continue;
+    for (const v of m.values) out[`${m.name}${Object.entries(v.labels).map(([k, l]) => `{${k}="${l}"}`).join('')}`] = v.value;
+  }
+  return out;
+}
 
 test('config: log.loki.url from the file, CANDLESTACK_LOKI_URL or --loki-url; /loki/api/v1/push appended; a bad URL names the field', () => {
   assert.equal(lokiPushUrl(defaultConfig().log.loki), null, 'off by default');
@@ -59,6 +72,14 @@ test('Loki sink: resource attributes as labels, a stream per level, the line who
     assert.equal(loki.requests.length, Math.ceil(total / 1_000), 'batches of 1,000 lines');
     assert.ok(loki.requests.every((r) => r.status === 204 && r.headers['x-scope-orgid'] === 'team-a'));
     assert.deepEqual(sink.stats, { sentLines: total, failedPushes: 0, droppedLines: 0 });
+    assert.deepEqual(await lokiSeries(sink), {
+      'candlestack_loki_pushes_total{outcome="sent"}': 3,
+      'candlestack_loki_pushes_total{outcome="failed"}': 0,
+      candlestack_loki_lines_sent_total: total,
+      'candlestack_loki_lines_dropped_total{reason="refused"}': 0,
+      'candlestack_loki_lines_dropped_total{reason="queue_full"}': 0,
+      'candlestack_loki_lines_dropped_total{reason="shutdown"}': 0,
+    }, 'the metrics: every series at its count (0 included, so increase() sees the first)');
 
     const info = loki.entries.find((e) => e.labels.level === 'info')!;
     assert.deepEqual(info.labels, { service_namespace: 'candlestack', deployment_environment_name: 'test', service_name: 'candlestack-serve', service_version: '1.2.3', service_instance_id: 'serve-1', candlestack_role: 'serve', level: 'info' });
@@ -117,6 +138,14 @@ test('Loki sink: failures are counted, never thrown; no answer, 5xx and 429 are 
     await sink.shutdown();
     assert.equal(sink.stats.droppedLines, 5 + 50, 'what could not be sent by shutdown is counted');
     assert.equal(sink.stats.sentLines, 10);
+    assert.deepEqual(await lokiSeries(sink), {
+      'candlestack_loki_pushes_total{outcome="sent"}': 1,
+      'candlestack_loki_pushes_total{outcome="failed"}': 6, // 500, 429, no answer, 400, Loki gone (flush and shutdown)
+      candlestack_loki_lines_sent_total: 10,
+      'candlestack_loki_lines_dropped_total{reason="refused"}': 5,
+      'candlestack_loki_lines_dropped_total{reason="queue_full"}': 30,
+      'candlestack_loki_lines_dropped_total{reason="shutdown"}': 20,
+    }, 'the metrics count from the start, though the registry came later');
     log.info('after shutdown: ignored, no throw');
   } finally {
     await loki.stop().catch(() => undefined);
@@ -133,6 +162,10 @@ test('a role process with CANDLESTACK_LOKI_URL: its lines reach Loki labelled wi
   try {
     await decide.waitReady(`http://127.0.0.1:${port}/readyz`);
     assert.equal(loki.entries.length, 0, 'nothing sent before the batch interval');
+    const exposed = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const series of ['candlestack_loki_pushes_total{outcome="sent"}', 'candlestack_loki_pushes_total{outcome="failed"}', 'candlestack_loki_lines_sent_total', 'candlestack_loki_lines_dropped_total{reason="queue_full"}']) {
+      assert.ok(exposed.split('\n').includes(`${series} 0`), `the role's /metrics has ${series} at 0 before the first push`);
+    }
     await decide.stop();
     await until('the lines at Loki', () => loki.entries.length > 0, 5_000);
     const started = loki.entries.find((e) => /listening on http/.test(e.line));

@@ -110,6 +110,10 @@ const NAMES = [
   'candlestack_rate_limit_exceeded_total',
   'candlestack_websocket_dropped_total',
   'candlestack_websocket_refused_total',
+  // The Loki log sink (catalogue/logs.ts).
+  'candlestack_loki_pushes_total',
+  'candlestack_loki_lines_sent_total',
+  'candlestack_loki_lines_dropped_total',
   // The Telegram notifier (catalogue/notifier.ts).
   'candlestack_notifier_updates_total',
   'candlestack_notifier_unauthorized_total',
@@ -159,13 +163,13 @@ function definitions(registry: Registry): Definition[] {
     .sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-test('createMetrics registers exactly the catalogue: the 68 names of the catalogue before the split into slices (less bus_messages_dropped_total, which nothing increments since ProduceGuard went), plus the 4 job-health series of the scheduler, the 3 series of the gap-sweep and integrity jobs, the 2 outgoing-HTTP series, the 11 of the Telegram notifier, the 10 of the cache, rate limits and WebSocket caps, and the 6 of the assistant (features_calculated_total now counts feature vectors; indicator values moved to indicator_values_calculated_total), and the 3 socket-guard series of the HTTP servers', () => {
+test('createMetrics registers exactly the catalogue: the 68 names of the catalogue before the split into slices (less bus_messages_dropped_total, which nothing increments since ProduceGuard went), plus the 4 job-health series of the scheduler, the 3 series of the gap-sweep and integrity jobs, the 2 outgoing-HTTP series, the 11 of the Telegram notifier, the 10 of the cache, rate limits and WebSocket caps, and the 6 of the assistant (features_calculated_total now counts feature vectors; indicator values moved to indicator_values_calculated_total), and the 3 socket-guard series of the HTTP servers, and the 3 of the Loki log sink', () => {
   const registry = createRegistry({ defaults: false });
   createMetrics(registry);
   const names = registry.getMetricsAsArray().map((m) => m.name);
   assert.equal(new Set(names).size, names.length, 'no metric registered twice');
   assert.deepEqual([...names].sort(), [...NAMES].sort());
-  assert.equal(NAMES.length, 77 + 11 + 10 + 6 + 3);
+  assert.equal(NAMES.length, 77 + 11 + 10 + 6 + 3 + 3);
 });
 
 test('every metric keeps its type, help text, labels and buckets', () => {

@@ -44,6 +44,7 @@ const REQUIRED_ALERTS = [
   'NotifierUnauthorizedSpike',
   'DecisionServiceDown',
   'DecisionHitRatioCollapse',
+  'LokiLogsDropped',
 ];
 const SEVERITIES = ['critical', 'warning', 'info', 'none'];
 

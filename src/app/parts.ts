@@ -39,6 +39,7 @@ import type { BreakerStatus } from '../core/circuit-breaker.js';
 import { resolveApiKeys, serveHttp } from '../config/serve-config.js';
 import { initializeSeries } from '../telemetry/initial-series.js';
 import { Tracing } from '../telemetry/tracing.js';
+import type { LokiLogSink } from '../telemetry/loki-logs.js';
 
 export interface PartDeps {
   clock: Clock;
@@ -61,6 +62,8 @@ export interface RoleDeps {
   tracing?: Tracing;
   /** Secrets read from the environment (the llm API key); the process environment when absent. */
   env?: NodeJS.ProcessEnv;
+  /** The process's Loki log sink (built before the role, with the logger), when log.loki.url is set: its counts join the role's metrics. */
+  lokiLogs?: Pick<LokiLogSink, 'countInto'> | null;
 }
 
 /** What every role root returns. */
@@ -94,6 +97,7 @@ export async function roleFoundation(config: Config, deps: RoleDeps, role: strin
   const lifecycle = new Lifecycle(deps.log);
   const tracing = roleTracing(config, deps, role, lifecycle);
   const { registry, metrics } = roleTelemetry(deps.version, role);
+  deps.lokiLogs?.countInto(metrics.logs);
   const store = o.store ? await openRoleStore(config, deps, metrics, lifecycle) : undefined;
   const bus = localBus(metrics, deps.log, lifecycle);
   if (o.series) initializeSeries(metrics, { exchanges: config.exchanges, timeframes: config.timeframes, store: store?.kind, bus: bus.kind });

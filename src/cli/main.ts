@@ -191,18 +191,18 @@ async function serve(role: Role, argv: string[]): Promise<number> {
   if (role !== 'run' && role !== 'demo') {
     const portGiven = flags.port !== undefined || process.env.CANDLESTACK_PORT !== undefined || config.http.port !== DEFAULT_PORT;
     if (!portGiven) config.http.port = ROLE_PORTS[role];
-    app = await startRole(role, config, { clock, log, version: VERSION, tracing, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
+    app = await startRole(role, config, { clock, log, version: VERSION, tracing, lokiLogs, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
   } else if (role === 'demo') {
     const rate = positiveNumber(values.rate as string | undefined, '--rate', 50, 100_000);
     const seed = positiveNumber(values.seed as string | undefined, '--seed', 1, 2 ** 31);
     const symbolsGiven = flags.symbols !== undefined || process.env.CANDLESTACK_SYMBOLS !== undefined;
     const storeGiven = flags.store !== undefined || process.env.CANDLESTACK_STORE !== undefined;
     const { startDemo } = await import('../demo/demo.js');
-    app = await startDemo(config, { rate, seed, chaos: values.chaos === true, symbolsGiven, storeGiven }, { clock, log, version: VERSION, tracing });
+    app = await startDemo(config, { rate, seed, chaos: values.chaos === true, symbolsGiven, storeGiven }, { clock, log, version: VERSION, tracing, lokiLogs });
     log.info({ component: 'demo' }, `demo ready: http://${config.http.host}:${app.port}/api/candles?symbol=BTC-USDT&timeframe=1m  ·  /api/health  ·  /metrics`);
   } else {
     const { startEmbedded } = await import('../app/embedded.js');
-    app = await startEmbedded(config, { clock, log, version: VERSION, role, tracing, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
+    app = await startEmbedded(config, { clock, log, version: VERSION, role, tracing, lokiLogs, unreachableHint: 'No network here? Try the offline demo: npm run demo' });
   }
 
   // One lifecycle: SIGTERM/SIGINT or a fatal error stops the services in reverse start order, once.

@@ -8,6 +8,7 @@ import { rmSync } from 'node:fs';
 import type { Clock, Timer } from '../core/clock.js';
 import type { Config, ExchangeConfig } from '../config/config.js';
 import { startEmbedded, type Embedded } from '../app/embedded.js';
+import type { RoleDeps } from '../app/parts.js';
 import { adapterFor } from '../exchanges/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Tracing } from '../telemetry/tracing.js';
@@ -47,7 +48,7 @@ export interface Demo extends Embedded {
   venues: DemoVenue[];
 }
 
-export async function startDemo(config: Config, options: DemoOptions, deps: { clock: Clock; log: Logger; version: string; tracing?: Tracing }): Promise<Demo> {
+export async function startDemo(config: Config, options: DemoOptions, deps: { clock: Clock; log: Logger; version: string; tracing?: Tracing; lokiLogs?: RoleDeps['lokiLogs'] }): Promise<Demo> {
   const venues: DemoVenue[] = [];
   const exchanges: ExchangeConfig[] = [];
   let binanceSim: SimulatedBinance | null = null;

@@ -50,8 +50,12 @@ export class HotSeries {
   };
 
   counter<T extends string>(metric: Counter<T>, ...labels: string[]): HotCounter {
+    return this.adopt(metric, new HotCounter(), ...labels);
+  }
+
+  /** Flushes a count that already exists (kept by a component built before the registry, such as the log sink), its whole total included. */
+  adopt<T extends string>(metric: Counter<T>, c: HotCounter, ...labels: string[]): HotCounter {
     const child = metric.labels(...labels);
-    const c = new HotCounter();
     let flushed = 0;
     this.flushes.push(() => {
       const total = c.value;

@@ -15,9 +15,13 @@
  *   is dropped; one that got no answer, a 5xx or a 429 goes back to the head of the queue and is sent again
  *   with the next batch. The queue holds `capacity` lines at most: past it the oldest are dropped, counted.
  *   The first failure after a success is reported once on stderr (the log cannot report its own failure).
+ *   The counts are metrics once the role has its registry (`countInto`, from roleFoundation): pushes sent and
+ *   failed, lines sent, lines dropped by reason (catalogue/logs.ts).
  * - `shutdown()` (the role's last step, after the lifecycle stopped) pushes what is queued.
  */
 import type { DestinationStream } from 'pino';
+import { HotCounter } from './hot.js';
+import type { LogMetrics } from './metrics.js';
 
 export interface LokiSinkOptions {
   /** The full push URL (lokiPushUrl of the config). */
@@ -55,8 +59,13 @@ const PINO_LEVELS: Record<string, string> = { '10': 'trace', '20': 'debug', '30'
 type Entry = [level: string, ns: string, line: string];
 type PushOutcome = 'sent' | 'dropped' | 'retry';
 
+type DropReason = 'refused' | 'queue_full' | 'shutdown';
+
 export class LokiLogSink implements DestinationStream {
-  readonly stats: LokiSinkStats = { sentLines: 0, failedPushes: 0, droppedLines: 0 };
+  private readonly pushesSent = new HotCounter();
+  private readonly pushesFailed = new HotCounter();
+  private readonly linesSent = new HotCounter();
+  private readonly dropped: Record<DropReason, HotCounter> = { refused: new HotCounter(), queue_full: new HotCounter(), shutdown: new HotCounter() };
   private queue: Entry[] = [];
   private readonly labels: Record<string, string>;
   private readonly headers: Record<string, string>;
@@ -93,13 +102,29 @@ export class LokiLogSink implements DestinationStream {
     this.warn = o.warn ?? ((m) => process.stderr.write(`${m}\n`));
   }
 
+  /** What the sink did so far: the numbers its metrics expose. */
+  get stats(): LokiSinkStats {
+    return { sentLines: this.linesSent.value, failedPushes: this.pushesFailed.value, droppedLines: this.dropped.refused.value + this.dropped.queue_full.value + this.dropped.shutdown.value };
+  }
+
+  /** Exposes the counts (from the process's start) as the role's metrics (catalogue/logs.ts). */
+  countInto(m: LogMetrics): void {
+    m.hot.lokiPushes.adopt(m.lokiPushes, this.pushesSent, 'sent');
+    m.hot.lokiPushes.adopt(m.lokiPushes, this.pushesFailed, 'failed');
+    m.hot.lokiLinesSent.adopt(m.lokiLinesSent, this.linesSent);
+    for (const reason of Object.keys(this.dropped) as DropReason[]) m.hot.lokiLinesDropped.adopt(m.lokiLinesDropped, this.dropped[reason], reason);
+    // Every series exists from the start, at 0 until it counts, so increase() sees the first failure (initial-series.ts).
+    for (const outcome of ['sent', 'failed']) m.lokiPushes.labels(outcome).inc(0);
+    for (const reason of Object.keys(this.dropped)) m.lokiLinesDropped.labels(reason).inc(0);
+  }
+
   /** The pino destination: one serialized line (with its newline) per call. */
   write(chunk: string): void {
     if (this.closed) return;
     const line = chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk;
     const m = /^\{"level":(\d+)/.exec(line);
     this.queue.push([PINO_LEVELS[m?.[1] ?? ''] ?? 'info', this.nextNs(), line]);
-    if (this.queue.length > this.capacity) this.stats.droppedLines += this.queue.splice(0, this.queue.length - this.capacity).length;
+    if (this.queue.length > this.capacity) this.dropped.queue_full.inc(this.queue.splice(0, this.queue.length - this.capacity).length);
     if (this.queue.length >= this.maxBatch) this.schedule(0);
     else if (this.timer === null) this.schedule(this.flushMs);
   }
@@ -119,7 +144,7 @@ export class LokiLogSink implements DestinationStream {
     await this.sending;
     await this.flush();
     this.closed = true;
-    this.stats.droppedLines += this.queue.length;
+    this.dropped.shutdown.inc(this.queue.length);
     this.queue = [];
   }
 
@@ -169,20 +194,21 @@ export class LokiLogSink implements DestinationStream {
       status = null;
     }
     if (status !== null && status >= 200 && status < 300) {
-      this.stats.sentLines += batch.length;
+      this.pushesSent.inc();
+      this.linesSent.inc(batch.length);
       this.failing = false;
       return 'sent';
     }
-    this.stats.failedPushes++;
+    this.pushesFailed.inc();
     const retry = status === null || status === 429 || status >= 500;
     if (!this.failing) this.warn(`candlestack: pushing ${batch.length} log lines to Loki failed (${status === null ? 'no answer' : `HTTP ${status}`}); ${retry ? 'retrying' : 'dropped'}`);
     this.failing = true;
     if (!retry) {
-      this.stats.droppedLines += batch.length;
+      this.dropped.refused.inc(batch.length);
       return 'dropped';
     }
     this.queue = batch.concat(this.queue);
-    if (this.queue.length > this.capacity) this.stats.droppedLines += this.queue.splice(0, this.queue.length - this.capacity).length;
+    if (this.queue.length > this.capacity) this.dropped.queue_full.inc(this.queue.splice(0, this.queue.length - this.capacity).length);
     return 'retry';
   }
 }

@@ -20,6 +20,7 @@
  *   cache        cache.ts                           ReadCache (src/api/cache/)
  *   limits       limits.ts                          RateLimiter, LiveHub caps
  *   notifier     notifier.ts                        the Telegram notifier (src/assistant/notifier/)
+ *   logs         logs.ts                            LokiLogSink (src/telemetry/loki-logs.ts)
  *
  * A component is given only the slice(s) it counts in (`metrics: CandleMetrics`, or a `Pick<Metrics, ...>`
  * of the few it needs). A slice's `hot` series (hot.ts) are counted as plain numbers by the component and
@@ -45,6 +46,7 @@ import { kafkaMetrics } from './catalogue/kafka.js';
 import { qualityMetrics } from './catalogue/quality.js';
 import { storeMetrics } from './catalogue/store.js';
 import { notifierMetrics } from './catalogue/notifier.js';
+import { logMetrics } from './catalogue/logs.js';
 
 export type { ApiMetrics } from './catalogue/api.js';
 export type { BreakerMetrics } from './catalogue/breakers.js';
@@ -61,6 +63,7 @@ export type { KafkaMetrics } from './catalogue/kafka.js';
 export type { QualityMetrics } from './catalogue/quality.js';
 export type { StoreMetrics } from './catalogue/store.js';
 export type { NotifierMetrics } from './catalogue/notifier.js';
+export type { LogMetrics } from './catalogue/logs.js';
 
 export function createRegistry(options: { defaults?: boolean } = {}): Registry {
   const registry = new Registry();
@@ -86,6 +89,7 @@ export function createMetrics(registry: Registry) {
     cache: cacheMetrics(registry),
     limits: limitMetrics(registry),
     notifier: notifierMetrics(registry),
+    logs: logMetrics(registry),
   };
 }
 

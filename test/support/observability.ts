@@ -121,6 +121,9 @@ export const PENDING_METRICS: Record<string, { labels: string[]; reason: string 
   candlestack_rate_limit_exceeded_total: { labels: ['route'], reason: 'no client of the proof goes over its budget (a dashboard pace is far below it); test/rate-limit.test.ts drives 429s' },
   candlestack_websocket_refused_total: { labels: ['reason'], reason: 'the proof opens no /ws connection over the caps; test/live-ws-limits.test.ts does' },
   candlestack_websocket_dropped_total: { labels: ['reason'], reason: 'the proof has no slow /ws reader; test/live-ws-limits.test.ts does' },
+  candlestack_loki_pushes_total: { labels: ['outcome'], reason: 'the proof\'s demo pushes no logs to Loki (log.loki.url unset: its lines go nowhere but stdout); test/loki-logs.test.ts counts them against a local Loki' },
+  candlestack_loki_lines_sent_total: { labels: [], reason: 'the proof\'s demo pushes no logs to Loki (log.loki.url unset); test/loki-logs.test.ts counts them against a local Loki' },
+  candlestack_loki_lines_dropped_total: { labels: ['reason'], reason: 'the proof\'s demo pushes no logs to Loki (log.loki.url unset); test/loki-logs.test.ts counts them against a local Loki' },
 };
 
 /**

@@ -43,6 +43,35 @@ export const services: DashboardSpec = {
     },
     { title: 'Calls between services', panels: callPanels(scope) },
     {
+      title: 'Logs to Loki',
+      panels: [
+        {
+          title: 'Log lines sent to Loki',
+          description: 'Log lines Loki accepted per second, per service. Only roles with log.loki.url set have it; with logs going to the collector over OTLP this stays empty.',
+          unit: 'cps',
+          thresholds: informational,
+          w: 8,
+          targets: [{ expr: 'sum by (job) (rate(candlestack_loki_lines_sent_total{job=~"$job"}[$__rate_interval]))', legend: '{{job}}' }],
+        },
+        {
+          title: 'Loki pushes by outcome',
+          description: 'Batches of log lines pushed to Loki\'s push API per second, per service: sent, or failed (no answer or an HTTP error; a 5xx or 429 is sent again with the next batch, so a failure alone loses nothing).',
+          unit: 'reqps',
+          thresholds: informational,
+          w: 8,
+          targets: [{ expr: 'sum by (job, outcome) (rate(candlestack_loki_pushes_total{job=~"$job"}[$__rate_interval]))', legend: '{{job}} {{outcome}}' }],
+        },
+        {
+          title: 'Log lines dropped before Loki',
+          description: 'Log lines given up on per second, per service and reason: refused (a 4xx), queue_full (Loki failed long enough to fill the 20,000-line queue), shutdown (unsent at a stop). LokiLogsDropped fires on any but shutdown. The log files and stdout still have them.',
+          unit: 'cps',
+          thresholds: above(0.001, 1),
+          w: 8,
+          targets: [{ expr: 'sum by (job, reason) (rate(candlestack_loki_lines_dropped_total{job=~"$job"}[$__rate_interval]))', legend: '{{job}} {{reason}}' }],
+        },
+      ],
+    },
+    {
       title: 'Inside the services',
       panels: [
         {
