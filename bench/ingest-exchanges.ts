@@ -40,6 +40,11 @@ export interface ExchangeIngest {
   ceilingCpu: number;
   fullCpu: number;
   cpuRatio: number;
+  /**
+   * The exchange's mapper alone over the same frames, into a sink that drops what it gets (frames/s of CPU time):
+   * what the path costs up to the normalized trade; the rest of `fullCpu` is checks, metrics, bus and candles.
+   */
+  mapperCpu: number;
 }
 
 interface Feed {
@@ -144,6 +149,15 @@ export function benchIngestExchanges(rounds = 5, count = 200_000, symbolCount = 
       for (const f of frames) sink += (JSON.parse(f) as object) === null ? 1 : 0;
       return rates(t0, c0);
     };
+    const mapper = adapterFor(feed.exchange).mapper;
+    let mapped = 0;
+    const drop = { trade: () => void mapped++, kline: () => {}, reject: () => {}, reconnect: () => {} };
+    const mapperPass = () => {
+      const c0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < frames.length; i++) mapper.map(frames[i]!, receivedAt[i]!, drop);
+      return rates(t0, c0);
+    };
     let accepted = 0;
     const fullPass = () => {
       const run = pipeline(feed, symbols, trades[0]!.time);
@@ -158,22 +172,25 @@ export function benchIngestExchanges(rounds = 5, count = 200_000, symbolCount = 
     let full = 0;
     let ceilingCpu = 0;
     let fullCpu = 0;
+    let mapperCpu = 0;
     for (let r = 0; r < rounds; r++) {
       const [cw, cc] = ceilingPass();
+      mapperCpu = Math.max(mapperCpu, mapperPass()[1]);
       const [fw, fc] = fullPass();
       ceiling = Math.max(ceiling, cw);
       ceilingCpu = Math.max(ceilingCpu, cc);
       full = Math.max(full, fw);
       fullCpu = Math.max(fullCpu, fc);
     }
-    if (sink === -1) console.log('unreachable');
-    return { name: feed.name, frames: count, accepted, ceiling, full, ratio: full / ceiling, ceilingCpu, fullCpu, cpuRatio: fullCpu / ceilingCpu };
+    if (sink === -1 || mapped === -1) console.log('unreachable');
+    return { name: feed.name, frames: count, accepted, ceiling, full, ratio: full / ceiling, ceilingCpu, fullCpu, cpuRatio: fullCpu / ceilingCpu, mapperCpu };
   });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   for (const r of benchIngestExchanges(Number(process.argv[2] ?? 5))) {
     const k = (n: number) => Math.round(n / 1000).toLocaleString('en-US');
-    console.log(`${r.name.padEnd(18)} wall ${k(r.full)}k / ${k(r.ceiling)}k frames/s = ${r.ratio.toFixed(2)}   cpu ${k(r.fullCpu)}k / ${k(r.ceilingCpu)}k = ${r.cpuRatio.toFixed(2)}   reached the engine ${r.accepted.toLocaleString('en-US')} of ${r.frames.toLocaleString('en-US')}`);
+    const ns = (rate: number) => (1e9 / rate).toFixed(0);
+    console.log(`${r.name.padEnd(18)} wall ${k(r.full)}k / ${k(r.ceiling)}k frames/s = ${r.ratio.toFixed(2)}   cpu ${k(r.fullCpu)}k / ${k(r.ceilingCpu)}k = ${r.cpuRatio.toFixed(2)}   CPU ns/frame: JSON.parse ${ns(r.ceilingCpu)}, mapper alone ${ns(r.mapperCpu)}, full path ${ns(r.fullCpu)}   reached the engine ${r.accepted.toLocaleString('en-US')} of ${r.frames.toLocaleString('en-US')}`);
   }
 }

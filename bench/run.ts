@@ -21,7 +21,8 @@ import { benchImport } from './import/bench.js';
 import { benchTracingOverhead } from './tracing-overhead.js';
 import { benchWholeMarket } from './whole-market.js';
 
-const { values: flags } = parseArgs({ options: { 'soak-minutes': { type: 'string', default: '1' }, 'market-minutes': { type: 'string', default: '1' } } });
+const { values: flags } = parseArgs({ options: { 'soak-minutes': { type: 'string', default: '1' }, 'market-minutes': { type: 'string', default: '1' }, only: { type: 'string' } } });
+if (flags.only !== undefined && flags.only !== 'ingest') throw new Error(`--only: expected ingest (rows 1), got ${flags.only}`);
 const soakMinutes = Number(flags['soak-minutes']);
 if (!(soakMinutes > 0)) throw new Error(`--soak-minutes: expected a positive number, got ${flags['soak-minutes']}`);
 const marketMinutes = Number(flags['market-minutes']);
@@ -43,9 +44,10 @@ async function main(): Promise<void> {
   console.log(rows.at(-1)!.join(' | '));
 
   for (const r of benchIngestExchanges(3)) {
-    rows.push([`1. ingest per exchange, ${r.name} frames (${fmt(r.frames)} trades, 1,000 symbols, 6 timeframes; ${fmt(r.accepted)} reached the engine)`, `${fmt(r.full)} frames/s`, `JSON.parse only: ${fmt(r.ceiling)} frames/s`, `${r.ratio.toFixed(2)} (target >= 0.8)`]);
+    rows.push([`1. ingest per exchange, ${r.name} frames (${fmt(r.frames)} trades, 1,000 symbols, 6 timeframes; ${fmt(r.accepted)} reached the engine)`, `${fmt(r.full)} frames/s (CPU time: ${fmt(r.fullCpu)}/s)`, `JSON.parse only: ${fmt(r.ceiling)} frames/s (CPU time: ${fmt(r.ceilingCpu)}/s)`, `${r.ratio.toFixed(2)}, CPU time ${r.cpuRatio.toFixed(2)} (target >= 0.8)`]);
     console.log(rows.at(-1)!.join(' | '));
   }
+  if (flags.only === 'ingest') return rewriteRows1(machine, rows);
 
   const imp = await benchImport();
   {
@@ -168,6 +170,27 @@ async function main(): Promise<void> {
     : `# Benchmarks\n\n${generated}\n`;
   writeFileSync('BENCHMARKS.md', md);
   console.log('\nwrote BENCHMARKS.md');
+}
+
+/**
+ * `--only ingest`: rows 1 re-measured, written over the rows 1 of the generated table; the other rows stay as
+ * their last full run measured them, and a line under the header says when rows 1 were re-measured.
+ */
+function rewriteRows1(machine: string, rows: string[][]): void {
+  const previous = existsSync('BENCHMARKS.md') ? readFileSync('BENCHMARKS.md', 'utf8') : '';
+  if (!previous.includes(START) || !previous.includes(END)) throw new Error('--only ingest: BENCHMARKS.md has no generated table to update; run npm run bench');
+  const from = previous.indexOf(START);
+  const to = previous.indexOf(END);
+  const lines = previous.slice(from, to).split('\n');
+  const NOTE = 'Rows 1 re-measured by `npm run bench -- --only ingest`';
+  const kept = lines.filter((l) => !l.startsWith('| 1. ') && !l.startsWith(NOTE));
+  const at = lines.findIndex((l) => l.startsWith('| 1. '));
+  const header = kept.findIndex((l) => l.startsWith('|---'));
+  const insertAt = at >= 0 ? at - lines.slice(0, at).filter((l) => l.startsWith(NOTE)).length : header + 1;
+  kept.splice(insertAt, 0, ...rows.map((r) => `| ${r.join(' | ')} |`));
+  kept.splice(1, 0, `${NOTE} at ${new Date().toISOString().slice(0, 16)}Z (${machine}); the other rows are from the run named below.`);
+  writeFileSync('BENCHMARKS.md', previous.slice(0, from) + kept.join('\n') + previous.slice(to));
+  console.log('\nwrote rows 1 of BENCHMARKS.md');
 }
 
 void main();
