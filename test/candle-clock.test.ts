@@ -64,20 +64,62 @@ test('stream clock: a forgotten symbol (partition moved away) no longer keeps it
 test('wall clock: ticks close periods, and the stop makes one last tick', () => {
   const { clock, engine, closed, trade } = setup();
   clock.set(T0 + 500);
-  const ticker = wallClockTicker(engine, clock, 1_000); // ticks at +1.5 s, +2.5 s, +3.5 s ...
+  const ticker = wallClockTicker(engine, clock, 1_000); // ticks at +1 s, +2 s, +3 s ... (aligned, grace 0)
   ticker.start();
   engine.onTrade(trade('BTC-USDT', T0 + 600));
-  clock.set(T0 + 1_200);
-  assert.equal(closed.length, 0, 'the period ended, but no tick yet');
-  clock.set(T0 + 1_600);
-  assert.deepEqual(closed.map((e) => e.candle.openTime), [T0], 'the tick at +1.5 s closed it');
+  clock.set(T0 + 999);
+  assert.equal(closed.length, 0, 'the period has not ended');
+  clock.set(T0 + 1_000);
+  assert.deepEqual(closed.map((e) => e.candle.openTime), [T0], 'the tick at the period end closed it');
+  ticker.stop();
+
+  const slow = wallClockTicker(engine, clock, 5_000); // ticks at +5 s, +10 s ...
+  slow.start();
   clock.set(T0 + 2_100);
   engine.onTrade(trade('BTC-USDT', T0 + 2_100));
-  clock.set(T0 + 3_200); // the +2 s period ended at +3 s; the next tick would be at +3.5 s
+  clock.set(T0 + 3_200); // the +2 s period ended at +3 s; the next tick would be at +5 s
   assert.ok(!closed.some((e) => e.candle.openTime === T0 + 2_000), 'not closed before the stop');
-  ticker.stop();
+  slow.stop();
   assert.ok(closed.some((e) => e.candle.openTime === T0 + 2_000), 'the stop ticked once more and closed the ended period');
   const atStop = closed.length;
   clock.advance(10_000);
   assert.equal(closed.length, atStop, 'no tick after the stop');
+});
+
+test('wall clock: ticks are aligned to period end + grace whatever the start phase, and a long tick skips the instants it overran', () => {
+  const clock = new FakeClock(T0 + 1_123); // started at no particular phase
+  const metrics = testMetrics();
+  const closes: number[] = [];
+  const engine = new CandleEngine({
+    timeframes: ['1m'],
+    graceMs: 2_000,
+    latePolicy: 'drop',
+    clock,
+    metrics,
+    log,
+    emit: (e) => {
+      if (e.kind !== 'close') return;
+      closes.push(clock.now());
+      clock.set(clock.now() + 600); // this close's listeners take 600 ms
+    },
+  });
+  const ticks: number[] = [];
+  const tick = engine.tick.bind(engine);
+  engine.tick = (now?: number) => {
+    ticks.push(now ?? clock.now());
+    tick(now);
+  };
+  const ticker = wallClockTicker(engine, clock, 250, 2_000);
+  ticker.start();
+  engine.onTrade({ type: 'trade', exchange: 'binance', symbol: 'BTC-USDT', id: 1, price: '1.0', qty: '1.0', side: 'buy', count: 1, time: T0 + 5_000, receivedAt: T0 + 5_000 });
+  clock.set(T0 + 60_000 + 1_999);
+  assert.deepEqual(closes, [], 'not before the grace is over');
+  for (const t of ticks) assert.equal((t - T0) % 250, 0, `tick at +${t - T0} ms is on the 250 ms grid`);
+  clock.set(T0 + 60_000 + 2_000);
+  assert.deepEqual(closes, [T0 + 62_000], 'closed the moment the grace ended (a free-running 250 ms interval from +1,123 ms closed it at +62,123 ms)');
+  clock.set(T0 + 64_000);
+  const after = ticks.filter((t) => t > T0 + 62_000);
+  assert.equal(after[0], T0 + 62_750, 'the tick that ran to +62,600 ms skipped +62,250 and +62,500');
+  for (let i = 1; i < after.length; i++) assert.equal(after[i]! - after[i - 1]!, 250);
+  ticker.stop();
 });

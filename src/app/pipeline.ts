@@ -169,7 +169,7 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
     bus.subscribe('trade', streamClock.onTrade);
     services.push(streamClock);
   } else {
-    services.push(wallClockTicker(engine, clock, config.candles.tickMs));
+    services.push(wallClockTicker(engine, clock, config.candles.tickMs, config.candles.graceMs));
   }
   return {
     engine,
