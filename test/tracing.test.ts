@@ -11,6 +11,7 @@ import { ConfigError } from '../src/core/errors.js';
 import { systemClock } from '../src/core/clock.js';
 import { RoleServer } from '../src/app/role-server.js';
 import { Tracing, activeSpanIds, SpanKind } from '../src/telemetry/tracing.js';
+import { context, trace } from '@opentelemetry/api';
 import { tracedFetch } from '../src/telemetry/http-tracing.js';
 import { HttpClient } from '../src/api/http-client.js';
 import { OtlpReceiver, SPAN_KIND, STATUS_CODE, parentOf, type ReceivedSpan } from './support/otlp-receiver.js';
@@ -305,6 +306,37 @@ test('jobs and store batches: a job run is a root span `job <name>` parenting it
     assert.ok(report.events.some((e) => e.name === 'exception' && e.attributes['exception.message'] === 'no data'));
   } finally {
     rest.close();
+    await tracing.shutdown();
+    await receiver.stop();
+  }
+});
+
+test('the candle writer: its upsert span is a child of the first batch span that queued a row, batch after batch (the context is looked at once per batch)', async () => {
+  const receiver = await new OtlpReceiver().start();
+  const tracing = tracingTo(receiver, 'process');
+  const metrics = testMetrics();
+  const store = { kind: 'memory', upsert: async () => {} } as unknown as Store;
+  const writer = new CandleWriter({ store, clock: systemClock, metrics: metrics.store, log, flushMs: 60_000, tracing });
+  const event = (openTime: number) => ({ type: 'candle', kind: 'update', candle: { ...candle(), openTime, closed: false } }) as unknown as CandleEvent;
+  try {
+    // Batch a queues rows, batch b too, then a again: the write's parent is a.
+    const a = tracing.span('batch a', { kind: SpanKind.CONSUMER }, (span) => {
+      for (let i = 0; i < 3; i++) writer.onEvent(event(i * 60_000));
+      return span;
+    });
+    tracing.span('batch b', { kind: SpanKind.CONSUMER }, () => writer.onEvent(event(3 * 60_000)));
+    writer.onEvent(event(4 * 60_000)); // outside any span: no parent to keep
+    const inA = trace.setSpan(context.active(), a);
+    tracing.with(inA, () => writer.onEvent(event(5 * 60_000)));
+    assert.equal(await writer.flush(), true);
+    // The same batch context goes on queuing after the write: the next write is its child again.
+    tracing.with(inA, () => writer.onEvent(event(6 * 60_000)));
+    assert.equal(await writer.flush(), true);
+    await tracing.flush();
+    const upserts = await until('two writes', () => { const u = receiver.spans.filter((s) => s.name === 'upsert candles'); return u.length === 2 && u; });
+    const batchA = receiver.find('batch a')!;
+    for (const u of upserts) assert.equal(parentOf(u, receiver.spans), batchA, 'the upsert is a child of batch a');
+  } finally {
     await tracing.shutdown();
     await receiver.stop();
   }

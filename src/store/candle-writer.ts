@@ -95,6 +95,8 @@ export class CandleWriter implements Service {
   private parent: Context | null = null;
   private links: Link[] = [];
   private lastLinked = '';
+  /** The active context of the last event noted: the events of one consumed batch share it, so it is looked at once. */
+  private seen: Context | null = null;
 
   constructor(private readonly o: CandleWriterOptions) {
     this.flushMs = o.flushMs ?? 1000;
@@ -225,7 +227,10 @@ export class CandleWriter implements Service {
   }
 
   private noteContext(tracing: Tracing): void {
-    const ctx = tracing.activeParent();
+    const active = tracing.activeContext();
+    if (active === this.seen) return;
+    this.seen = active;
+    const ctx = tracing.activeParent(active);
     if (ctx === null) return;
     if (this.parent === null) {
       this.parent = ctx;
@@ -249,6 +254,7 @@ export class CandleWriter implements Service {
     this.parent = null;
     this.links = [];
     this.lastLinked = '';
+    this.seen = null;
     const attributes = { [ATTR_DB_SYSTEM_NAME]: dbSystemName(this.o.store.kind), [ATTR_DB_OPERATION_NAME]: 'upsert', [ATTR_DB_COLLECTION_NAME]: 'candles', [ATTR_DB_OPERATION_BATCH_SIZE]: rows.length };
     return tracing.span('upsert candles', { kind: SpanKind.CLIENT, parent, links, attributes }, async () => {
       await this.o.store.upsert(rows);

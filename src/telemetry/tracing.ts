@@ -190,10 +190,14 @@ export class Tracing {
     return this.tracerOrNull === null ? fn() : context.with(ctx, fn);
   }
 
-  /** The active context when it holds a valid span (a parent worth keeping for later batched work), else null; null when off. */
-  activeParent(): Context | null {
-    if (this.tracerOrNull === null) return null;
-    const ctx = context.active();
+  /** The active context (the root one outside any span); null when off. For callers that skip the work when it is the one they saw last. */
+  activeContext(): Context | null {
+    return this.tracerOrNull === null ? null : context.active();
+  }
+
+  /** The active context (or `ctx`) when it holds a valid span (a parent worth keeping for later batched work), else null; null when off. */
+  activeParent(ctx: Context | null = this.activeContext()): Context | null {
+    if (this.tracerOrNull === null || ctx === null) return null;
     const span = trace.getSpan(ctx);
     return span && span.spanContext().traceId !== INVALID_SPAN_CONTEXT.traceId ? ctx : null;
   }
