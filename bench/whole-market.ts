@@ -343,6 +343,8 @@ export interface Sample {
   externalMB: number;
   storeQueue: number;
   feedBacklog: number;
+  /** Trades of the watched symbols sent and not yet seen in a candle update on /ws (the whole path's backlog). */
+  watchedInFlight: number;
   receivedPerS: number;
   wsSentPerS: number;
   dropped: number;
@@ -403,6 +405,7 @@ export interface WholeMarketResult {
   closeHistogram: { p99LeMs: number; count: number };
   storeQueue: { max: number; first: number; last: number; slopePerMin: number };
   feedBacklog: { max: number; last: number; slopePerMin: number };
+  watchedInFlight: { max: number; last: number; slopePerMin: number };
   dropped: Record<string, number>;
   droppedTotal: number;
   clientMessages: Record<string, number>;
@@ -521,13 +524,32 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
     });
     log(`${o.clients} clients subscribed to ${total} series (${pending.size} symbols)`);
 
+    // Generated minus received, with the generated count read on both sides of the scrape (which takes a while).
+    const inFlight = async () => {
+      const before = sim.stats().tradesGenerated;
+      const sc = await scrape(port);
+      const after = sim.stats().tradesGenerated;
+      return { scrape: sc, gen: (before + after) / 2, diff: (before + after) / 2 - sc.received };
+    };
+    // Settle: the app may still be catching up with its start (trades sent while it opened its connections and
+    // first candles); the backlog is counted from a moment it keeps up (the difference stable for 2 s).
+    const settleBy = performance.now() + 90_000;
+    let settled = await inFlight();
+    for (let stable = 0; stable < 2 && performance.now() < settleBy; ) {
+      await sleep(1000);
+      const next = await inFlight();
+      stable = Math.abs(next.diff - settled.diff) < Math.max(500, 0.05 * o.rate) ? stable + 1 : 0;
+      settled = next;
+    }
+    log(`settled: ${f0(settled.diff)} trades in flight`);
+
     // measurement
     const start = performance.now();
     startAt = start;
     measuring = true;
-    const first = await scrape(port);
-    const gen0 = sim.stats().tradesGenerated;
-    const backlog0 = 0; // trades in flight at the start are not counted: backlog is measured from here
+    const first = settled.scrape;
+    const gen0 = settled.gen;
+    const backlog0 = 0; // the trades in flight at the start: the backlog is counted from here
     const rec0 = first.received;
     let lastScrape = first;
     let gcOffset = fullGcHeaps(logFile, 0).offset; // GCs of the start-up are not the measurement's
@@ -548,10 +570,9 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
       if (due - start > totalMs + 1) break;
       await sleep(Math.max(0, due - performance.now()));
       if (child.exitCode !== null) throw new Error(`candlestack run exited during the measurement with ${child.exitCode}:\n${appLog()}`);
-      const s = await scrape(port);
+      const { scrape: s, gen } = await inFlight();
       const ticks = procCpuTicks(pid);
       const benchCpu = process.cpuUsage();
-      const gen = sim.stats().tradesGenerated;
       const gcs = fullGcHeaps(logFile, gcOffset);
       gcOffset = gcs.offset;
       if (gcs.afterMB.length > 0) heapAfterGc = gcs.afterMB.at(-1)!;
@@ -567,7 +588,8 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
         fullGcs: gcs.afterMB.length,
         externalMB: s.externalMB,
         storeQueue: s.storeQueue,
-        feedBacklog: gen - gen0 - (s.received - rec0) - backlog0,
+        feedBacklog: Math.round(gen - gen0 - (s.received - rec0) - backlog0),
+        watchedInFlight: [...pending.values()].reduce((n, q) => n + q.size, 0),
         receivedPerS: (s.received - lastScrape.received) / dt,
         wsSentPerS: (s.wsSent - lastScrape.wsSent) / dt,
         dropped: sumDrops(s.drops),
@@ -580,7 +602,7 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
       lastScrape = s;
       lastTicks = ticks;
       lastBenchCpu = benchCpu;
-      log(`${sample.atS}s rate ${rate} recv ${sample.receivedPerS.toFixed(0)}/s cpu ${sample.appCpuPct.toFixed(0)}% (bench ${sample.benchCpuPct.toFixed(0)}%) rss ${sample.rssMB.toFixed(0)} heap ${sample.heapMB.toFixed(1)} (after full GC ${sample.heapAfterGcMB.toFixed(1)}, ${sample.fullGcs} GCs) ext ${sample.externalMB.toFixed(1)} MB store queue ${sample.storeQueue} backlog ${sample.feedBacklog} ws ${sample.wsSentPerS.toFixed(0)}/s dropped ${sample.dropped} lag p99 ${sample.loopLagP99Ms.toFixed(0)} ms scrape ${sample.scrapeMs.toFixed(0)} ms load ${sample.load1.toFixed(2)}`);
+      log(`${sample.atS}s rate ${rate} recv ${sample.receivedPerS.toFixed(0)}/s cpu ${sample.appCpuPct.toFixed(0)}% (bench ${sample.benchCpuPct.toFixed(0)}%) rss ${sample.rssMB.toFixed(0)} heap ${sample.heapMB.toFixed(1)} (after full GC ${sample.heapAfterGcMB.toFixed(1)}, ${sample.fullGcs} GCs) ext ${sample.externalMB.toFixed(1)} MB store queue ${sample.storeQueue} backlog ${sample.feedBacklog} (watched in flight ${sample.watchedInFlight}) ws ${sample.wsSentPerS.toFixed(0)}/s dropped ${sample.dropped} lag p99 ${sample.loopLagP99Ms.toFixed(0)} ms scrape ${sample.scrapeMs.toFixed(0)} ms load ${sample.load1.toFixed(2)}`);
 
       if (o.findMax && s.at - stageStart.at >= o.findMax.stageSeconds * 1000 - 1) {
         const f = o.findMax;
@@ -601,6 +623,8 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
         const why: string[] = [];
         const generatedPerS = (gen - stageStart.gen) / secs;
         if (backlogGrowth > Math.max(2000, generatedPerS)) why.push(`feed backlog grew by ${backlogGrowth}`);
+        const watchedGrowth = judged.at(-1)!.watchedInFlight - judged[0]!.watchedInFlight;
+        if (watchedGrowth > Math.max(500, (generatedPerS * pending.size) / o.symbols)) why.push(`watched trades in flight grew by ${watchedGrowth}`);
         if (qLast > 1.5 * qFirst + 5000) why.push(`store queue grew ${qFirst} -> ${qLast}`);
         if (dropped > 0) why.push(`${dropped} dropped`);
         if (closeP99 >= 500) why.push(`p99 close past the grace ${closeP99.toFixed(0)} ms`);
@@ -690,6 +714,7 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
       })(),
       storeQueue: { max: Math.max(...samples.map((x) => x.storeQueue)), first: afterWarmup[0]?.storeQueue ?? Number.NaN, last: samples.at(-1)?.storeQueue ?? Number.NaN, slopePerMin: slope(afterWarmup.map((x) => [x.atS / 60, x.storeQueue])) },
       feedBacklog: { max: Math.max(...samples.map((x) => x.feedBacklog)), last: samples.at(-1)?.feedBacklog ?? Number.NaN, slopePerMin: slope(afterWarmup.map((x) => [x.atS / 60, x.feedBacklog])) },
+      watchedInFlight: { max: Math.max(...samples.map((x) => x.watchedInFlight)), last: samples.at(-1)?.watchedInFlight ?? Number.NaN, slopePerMin: slope(afterWarmup.map((x) => [x.atS / 60, x.watchedInFlight])) },
       dropped,
       droppedTotal: sumDrops(end.drops) + clients.stats.closesUnexpected,
       clientMessages: clients.stats.messages,
@@ -728,7 +753,7 @@ export function markdown(r: WholeMarketResult): string {
     `- CPU of candlestack: mean ${f0(r.appCpuPctMean)} % of one core (max sample ${f0(r.appCpuPctMax)} %); the bench process (exchange + clients) ${f0(r.benchCpuPctMean)} %`,
     `- candle close on /ws, from the period end: p50 ${f0(r.close.p50)} ms, p99 ${f0(r.close.p99)} ms, max ${f0(r.close.max)} ms over ${f0(r.close.count)} closes (grace ${r.close.graceMs} ms included: past it p99 ${f0(r.close.p99 - r.close.graceMs)} ms); the app's histogram over all series: p99 <= ${f0(r.closeHistogram.p99LeMs)} ms (${f0(r.closeHistogram.count)} closes)`,
     `- trade -> /ws (first candle update showing it): p50 ${f1(r.trade.p50)} ms, p99 ${f1(r.trade.p99)} ms, max ${f0(r.trade.max)} ms over ${f0(r.trade.count)} trades (${f0(r.trade.pendingAtEnd)} still pending at the end)`,
-    `- store queue: max ${f0(r.storeQueue.max)} rows, after warm-up ${f0(r.storeQueue.first)} -> ${f0(r.storeQueue.last)} (trend ${f0(r.storeQueue.slopePerMin)} rows/min); feed backlog max ${f0(r.feedBacklog.max)} trades (trend ${f0(r.feedBacklog.slopePerMin)}/min)`,
+    `- store queue: max ${f0(r.storeQueue.max)} rows, after warm-up ${f0(r.storeQueue.first)} -> ${f0(r.storeQueue.last)} (trend ${f0(r.storeQueue.slopePerMin)} rows/min); feed backlog (sent - received since the start) max ${f0(r.feedBacklog.max)} trades (trend ${f0(r.feedBacklog.slopePerMin)}/min); watched trades not yet on /ws max ${f0(r.watchedInFlight.max)} (trend ${f0(r.watchedInFlight.slopePerMin)}/min)`,
     `- dropped / rejected / lost: ${r.droppedTotal === 0 ? '0' : `${f0(r.droppedTotal)} (${[...Object.entries(r.dropped).map(([k, v]) => `${k} ${f0(v)}`), ...(r.clientsClosedUnexpectedly > 0 ? [`clients closed ${r.clientsClosedUnexpectedly}`] : [])].join(', ')})`}`,
     `- /ws messages received by the clients: ${Object.entries(r.clientMessages).map(([k, v]) => `${k} ${f0(v)}`).join(', ')}`,
     `- the app logged ${r.appLog.errors} errors and ${r.appLog.warnings} warnings${r.appLog.first.length > 0 ? `; first: ${r.appLog.first.map((l) => /"msg":"([^"]*)"/.exec(l)?.[1] ?? l).join(' / ')}` : ''}`,
