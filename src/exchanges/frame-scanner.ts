@@ -248,8 +248,9 @@ function sameKey(frame: string, at: number, key: string, len: number): boolean {
 /**
  * The closing quote of the string opening at i; -1 when unterminated or when it holds an escape or a raw control
  * character (JSON.parse rejects those; escapes are left to it). Outside strings the grammar admits no whitespace.
+ * Also the Binance trade scanner's string reader.
  */
-function stringEnd(frame: string, i: number): number {
+export function stringEnd(frame: string, i: number): number {
   for (let j = i + 1; j < frame.length; j++) {
     const c = frame.charCodeAt(j);
     if (c === QUOTE) return j;

@@ -6,6 +6,7 @@
  * grammar — returns null and the mapper falls back to JSON.parse, so the result is the same either way
  * (test/binance-trade-scanner.test.ts compares both paths frame by frame).
  */
+import { stringEnd } from '../frame-scanner.js';
 
 /** The trade fields the mapper reads; absent ones stay undefined, as after JSON.parse. */
 export interface ScannedTrade {
@@ -30,20 +31,6 @@ const ZERO = 48;
 const NINE = 57;
 const BACKSLASH = 92;
 const WRAPPED_PREFIX = '{"stream":"';
-
-/**
- * The closing quote of the string opening at i; -1 when unterminated or when it holds an escape or a raw control
- * character (invalid inside JSON strings): such a frame goes to JSON.parse. Every string of the frame is read
- * through here, so no separate pass over the frame looks for them.
- */
-function stringEnd(frame: string, i: number): number {
-  for (let j = i + 1; j < frame.length; j++) {
-    const c = frame.charCodeAt(j);
-    if (c === QUOTE) return j;
-    if (c === BACKSLASH || c < 0x20) return -1;
-  }
-  return -1;
-}
 
 /** The data object of a compact trade/aggTrade frame, or null when the frame is anything else. */
 export function scanTrade(frame: string): ScannedTrade | null {
