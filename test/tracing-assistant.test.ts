@@ -29,6 +29,11 @@ import { OtlpReceiver, SPAN_KIND, STATUS_CODE, parentOf, type ReceivedSpan } fro
 import { TelegramBotApiServer } from './support/telegram-bot-api.js';
 import { TOKEN } from './support/notifier-rig.js';
 
+/**
+ * The SDK starts each span at Date.now() (whole milliseconds) and ends it at start + a precise duration, so two
+ * spans can be out of order by up to 1 ms when one begins right after the other ends (or starts).
+ */
+const MS = 1_000_000n;
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const CHAT = 5151;
 const MIN = 60_000;
@@ -134,14 +139,14 @@ test('one button press = one trace: notify → serve and notify → decide acros
       assert.equal(served[0]!.name, server);
       assert.equal(served[0]!.kind, SPAN_KIND.SERVER);
       assert.equal(service(served[0]!), svc);
-      assert.ok(served[0]!.startNs >= client.startNs && served[0]!.endNs <= client.endNs + 50_000_000n, `${server} within ${client.name}`);
+      assert.ok(served[0]!.startNs + MS >= client.startNs && served[0]!.endNs <= client.endNs + 50_000_000n, `${server} within ${client.name}`);
     }
     const strategy = byName(spans, 'decide rules')[0]!;
     assert.equal(strategy.kind, SPAN_KIND.INTERNAL);
     assert.equal(parentOf(strategy, spans)?.name, 'GET /api/decision');
     assert.match(String(strategy.attributes['candlestack.decision.action']), /^(BUY|SELL|HOLD)$/);
-    assert.ok(send.startNs >= toDecide.endNs, 'the reply is sent after the decision came');
-    assert.ok(root.endNs >= send.endNs, 'the update span ends after its reply');
+    assert.ok(send.startNs + MS >= toDecide.endNs, `the reply is sent after the decision came (${toDecide.endNs - send.startNs} ns)`);
+    assert.ok(root.endNs + MS >= send.endNs, `the update span ends after its reply (${send.endNs - root.endNs} ns)`);
     assert.ok(!receiver.spans.some((s) => /getUpdates/.test(s.name)), 'long polls are not traced');
 
     // decide dies: the press is still answered within 5 s, and its trace says what failed.
