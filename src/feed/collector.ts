@@ -10,7 +10,7 @@ import type { Bus } from '../bus/bus.js';
 import type { Service } from '../core/service.js';
 import type { Endpoints, EventSink, ExchangeAdapter, StreamRef, Subscription } from '../exchanges/adapter.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { HotCounter, HotGauge } from '../telemetry/hot.js';
+import type { HotCounter } from '../telemetry/hot.js';
 import type { FeedMetrics } from '../telemetry/metrics.js';
 import type { BackoffOptions } from './backoff.js';
 import { FeedConnection } from './connection.js';
@@ -66,14 +66,20 @@ interface GapCounters {
   readonly missing: HotCounter;
 }
 
+/**
+ * Everything a trade of one symbol touches in the collector, in one object: continuity state and the counted
+ * series themselves (flushed to prom-client from these fields at scrape, HotSeries.counted/gauged), so a trade of
+ * a random one of many symbols costs one record, not three.
+ */
 interface SymbolState {
   lastId: number;
   lastTime: number;
   /** The connection carrying this symbol reconnected since its last trade: an id jump is expected. */
   afterReconnect: boolean;
-  readonly trades: HotCounter;
-  /** Seconds, as exposed (last_trade_timestamp_seconds). */
-  readonly lastTrade: HotGauge;
+  /** trades_received_total of the symbol. */
+  trades: number;
+  /** Seconds, as exposed (last_trade_timestamp_seconds); 0 before the first trade. */
+  lastTradeSec: number;
   /** Created on the first trade-id gap of the symbol. */
   gaps: GapCounters | null;
 }
@@ -186,8 +192,8 @@ export class Collector implements Service {
     for (const [symbol, s] of this.symbols) {
       symbols.push({
         symbol,
-        tradesReceived: s.trades.value,
-        lastTradeAt: s.lastTrade.value === 0 ? null : Math.round(s.lastTrade.value * 1000),
+        tradesReceived: s.trades,
+        lastTradeAt: s.lastTradeSec === 0 ? null : Math.round(s.lastTradeSec * 1000),
         tradeIdGaps: gapCount(s),
         tradeIdsMissing: s.gaps?.missing.value ?? 0,
       });
@@ -263,8 +269,8 @@ export class Collector implements Service {
     s.lastId = t.id;
     s.afterReconnect = false;
     if (t.time > s.lastTime) s.lastTime = t.time;
-    s.trades.inc();
-    s.lastTrade.set(t.time / 1000);
+    s.trades += 1;
+    s.lastTradeSec = t.time / 1000;
     this.o.bus.publish('trade', t);
   }
 
@@ -286,15 +292,10 @@ export class Collector implements Service {
     let s = this.symbols.get(symbol);
     if (!s) {
       const m = this.o.metrics;
-      s = {
-        lastId: -1,
-        lastTime: 0,
-        afterReconnect: false,
-        trades: m.hot.tradesReceived.counter(m.tradesReceived, this.exchange, symbol),
-        lastTrade: m.hot.lastTradeTimestamp.gauge(m.lastTradeTimestamp, this.exchange, symbol),
-        gaps: null,
-      };
-      this.symbols.set(symbol, s);
+      const st: SymbolState = { lastId: -1, lastTime: 0, afterReconnect: false, trades: 0, lastTradeSec: 0, gaps: null };
+      m.hot.tradesReceived.counted(m.tradesReceived, () => st.trades, this.exchange, symbol);
+      m.hot.lastTradeTimestamp.gauged(m.lastTradeTimestamp, () => st.lastTradeSec, this.exchange, symbol);
+      this.symbols.set(symbol, (s = st));
     }
     return s;
   }

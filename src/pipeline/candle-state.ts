@@ -1,8 +1,9 @@
 /**
  * One candle being built: mutable, allocation-free per trade. Prices keep the exchange's string for output
- * and their parsed limbs for exact comparison; sums are exact DecimalSums (core/decimal.ts).
+ * and their parsed limbs for exact comparison; sums are exact decimal sums kept as whole units and units of 1e-8
+ * (the arithmetic of DecimalSum in core/decimal.ts, inlined: a trade touches this one object per candle, not four).
  */
-import { DecimalSum, compareFixed8, parseFixed8, ratioToFixed8, type Fixed8 } from '../core/decimal.js';
+import { SCALE, compareFixed8, formatFixed8, parseFixed8, ratioToFixed8, type Fixed8 } from '../core/decimal.js';
 import type { Candle, CandleSource, Trade } from '../core/types.js';
 import type { Timeframe } from '../core/timeframe.js';
 import type { ExchangeId } from '../core/exchange-id.js';
@@ -25,9 +26,13 @@ export class CandleState {
   /** Exchange times of the trades that set open and close. */
   openAt = 0;
   closeAt = 0;
-  readonly volume = new DecimalSum();
-  readonly quoteVolume = new DecimalSum();
-  readonly takerBuyVolume = new DecimalSum();
+  /** Exact sums, whole units (…I) and units of 1e-8 in [0, 1e8) (…F): base volume, quote volume, taker-buy base volume. */
+  vI = 0;
+  vF = 0;
+  qvI = 0;
+  qvF = 0;
+  tbI = 0;
+  tbF = 0;
   closed = false;
   source: CandleSource = 'trades';
   revision = 0;
@@ -90,9 +95,35 @@ export class CandleState {
       }
     }
     this.tradeCount += t.count;
-    this.volume.add(q.int, q.frac);
-    this.quoteVolume.addProduct(pI, pF, q.int, q.frac);
-    if (t.side === 'buy') this.takerBuyVolume.add(q.int, q.frac);
+    const qI = q.int;
+    const qF = q.frac;
+    this.vI += qI;
+    const vf = this.vF + qF;
+    if (vf >= SCALE) {
+      this.vI += 1;
+      this.vF = vf - SCALE;
+    } else {
+      this.vF = vf;
+    }
+    // DecimalSum.addProduct: (pI + pF/1e8) × (qI + qF/1e8) truncated to 8 decimals; pF × qF can reach 1e16
+    // (> 2^53), so pF is split in hi × 1e4 + lo, each product < 1e12.
+    const hi = Math.floor(pF / 10_000);
+    const lo = pF - hi * 10_000;
+    const fracProduct = Math.floor((hi * qF + Math.floor((lo * qF) / 10_000)) / 10_000);
+    const qf = this.qvF + pI * qF + pF * qI + fracProduct;
+    const carry = Math.floor(qf / SCALE);
+    this.qvF = qf - carry * SCALE;
+    this.qvI += pI * qI + carry;
+    if (t.side === 'buy') {
+      this.tbI += qI;
+      const tf = this.tbF + qF;
+      if (tf >= SCALE) {
+        this.tbI += 1;
+        this.tbF = tf - SCALE;
+      } else {
+        this.tbF = tf;
+      }
+    }
     if (t.id > this.lastTradeId) this.lastTradeId = t.id;
     this.dirty = true;
   }
@@ -145,9 +176,7 @@ export class CandleState {
       }
     }
     this.tradeCount += b.tradeCount;
-    this.volume.addSum(b.volume);
-    this.quoteVolume.addSum(b.quoteVolume);
-    this.takerBuyVolume.addSum(b.takerBuyVolume);
+    this.addSums(b.vI, b.vF, b.qvI, b.qvF, b.tbI, b.tbF);
     if (b.lastTradeId > this.lastTradeId) this.lastTradeId = b.lastTradeId;
     this.dirty = true;
   }
@@ -155,10 +184,36 @@ export class CandleState {
   /** Empties a batch (see `mergeBatch`) for reuse. */
   resetBatch(): void {
     this.tradeCount = 0;
-    this.volume.reset();
-    this.quoteVolume.reset();
-    this.takerBuyVolume.reset();
+    this.vI = this.vF = this.qvI = this.qvF = this.tbI = this.tbF = 0;
     this.lastTradeId = -1;
+  }
+
+  /** Adds exact sums to the three sums (DecimalSum.add of each). */
+  private addSums(vI: number, vF: number, qvI: number, qvF: number, tbI: number, tbF: number): void {
+    this.vI += vI;
+    const v = this.vF + vF;
+    if (v >= SCALE) {
+      this.vI += 1;
+      this.vF = v - SCALE;
+    } else {
+      this.vF = v;
+    }
+    this.qvI += qvI;
+    const qv = this.qvF + qvF;
+    if (qv >= SCALE) {
+      this.qvI += 1;
+      this.qvF = qv - SCALE;
+    } else {
+      this.qvF = qv;
+    }
+    this.tbI += tbI;
+    const tb = this.tbF + tbF;
+    if (tb >= SCALE) {
+      this.tbI += 1;
+      this.tbF = tb - SCALE;
+    } else {
+      this.tbF = tb;
+    }
   }
 
   /**
@@ -171,11 +226,10 @@ export class CandleState {
       if (!parseFixed8(text, scratch)) return false;
       parsed.push([scratch.int, scratch.frac]);
     }
-    const volume = new DecimalSum();
-    const quote = new DecimalSum();
-    const takerBuy = new DecimalSum();
-    if (!volume.set(c.volume, scratch) || !quote.set(c.quoteVolume, scratch) || !takerBuy.set(c.takerBuyVolume, scratch)) {
-      return false;
+    const sums: number[] = [];
+    for (const text of [c.volume, c.quoteVolume, c.takerBuyVolume]) {
+      if (!parseFixed8(text, scratch)) return false;
+      sums.push(scratch.int, scratch.frac);
     }
     const [o, h, l, cl] = parsed as [[number, number], [number, number], [number, number], [number, number]];
     this.oS = c.open;
@@ -186,12 +240,8 @@ export class CandleState {
     [this.lI, this.lF] = l;
     this.cS = c.close;
     [this.cI, this.cF] = cl;
-    this.volume.reset();
-    this.volume.addSum(volume);
-    this.quoteVolume.reset();
-    this.quoteVolume.addSum(quote);
-    this.takerBuyVolume.reset();
-    this.takerBuyVolume.addSum(takerBuy);
+    this.vI = this.vF = this.qvI = this.qvF = this.tbI = this.tbF = 0;
+    this.addSums(sums[0]!, sums[1]!, sums[2]!, sums[3]!, sums[4]!, sums[5]!);
     this.tradeCount = c.tradeCount;
     this.openAt = this.closeAt = c.openTime;
     this.source = c.source;
@@ -200,9 +250,14 @@ export class CandleState {
     return true;
   }
 
+  /** The base volume as a float (the volume gauge). */
+  volumeNumber(): number {
+    return this.vI + this.vF / SCALE;
+  }
+
   vwap(): string {
-    if (this.volume.isZero()) return this.cS;
-    return ratioToFixed8(this.quoteVolume.toNumber() / this.volume.toNumber());
+    if (this.vI === 0 && this.vF === 0) return this.cS;
+    return ratioToFixed8((this.qvI + this.qvF / SCALE) / this.volumeNumber());
   }
 
   snapshot(exchange: ExchangeId, symbol: string, timeframe: Timeframe): Candle {
@@ -217,9 +272,9 @@ export class CandleState {
         high: this.hS,
         low: this.lS,
         close: this.cS,
-        volume: this.volume.toString(),
-        quoteVolume: this.quoteVolume.toString(),
-        takerBuyVolume: this.takerBuyVolume.toString(),
+        volume: sumText(this.vI, this.vF),
+        quoteVolume: sumText(this.qvI, this.qvF),
+        takerBuyVolume: sumText(this.tbI, this.tbF),
         tradeCount: this.tradeCount,
         vwap: this.vwap(),
         closed: this.closed,
@@ -237,9 +292,9 @@ export class CandleState {
       high: this.hS,
       low: this.lS,
       close: this.cS,
-      volume: this.volume.toString(),
-      quoteVolume: this.quoteVolume.toString(),
-      takerBuyVolume: this.takerBuyVolume.toString(),
+      volume: sumText(this.vI, this.vF),
+      quoteVolume: sumText(this.qvI, this.qvF),
+      takerBuyVolume: sumText(this.tbI, this.tbF),
       tradeCount: this.tradeCount,
       vwap: this.vwap(),
       closed: this.closed,
@@ -247,4 +302,11 @@ export class CandleState {
       revision: this.revision,
     };
   }
+}
+
+const ZERO8 = '0.00000000';
+
+/** A sum printed with exactly 8 decimals (DecimalSum.toString). */
+function sumText(int: number, frac: number): string {
+  return int === 0 && frac === 0 ? ZERO8 : formatFixed8(int, frac);
 }

@@ -66,6 +66,36 @@ export class HotSeries {
     return c;
   }
 
+  /**
+   * Flushes a count a component keeps in a field of its own per-key record (`read` returns its running total):
+   * the same as `counter`, without a HotCounter object of its own, so a hot path touches one object fewer.
+   */
+  counted<T extends string>(metric: Counter<T>, read: () => number, ...labels: string[]): void {
+    const child = metric.labels(...labels);
+    let flushed = 0;
+    this.flushes.push(() => {
+      const total = read();
+      if (total === flushed) return;
+      child.inc(total - flushed);
+      flushed = total;
+    });
+  }
+
+  /**
+   * Flushes a gauge a component keeps in a field of its own per-key record (`read` returns its value, 0 until
+   * set): like `gauge`, without a HotGauge object; the child is set when the value differs from the last flushed.
+   */
+  gauged<T extends string>(metric: Gauge<T>, read: () => number, ...labels: string[]): void {
+    const child = metric.labels(...labels);
+    let flushed = 0;
+    this.flushes.push(() => {
+      const v = read();
+      if (v === flushed) return;
+      child.set(v);
+      flushed = v;
+    });
+  }
+
   gauge<T extends string>(metric: Gauge<T>, ...labels: string[]): HotGauge {
     const child = metric.labels(...labels);
     const g = new HotGauge();
