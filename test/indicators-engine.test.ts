@@ -18,10 +18,10 @@ import { metricValue } from './support/metrics.js';
 const candles = loadKlines('XRPETH-1m-2019-10-11.json', 'XRP-ETH', '1m');
 const SPECS: IndicatorSpec[] = [...DEFAULT_INDICATOR_SPECS, { kind: 'sma', period: 5 }, { kind: 'macd', fast: 3, slow: 7, signal: 4 }];
 
-function engine(opts: { history?: number; forming?: boolean } = {}) {
+function engine(opts: { history?: number; forming?: boolean; formingWatchedOnly?: boolean } = {}) {
   const events: IndicatorEvent[] = [];
   const metrics = testMetrics();
-  const e = new IndicatorEngine({ specs: SPECS, forming: opts.forming ?? true, history: opts.history ?? 500, metrics: metrics.indicators, log, emit: (ev) => events.push(ev) });
+  const e = new IndicatorEngine({ specs: SPECS, forming: opts.forming ?? true, history: opts.history ?? 500, metrics: metrics.indicators, log, emit: (ev) => events.push(ev), formingWatchedOnly: opts.formingWatchedOnly ?? false });
   return { e, events, metrics };
 }
 
@@ -118,6 +118,32 @@ describe('IndicatorEngine', () => {
     off.e.onCandle(ev(candles[0]!));
     off.e.onCandle(ev({ ...candles[1]!, closed: false }, 'update'));
     assert.deepEqual(off.events.map((x) => x.kind), ['close']);
+  });
+
+  test('formingWatchedOnly: forming values only for watched series, equal to those computed for all; closes always', () => {
+    const all = engine();
+    const some = engine({ formingWatchedOnly: true });
+    const other = { ...candles[0]!, symbol: 'BTC-ETH' };
+    const feed = (c: Candle, kind: CandleEvent['kind']) => {
+      all.e.onCandle(ev(c, kind));
+      some.e.onCandle(ev(c, kind));
+    };
+    for (const c of candles.slice(0, 40)) feed(c, 'close');
+    feed(other, 'close');
+    const forming = (i: number) => ({ ...candles[i]!, closed: false });
+    feed(forming(40), 'update');
+    assert.deepEqual(some.events.filter((x) => x.kind === 'update'), [], 'nobody watches: no forming values');
+    some.e.setWatched('binance', 'XRP-ETH', '1m', true);
+    feed({ ...forming(40), close: '0.00150000', high: '0.00150000' }, 'update');
+    feed({ ...other, openTime: other.openTime + 60_000, closed: false }, 'update'); // not watched
+    const watchedUpdates = some.events.filter((x) => x.kind === 'update');
+    assert.equal(watchedUpdates.length, 1);
+    assert.deepEqual(watchedUpdates[0], all.events.filter((x) => x.kind === 'update')[1], 'the same values as when every series is computed');
+    some.e.setWatched('binance', 'XRP-ETH', '1m', false);
+    feed(forming(40), 'update');
+    assert.equal(some.events.filter((x) => x.kind === 'update').length, 1, 'unwatched again');
+    feed(candles[40]!, 'close');
+    assert.deepEqual(some.events.filter((x) => x.kind === 'close'), all.events.filter((x) => x.kind === 'close'), 'closes for every series, watched or not');
   });
 
   test('a correction replays the series: later values are republished as corrections and continue correctly', async () => {

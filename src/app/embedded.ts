@@ -38,9 +38,13 @@ export async function startEmbedded(config: Config, deps: EmbeddedDeps): Promise
   const { clock, log } = deps;
   const { startedAt, lifecycle, registry, metrics, store, bus, tracing } = await roleFoundation(config, deps, deps.role, { store: true, series: true });
   const markets = buildMarkets(config);
-  const pipeline = await buildPipeline(config, { clock, metrics, log, tracing, store, bus }, { redelivery: false, jobs: true, candleClock: { kind: 'wall' }, storedRepairs: true });
+  const pipeline = await buildPipeline(config, { clock, metrics, log, tracing, store, bus }, { redelivery: false, jobs: true, candleClock: { kind: 'wall' }, storedRepairs: true, formingIndicatorsWatchedOnly: true });
   const { engine } = pipeline;
-  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, ...liveLimits(config, metrics), onWatch: (ex, symbol, tf, watched) => engine.setWatched(ex, symbol, tf as Timeframe, watched) });
+  const live = new LiveHub({ markets, metrics: metrics.api, log: log.child({ component: 'ws' }), clock, ...liveLimits(config, metrics), onWatch: (ex, symbol, tf, watched) => {
+      engine.setWatched(ex, symbol, tf as Timeframe, watched);
+      pipeline.indicators.engine?.setWatched(ex, symbol, tf as Timeframe, watched);
+    },
+  });
   bus.subscribe('candle', live.onCandle);
   bus.subscribe('indicator', live.onIndicator);
   bus.subscribe('feature', live.onFeature);

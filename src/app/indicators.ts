@@ -28,6 +28,8 @@ export interface IndicatorsDeps {
   clock: Clock;
   metrics: Metrics;
   log: Logger;
+  /** Forming values only for the series watched live (run/demo: the engine's setWatched is told by the LiveHub). */
+  formingWatchedOnly?: boolean;
 }
 
 /** Builds, warms up (from the last stored candles of every series) and subscribes the indicators. */
@@ -36,7 +38,7 @@ export async function setupIndicators(d: IndicatorsDeps): Promise<IndicatorsRunt
   if (!ic.enabled || ic.specs.length === 0) return { name: 'indicators', names: [], engine: null, writer: null, start() {}, stop() {} };
   const log = d.log.child({ component: 'indicators' });
   const writer = new IndicatorWriter({ store: d.store, clock: d.clock, metrics: d.metrics.store, log, flushMs: d.config.store.flushMs });
-  const engine = new IndicatorEngine({ specs: ic.specs, forming: ic.forming, history: ic.history, metrics: d.metrics.indicators, log, emit: (e) => d.bus.publish('indicator', e) });
+  const engine = new IndicatorEngine({ specs: ic.specs, forming: ic.forming, history: ic.history, metrics: d.metrics.indicators, log, emit: (e) => d.bus.publish('indicator', e), formingWatchedOnly: d.formingWatchedOnly ?? false });
   const keys: SeriesKey[] = d.config.exchanges.flatMap((ex) => ex.symbols.flatMap((symbol) => d.config.timeframes.map((timeframe) => ({ exchange: ex.id, symbol, timeframe }))));
   await engine.warmUp(d.store, keys, d.clock.now());
   d.bus.subscribe('candle', engine.onCandle);

@@ -70,6 +70,8 @@ export interface PipelineOptions {
    * `backfiller.restore()` after a restart: run/demo, where one process owns every symbol.
    */
   storedRepairs?: boolean;
+  /** Indicator values over forming candles only for the series watched on this process's /ws (run/demo). */
+  formingIndicatorsWatchedOnly?: boolean;
 }
 
 export interface Pipeline {
@@ -142,7 +144,7 @@ export async function buildPipeline(config: Config, deps: PipelineDeps, options:
 
   // The indicator engine subscribes to candles first: its values for a candle are out before the candle's
   // own subscribers (writer, reconciler, /ws, Kafka) see the candle.
-  const indicators = await setupIndicators({ config, store, bus, clock, metrics, log });
+  const indicators = await setupIndicators({ config, store, bus, clock, metrics, log, formingWatchedOnly: options.formingIndicatorsWatchedOnly ?? false });
   const features = new FeatureEngine({ store, clock, metrics: metrics.assistant, log: log.child({ component: 'features' }), timeframes: config.timeframes, flushMs: config.store.flushMs });
   await features.warmUp(config.exchanges.flatMap((ex) => ex.symbols.flatMap((symbol) => config.timeframes.map((timeframe) => ({ exchange: ex.id, symbol, timeframe })))), clock.now());
   bus.subscribe('candle', features.onCandle);

@@ -31,6 +31,13 @@ export interface IndicatorEngineOptions {
   metrics: IndicatorMetrics;
   log: Logger;
   emit: (event: IndicatorEvent) => void;
+  /**
+   * Compute forming values only for the series `setWatched` says someone watches live. In run/demo the /ws
+   * clients are their only readers (they are not stored): computing them for every series at every tick was
+   * most of the indicators' cost at 2,000 symbols. The process role computes them all (serve's /ws clients
+   * are not known to it).
+   */
+  formingWatchedOnly?: boolean;
 }
 
 export interface SeriesKey {
@@ -55,6 +62,8 @@ interface KindMetrics {
 
 export class IndicatorEngine {
   private readonly series = new Map<string, Series>();
+  /** Series watched live (formingWatchedOnly), by seriesKey. */
+  private readonly watched = new Set<string>();
   private readonly pending = new Set<Series>();
   private scheduled = false;
   private readonly m: Map<IndicatorKind, KindMetrics>;
@@ -74,8 +83,17 @@ export class IndicatorEngine {
     return createIndicators(this.o.specs).map((i) => i.name);
   }
 
+  /** A series gained its first live subscriber (true) or lost its last one (false). */
+  setWatched(exchange: ExchangeId, symbol: string, timeframe: Timeframe, watched: boolean): void {
+    const key = seriesKey({ exchange, symbol, timeframe });
+    if (watched) this.watched.add(key);
+    else this.watched.delete(key);
+  }
+
   onCandle = (e: CandleEvent): void => {
     const c = e.candle;
+    // nobody reads this series' forming values (a pending correction replay still runs in its microtask)
+    if (e.kind === 'update' && this.o.formingWatchedOnly && !this.watched.has(seriesKey(c))) return;
     const s = this.get(c);
     if (e.kind === 'correction') return this.correct(s, c);
     // A pending replay (corrections just before) runs first, so values stay in candle order.
@@ -188,7 +206,7 @@ export class IndicatorEngine {
   }
 
   private get(k: SeriesKey): Series {
-    const key = `${k.exchange}\u0000${k.symbol}\u0000${k.timeframe}`;
+    const key = seriesKey(k);
     let s = this.series.get(key);
     if (!s) {
       s = { exchange: k.exchange, symbol: k.symbol, timeframe: k.timeframe, indicators: createIndicators(this.o.specs), bars: new BarHistory(this.o.history), last: Number.NEGATIVE_INFINITY, replayFrom: null };
@@ -196,4 +214,8 @@ export class IndicatorEngine {
     }
     return s;
   }
+}
+
+function seriesKey(k: SeriesKey): string {
+  return `${k.exchange}\u0000${k.symbol}\u0000${k.timeframe}`;
 }
