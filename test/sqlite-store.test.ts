@@ -144,6 +144,28 @@ describe('CandleWriter', () => {
     assert.deepEqual(store.calls, [3]);
   });
 
+  test('forming candles are written once per interval however many series there are; closed candles past maxBatch flush early', async (t) => {
+    const clock = new FakeClock(T0);
+    const metrics = testMetrics();
+    const inner = memoryStore(t);
+    const store = new FlakyStore(inner, 0);
+    const writer = new CandleWriter({ store, clock, metrics: metrics.store, log, flushMs: 1_000, maxBatch: 100 });
+    writer.start();
+    t.after(() => writer.stop());
+    const symbols = Array.from({ length: 300 }, (_, i) => `S${i}-USDT`);
+    // 300 series (3x maxBatch), each updated at four ticks of the interval
+    for (let tick = 1; tick <= 4; tick++) for (const symbol of symbols) writer.onEvent(ev(candle(T0, { symbol, closed: false, volume: `${tick}.00000000` })));
+    await settle();
+    assert.deepEqual(store.calls, [], 'forming rows never flush early: nothing before the interval');
+    clock.advance(1_000);
+    await settle();
+    assert.deepEqual(store.calls, [300], 'one row per forming candle (was 1,200 rows in 12 early batches of 100)');
+    assert.equal((await inner.query(q({ symbol: 'S7-USDT' })))[0]!.volume, '4.00000000', 'the latest update');
+    for (let i = 0; i < 100; i++) writer.onEvent(ev(candle(T0 + (i + 1) * MIN, { closed: true }), 'close'));
+    await settle();
+    assert.deepEqual(store.calls, [300, 100], 'maxBatch closed candles flush at once');
+  });
+
   test('a failed write is counted and its rows are kept for the next flush (newer events win)', async (t) => {
     const clock = new FakeClock(T0);
     const metrics = testMetrics();
