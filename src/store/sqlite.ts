@@ -58,8 +58,7 @@ export class SqliteStore implements Store {
     this.repairs = new SqliteRepairs(this.db, now);
     this.upsertStmt = this.db.prepare(`
       INSERT INTO candles (${COLUMNS}, updated_at)
-      VALUES (@exchange, @symbol, @timeframe, @openTime, @open, @high, @low, @close, @volume, @quoteVolume,
-              @takerBuyVolume, @tradeCount, @vwap, @closed, @source, @revision, @lastTradeId, @updatedAt)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (exchange, symbol, timeframe, open_time) DO UPDATE SET
         open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
         volume = excluded.volume, quote_volume = excluded.quote_volume, taker_buy_volume = excluded.taker_buy_volume,
@@ -67,8 +66,11 @@ export class SqliteStore implements Store {
         revision = excluded.revision, last_trade_id = excluded.last_trade_id, updated_at = excluded.updated_at
       WHERE NOT (candles.closed = 1 AND excluded.closed = 0)`);
     this.upsertMany = this.db.transaction((candles: readonly Candle[], now: number) => {
+      // positional parameters, in COLUMNS order: no object per row and no binding by name (~35 % of a
+      // 12,000-row write, the forming candles of 2,000 symbols x 6 timeframes every second)
+      const st = this.upsertStmt;
       for (const c of candles) {
-        this.upsertStmt.run({ ...c, closed: c.closed ? 1 : 0, lastTradeId: c.lastTradeId ?? null, updatedAt: now });
+        st.run(c.exchange, c.symbol, c.timeframe, c.openTime, c.open, c.high, c.low, c.close, c.volume, c.quoteVolume, c.takerBuyVolume, c.tradeCount, c.vwap, c.closed ? 1 : 0, c.source, c.revision, c.lastTradeId ?? null, now);
       }
     });
   }
