@@ -93,35 +93,49 @@ interface FrameState {
   };
 }
 
-interface Book {
-  readonly exchange: ExchangeId;
-  readonly symbol: string;
-  readonly frames: FrameState[];
-  /** Frames every trade is applied to: the shortest timeframe and any that is not a multiple of it. */
-  readonly direct: FrameState[];
-  /** Longer timeframes that are multiples of the shortest one: fed from `batch` (see `onTrade`). */
-  readonly derived: FrameState[];
-  /** Trades of one period of the shortest timeframe not yet merged into the derived frames' candles. */
-  readonly batch: CandleState;
+/**
+ * A symbol's state in the engine. It is itself the batch of its trades not yet merged into the derived frames'
+ * candles (the CandleState it extends, see `batch`): a batched trade then touches the book, its batch and its
+ * shortest frame's candle in two objects, not three.
+ */
+class Book extends CandleState {
   /**
    * Period start (shortest timeframe) whose further trades may be batched: set after a trade of that period
    * was applied to every derived frame's open or closing candle; NaN when batching is off for the book.
    */
-  armed: number;
+  armed = Number.NaN;
   /** End of period `armed` (armed + the shortest timeframe); NaN when not armed. */
-  armedEnd: number;
+  armedEnd = Number.NaN;
+  /** Derived frames watched live (their trades are then never batched: prompt updates per batch of trades). */
+  watchedDerived = 0;
+  /** Recent gaps [from, to]: a candle created later for a period touching one starts out incomplete. */
+  readonly gaps: { from: number; to: number }[] = [];
+  /** Highest trade id applied (or restored); -1 when none. (The batch's own `lastTradeId` is its highest batched id.) */
+  appliedId = -1;
   /** The only direct frame when there is one (the usual case: every longer timeframe a multiple), else null. */
   readonly base: FrameState | null;
-  /** Derived frames watched live (their trades are then never batched: prompt updates per batch of trades). */
-  watchedDerived: number;
-  /** Recent gaps [from, to]: a candle created later for a period touching one starts out incomplete. */
-  readonly gaps: { from: number; to: number }[];
-  /** Highest trade id applied (or restored); -1 when none. */
-  lastTradeId: number;
-  /** Whether trades at or below lastTradeId are redeliveries to skip (dedupeTradeIds for the exchange). */
-  readonly dedupe: boolean;
-  /** Redeliveries skipped (the exchange's counter; null without dedupe). */
-  readonly redelivered: HotCounter | null;
+
+  constructor(
+    readonly exchange: ExchangeId,
+    readonly symbol: string,
+    readonly frames: FrameState[],
+    /** Frames every trade is applied to: the shortest timeframe and any that is not a multiple of it. */
+    readonly direct: FrameState[],
+    /** Longer timeframes that are multiples of the shortest one: fed from `batch` (see `onTrade`). */
+    readonly derived: FrameState[],
+    /** Whether trades at or below appliedId are redeliveries to skip (dedupeTradeIds for the exchange). */
+    readonly dedupe: boolean,
+    /** Redeliveries skipped (the exchange's counter; null without dedupe). */
+    readonly redelivered: HotCounter | null,
+  ) {
+    super(0, '0', 0, 0);
+    this.base = direct.length === 1 ? direct[0]! : null;
+  }
+
+  /** Trades of one period of the shortest timeframe not yet merged into the derived frames' candles. */
+  get batch(): CandleState {
+    return this;
+  }
 }
 
 /** The per-close instruments of an engine without metrics. */
@@ -199,11 +213,11 @@ export class CandleEngine {
     const q = this.qty;
     const book = this.bookOf(t.exchange, t.symbol);
     if (book.dedupe) {
-      if (t.id <= book.lastTradeId) {
+      if (t.id <= book.appliedId) {
         book.redelivered!.inc();
         return;
       }
-      book.lastTradeId = t.id;
+      book.appliedId = t.id;
     }
     const time = t.time;
     const batch = book.batch;
@@ -480,7 +494,7 @@ export class CandleEngine {
       if (!s.replaceWith(c, this.scratch)) continue;
       s.revision = c.revision;
       s.dirty = false;
-      if (c.lastTradeId !== undefined && c.lastTradeId > book.lastTradeId) book.lastTradeId = c.lastTradeId;
+      if (c.lastTradeId !== undefined && c.lastTradeId > book.appliedId) book.appliedId = c.lastTradeId;
       if (periodStart(c.openTime, frame.tfMs) === c.openTime) s.end = c.openTime + frame.tfMs;
       if (!c.closed) {
         frame.open = s;
@@ -646,22 +660,7 @@ export class CandleEngine {
       const derived = frames.filter((f) => f.tfMs > baseMs && f.tfMs % baseMs === 0);
       const dedupe = this.o.dedupeTradeIds?.(exchange) ?? false;
       const direct = frames.filter((f) => !derived.includes(f));
-      book = {
-        exchange,
-        symbol,
-        gaps: [],
-        lastTradeId: -1,
-        dedupe,
-        redelivered: dedupe ? this.rejectCounter(exchange, 'redelivered') : null,
-        frames,
-        direct,
-        base: direct.length === 1 ? direct[0]! : null,
-        derived,
-        batch: new CandleState(0, '0', 0, 0),
-        armed: Number.NaN,
-        armedEnd: Number.NaN,
-        watchedDerived: 0,
-      };
+      book = new Book(exchange, symbol, frames, direct, derived, dedupe, dedupe ? this.rejectCounter(exchange, 'redelivered') : null);
       bySymbol.set(symbol, book);
     }
     return book;
