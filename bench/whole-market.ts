@@ -33,7 +33,7 @@ import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rm
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -398,6 +398,8 @@ export interface WholeMarketResult {
   appCpuPctMean: number;
   appCpuPctMax: number;
   benchCpuPctMean: number;
+  /** This process's event-loop delay (the exchange and the clients share it: part of the latencies can be ours). */
+  benchLoopDelayMs: { p50: number; p99: number; max: number };
   trade: { p50: number; p99: number; max: number; count: number; pendingAtEnd: number };
   /** Closes received on /ws, from the period end (grace included) */
   close: { p50: number; p99: number; max: number; count: number; graceMs: number };
@@ -544,6 +546,8 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
     log(`settled: ${f0(settled.diff)} trades in flight`);
 
     // measurement
+    const benchLoop = monitorEventLoopDelay({ resolution: 1 });
+    benchLoop.enable();
     const start = performance.now();
     startAt = start;
     measuring = true;
@@ -655,6 +659,7 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
       }
     }
     measuring = false;
+    benchLoop.disable();
     const end = lastScrape;
     const durationS = (end.at - start) / 1000;
     const tradeAll = new LatencyHistogram();
@@ -706,6 +711,7 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
       appCpuPctMean: samples.reduce((a, x) => a + x.appCpuPct, 0) / Math.max(1, samples.length),
       appCpuPctMax: Math.max(...samples.map((x) => x.appCpuPct)),
       benchCpuPctMean: samples.reduce((a, x) => a + x.benchCpuPct, 0) / Math.max(1, samples.length),
+      benchLoopDelayMs: { p50: benchLoop.percentile(50) / 1e6, p99: benchLoop.percentile(99) / 1e6, max: benchLoop.max / 1e6 },
       trade: { p50: tradeAll.percentile(50), p99: tradeAll.percentile(99), max: tradeAll.max, count: tradeAll.count, pendingAtEnd },
       close: { p50: closeAll.percentile(50), p99: closeAll.percentile(99), max: closeAll.max, count: closeAll.count, graceMs: GRACE_MS },
       closeHistogram: (() => {
@@ -750,7 +756,7 @@ export function markdown(r: WholeMarketResult): string {
   const lines = [
     `${f0(o.symbols)} symbols x 6 timeframes, ${f0(o.rate)} trades/s asked (${f0(r.generatedPerS)}/s generated, ${f0(r.received)} of ${f0(r.generated)} received), ${f1(r.durationS / 60)} min, ${o.clients} /ws clients on ${r.subscriptions} series; ${r.machine}; load average at the end ${r.loadAtStart.map((x) => x.toFixed(2)).join(' ')}`,
     '',
-    `- CPU of candlestack: mean ${f0(r.appCpuPctMean)} % of one core (max sample ${f0(r.appCpuPctMax)} %); the bench process (exchange + clients) ${f0(r.benchCpuPctMean)} %`,
+    `- CPU of candlestack: mean ${f0(r.appCpuPctMean)} % of one core (max sample ${f0(r.appCpuPctMax)} %); the bench process (exchange + clients) ${f0(r.benchCpuPctMean)} %, its event-loop delay p50 ${f0(r.benchLoopDelayMs.p50)} ms, p99 ${f0(r.benchLoopDelayMs.p99)} ms, max ${f0(r.benchLoopDelayMs.max)} ms`,
     `- candle close on /ws, from the period end: p50 ${f0(r.close.p50)} ms, p99 ${f0(r.close.p99)} ms, max ${f0(r.close.max)} ms over ${f0(r.close.count)} closes (grace ${r.close.graceMs} ms included: past it p99 ${f0(r.close.p99 - r.close.graceMs)} ms); the app's histogram over all series: p99 <= ${f0(r.closeHistogram.p99LeMs)} ms (${f0(r.closeHistogram.count)} closes)`,
     `- trade -> /ws (first candle update showing it): p50 ${f1(r.trade.p50)} ms, p99 ${f1(r.trade.p99)} ms, max ${f0(r.trade.max)} ms over ${f0(r.trade.count)} trades (${f0(r.trade.pendingAtEnd)} still pending at the end)`,
     `- store queue: max ${f0(r.storeQueue.max)} rows, after warm-up ${f0(r.storeQueue.first)} -> ${f0(r.storeQueue.last)} (trend ${f0(r.storeQueue.slopePerMin)} rows/min); feed backlog (sent - received since the start) max ${f0(r.feedBacklog.max)} trades (trend ${f0(r.feedBacklog.slopePerMin)}/min); watched trades not yet on /ws max ${f0(r.watchedInFlight.max)} (trend ${f0(r.watchedInFlight.slopePerMin)}/min)`,
