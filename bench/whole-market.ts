@@ -376,6 +376,8 @@ export interface StageResult {
   generatedPerS: number;
   receivedPerS: number;
   appCpuPct: number;
+  /** This process's CPU (the exchange and the clients): near 100 % the bench, not the app, is the limit. */
+  benchCpuPct: number;
   feedBacklogGrowth: number;
   storeQueueFirst: number;
   storeQueueLast: number;
@@ -639,6 +641,7 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
           generatedPerS,
           receivedPerS: (s.received - stageStart.scrape.received) / secs,
           appCpuPct: stageSamples.reduce((a, x) => a + x.appCpuPct, 0) / stageSamples.length,
+          benchCpuPct: stageSamples.reduce((a, x) => a + x.benchCpuPct, 0) / stageSamples.length,
           feedBacklogGrowth: backlogGrowth,
           storeQueueFirst: qFirst,
           storeQueueLast: qLast,
@@ -649,7 +652,7 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
           why,
         };
         stages.push(stage);
-        log(`stage ${rate}/s: ${stage.held ? 'held' : `broke (${why.join('; ')})`}; generated ${generatedPerS.toFixed(0)}/s, received ${stage.receivedPerS.toFixed(0)}/s, app CPU ${stage.appCpuPct.toFixed(0)} %, p99 trade ${tradeP99.toFixed(1)} ms, p99 close past grace ${closeP99.toFixed(0)} ms`);
+        log(`stage ${rate}/s: ${stage.held ? 'held' : `broke (${why.join('; ')})`}; generated ${generatedPerS.toFixed(0)}/s, received ${stage.receivedPerS.toFixed(0)}/s, app CPU ${stage.appCpuPct.toFixed(0)} % (bench ${stage.benchCpuPct.toFixed(0)} %), p99 trade ${tradeP99.toFixed(1)} ms, p99 close past grace ${closeP99.toFixed(0)} ms`);
         if (!stage.held || rate + f.step > f.maxRate) break;
         rate += f.step;
         sim.setTradesPerSecond(rate);
@@ -784,8 +787,8 @@ export function markdown(r: WholeMarketResult): string {
     if (r.memoryGrowth) lines.push('', `Minute ${r.windows.at(-1)!.minute} against minute 1: heap after full GC ${pct(r.memoryGrowth.heapAfterGc)}, RSS ${pct(r.memoryGrowth.rss)} (target: within 5 %).`);
   }
   if (r.stages) {
-    lines.push('', '| stage rate | generated/s | received/s | app CPU | p99 trade -> /ws | p99 close past grace | backlog growth | store queue | dropped | held |', '|---|---|---|---|---|---|---|---|---|---|');
-    for (const s of r.stages) lines.push(`| ${f0(s.rate)} | ${f0(s.generatedPerS)} | ${f0(s.receivedPerS)} | ${f0(s.appCpuPct)} % | ${f1(s.tradeP99Ms)} ms | ${f0(s.closeP99PastGraceMs)} ms | ${f0(s.feedBacklogGrowth)} | ${f0(s.storeQueueFirst)} -> ${f0(s.storeQueueLast)} | ${f0(s.dropped)} | ${s.held ? 'yes' : `no: ${s.why.join('; ')}`} |`);
+    lines.push('', '| stage rate | generated/s | received/s | app CPU | bench CPU | p99 trade -> /ws | p99 close past grace | backlog growth | store queue | dropped | held |', '|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const s of r.stages) lines.push(`| ${f0(s.rate)} | ${f0(s.generatedPerS)} | ${f0(s.receivedPerS)} | ${f0(s.appCpuPct)} % | ${f0(s.benchCpuPct)} % | ${f1(s.tradeP99Ms)} ms | ${f0(s.closeP99PastGraceMs)} ms | ${f0(s.feedBacklogGrowth)} | ${f0(s.storeQueueFirst)} -> ${f0(s.storeQueueLast)} | ${f0(s.dropped)} | ${s.held ? 'yes' : `no: ${s.why.join('; ')}`} |`);
     const best = r.stages.filter((x) => x.held).at(-1);
     lines.push('', best ? `Largest rate held: ${f0(best.rate)} trades/s asked, ${f0(best.generatedPerS)}/s generated and received${r.stages.at(-1)!.held ? ' (the ramp stopped at --max-rate, not at a break)' : ''}` : 'No stage held.');
   }
