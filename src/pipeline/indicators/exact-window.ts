@@ -77,8 +77,14 @@ export function toScaled8(text: string): number {
 
 /** Mean and population variance of a window's values, as read by `push` and `peek`. */
 export class ExactWindow {
+  /*
+   * `size`, `nums` and `limit` are `declare`d and set in the constructor: a plain declaration is emitted as a
+   * class field that first holds undefined, and V8 then keeps the field tagged (a small-integer test per read
+   * of `size`, a map check per read of `nums`, a heap-number load per read of `limit`).
+   */
+  declare readonly size: number;
   /** Values × 10^8 (fast path), NaN for a value only the BigInt path reads exactly. */
-  private readonly nums: Float64Array;
+  declare private readonly nums: Float64Array;
   /** Text and number of the values that are NaN in `nums`, by slot; allocated when the first such value comes. */
   private texts: string[] | null = null;
   private closes: Float64Array | null = null;
@@ -91,13 +97,14 @@ export class ExactWindow {
   /** Values in the window that are not on the fast path. */
   private slow = 0;
   /** Largest |value × 10^8| on the fast path: n·|v| and |Σv| stay within 2^52, so n·v − Σv is exact. */
-  private readonly limit: number;
+  declare private readonly limit: number;
   /** Mean after the last `push` / `peek`. */
   mean = 0;
   /** Population variance after the last `push` / `peek` (only when asked for). */
   variance = 0;
 
-  constructor(readonly size: number) {
+  constructor(size: number) {
+    this.size = size;
     this.nums = new Float64Array(size);
     this.limit = Math.floor(2 ** 52 / size);
   }

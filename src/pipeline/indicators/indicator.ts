@@ -38,6 +38,18 @@ export interface StreamingIndicator {
   peek(bar: Bar): IndicatorValues | null;
 }
 
+/**
+ * The `{ value }` record SMA and EMA reuse (see `next`). A class of its own, not a `{ value: 0 }` literal: a
+ * literal's map is shared with every other `{ value }` literal in the process (RSI's, ATR's, VWAP's, the
+ * engine's copies), and once any of them held a small integer or null the field is stored tagged, so each
+ * double written to it allocated a heap number. Its field holds only doubles from the first write (0.5), so a
+ * write is in place.
+ */
+export class ValueRecord {
+  [line: string]: number;
+  value = 0.5;
+}
+
 export function toBar(c: Pick<Candle, 'openTime' | 'open' | 'high' | 'low' | 'close' | 'volume'>): Bar {
   return { openTime: c.openTime, open: Number(c.open), high: Number(c.high), low: Number(c.low), close: Number(c.close), volume: Number(c.volume), closeText: c.close };
 }

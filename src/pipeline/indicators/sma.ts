@@ -1,18 +1,21 @@
 /** Simple moving average of the last `period` closes (exact window sum, see exact-window.ts). */
 import type { IndicatorValues } from '../../core/types.js';
 import { ExactWindow } from './exact-window.js';
-import type { Bar, StreamingIndicator } from './indicator.js';
+import { ValueRecord, type Bar, type StreamingIndicator } from './indicator.js';
 
 export class Sma implements StreamingIndicator {
   readonly kind = 'sma';
-  readonly name: string;
-  readonly warmup: number;
-  private readonly window: ExactWindow;
+  /** `declare`d fields are set once in the constructor, so V8 stores each as what it holds (see ExactWindow). */
+  declare readonly period: number;
+  declare readonly name: string;
+  declare readonly warmup: number;
+  declare private readonly window: ExactWindow;
   /** The records `next` and `peek` return, reused (see StreamingIndicator). */
-  private readonly nextOut = { value: 0 };
-  private readonly peekOut = { value: 0 };
+  private readonly nextOut = new ValueRecord();
+  private readonly peekOut = new ValueRecord();
 
-  constructor(readonly period: number) {
+  constructor(period: number) {
+    this.period = period;
     this.name = `sma${period}`;
     this.warmup = period;
     this.window = new ExactWindow(period);
