@@ -11,9 +11,9 @@ export class Macd implements StreamingIndicator {
   readonly kind = 'macd';
   readonly name: string;
   readonly warmup: number;
-  private readonly fastAvg: SeededAverage;
-  private readonly slowAvg: SeededAverage;
-  private readonly signalAvg: SeededAverage;
+  declare private readonly fastAvg: SeededAverage;
+  declare private readonly slowAvg: SeededAverage;
+  declare private readonly signalAvg: SeededAverage;
   /**
    * The records `next` and `peek` return, reused (see StreamingIndicator): one while the signal warms up
    * (signal and histogram null), one after, whose fields only ever hold numbers (a field that has held null
@@ -37,7 +37,20 @@ export class Macd implements StreamingIndicator {
     this.signalAvg = SeededAverage.ema(signal);
   }
 
+  /**
+   * Once all three averages are seeded, straight through `step` into the record: numbers only, so V8 keeps
+   * them unboxed (the `number | undefined` of `next` boxes each into a heap number; see SeededAverage).
+   */
   next(bar: Bar): IndicatorValues | null {
+    if (this.signalAvg.seeded) {
+      const macd = this.fastAvg.step(bar.close) - this.slowAvg.step(bar.close);
+      const signal = this.signalAvg.step(macd);
+      const out = this.nextOut;
+      out.macd = macd;
+      out.signal = signal;
+      out.histogram = macd - signal;
+      return out;
+    }
     const f = this.fastAvg.next(bar.close);
     const s = this.slowAvg.next(bar.close);
     if (f === undefined || s === undefined) return null;
@@ -46,6 +59,15 @@ export class Macd implements StreamingIndicator {
   }
 
   peek(bar: Bar): IndicatorValues | null {
+    if (this.signalAvg.seeded) {
+      const macd = this.fastAvg.peekStep(bar.close) - this.slowAvg.peekStep(bar.close);
+      const signal = this.signalAvg.peekStep(macd);
+      const out = this.peekOut;
+      out.macd = macd;
+      out.signal = signal;
+      out.histogram = macd - signal;
+      return out;
+    }
     const f = this.fastAvg.peek(bar.close);
     const s = this.slowAvg.peek(bar.close);
     if (f === undefined || s === undefined) return null;
