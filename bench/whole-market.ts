@@ -166,9 +166,21 @@ interface Scrape {
   scrapeMs: number;
 }
 
+/**
+ * GET /metrics, retried once on a connection error: on a loaded machine a keep-alive socket the app closed
+ * after its 5 s keep-alive timeout can still be picked for the next scrape ("other side closed").
+ */
+async function metricsText(port: number): Promise<string> {
+  try {
+    return await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  } catch {
+    return await (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { connection: 'close' } })).text();
+  }
+}
+
 async function scrape(port: number): Promise<Scrape> {
   const t0 = performance.now();
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = await metricsText(port);
   const scrapeMs = performance.now() - t0;
   const m = readMetrics(text, WANTED);
   const sum = (name: string, filter: RegExp | null = null) => (m.get(name) ?? []).reduce((n, s) => (filter === null || filter.test(s.labels) ? n + s.value : n), 0);
@@ -334,6 +346,8 @@ export interface Sample {
   rate: number;
   appCpuPct: number;
   benchCpuPct: number;
+  /** This process's heap used (the exchange and the clients), MB. */
+  benchHeapMB: number;
   rssMB: number;
   heapMB: number;
   /** Heap used after the last full GC (V8's --trace-gc) so far; NaN before the first. */
@@ -446,7 +460,7 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
   const log = o.onLine ?? (() => {});
   const symbols = Array.from({ length: o.symbols }, (_, i) => `M${String(i).padStart(4, '0')}-USDT`);
   const dir = mkdtempSync(join(tmpdir(), 'candlestack-bench-market-'));
-  const sim = new SimulatedBinance({ symbols: symbols.map((s) => s.replace('-', '')), seed: o.seed ?? 18, tradesPerSecond: o.rate, klinePushIntervalMs: 2000 });
+  const sim = new SimulatedBinance({ symbols: symbols.map((s) => s.replace('-', '')), seed: o.seed ?? 18, tradesPerSecond: o.rate, klinePushIntervalMs: 2000, recentTradesKept: 10 });
   let child: ChildProcess | null = null;
   let clients: Awaited<ReturnType<typeof startClients>> | null = null;
   const killChild = () => child?.exitCode === null && child.kill('SIGKILL');
@@ -588,6 +602,7 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
         rate,
         appCpuPct: (((ticks - lastTicks) / CLOCK_TICKS) * 100) / dt,
         benchCpuPct: ((benchCpu.user + benchCpu.system - lastBenchCpu.user - lastBenchCpu.system) / 1e6 / dt) * 100,
+        benchHeapMB: process.memoryUsage().heapUsed / 2 ** 20,
         rssMB: procRssMB(pid),
         heapMB: s.heapMB,
         heapAfterGcMB: heapAfterGc,
@@ -608,7 +623,7 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
       lastScrape = s;
       lastTicks = ticks;
       lastBenchCpu = benchCpu;
-      log(`${sample.atS}s rate ${rate} recv ${sample.receivedPerS.toFixed(0)}/s cpu ${sample.appCpuPct.toFixed(0)}% (bench ${sample.benchCpuPct.toFixed(0)}%) rss ${sample.rssMB.toFixed(0)} heap ${sample.heapMB.toFixed(1)} (after full GC ${sample.heapAfterGcMB.toFixed(1)}, ${sample.fullGcs} GCs) ext ${sample.externalMB.toFixed(1)} MB store queue ${sample.storeQueue} backlog ${sample.feedBacklog} (watched in flight ${sample.watchedInFlight}) ws ${sample.wsSentPerS.toFixed(0)}/s dropped ${sample.dropped} lag p99 ${sample.loopLagP99Ms.toFixed(0)} ms scrape ${sample.scrapeMs.toFixed(0)} ms load ${sample.load1.toFixed(2)}`);
+      log(`${sample.atS}s rate ${rate} recv ${sample.receivedPerS.toFixed(0)}/s cpu ${sample.appCpuPct.toFixed(0)}% (bench ${sample.benchCpuPct.toFixed(0)}%, heap ${sample.benchHeapMB.toFixed(0)} MB) rss ${sample.rssMB.toFixed(0)} heap ${sample.heapMB.toFixed(1)} (after full GC ${sample.heapAfterGcMB.toFixed(1)}, ${sample.fullGcs} GCs) ext ${sample.externalMB.toFixed(1)} MB store queue ${sample.storeQueue} backlog ${sample.feedBacklog} (watched in flight ${sample.watchedInFlight}) ws ${sample.wsSentPerS.toFixed(0)}/s dropped ${sample.dropped} lag p99 ${sample.loopLagP99Ms.toFixed(0)} ms scrape ${sample.scrapeMs.toFixed(0)} ms load ${sample.load1.toFixed(2)}`);
 
       if (o.findMax && s.at - stageStart.at >= o.findMax.stageSeconds * 1000 - 1) {
         const f = o.findMax;

@@ -157,6 +157,18 @@ describe('simulated binance', { concurrency: true }, () => {
     }
   });
 
+  test('recentTradesKept bounds the trades kept for aggTrades to the most recent ones', async (t) => {
+    const { sim, restBaseUrl } = await startSim(t, { symbols: ['BTCUSDT'], tradesPerSecond: 300, tickMs: 20, recentTradesKept: 3 });
+    const trades: SimTrade[] = [];
+    sim.onTrade((tr) => trades.push(tr));
+    await sleep(300);
+    sim.haltSymbol('BTCUSDT', 10_000);
+    await sleep(60);
+    assert.ok(trades.length > 3, `only ${trades.length} trades`);
+    const rows = (await (await fetch(`${restBaseUrl}/api/v3/aggTrades?symbol=BTCUSDT&limit=1000`)).json()) as { a: number }[];
+    assert.deepEqual(rows.map((r) => r.a), trades.slice(-3).map((x) => x.aggId));
+  });
+
   test('combined streams are wrapped, raw streams are not, and SUBSCRIBE/LIST_SUBSCRIPTIONS answer as documented', async (t) => {
     const { wsBaseUrl } = await startSim(t, { tradesPerSecond: 200, tickMs: 20, klinePushIntervalMs: 200 });
     const combined = await connect(t, `${wsBaseUrl}/stream?streams=btcusdt@trade/btcusdt@kline_1s`);

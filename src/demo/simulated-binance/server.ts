@@ -43,6 +43,12 @@ export interface SimulatedBinanceOptions {
   clock?: Clock;
   host?: string;
   port?: number;
+  /**
+   * Trades kept per symbol for `GET /api/v3/aggTrades` (default 1000, Binance's largest page). A load test over
+   * thousands of symbols that never asks for them keeps fewer: 1000 × 2,000 symbols is two million trade
+   * objects on the load generator's own heap.
+   */
+  recentTradesKept?: number;
 }
 
 export type TradeListener = (t: SimTrade) => void;
@@ -74,6 +80,7 @@ export class SimulatedBinance {
   private timers: Timer[] = [];
   private readonly venueClock: Clock;
   private tradesGenerated = 0;
+  private readonly recentTradesKept: number;
   /** clock() at the last generation tick: each tick generates the time actually elapsed, so a late timer (a busy machine) does not lower the rate. */
   private lastTickAt = 0;
 
@@ -83,6 +90,7 @@ export class SimulatedBinance {
     const clock = opts.clock;
     this.now = clock ? () => clock.now() : (opts.now ?? Date.now);
     this.tickMs = opts.tickMs ?? 50;
+    this.recentTradesKept = Math.max(0, opts.recentTradesKept ?? RECENT_TRADES_KEPT);
     this.klinePushIntervalMs = opts.klinePushIntervalMs ?? 1000;
     this.host = opts.host ?? '127.0.0.1';
     this.port = opts.port ?? 0;
@@ -246,9 +254,11 @@ export class SimulatedBinance {
     const trade: SimTrade = { symbol: d.symbol, id, aggId, price: d.price, qty: d.qty, time, buyerIsMaker: d.buyerIsMaker };
     this.closePeriods(book, time);
     book.addTrade({ id, priceUnits: d.priceUnits, qtyUnits: d.qtyUnits, time, buyerIsMaker: d.buyerIsMaker });
-    const recent = this.recent.get(d.symbol) ?? [];
-    recent.push(trade);
-    if (recent.length > RECENT_TRADES_KEPT) recent.splice(0, recent.length - RECENT_TRADES_KEPT);
+    const recent = this.recent.get(d.symbol);
+    if (recent && this.recentTradesKept > 0) {
+      recent.push(trade);
+      if (recent.length > this.recentTradesKept) recent.splice(0, recent.length - this.recentTradesKept);
+    }
     this.tradesGenerated++;
     for (const l of this.listeners) l(trade);
     if (!send) return;
