@@ -77,8 +77,12 @@ export class FeatureEngine implements Service {
     for (const l of this.listeners) l(v);
   };
 
-  /** Replays the last stored closed candles of every series (nothing is published nor stored). */
+  /**
+   * Creates every series' state (allocated up front, so the heap does not grow as each timeframe closes for
+   * the first time) and replays the last stored closed candles of each (nothing is published nor stored).
+   */
   async warmUp(keys: readonly SeriesKey[], now: number): Promise<void> {
+    this.calc.prepare(keys);
     let total = 0;
     const limit = this.o.warmupCandles ?? 300;
     const series = await Promise.all(keys.map((k) => this.o.store.query({ ...k, to: now, limit })));

@@ -166,6 +166,20 @@ export class FeatureCalculator {
   /** `${symbol}|${timeframe}` -> exchange -> { openTime, close } of its last closed candle. */
   private readonly lastCloses = new Map<string, Map<string, { openTime: number; close: number }>>();
 
+  /**
+   * Creates the state of these series now (~3 KB of heap each) instead of at each one's first close: the
+   * 1h/4h/1d series of a market otherwise add theirs hours or a day after the start, and the heap grows
+   * until the longest timeframe has closed once.
+   */
+  prepare(keys: readonly { exchange: string; symbol: string; timeframe: string }[]): void {
+    for (const k of keys) {
+      const key = `${k.exchange}|${k.symbol}|${k.timeframe}`;
+      if (!this.series.has(key)) this.series.set(key, new SeriesFeatures());
+      const peersKey = `${k.symbol}|${k.timeframe}`;
+      if (!this.lastCloses.has(peersKey)) this.lastCloses.set(peersKey, new Map());
+    }
+  }
+
   /** Takes a closed candle; a candle not after its series' last one (a correction, a replay) gives null. */
   next(c: Candle, tfMs: number): FeatureVector | null {
     const key = `${c.exchange}|${c.symbol}|${c.timeframe}`;
