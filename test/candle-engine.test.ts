@@ -107,6 +107,18 @@ describe('CandleEngine: UTC alignment', () => {
 });
 
 describe('CandleEngine: closing on the clock', () => {
+  test('a tick closes the symbols watched live first, each symbol\'s own timeframes in their order', () => {
+    const { engine, feed, tickAt, of } = setup({ timeframes: ['1m', '5m'] });
+    const symbols = ['AAA-USDT', 'BBB-USDT', 'CCC-USDT', 'DDD-USDT'];
+    for (const symbol of symbols) feed(trade(T0 + 4 * MIN + 1_000, '100', '1', { symbol }));
+    engine.setWatched('binance', 'CCC-USDT', '5m', true);
+    tickAt(T0 + 5 * MIN + GRACE);
+    assert.deepEqual(of('close').map((c) => `${c.symbol} ${c.timeframe}`), ['CCC-USDT 1m', 'CCC-USDT 5m', 'AAA-USDT 1m', 'AAA-USDT 5m', 'BBB-USDT 1m', 'BBB-USDT 5m', 'DDD-USDT 1m', 'DDD-USDT 5m']);
+    engine.setWatched('binance', 'CCC-USDT', '5m', false);
+    tickAt(T0 + 6 * MIN + GRACE);
+    assert.deepEqual(of('close').slice(8).map((c) => c.symbol), symbols, 'unwatched: back in the usual order');
+  });
+
   test('a quiet market still gets its bar at end + grace, not before', () => {
     const { feed, tickAt, of } = setup();
     feed(trade(T0 + 30_000, '100.5', '0.25', { side: 'sell' }));

@@ -82,6 +82,8 @@ interface FrameState {
   readonly recent: CandleState[];
   /** Someone watches this series live: publish its updates right after the trades (see `defer`). */
   watched: boolean;
+  /** Someone watches this series live (as told by `setWatched`, with or without `defer`): closed first in a tick. */
+  live: boolean;
   /** In the prompt-update queue already. */
   queued: boolean;
   readonly m: {
@@ -110,6 +112,8 @@ class Book extends CandleState {
   watchedDerived = 0;
   /** Recent gaps [from, to]: a candle created later for a period touching one starts out incomplete. */
   readonly gaps: { from: number; to: number }[] = [];
+  /** Frames watched live (`FrameState.live`): the book is then closed first in a tick. */
+  liveFrames = 0;
   /** Highest trade id applied (or restored); -1 when none. (The batch's own `lastTradeId` is its highest batched id.) */
   appliedId = -1;
   /** The only direct frame when there is one (the usual case: every longer timeframe a multiple), else null. */
@@ -153,6 +157,8 @@ export class CandleEngine {
   private readonly scratch: Fixed8 = fixed8();
   private prompt: { book: Book; frame: FrameState }[] = [];
   private lastBook: Book | null = null;
+  /** Books with a frame watched live, closed before the others in `tick`. */
+  private readonly liveBooks = new Set<Book>();
   /** Per exchange and timeframe (key `exchange\u0000timeframe`). */
   private readonly lateCounters = new Map<string, LateCounters>();
   /** Per exchange and reason (key `exchange\u0000reason`). */
@@ -325,8 +331,14 @@ export class CandleEngine {
     const book = this.book(exchange, symbol);
     this.settle(book);
     const frame = book.frames.find((f) => f.tf === tf);
-    if (frame) frame.watched = watched && this.o.defer !== undefined;
+    if (frame) {
+      frame.watched = watched && this.o.defer !== undefined;
+      frame.live = watched;
+    }
     book.watchedDerived = book.derived.filter((f) => f.watched).length;
+    book.liveFrames = book.frames.filter((f) => f.live).length;
+    if (book.liveFrames > 0) this.liveBooks.add(book);
+    else this.liveBooks.delete(book);
   }
 
   private queuePrompt(book: Book, frame: FrameState): void {
@@ -348,10 +360,16 @@ export class CandleEngine {
     }
   };
 
-  /** Closes every period whose end + grace has passed and publishes changed forming candles. */
+  /**
+   * Closes every period whose end + grace has passed and publishes changed forming candles. The symbols
+   * someone watches live go first: at a minute boundary a whole market closes thousands of candles in this
+   * loop, each with its synchronous listeners, and a watched close published at its end would wait for all of
+   * them (each symbol's own frames keep their order; only the order across symbols changes).
+   */
   tick(now: number = this.o.clock.now()): void {
+    for (const book of this.liveBooks) this.tickBook(book, now);
     for (const bySymbol of this.books.values()) {
-      for (const book of bySymbol.values()) this.tickBook(book, now);
+      for (const book of bySymbol.values()) if (book.liveFrames === 0) this.tickBook(book, now);
     }
   }
 
@@ -510,6 +528,8 @@ export class CandleEngine {
 
   /** Drops a symbol's in-memory state (its partition moved to another consumer). */
   forget(exchange: ExchangeId, symbol: string): void {
+    const book = this.books.get(exchange)?.get(symbol);
+    if (book) this.liveBooks.delete(book);
     this.books.get(exchange)?.delete(symbol);
     this.lastBook = null;
   }
@@ -645,6 +665,7 @@ export class CandleEngine {
           closing: null,
           recent: [],
           watched: false,
+          live: false,
           queued: false,
           m: mt
             ? {
