@@ -226,11 +226,8 @@ function scanObject(s: Scan, sh: Shape, element: number): Record<string, unknown
   }
 }
 
-/**
- * The end of the string, number, true, false or null at i; -1 for anything else (a nested value). Also the
- * Bybit trade scanner's reader of the fields it does not use.
- */
-export function skipScalar(frame: string, i: number): number {
+/** The end of the string, number, true, false or null at i; -1 for anything else (a nested value). */
+function skipScalar(frame: string, i: number): number {
   const c = frame.charCodeAt(i);
   if (c === QUOTE) {
     const close = stringEnd(frame, i);
