@@ -68,7 +68,7 @@ export interface Measurement {
 }
 
 /** Measured runs last at least this long (wall). */
-const MIN_MS = 1500;
+const MIN_MS = 3000;
 
 async function measure(mode: 'on' | 'off', endpoint: string | undefined, frames = FRAMES): Promise<Measurement> {
   const tracing = mode === 'on'

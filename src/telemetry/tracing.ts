@@ -82,7 +82,12 @@ export interface SpanOptions {
 
 const propagator = new W3CTraceContextPropagator();
 const NOOP_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
-let contextManagerInstalled = false;
+/**
+ * The context manager the first enabled Tracing installed as the global one (null until then, or when another was
+ * installed first). `activeContext()` asks it directly: through the API, `context.active()` also looks the global
+ * up and checks its version on every call, which the candle writer pays once per candle event.
+ */
+let installedContextManager: AsyncLocalStorageContextManager | null = null;
 
 /** Carrier reads for headers whose values may be strings, string arrays or Buffers (Kafka, node:http). */
 const headerGetter: TextMapGetter<Record<string, unknown>> = {
@@ -118,8 +123,9 @@ export class Tracing {
       // Spans leave in batches off the hot path; a full queue drops spans rather than grow.
       spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 4096, maxExportBatchSize: 512, scheduledDelayMillis: 1000 })],
     });
-    if (!contextManagerInstalled) {
-      contextManagerInstalled = context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    if (installedContextManager === null) {
+      const manager = new AsyncLocalStorageContextManager().enable();
+      if (context.setGlobalContextManager(manager)) installedContextManager = manager;
     }
     return new Tracing(provider, provider.getTracer('candlestack', identity.version), attributes);
   }
@@ -192,7 +198,8 @@ export class Tracing {
 
   /** The active context (the root one outside any span); null when off. For callers that skip the work when it is the one they saw last. */
   activeContext(): Context | null {
-    return this.tracerOrNull === null ? null : context.active();
+    if (this.tracerOrNull === null) return null;
+    return installedContextManager !== null ? installedContextManager.active() : context.active();
   }
 
   /** The active context (or `ctx`) when it holds a valid span (a parent worth keeping for later batched work), else null; null when off. */
