@@ -16,7 +16,7 @@ export interface Workload {
 /**
  * A frame as the WebSocket hands it to the collector (src/feed/connection.ts: `data.toString()` of the socket's
  * bytes): a flat string. A string built by concatenation or a template literal is a rope (a cons string) in V8;
- * JSON.parse flattens it once, but every `charCodeAt` of a frame scanner pays the indirection (150-250 ns per
+ * JSON.parse flattens it once, but every `charCodeAt` of a frame scanner pays the indirection (150-300 ns per
  * frame here), so frames built in the bench would favour the JSON.parse baseline over the live path.
  */
 export function asReceived(frame: string): string {
