@@ -22,8 +22,9 @@
  *     whose lastTradeId covers it (the subscribed symbols).
  *
  * `--find-max` ramps the rate instead (from --rate by --step every --stage-seconds) until a stage breaks a
- * criterion (feed backlog or store queue growing, anything dropped, p99 close past the grace >= 500 ms, p99
- * trade -> /ws >= --max-trade-p99-ms), and reports the largest rate that held.
+ * criterion (feed backlog growing by more than a quarter second of the rate, store queue growing, anything
+ * dropped, p99 close past the grace >= 500 ms, p99 trade -> /ws >= --max-trade-p99-ms), and reports the largest
+ * rate that held.
  *
  *   npm run build && node dist/bench/whole-market.js [--symbols 2000] [--rate 20000] [--minutes 1] [--clients 50]
  *     [--subs 10] [--sample-seconds 10] [--json] [--app-node-options='--cpu-prof --cpu-prof-dir=DIR'] | --find-max [--rate 10000] [--step 5000] [--stage-seconds 60]
@@ -643,7 +644,9 @@ export async function benchWholeMarket(o: WholeMarketOptions): Promise<WholeMark
         const tradeP99 = th.percentile(99);
         const why: string[] = [];
         const generatedPerS = (gen - stageStart.gen) / secs;
-        if (backlogGrowth > Math.max(2000, generatedPerS)) why.push(`feed backlog grew by ${backlogGrowth}`);
+        // A quarter second of the rate over the stage: at 40,000/s a run that fell 0.8 % behind (13,319 in 40 s)
+        // passed the former one-second allowance; sampling noise of the backlog stays under ~5,000 trades.
+        if (backlogGrowth > Math.max(5000, generatedPerS / 4)) why.push(`feed backlog grew by ${backlogGrowth}`);
         const watchedGrowth = judged.at(-1)!.watchedInFlight - judged[0]!.watchedInFlight;
         if (watchedGrowth > Math.max(500, (generatedPerS * pending.size) / o.symbols)) why.push(`watched trades in flight grew by ${watchedGrowth}`);
         if (qLast > 1.5 * qFirst + 5000) why.push(`store queue grew ${qFirst} -> ${qLast}`);
